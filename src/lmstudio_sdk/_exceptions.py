@@ -1,0 +1,159 @@
+"""Every exception the SDK raises, in one tree.
+
+    LMStudioError
+    ├── LMStudioConnectionError (ConnectionError)   cannot reach the server, or lost it
+    │   ├── ServerNotFoundError                     discovery found no LM Studio
+    │   └── AuthenticationError                     the server refused our identity
+    ├── LMStudioTimeoutError (TimeoutError)         a call's `timeout=` ran out
+    ├── LMStudioServerError                         the server answered rpcError / channelError
+    │   ├── ModelNotFoundError                      generic.noModelMatchingQuery, pathNotFound,
+    │   │                                           identifierNotFound, specificModelUnloaded
+    │   ├── PresetNotFoundError                     generic.presetNotFound
+    │   ├── DomainMismatchError                     generic.domainMismatch
+    │   └── UnsupportedFeatureError                 generic.engineDoesNotSupportFeature,
+    │                                               generic.missingRuntimeExtension
+    ├── LMStudioProtocolError
+    │   ├── LocalProtocolError                      we misused the protocol (a bug or API misuse)
+    │   └── RemoteProtocolError                     the server sent something off-protocol
+    ├── LMStudioValueError (ValueError)             bad input from the caller
+    │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
+    └── PredictionCancelledError                    reserved: cancel() never raises, it stops
+
+Transport exceptions are translated in exactly one place per transport; the original is kept
+as ``__cause__``. ``asyncio.CancelledError`` and ``KeyboardInterrupt`` are never wrapped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._protocol.errors import ErrorData
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigKeyError",
+    "DomainMismatchError",
+    "LMStudioConnectionError",
+    "LMStudioError",
+    "LMStudioProtocolError",
+    "LMStudioServerError",
+    "LMStudioTimeoutError",
+    "LMStudioValueError",
+    "LocalProtocolError",
+    "ModelNotFoundError",
+    "PresetNotFoundError",
+    "RemoteProtocolError",
+    "ServerNotFoundError",
+    "UnsupportedFeatureError",
+]
+
+
+class LMStudioError(Exception):
+    """Root of every exception raised by lmstudio_sdk."""
+
+
+class LMStudioConnectionError(LMStudioError, ConnectionError):
+    """The server could not be reached, or the connection was lost."""
+
+
+class ServerNotFoundError(LMStudioConnectionError):
+    """No LM Studio answered on the discovery ports or at the given address."""
+
+
+class AuthenticationError(LMStudioConnectionError):
+    """The server refused the client's identity (wrong API token or passkey)."""
+
+
+class LMStudioTimeoutError(LMStudioError, TimeoutError):
+    """A call did not complete within its timeout."""
+
+
+class LMStudioServerError(LMStudioError):
+    """The server reported an error for one call or channel.
+
+    ``data`` holds everything the server sent (title, cause, suggestion, display data).
+    """
+
+    def __init__(self, data: ErrorData) -> None:
+        self.data = data
+        super().__init__(data.describe())
+
+    @property
+    def title(self) -> str:
+        return self.data.title
+
+    @property
+    def display_code(self) -> str | None:
+        return self.data.display_code
+
+    @property
+    def display_data(self) -> dict[str, Any]:
+        return self.data.display_data
+
+
+class ModelNotFoundError(LMStudioServerError):
+    """No model matches the query, path or identifier."""
+
+
+class PresetNotFoundError(LMStudioServerError):
+    """The named preset does not exist on the server."""
+
+
+class DomainMismatchError(LMStudioServerError):
+    """The model exists but is of another domain (e.g. an embedding model used as an LLM)."""
+
+
+class UnsupportedFeatureError(LMStudioServerError):
+    """The engine behind the model cannot do what was asked."""
+
+
+class LMStudioProtocolError(LMStudioError):
+    """The protocol was violated by one side."""
+
+
+class LocalProtocolError(LMStudioProtocolError):
+    """The client used the protocol wrongly (e.g. sent on a finished channel)."""
+
+
+class RemoteProtocolError(LMStudioProtocolError):
+    """The server sent a message that breaks the protocol for this call."""
+
+
+class LMStudioValueError(LMStudioError, ValueError):
+    """An argument is invalid."""
+
+
+class ConfigKeyError(LMStudioValueError, KeyError):
+    """A config dict has a key that LM Studio does not know.
+
+    The message names the key and suggests the closest known one.
+    """
+
+    def __init__(self, key: str, *, where: str, suggestion: str | None) -> None:
+        self.key = key
+        self.suggestion = suggestion
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        self.message = f"unknown {where} key {key!r}{hint}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.message
+
+
+_SERVER_ERROR_BY_CODE: dict[str, type[LMStudioServerError]] = {
+    "generic.noModelMatchingQuery": ModelNotFoundError,
+    "generic.pathNotFound": ModelNotFoundError,
+    "generic.identifierNotFound": ModelNotFoundError,
+    "generic.specificModelUnloaded": ModelNotFoundError,
+    "generic.presetNotFound": PresetNotFoundError,
+    "generic.domainMismatch": DomainMismatchError,
+    "generic.engineDoesNotSupportFeature": UnsupportedFeatureError,
+    "generic.missingRuntimeExtension": UnsupportedFeatureError,
+}
+
+
+def server_error(data: ErrorData) -> LMStudioServerError:
+    """Build the most specific exception for an error the server sent."""
+    cls = _SERVER_ERROR_BY_CODE.get(data.display_code or "", LMStudioServerError)
+    return cls(data)

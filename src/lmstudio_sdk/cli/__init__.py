@@ -1,0 +1,39 @@
+"""The ``lmstudio-sdk`` command line: one subcommand per module in this package.
+
+Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` (taking the parsed namespace, returning an exit code) as the parser default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Module names under lmstudio_sdk.cli, in the order `--help` lists them.
+_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lmstudio-sdk",
+        description="Chat with, manage and serve local LLMs over LM Studio's SDK API.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _SUBCOMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

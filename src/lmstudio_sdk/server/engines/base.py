@@ -1,0 +1,225 @@
+"""The interface between the embedded server and an inference engine.
+
+The server owns everything LM Studio-specific (identifiers, instance references, TTL, JIT
+loading, the wire shapes); an engine only knows how to list what it can load, load it, and run
+it. Engines are asyncio-facing: a blocking engine (llama.cpp) runs its work in a thread and
+hands events back to the loop.
+
+Prediction is a stream of :data:`EngineEvent`; the server turns each into a ``predict`` /
+``completeRawText`` packet. Cancellation is cooperative: the engine checks
+``cancel.is_set()`` at least once per generated token and then ends with
+``PredictionFinished(stop_reason="userStopped")``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..._protocol.schema import (
+    ChatHistoryData,
+    EmbeddingModelInfo,
+    KVConfig,
+    LLMInfo,
+    PromptProcessingDetails,
+    ToolCallRequest,
+)
+
+__all__ = [
+    "CancelToken",
+    "Engine",
+    "EngineError",
+    "EngineEvent",
+    "FragmentGenerated",
+    "LoadedModel",
+    "PredictionFinished",
+    "PredictionRequest",
+    "PromptProgress",
+    "ToolCallArgumentFragment",
+    "ToolCallEnded",
+    "ToolCallFailed",
+    "ToolCallNameReceived",
+    "ToolCallStarted",
+]
+
+
+class EngineError(Exception):
+    """A failure the server reports to the client as an error with this title.
+
+    ``display_data`` follows LM Studio's ``displayData`` codes when one fits.
+    """
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        cause: str | None = None,
+        suggestion: str | None = None,
+        display_data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.title = title
+        self.cause = cause
+        self.suggestion = suggestion
+        self.display_data = display_data
+
+
+class CancelToken:
+    """Set by the server when the client cancels; safe to check from any thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+# -- prediction events ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PromptProgress:
+    progress: float  # 0..1
+    details: PromptProcessingDetails
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentGenerated:
+    content: str
+    tokens_count: int = 1
+    reasoning_type: str = "none"  # none | reasoning | reasoningStartTag | reasoningEndTag
+    is_structural: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallNameReceived:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallArgumentFragment:
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEnded:
+    request: ToolCallRequest
+    raw_content: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFailed:
+    title: str
+    raw_content: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionFinished:
+    """Always the last event. Counts are tokens; times are seconds."""
+
+    stop_reason: str
+    prompt_tokens_count: int
+    predicted_tokens_count: int
+    time_to_first_token_sec: float | None = None
+    total_time_sec: float | None = None
+    tokens_per_second: float | None = None
+    stop_string: str | None = None
+
+
+EngineEvent = (
+    PromptProgress
+    | FragmentGenerated
+    | ToolCallStarted
+    | ToolCallNameReceived
+    | ToolCallArgumentFragment
+    | ToolCallEnded
+    | ToolCallFailed
+    | PredictionFinished
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRequest:
+    """One prediction: a chat (``predict``) or a raw prompt (``completeRawText``).
+
+    ``config`` is the collapsed prediction KV config (all layers the client sent); engines read
+    the ``llm.prediction.*`` keys they honour from it and report the rest as unsupported.
+    """
+
+    config: KVConfig
+    history: ChatHistoryData | None = None
+    raw_prompt: str | None = None
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+class LoadedModel(Protocol):
+    """One loaded instance inside an engine."""
+
+    @property
+    def info(self) -> LLMInfo | EmbeddingModelInfo: ...
+
+    @property
+    def context_length(self) -> int: ...
+
+    @property
+    def load_config(self) -> KVConfig:
+        """The effective load config (every load key the engine used)."""
+        ...
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def apply_prompt_template(
+        self,
+        history: ChatHistoryData,
+        *,
+        omit_bos_token: bool = False,
+        omit_eos_token: bool = False,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Render a chat with the model's template; EngineError if it has none."""
+        ...
+
+    def predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
+        """Stream one prediction; ends with PredictionFinished. LLMs only."""
+        ...
+
+    async def embed(self, text: str) -> list[float]:
+        """L2-normalised embedding of one string. Embedding models only."""
+        ...
+
+    async def unload(self) -> None: ...
+
+
+class Engine(Protocol):
+    """Something that can list and load models."""
+
+    name: str
+
+    def list_models(self) -> list[LLMInfo | EmbeddingModelInfo]:
+        """Every model this engine can load (the server's 'downloaded models')."""
+        ...
+
+    async def load(
+        self,
+        info: LLMInfo | EmbeddingModelInfo,
+        config: KVConfig,
+        on_progress: Callable[[float], None],
+    ) -> LoadedModel:
+        """Load a model; calls on_progress with rising values in 0..1.
+
+        ``config`` is the collapsed load KV config the client sent. Raises EngineError.
+        """
+        ...
