@@ -89,7 +89,8 @@ class LMStudioServerError(LMStudioError):
 
     @property
     def display_data(self) -> dict[str, Any]:
-        return self.data.display_data
+        """LM Studio's structured details (``code`` and its fields); empty when none came."""
+        return self.data.display_data or {}
 
 
 class ModelNotFoundError(LMStudioServerError):

@@ -60,6 +60,7 @@ __all__ = ["MAX_WARNINGS_SENT", "ClientConnection", "State"]
 logger = logging.getLogger("lmstudio_sdk.protocol")
 
 MAX_WARNINGS_SENT = 5
+_FIRST_ID = 1  # first call and channel id; ids below it were never allocated
 
 
 class State(enum.IntEnum):
@@ -77,8 +78,8 @@ class ClientConnection:
         self._events: list[ClientEvent] = []
         self._outgoing: list[str] = [wire.encode(identity.auth_packet())]
         self._held: list[str] = []  # frames waiting for the auth reply
-        self._next_call_id = 1
-        self._next_channel_id = 1
+        self._next_call_id = _FIRST_ID
+        self._next_channel_id = _FIRST_ID
         self._open_calls: set[int] = set()
         self._open_channels: set[int] = set()
         self._warnings_sent = 0
@@ -168,7 +169,8 @@ class ClientConnection:
             return
         try:
             message = wire.decode_server_message(text)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            # RecursionError: msgspec's answer to JSON nested deeper than the stack allows.
             self._receive_malformed(text, exc)
             return
         self._dispatch(message)
@@ -176,7 +178,7 @@ class ClientConnection:
     def _receive_auth_reply(self, text: str | bytes) -> None:
         try:
             reply = msgspec.json.decode(text, type=wire.AuthReply)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             self._fail(RemoteProtocolError(f"malformed authentication reply: {exc}"))
             return
         if reply.success:
@@ -236,7 +238,7 @@ class ClientConnection:
         """Fail only what the bad frame names; never the connection."""
         try:
             loose: Any = msgspec.json.decode(text)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             loose = None
         kind = loose.get("type") if isinstance(loose, dict) else None
         call_id = loose.get("callId") if isinstance(loose, dict) else None
@@ -257,14 +259,14 @@ class ClientConnection:
     def _call_known(self, call_id: int) -> bool:
         if call_id in self._open_calls:
             return True
-        if call_id >= self._next_call_id:
+        if not _FIRST_ID <= call_id < self._next_call_id:
             self._warn(f"Received a result for unknown call {call_id}", "rpcUnknown")
         return False  # finished or abandoned: a late answer is normal
 
     def _channel_known(self, channel_id: int, kind: str) -> bool:
         if channel_id in self._open_channels:
             return True
-        if channel_id >= self._next_channel_id:
+        if not _FIRST_ID <= channel_id < self._next_channel_id:
             self._warn(f"Received a message for unknown channel {channel_id}", kind)
         return False
 

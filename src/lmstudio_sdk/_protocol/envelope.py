@@ -52,23 +52,23 @@ class _Message(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_fi
 # -- both directions --------------------------------------------------------------------------
 
 
-class ChannelSend(_Message, tag="channelSend"):
+class ChannelSend(_Message, frozen=True, tag="channelSend"):
     channel_id: int
     message: Raw
     ack_id: int | UnsetType = UNSET
 
 
-class ChannelAck(_Message, tag="channelAck"):
+class ChannelAck(_Message, frozen=True, tag="channelAck"):
     channel_id: int
     ack_id: int
 
 
-class CommunicationWarning(_Message, tag="communicationWarning"):
+class CommunicationWarning(_Message, frozen=True, tag="communicationWarning"):
     warning: str
     kind: str | UnsetType = UNSET
 
 
-class WritableSignalUpdate(_Message, tag="writableSignalUpdate"):
+class WritableSignalUpdate(_Message, frozen=True, tag="writableSignalUpdate"):
     subscribe_id: int
     patches: list[Raw]
     tags: list[str]
@@ -77,81 +77,81 @@ class WritableSignalUpdate(_Message, tag="writableSignalUpdate"):
 # -- client to server -------------------------------------------------------------------------
 
 
-class RpcCall(_Message, tag="rpcCall"):
+class RpcCall(_Message, frozen=True, tag="rpcCall"):
     endpoint: str
     call_id: int
     parameter: Raw | UnsetType = UNSET
 
 
-class ChannelCreate(_Message, tag="channelCreate"):
+class ChannelCreate(_Message, frozen=True, tag="channelCreate"):
     endpoint: str
     channel_id: int
     creation_parameter: Raw | UnsetType = UNSET
 
 
-class SignalSubscribe(_Message, tag="signalSubscribe"):
+class SignalSubscribe(_Message, frozen=True, tag="signalSubscribe"):
     endpoint: str
     subscribe_id: int
     creation_parameter: Raw | UnsetType = UNSET
 
 
-class SignalUnsubscribe(_Message, tag="signalUnsubscribe"):
+class SignalUnsubscribe(_Message, frozen=True, tag="signalUnsubscribe"):
     subscribe_id: int
 
 
-class WritableSignalSubscribe(_Message, tag="writableSignalSubscribe"):
+class WritableSignalSubscribe(_Message, frozen=True, tag="writableSignalSubscribe"):
     endpoint: str
     subscribe_id: int
     creation_parameter: Raw | UnsetType = UNSET
 
 
-class WritableSignalUnsubscribe(_Message, tag="writableSignalUnsubscribe"):
+class WritableSignalUnsubscribe(_Message, frozen=True, tag="writableSignalUnsubscribe"):
     subscribe_id: int
 
 
-class KeepAlive(_Message, tag="keepAlive"):
+class KeepAlive(_Message, frozen=True, tag="keepAlive"):
     pass
 
 
 # -- server to client -------------------------------------------------------------------------
 
 
-class RpcResult(_Message, tag="rpcResult"):
+class RpcResult(_Message, frozen=True, tag="rpcResult"):
     call_id: int
     result: Raw | UnsetType = UNSET
 
 
-class RpcError(_Message, tag="rpcError"):
+class RpcError(_Message, frozen=True, tag="rpcError"):
     call_id: int
     error: Raw
 
 
-class ChannelClose(_Message, tag="channelClose"):
+class ChannelClose(_Message, frozen=True, tag="channelClose"):
     channel_id: int
 
 
-class ChannelError(_Message, tag="channelError"):
+class ChannelError(_Message, frozen=True, tag="channelError"):
     channel_id: int
     error: Raw
 
 
-class SignalUpdate(_Message, tag="signalUpdate"):
+class SignalUpdate(_Message, frozen=True, tag="signalUpdate"):
     subscribe_id: int
     patches: list[Raw]
     tags: list[str]
 
 
-class SignalError(_Message, tag="signalError"):
+class SignalError(_Message, frozen=True, tag="signalError"):
     subscribe_id: int
     error: Raw
 
 
-class WritableSignalError(_Message, tag="writableSignalError"):
+class WritableSignalError(_Message, frozen=True, tag="writableSignalError"):
     subscribe_id: int
     error: Raw
 
 
-class KeepAliveAck(_Message, tag="keepAliveAck"):
+class KeepAliveAck(_Message, frozen=True, tag="keepAliveAck"):
     pass
 
 
@@ -219,9 +219,11 @@ def raw(value: Any) -> Raw:
 
 def decode_server_message(text: str | bytes) -> ServerMessage:
     """Decode a frame sent by a server. Raises msgspec.DecodeError/ValidationError."""
-    return _server_decoder.decode(text)
+    message: ServerMessage = _server_decoder.decode(text)
+    return message
 
 
 def decode_client_message(text: str | bytes) -> ClientMessage:
     """Decode a frame sent by a client. Raises msgspec.DecodeError/ValidationError."""
-    return _client_decoder.decode(text)
+    message: ClientMessage = _client_decoder.decode(text)
+    return message

@@ -23,6 +23,7 @@ __all__ = [
     "EmbeddingModelInfo",
     "EmbeddingModelInstanceInfo",
     "FilePart",
+    "InstanceReferenceSpecifier",
     "KVConfig",
     "KVConfigField",
     "KVConfigLayer",
@@ -38,7 +39,6 @@ __all__ = [
     "PromptProcessingDetails",
     "Quantization",
     "QuerySpecifier",
-    "InstanceReferenceSpecifier",
     "TextPart",
     "ToolCallRequest",
     "ToolCallRequestPart",
@@ -47,12 +47,10 @@ __all__ = [
 ]
 
 
-class WireStruct(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+class FrozenWireStruct(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True
+):
     """Base of every payload struct."""
-
-
-class FrozenWireStruct(WireStruct, frozen=True, kw_only=True):
-    pass
 
 
 KnownModelFormat = Literal[
@@ -79,7 +77,9 @@ class KVConfigField(FrozenWireStruct, frozen=True, kw_only=True):
     value: Any
 
 
-class KVConfig(FrozenWireStruct, frozen=True, kw_only=True):
+# omit_defaults=False: an empty ``fields`` / ``layers`` list is required on the wire, and
+# omit_defaults would drop it (it equals the default), giving ``{}``.
+class KVConfig(FrozenWireStruct, frozen=True, kw_only=True, omit_defaults=False):
     fields: list[KVConfigField] = msgspec.field(default_factory=list)
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -97,7 +97,7 @@ class KVConfigLayer(FrozenWireStruct, frozen=True, kw_only=True):
     config: KVConfig
 
 
-class KVConfigStack(FrozenWireStruct, frozen=True, kw_only=True):
+class KVConfigStack(FrozenWireStruct, frozen=True, kw_only=True, omit_defaults=False):
     layers: list[KVConfigLayer] = msgspec.field(default_factory=list)
 
     def collapse(self) -> KVConfig:
@@ -157,6 +157,11 @@ class _ModelInfoBase(
     variants: list[str] | None = None
     selected_variant: str | None = None
 
+    @property
+    def domain(self) -> str:
+        """``"llm"`` or ``"embedding"`` (the wire's ``type`` tag)."""
+        return str(self.__struct_config__.tag)
+
 
 class LLMInfo(_ModelInfoBase, frozen=True, kw_only=True, tag="llm"):
     """A downloaded LLM (on disk, not necessarily loaded)."""
@@ -209,11 +214,14 @@ def model_info_to_wire(info: ModelInfo | ModelInstanceInfo) -> dict[str, Any]:
 # -- chat history -----------------------------------------------------------------------------
 
 
-class ToolCallRequest(FrozenWireStruct, frozen=True, kw_only=True):
+# "type": "function" is a tag, not a defaulted field: omit_defaults would drop a defaulted
+# field, yet TS requires it. A tag is always encoded and may be absent when decoding.
+class ToolCallRequest(
+    FrozenWireStruct, frozen=True, kw_only=True, tag_field="type", tag="function"
+):
     name: str
     arguments: dict[str, Any] | None = None
     id: str | None = None
-    type: Literal["function"] = "function"
 
 
 class TextPart(FrozenWireStruct, frozen=True, kw_only=True, tag_field="type", tag="text"):
@@ -227,11 +235,15 @@ class FilePart(FrozenWireStruct, frozen=True, kw_only=True, tag_field="type", ta
     file_type: str
 
 
-class ToolCallRequestPart(FrozenWireStruct, frozen=True, kw_only=True, tag_field="type", tag="toolCallRequest"):
+class ToolCallRequestPart(
+    FrozenWireStruct, frozen=True, kw_only=True, tag_field="type", tag="toolCallRequest"
+):
     tool_call_request: ToolCallRequest
 
 
-class ToolCallResultPart(FrozenWireStruct, frozen=True, kw_only=True, tag_field="type", tag="toolCallResult"):
+class ToolCallResultPart(
+    FrozenWireStruct, frozen=True, kw_only=True, tag_field="type", tag="toolCallResult"
+):
     content: str
     tool_call_id: str | None = None
     name: str | None = None

@@ -3,8 +3,12 @@
 Mirrors ClientConnection. Behaviour follows LM Studio's reference server:
 
 * While authenticating, frames that are not a valid auth packet are ignored.
-* Malformed frames, unknown channels and signal subscriptions get a ``communicationWarning``
-  (at most five per socket) and nothing else; the socket keeps serving.
+* Malformed frames (including JSON nested deeper than the decoder allows), unknown channels and
+  signal subscriptions get a ``communicationWarning`` (at most five per socket) and nothing
+  else; the socket keeps serving.
+* A ``channelSend`` for a channel that this socket opened and that has already ended (a cancel
+  racing with the end is normal) is dropped quietly; only ids never opened are warned about.
+  The last ``FINISHED_CHANNELS_REMEMBERED`` ended ids are remembered, which covers any race.
 * Every call ends with exactly one rpcResult/rpcError; every channel ends with exactly one
   channelClose or channelError. Calls after the end of a channel are refused locally
   (LocalProtocolError) so that a handler bug cannot put two terminal messages on the wire.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import msgspec
@@ -36,6 +41,8 @@ __all__ = ["ServerConnection", "ServerState"]
 logger = logging.getLogger("lmstudio_sdk.server.protocol")
 
 MAX_WARNINGS_SENT = 5
+# How many ended channel ids a socket remembers, so that late packets for them stay quiet.
+FINISHED_CHANNELS_REMEMBERED = 1024
 
 
 class ServerState(enum.IntEnum):
@@ -53,6 +60,8 @@ class ServerConnection:
         self._outgoing: list[str] = []
         self._open_calls: set[int] = set()
         self._open_channels: set[int] = set()
+        # Ids of channels that ended, oldest first (bounded; values unused).
+        self._finished_channels: OrderedDict[int, None] = OrderedDict()
         self._warnings_sent = 0
         self._auth_requested = False
 
@@ -79,9 +88,7 @@ class ServerConnection:
         """Answer with a failure; the driver closes the socket after sending it."""
         self._require(ServerState.AUTHENTICATING)
         self.state = ServerState.CLOSED
-        self._outgoing.append(
-            wire.encode(wire.AuthReply(success=False, error=wire.raw(reason)))
-        )
+        self._outgoing.append(wire.encode(wire.AuthReply(success=False, error=wire.raw(reason))))
 
     # -- input --------------------------------------------------------------------------------
 
@@ -91,7 +98,8 @@ class ServerConnection:
                 return  # one auth packet per socket; the rest waits for our answer
             try:
                 packet = msgspec.json.decode(text, type=wire.AuthPacket)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+                # RecursionError: msgspec's answer to JSON nested deeper than the stack allows.
                 return  # the reference server keeps waiting for a valid packet
             self._auth_requested = True
             self._events.append(AuthRequested(packet.client_identifier, packet.client_passkey))
@@ -102,6 +110,9 @@ class ServerConnection:
             message = wire.decode_client_message(text)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.send_warning(f"Received an invalid message: {exc}", "unknown")
+            return
+        except RecursionError:
+            self.send_warning("Received an invalid message: JSON nested too deeply", "unknown")
             return
         self._dispatch(message)
 
@@ -118,15 +129,20 @@ class ServerConnection:
                     self.send_warning(f"Channel {cid} is already open", "channelAlreadyOpen")
                     return
                 self._open_channels.add(cid)
+                self._finished_channels.pop(cid, None)
                 self._events.append(ChannelOpened(cid, endpoint, param))
             case wire.ChannelSend(channel_id=cid, message=payload, ack_id=ack_id):
                 if cid not in self._open_channels:
-                    # A cancel racing with the channel's end is normal; say so only once.
-                    self.send_warning(f"Received a message for unknown channel {cid}",
-                                      "channelUnknown")
+                    if cid not in self._finished_channels:
+                        self.send_warning(
+                            f"Received a message for unknown channel {cid}", "channelUnknown"
+                        )
+                    # else: a cancel racing with the channel's end is normal; drop it quietly.
                     return
                 if not isinstance(ack_id, UnsetType):
-                    self._outgoing.append(wire.encode(wire.ChannelAck(channel_id=cid, ack_id=ack_id)))
+                    self._outgoing.append(
+                        wire.encode(wire.ChannelAck(channel_id=cid, ack_id=ack_id))
+                    )
                 self._events.append(ChannelMessageReceived(cid, payload))
             case wire.KeepAlive():
                 self._outgoing.append(wire.encode(wire.KeepAliveAck()))
@@ -134,8 +150,9 @@ class ServerConnection:
                 kind_text = kind if isinstance(kind, str) else "unknown"
                 logger.warning("client sent a protocol warning (%s): %s", kind_text, text)
                 self._events.append(WarningReceived(text, kind_text))
-            case wire.SignalSubscribe(endpoint=endpoint) | wire.WritableSignalSubscribe(
-                endpoint=endpoint
+            case (
+                wire.SignalSubscribe(endpoint=endpoint)
+                | wire.WritableSignalSubscribe(endpoint=endpoint)
             ):
                 kind = (
                     "signalEndpointUnknown"
@@ -155,9 +172,7 @@ class ServerConnection:
 
     def send_rpc_error(self, call_id: int, error: ErrorData) -> None:
         self._end_call(call_id)
-        self._outgoing.append(
-            wire.encode(wire.RpcError(call_id=call_id, error=wire.raw(error)))
-        )
+        self._outgoing.append(wire.encode(wire.RpcError(call_id=call_id, error=wire.raw(error))))
 
     def send_channel_message(self, channel_id: int, message: Any) -> None:
         self._require_channel(channel_id)
@@ -167,12 +182,12 @@ class ServerConnection:
 
     def close_channel(self, channel_id: int) -> None:
         self._require_channel(channel_id)
-        self._open_channels.discard(channel_id)
+        self._channel_ended(channel_id)
         self._outgoing.append(wire.encode(wire.ChannelClose(channel_id=channel_id)))
 
     def fail_channel(self, channel_id: int, error: ErrorData) -> None:
         self._require_channel(channel_id)
-        self._open_channels.discard(channel_id)
+        self._channel_ended(channel_id)
         self._outgoing.append(
             wire.encode(wire.ChannelError(channel_id=channel_id, error=wire.raw(error)))
         )
@@ -183,7 +198,8 @@ class ServerConnection:
 
     def drop_channel(self, channel_id: int) -> None:
         """Forget a channel without a terminal message (bad creation parameter)."""
-        self._open_channels.discard(channel_id)
+        if channel_id in self._open_channels:
+            self._channel_ended(channel_id)
 
     def send_warning(self, text: str, kind: str = "unknown") -> None:
         if self._warnings_sent >= MAX_WARNINGS_SENT or self.state is not ServerState.OPEN:
@@ -195,8 +211,16 @@ class ServerConnection:
         self.state = ServerState.CLOSED
         self._open_calls.clear()
         self._open_channels.clear()
+        self._finished_channels.clear()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _channel_ended(self, channel_id: int) -> None:
+        self._open_channels.discard(channel_id)
+        self._finished_channels[channel_id] = None
+        self._finished_channels.move_to_end(channel_id)
+        if len(self._finished_channels) > FINISHED_CHANNELS_REMEMBERED:
+            self._finished_channels.popitem(last=False)
 
     def _end_call(self, call_id: int) -> None:
         self._require(ServerState.OPEN)

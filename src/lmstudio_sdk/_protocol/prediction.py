@@ -1,0 +1,248 @@
+"""The ``predict`` / ``completeRawText`` channel as a pure state machine.
+
+``PredictionState.feed(packet)`` takes one server packet and returns the public events it
+produces; after the ``success`` packet, ``result()`` builds the PredictionResult. The stream
+wrappers of both faces are thin loops around this object: nothing here knows about I/O, and no
+callback or extra dict travels down the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from msgspec import Raw
+
+from .._exceptions import RemoteProtocolError
+from .errors import parse_error_data
+from .schema import (
+    KVConfig,
+    LLMInstanceInfo,
+    PredictionFragment,
+    PredictionStats,
+    PromptProcessingDetails,
+    ToolCallRequest,
+)
+from .tolerance import note_enum
+
+__all__ = [
+    "PredictionEvent",
+    "PredictionResult",
+    "PredictionState",
+    "PromptProcessingProgress",
+    "ToolCallGenerationEnded",
+    "ToolCallGenerationFailed",
+    "ToolCallGenerationStarted",
+]
+
+logger = logging.getLogger("lmstudio_sdk.protocol")
+
+
+class _Packet(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type"):
+    pass
+
+
+class _FragmentPacket(_Packet, frozen=True, kw_only=True, tag="fragment"):
+    fragment: PredictionFragment
+
+
+class _ProgressPacket(_Packet, frozen=True, kw_only=True, tag="promptProcessingProgress"):
+    progress: float
+    details: PromptProcessingDetails | None = None
+
+
+class _ToolCallStartPacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationStart"):
+    tool_call_id: str | None = None
+
+
+class _ToolCallNamePacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationNameReceived"):
+    name: str
+
+
+class _ToolCallArgumentPacket(
+    _Packet, frozen=True, kw_only=True, tag="toolCallGenerationArgumentFragmentGenerated"
+):
+    content: str
+
+
+class _ToolCallEndPacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationEnd"):
+    tool_call_request: ToolCallRequest
+    raw_content: str | None = None
+
+
+class _ToolCallFailedPacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationFailed"):
+    error: Any = None
+    raw_content: str | None = None
+
+
+class _SuccessPacket(_Packet, frozen=True, kw_only=True, tag="success"):
+    stats: PredictionStats
+    model_info: LLMInstanceInfo
+    load_model_config: KVConfig = msgspec.field(default_factory=KVConfig)
+    prediction_config: KVConfig = msgspec.field(default_factory=KVConfig)
+
+
+_PredictionPacket = (
+    _FragmentPacket
+    | _ProgressPacket
+    | _ToolCallStartPacket
+    | _ToolCallNamePacket
+    | _ToolCallArgumentPacket
+    | _ToolCallEndPacket
+    | _ToolCallFailedPacket
+    | _SuccessPacket
+)
+_decoder = msgspec.json.Decoder(_PredictionPacket)
+_KNOWN_TYPES = frozenset(cls.__struct_config__.tag for cls in _PredictionPacket.__args__)
+_unknown_seen: set[str] = set()
+
+
+# -- public events ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PromptProcessingProgress:
+    """How far the model got reading the prompt (0..1)."""
+
+    progress: float
+    details: PromptProcessingDetails | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallGenerationStarted:
+    tool_call_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallGenerationEnded:
+    request: ToolCallRequest
+    raw_content: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallGenerationFailed:
+    error: str
+    raw_content: str | None
+
+
+PredictionEvent = (
+    PredictionFragment
+    | PromptProcessingProgress
+    | ToolCallGenerationStarted
+    | ToolCallGenerationEnded
+    | ToolCallGenerationFailed
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionResult:
+    """A finished prediction."""
+
+    content: str
+    """Everything the model produced, reasoning included."""
+    reasoning_content: str
+    non_reasoning_content: str
+    stats: PredictionStats
+    model_info: LLMInstanceInfo
+    load_config: KVConfig
+    prediction_config: KVConfig
+    tool_calls: list[ToolCallRequest] = field(default_factory=list)
+    structured: bool = False
+    round_index: int = 0
+
+    @property
+    def parsed(self) -> Any:
+        """The content decoded as JSON (for structured output); raises ValueError otherwise."""
+        return json.loads(self.content)
+
+    def __str__(self) -> str:
+        return self.content
+
+
+class PredictionState:
+    """Accumulates one prediction channel's packets into events and a result."""
+
+    def __init__(self, *, structured: bool = False) -> None:
+        self._structured = structured
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._non_reasoning: list[str] = []
+        self._tool_calls: list[ToolCallRequest] = []
+        self._success: _SuccessPacket | None = None
+        self.first_fragment_seen = False
+
+    @property
+    def finished(self) -> bool:
+        return self._success is not None
+
+    def feed(self, message: Raw) -> list[PredictionEvent]:
+        try:
+            packet = _decoder.decode(message)
+        except msgspec.ValidationError as exc:
+            kind = _packet_type(message)
+            if kind is not None and kind not in _KNOWN_TYPES:
+                if kind not in _unknown_seen:
+                    _unknown_seen.add(kind)
+                    logger.info("ignoring an unknown prediction packet type %r", kind)
+                return []
+            raise RemoteProtocolError(
+                f"LM Studio sent an invalid prediction packet: {exc}"
+            ) from exc
+        match packet:
+            case _FragmentPacket(fragment=fragment):
+                note_enum("reasoningType", fragment.reasoning_type)
+                self.first_fragment_seen = True
+                self._content.append(fragment.content)
+                if not fragment.is_structural:
+                    if fragment.reasoning_type == "reasoning":
+                        self._reasoning.append(fragment.content)
+                    elif fragment.reasoning_type == "none":
+                        self._non_reasoning.append(fragment.content)
+                return [fragment]
+            case _ProgressPacket(progress=progress, details=details):
+                return [PromptProcessingProgress(progress, details)]
+            case _ToolCallStartPacket(tool_call_id=tool_call_id):
+                return [ToolCallGenerationStarted(tool_call_id)]
+            case _ToolCallEndPacket(tool_call_request=request, raw_content=raw_content):
+                self._tool_calls.append(request)
+                return [ToolCallGenerationEnded(request, raw_content)]
+            case _ToolCallFailedPacket(error=error, raw_content=raw_content):
+                return [ToolCallGenerationFailed(parse_error_data(error).title, raw_content)]
+            case _SuccessPacket():
+                note_enum("stopReason", packet.stats.stop_reason)
+                self._success = packet
+                return []
+            case _:  # name and argument fragments: only the end packet counts for the result
+                return []
+
+    def channel_closed(self) -> None:
+        """The server closed the channel; that is only valid after ``success``."""
+        if self._success is None:
+            raise RemoteProtocolError(
+                "LM Studio closed the prediction channel before sending the final result"
+            )
+
+    def result(self) -> PredictionResult:
+        if self._success is None:
+            raise RemoteProtocolError("the prediction has not finished")
+        success = self._success
+        return PredictionResult(
+            content="".join(self._content),
+            reasoning_content="".join(self._reasoning),
+            non_reasoning_content="".join(self._non_reasoning),
+            stats=success.stats,
+            model_info=success.model_info,
+            load_config=success.load_model_config,
+            prediction_config=success.prediction_config,
+            tool_calls=list(self._tool_calls),
+            structured=self._structured,
+        )
+
+
+def _packet_type(message: Raw) -> str | None:
+    loose = msgspec.json.decode(message)  # a payload slot always holds valid JSON
+    kind = loose.get("type") if isinstance(loose, dict) else None
+    return kind if isinstance(kind, str) else None
