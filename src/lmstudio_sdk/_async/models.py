@@ -1,0 +1,505 @@
+"""Model namespaces (``client.llm``, ``client.embedding``) and model handles.
+
+A handle names a model by a specifier: handles returned by ``model()``, ``load()`` and
+``list_loaded()`` are *pinned* to one loaded instance (``instanceReference``); ``handle(...)``
+makes a *dynamic* one that resolves a query on every call (whatever instance matches then).
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from msgspec import UNSET, Raw, UnsetType
+
+from .._exceptions import LMStudioValueError
+from .._protocol import envelope as wire
+from .._protocol.chat import ChatLike, to_history
+from .._protocol.kv_config import (
+    EmbeddingLoadConfig,
+    EmbeddingLoadConfigDict,
+    LlmLoadConfig,
+    LlmLoadConfigDict,
+    LlmPredictionConfigDict,
+    api_override_stack,
+    completion_stack,
+    embedding_load_config_to_kv,
+    kv_to_embedding_load_config,
+    kv_to_llm_load_config,
+    llm_load_config_to_kv,
+    prediction_config_to_kv,
+)
+from .._protocol.params import (
+    ApplyPromptTemplateParams,
+    ApplyPromptTemplateResult,
+    CompleteRawTextParams,
+    CountTokensResult,
+    EmbedStringParams,
+    EmbedStringResult,
+    GetModelInfoParams,
+    GetOrLoadParams,
+    LoadModelParams,
+    PredictParams,
+    SpecifierParams,
+    TokenizeParams,
+    TokenizeResult,
+    UnloadModelParams,
+    decode_model_list,
+    decode_result,
+)
+from .._protocol.prediction import PredictionResult
+from .._protocol.schema import (
+    EmbeddingModelInstanceInfo,
+    InstanceReferenceSpecifier,
+    KVConfig,
+    KVConfigStack,
+    LLMInstanceInfo,
+    ModelQuery,
+    ModelSpecifier,
+    PredictionFragment,
+    QuerySpecifier,
+)
+from .._types import NOT_GIVEN, Timeout
+from .session import AsyncChannel
+from .streams import AsyncLoad, AsyncPredictionStream
+
+if TYPE_CHECKING:
+    from .client import AsyncClient
+
+__all__ = [
+    "AsyncEmbeddingModel",
+    "AsyncEmbeddingNamespace",
+    "AsyncLLM",
+    "AsyncLLMNamespace",
+]
+
+InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
+LoadConfigT = TypeVar("LoadConfigT", LlmLoadConfig, EmbeddingLoadConfig)
+LoadConfigDictT = TypeVar("LoadConfigDictT", LlmLoadConfigDict, EmbeddingLoadConfigDict)
+HandleT = TypeVar("HandleT", "AsyncLLM", "AsyncEmbeddingModel")
+
+# The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
+DEFAULT_TTL_SECONDS = 3600.0
+
+
+class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
+    """What LLM and embedding handles share."""
+
+    _namespace: str
+    _info_type: type[InfoT]
+
+    def __init__(
+        self, client: AsyncClient, specifier: ModelSpecifier, info: InfoT | None = None
+    ) -> None:
+        self._client = client
+        self.specifier = specifier
+        self._info: InfoT | None = info
+
+    @property
+    def identifier(self) -> str:
+        """The instance identifier (pinned handles) or the queried identifier (dynamic ones)."""
+        if self._info is not None:
+            return self._info.identifier
+        if isinstance(self.specifier, QuerySpecifier) and self.specifier.query.identifier:
+            return self.specifier.query.identifier
+        return "<dynamic>"
+
+    @property
+    def info(self) -> InfoT | None:
+        """The instance info seen when the handle was made (None for dynamic handles)."""
+        return self._info
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.identifier!r})"
+
+    async def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
+        session = await self._client._session(self._namespace, timeout)
+        return await session.rpc(
+            endpoint, wire.raw(parameter), timeout=self._client._timeout(timeout)
+        )
+
+    async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
+        """Fresh info about the loaded instance."""
+        raw = await self._rpc(
+            "getModelInfo",
+            GetModelInfoParams(specifier=self.specifier, throw_if_not_found=True),
+            timeout,
+        )
+        return decode_result(raw, self._info_type, "getModelInfo")
+
+    async def _get_load_kv(self, timeout: Timeout) -> KVConfig:
+        raw = await self._rpc("getLoadConfig", SpecifierParams(specifier=self.specifier), timeout)
+        return decode_result(raw, KVConfig, "getLoadConfig")
+
+    async def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
+        return (await self.get_info(timeout=timeout)).context_length
+
+    @overload
+    async def tokenize(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
+        self, text: str, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[int]: ...
+
+    @overload
+    async def tokenize(
+        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+    ) -> list[list[int]]: ...
+
+    async def tokenize(
+        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+    ) -> list[int] | list[list[int]]:
+        """Token ids of a string, or of each string of a list (sent concurrently)."""
+        if isinstance(text, str):
+            results = await self._pipelined("tokenize", [text], timeout)
+            return decode_result(results[0], TokenizeResult, "tokenize").tokens
+        results = await self._pipelined("tokenize", list(text), timeout)
+        return [decode_result(r, TokenizeResult, "tokenize").tokens for r in results]
+
+    async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+        raw = await self._rpc(
+            "countTokens", TokenizeParams(specifier=self.specifier, input_string=text), timeout
+        )
+        return decode_result(raw, CountTokensResult, "countTokens").token_count
+
+    async def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
+        await self._rpc("unloadModel", UnloadModelParams(identifier=self.identifier), timeout)
+
+    async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
+        """Send one call per input at once, then collect the answers in order."""
+        limit = self._client._timeout(timeout)
+        session = await self._client._session(self._namespace, timeout)
+        calls = []
+        for text in inputs:
+            parameter: Any
+            if endpoint == "embedString":
+                parameter = EmbedStringParams(model_specifier=self.specifier, input_string=text)
+            else:
+                parameter = TokenizeParams(specifier=self.specifier, input_string=text)
+            calls.append(await session.start_rpc(endpoint, wire.raw(parameter), limit))
+        results = []
+        try:
+            for call in calls:
+                results.append(await call.result(limit))
+        finally:
+            for call in calls[len(results) + 1 :]:
+                call.abandon()
+        return results
+
+
+class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
+    """A handle to a loaded LLM: chat, complete, tokenize."""
+
+    _namespace = "llm"
+    _info_type = LLMInstanceInfo
+
+    async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
+        return kv_to_llm_load_config(await self._get_load_kv(timeout))
+
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        config: LlmPredictionConfigDict | None = None,
+        preset: str | None = None,
+        on_fragment: Callable[[PredictionFragment], object] | None = None,
+        on_prompt_processing_progress: Callable[[float], object] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> AsyncPredictionStream:
+        """Start a chat prediction; iterate the stream for fragments or await ``result()``.
+
+        The prediction starts on the first iteration; ``timeout`` bounds each wait for the
+        next packet.
+        """
+        kv = prediction_config_to_kv(config)
+        parameter = PredictParams(
+            model_specifier=self.specifier,
+            history=to_history(chat),
+            prediction_config_stack=api_override_stack(kv),
+            fuzzy_preset_identifier=preset,
+        )
+        return self._stream(
+            "predict", parameter, kv, on_fragment, on_prompt_processing_progress, timeout
+        )
+
+    async def respond(
+        self,
+        chat: ChatLike,
+        *,
+        config: LlmPredictionConfigDict | None = None,
+        preset: str | None = None,
+        on_fragment: Callable[[PredictionFragment], object] | None = None,
+        on_prompt_processing_progress: Callable[[float], object] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> PredictionResult:
+        """Chat with the model and wait for the whole reply."""
+        stream = self.respond_stream(
+            chat,
+            config=config,
+            preset=preset,
+            on_fragment=on_fragment,
+            on_prompt_processing_progress=on_prompt_processing_progress,
+            timeout=timeout,
+        )
+        return await stream.result()
+
+    def complete_stream(
+        self,
+        prompt: str,
+        *,
+        config: LlmPredictionConfigDict | None = None,
+        preset: str | None = None,
+        on_fragment: Callable[[PredictionFragment], object] | None = None,
+        on_prompt_processing_progress: Callable[[float], object] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> AsyncPredictionStream:
+        """Continue raw text (no chat template), streamed."""
+        if not isinstance(prompt, str):
+            raise LMStudioValueError(f"prompt must be a string, not {type(prompt).__name__}")
+        kv = prediction_config_to_kv(config)
+        parameter = CompleteRawTextParams(
+            model_specifier=self.specifier,
+            raw_prompt=prompt,
+            prediction_config_stack=completion_stack(kv),
+            fuzzy_preset_identifier=preset,
+        )
+        return self._stream(
+            "completeRawText", parameter, kv, on_fragment, on_prompt_processing_progress, timeout
+        )
+
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        config: LlmPredictionConfigDict | None = None,
+        preset: str | None = None,
+        on_fragment: Callable[[PredictionFragment], object] | None = None,
+        on_prompt_processing_progress: Callable[[float], object] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> PredictionResult:
+        """Continue raw text and wait for the whole continuation."""
+        stream = self.complete_stream(
+            prompt,
+            config=config,
+            preset=preset,
+            on_fragment=on_fragment,
+            on_prompt_processing_progress=on_prompt_processing_progress,
+            timeout=timeout,
+        )
+        return await stream.result()
+
+    async def apply_prompt_template(
+        self,
+        chat: ChatLike,
+        *,
+        config: LlmPredictionConfigDict | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> str:
+        """The exact prompt text the model's template makes of a chat."""
+        stack = (
+            api_override_stack(prediction_config_to_kv(config))
+            if config
+            else KVConfigStack(layers=[])
+        )
+        raw = await self._rpc(
+            "applyPromptTemplate",
+            ApplyPromptTemplateParams(
+                specifier=self.specifier,
+                history=to_history(chat),
+                prediction_config_stack=stack,
+            ),
+            timeout,
+        )
+        return decode_result(raw, ApplyPromptTemplateResult, "applyPromptTemplate").formatted
+
+    def _stream(
+        self,
+        endpoint: str,
+        parameter: PredictParams | CompleteRawTextParams,
+        kv: KVConfig,
+        on_fragment: Callable[[PredictionFragment], object] | None,
+        on_progress: Callable[[float], object] | None,
+        timeout: Timeout,
+    ) -> AsyncPredictionStream:
+        structured = kv.get("llm.prediction.structured", {})
+        return AsyncPredictionStream(
+            _LazySession(self._client, self._namespace, timeout),
+            endpoint,
+            wire.raw(parameter),
+            timeout=self._client._timeout(timeout),
+            structured=isinstance(structured, Mapping) and structured.get("type") == "json",
+            on_fragment=on_fragment,
+            on_prompt_processing_progress=on_progress,
+        )
+
+
+class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfig]):
+    """A handle to a loaded embedding model."""
+
+    _namespace = "embedding"
+    _info_type = EmbeddingModelInstanceInfo
+
+    async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> EmbeddingLoadConfig:
+        return kv_to_embedding_load_config(await self._get_load_kv(timeout))
+
+    @overload
+    async def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
+        self, text: str, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[float]: ...
+
+    @overload
+    async def embed(
+        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+    ) -> list[list[float]]: ...
+
+    async def embed(
+        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+    ) -> list[float] | list[list[float]]:
+        """The embedding of a string, or of each string of a list (all sent at once)."""
+        if isinstance(text, str):
+            results = await self._pipelined("embedString", [text], timeout)
+            return decode_result(results[0], EmbedStringResult, "embedString").embedding
+        results = await self._pipelined("embedString", list(text), timeout)
+        return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
+
+
+class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
+    """``list_loaded``, ``model``, ``load``, ``unload``: the same on /llm and /embedding."""
+
+    _namespace: str
+    _handle_type: type[HandleT]
+    _info_type: type[LLMInstanceInfo] | type[EmbeddingModelInstanceInfo]
+    _load_config_to_kv: Callable[[Mapping[str, Any] | None], KVConfig]
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
+        session = await self._client._session(self._namespace, timeout)
+        payload = UNSET if parameter is None else wire.raw(parameter)
+        return await session.rpc(endpoint, payload, timeout=self._client._timeout(timeout))
+
+    def _pinned(self, info: LLMInstanceInfo | EmbeddingModelInstanceInfo) -> HandleT:
+        specifier = InstanceReferenceSpecifier(instance_reference=info.instance_reference)
+        # _info_type always matches _handle_type's info type (both set per namespace below).
+        return self._handle_type(self._client, specifier, info)  # type: ignore[arg-type]
+
+    def handle(self, identifier: str | None = None, *, path: str | None = None) -> HandleT:
+        """A dynamic handle: resolves ``identifier`` (or ``path``) anew on every call."""
+        query = ModelQuery(identifier=identifier, path=path)
+        return self._handle_type(self._client, QuerySpecifier(query=query))
+
+    async def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
+        """Handles to every loaded model of this namespace."""
+        raw = await self._rpc("listLoaded", None, timeout)
+        return [
+            self._pinned(info)
+            for info in decode_model_list(raw, "listLoaded", instances=True)
+            if isinstance(info, self._info_type)
+        ]
+
+    async def model(
+        self,
+        key: str | None = None,
+        *,
+        config: LoadConfigDictT | None = None,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        on_progress: Callable[[float], object] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> HandleT:
+        """The loaded model with this identifier or key, loading it if needed.
+
+        Without a key: any loaded model of this namespace (ModelNotFoundError if none).
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        """
+        if key is None:
+            raw = await self._rpc(
+                "getModelInfo",
+                GetModelInfoParams(
+                    specifier=QuerySpecifier(query=ModelQuery()), throw_if_not_found=True
+                ),
+                timeout,
+            )
+            return self._pinned(decode_result(raw, self._info_type, "getModelInfo"))
+        parameter = GetOrLoadParams(
+            identifier=key,
+            load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
+            load_ttl_ms=_ttl_ms(ttl),
+        )
+        return await self._load_channel("getOrLoad", parameter, on_progress, timeout)
+
+    async def load(
+        self,
+        key: str,
+        *,
+        config: LoadConfigDictT | None = None,
+        ttl: float | None = None,
+        identifier: str | None = None,
+        on_progress: Callable[[float], object] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> HandleT:
+        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        parameter = LoadModelParams(
+            model_key=key,
+            identifier=identifier,
+            ttl_ms=_ttl_ms(ttl),
+            load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
+        )
+        return await self._load_channel("loadModel", parameter, on_progress, timeout)
+
+    async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
+        await self._rpc("unloadModel", UnloadModelParams(identifier=identifier), timeout)
+
+    async def _load_channel(
+        self,
+        endpoint: str,
+        parameter: Any,
+        on_progress: Callable[[float], object] | None,
+        timeout: Timeout,
+    ) -> HandleT:
+        session = await self._client._session(self._namespace, timeout)
+        limit = self._client._timeout(timeout)
+        channel = await session.open_channel(endpoint, wire.raw(parameter), timeout=limit)
+        info = await AsyncLoad(channel, self._info_type).run(on_progress, limit)
+        return self._pinned(info)
+
+
+class AsyncLLMNamespace(_AsyncModelNamespace["AsyncLLM", LlmLoadConfigDict]):
+    """``client.llm``: LLM management and handles."""
+
+    _namespace = "llm"
+    _handle_type = AsyncLLM
+    _info_type = LLMInstanceInfo
+    _load_config_to_kv = staticmethod(llm_load_config_to_kv)
+
+
+class AsyncEmbeddingNamespace(_AsyncModelNamespace["AsyncEmbeddingModel", EmbeddingLoadConfigDict]):
+    """``client.embedding``: embedding model management and handles."""
+
+    _namespace = "embedding"
+    _handle_type = AsyncEmbeddingModel
+    _info_type = EmbeddingModelInstanceInfo
+    _load_config_to_kv = staticmethod(embedding_load_config_to_kv)
+
+
+class _LazySession:
+    """Opens the namespace session only when the stream starts (streams never block on creation)."""
+
+    def __init__(self, client: AsyncClient, namespace: str, timeout: Timeout) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._timeout = timeout
+
+    async def open_channel(
+        self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
+    ) -> AsyncChannel:
+        session = await self._client._session(self._namespace, self._timeout)
+        return await session.open_channel(endpoint, creation_parameter, timeout=timeout)
+
+
+def _ttl_ms(ttl: float | None) -> int | None:
+    if ttl is None:
+        return None
+    if ttl <= 0:
+        raise LMStudioValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+    return max(1, round(ttl * 1000))

@@ -1,0 +1,70 @@
+# GENERATED from src/lmstudio_sdk/_async/files.py by scripts/unasync.py. Do not edit: edit the source.
+"""``client.files``: upload files and images so that a chat can refer to them.
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._exceptions import LMStudioValueError
+from .._protocol.params import UploadFileBase64Params, UploadFileResult, decode_result
+from .._protocol.schema import FilePart
+from .._transport.sync import read_file
+from .._types import NOT_GIVEN, Timeout
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["FilesNamespace", "FileSource"]
+
+FileSource = str | os.PathLike[str] | bytes
+
+
+class FilesNamespace:
+    """Uploads live on the server while this client is connected."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def prepare_file(
+        self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
+    ) -> FilePart:
+        """Upload a file (a path, or bytes with a ``name``); returns the part to put in a chat."""
+        if isinstance(source, bytes):
+            if not name:
+                raise LMStudioValueError("uploading bytes needs a name=, e.g. 'photo.png'")
+            data = source
+        else:
+            path = Path(source)
+            try:
+                data = read_file(path)
+            except OSError as exc:
+                raise LMStudioValueError(f"cannot read {path}: {exc.strerror}") from exc
+            name = name or path.name
+        parameter = UploadFileBase64Params(
+            name=name, content_base64=base64.b64encode(data).decode("ascii")
+        )
+        raw = self._client._raw_rpc("files", "uploadFileBase64", parameter, timeout)
+        uploaded = decode_result(raw, UploadFileResult, "uploadFileBase64")
+        return FilePart(
+            name=name,
+            identifier=uploaded.identifier,
+            size_bytes=uploaded.size_bytes,
+            file_type=uploaded.file_type,
+        )
+
+    def prepare_image(
+        self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
+    ) -> FilePart:
+        """Upload an image; LMStudioValueError when the server does not see an image in it."""
+        part = self.prepare_file(source, name=name, timeout=timeout)
+        if part.file_type != "image":
+            raise LMStudioValueError(
+                f"{part.name!r} is not an image (LM Studio sees {part.file_type!r})"
+            )
+        return part

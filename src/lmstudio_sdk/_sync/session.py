@@ -1,0 +1,291 @@
+# GENERATED from src/lmstudio_sdk/_async/session.py by scripts/unasync.py. Do not edit: edit the source.
+"""One namespace socket of a client: connect lazily, authenticate, multiplex calls and channels.
+
+The sans-I/O ``ClientConnection`` holds every protocol rule; this layer only connects, feeds it
+frames, sends what it produces and hands its events to the mailbox of whoever waits for them.
+A session survives its socket: after a drop, the next call opens a new one.
+
+This file is the source of truth for both faces: ``scripts/unasync.py`` generates the sync twin
+in ``_sync/session.py``. Keep to constructs that have a mechanical sync counterpart.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+
+from .._exceptions import LMStudioError, LocalProtocolError
+from .._protocol import envelope as wire
+from .._protocol.client import ClientConnection, State
+from .._protocol.events import (
+    Authenticated,
+    ChannelClosed,
+    ChannelEvent,
+    ChannelFailed,
+    ChannelMessage,
+    ClientEvent,
+    ConnectionFailed,
+    RpcEvent,
+    RpcFailed,
+    RpcSucceeded,
+)
+from .._protocol.identity import Identity
+from .._transport.sync import Lock, Mailbox, Transport
+
+__all__ = ["Channel", "PendingCall", "Session"]
+
+
+def fresh(error: LMStudioError) -> LMStudioError:
+    """A new instance of an error that may be raised in several waiters at once."""
+    copy = error.__class__.__new__(error.__class__)
+    copy.__dict__.update(error.__dict__)
+    copy.args = error.args
+    copy.__cause__ = error.__cause__
+    return copy
+
+
+@dataclass(eq=False)
+class _Link:
+    """One socket and the routing tables that die with it."""
+
+    core: ClientConnection
+    auth: Mailbox[ClientEvent]
+    transport: Transport | None = None
+    calls: dict[int, Mailbox[RpcEvent]] = field(default_factory=dict)
+    channels: dict[int, Mailbox[ChannelEvent]] = field(default_factory=dict)
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self.core.state is State.OPEN
+            and self.transport is not None
+            and not self.transport.closed
+        )
+
+
+class Session:
+    """Calls and channels on one namespace socket."""
+
+    def __init__(self, base_url: str, namespace: str, identity: Identity) -> None:
+        self.namespace = namespace
+        self.url = f"{base_url}/{namespace}"
+        self._identity = identity
+        self._connect_lock = Lock()
+        # Guards the core and the routing tables: the sync face's reader thread and its
+        # callers share them. Never held across a wait.
+        self._guard = threading.Lock()
+        self._link: _Link | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def _open(self, timeout: float | None) -> _Link:
+        link = self._link
+        if link is not None and link.usable:
+            return link
+        with self._connect_lock.hold(timeout):
+            link = self._link
+            if link is not None and link.usable:
+                return link
+            if link is not None and link.transport is not None:
+                link.transport.close()
+            link = _Link(ClientConnection(self._identity, namespace=self.namespace), Mailbox())
+            link.transport = Transport.connect(
+                self.url,
+                timeout=timeout,
+                on_text=lambda text: self._receive(link, text),
+                on_closed=lambda cause: self._closed(link, cause),
+            )
+            self._flush(link)
+            try:
+                event = link.auth.get(timeout)
+            except BaseException:
+                link.transport.close()
+                raise
+            if isinstance(event, ConnectionFailed):
+                link.transport.close()
+                raise fresh(event.error)
+            self._link = link
+            return link
+
+    def close(self) -> None:
+        link, self._link = self._link, None
+        if link is not None and link.transport is not None:
+            link.transport.close()
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def start_rpc(
+        self, endpoint: str, parameter: Raw | UnsetType, timeout: float | None
+    ) -> PendingCall:
+        """Send an ``rpcCall`` now; wait for its answer later (lets callers pipeline calls)."""
+        link = self._open(timeout)
+        box: Mailbox[RpcEvent] = Mailbox()
+        with self._guard:
+            call_id = link.core.start_rpc(endpoint, parameter)
+            link.calls[call_id] = box
+        self._flush(link)
+        return PendingCall(self, link, call_id, box, endpoint)
+
+    def rpc(
+        self, endpoint: str, parameter: Raw | UnsetType = UNSET, *, timeout: float | None
+    ) -> Raw | UnsetType:
+        call = self.start_rpc(endpoint, parameter, timeout)
+        return call.result(timeout)
+
+    def open_channel(
+        self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
+    ) -> Channel:
+        link = self._open(timeout)
+        box: Mailbox[ChannelEvent] = Mailbox()
+        with self._guard:
+            channel_id = link.core.open_channel(endpoint, creation_parameter)
+            link.channels[channel_id] = box
+        self._flush(link)
+        return Channel(self, link, channel_id, box, endpoint)
+
+    # -- plumbing used by calls and channels ----------------------------------------------------
+
+    def _flush(self, link: _Link) -> None:
+        if link.transport is None:
+            return  # still connecting: the frames wait in the core until the first flush
+        with self._guard:
+            frames = link.core.data_to_send()
+        for frame in frames:
+            link.transport.send(frame)
+
+    def _receive(self, link: _Link, text: str) -> None:
+        with self._guard:
+            link.core.receive_text(text)
+            self._route(link, link.core.events_received())
+        self._flush(link)
+
+    def _closed(self, link: _Link, cause: BaseException | None) -> None:
+        with self._guard:
+            link.core.connection_lost(cause)
+            self._route(link, link.core.events_received())
+
+    @staticmethod
+    def _route(link: _Link, events: list[ClientEvent]) -> None:
+        for event in events:
+            match event:
+                case RpcSucceeded(call_id=cid) | RpcFailed(call_id=cid):
+                    call_box = link.calls.pop(cid, None)
+                    if call_box is not None:
+                        call_box.put(event)
+                case ChannelMessage(channel_id=cid):
+                    channel_box = link.channels.get(cid)
+                    if channel_box is not None:
+                        channel_box.put(event)
+                case ChannelClosed(channel_id=cid) | ChannelFailed(channel_id=cid):
+                    channel_box = link.channels.pop(cid, None)
+                    if channel_box is not None:
+                        channel_box.put(event)
+                case Authenticated() | ConnectionFailed():
+                    link.auth.put(event)
+                case _:
+                    pass  # warnings: the core has logged them
+
+    def _abandon_call(self, link: _Link, call_id: int) -> None:
+        with self._guard:
+            link.core.abandon_call(call_id)
+            link.calls.pop(call_id, None)
+
+    def _send_on_channel(self, link: _Link, channel_id: int, message: Any) -> None:
+        with self._guard:
+            link.core.send_on_channel(channel_id, wire.raw(message))
+        self._flush(link)
+
+    def _abandon_channel(self, link: _Link, channel_id: int) -> None:
+        with self._guard:
+            link.core.abandon_channel(channel_id)
+            link.channels.pop(channel_id, None)
+
+
+class PendingCall:
+    """An RPC that has been sent; ``result()`` waits for its answer."""
+
+    def __init__(
+        self,
+        session: Session,
+        link: _Link,
+        call_id: int,
+        box: Mailbox[RpcEvent],
+        endpoint: str,
+    ) -> None:
+        self._session = session
+        self._link = link
+        self._call_id = call_id
+        self._box = box
+        self.endpoint = endpoint
+
+    def result(self, timeout: float | None) -> Raw | UnsetType:
+        try:
+            event = self._box.get(timeout)
+        except BaseException:
+            self._session._abandon_call(self._link, self._call_id)
+            raise
+        if isinstance(event, RpcFailed):
+            raise fresh(event.error)
+        return event.result
+
+    def abandon(self) -> None:
+        """Stop waiting; a late answer is dropped."""
+        self._session._abandon_call(self._link, self._call_id)
+
+
+class Channel:
+    """An open channel: receive server packets, send client packets."""
+
+    def __init__(
+        self,
+        session: Session,
+        link: _Link,
+        channel_id: int,
+        box: Mailbox[ChannelEvent],
+        endpoint: str,
+    ) -> None:
+        self._session = session
+        self._link = link
+        self.channel_id = channel_id
+        self._box = box
+        self.endpoint = endpoint
+        self.finished = False
+
+    def receive(self, timeout: float | None) -> Raw | None:
+        """The next packet, or None once the server closed the channel.
+
+        Raises the server's error (channelError) or the connection's.
+        """
+        if self.finished:
+            raise LocalProtocolError(f"the {self.endpoint} channel has already finished")
+        event = self._box.get(timeout)
+        if isinstance(event, ChannelMessage):
+            return event.message
+        self.finished = True
+        if isinstance(event, ChannelFailed):
+            raise fresh(event.error)
+        return None
+
+    def receive_value(self, timeout: float | None) -> Any:
+        """The next packet as plain JSON values, or None once the channel closed."""
+        message = self.receive(timeout)
+        return None if message is None else msgspec.json.decode(message)
+
+    def send(self, message: Any) -> bool:
+        """Send a client packet; False when the channel or socket is already gone."""
+        if self.finished or not self._link.usable:
+            return False
+        try:
+            self._session._send_on_channel(self._link, self.channel_id, message)
+        except LMStudioError:
+            return False
+        return True
+
+    def abandon(self) -> None:
+        """Stop listening; whatever the server still sends on this channel is dropped."""
+        self.finished = True
+        self._session._abandon_channel(self._link, self.channel_id)

@@ -1,0 +1,202 @@
+# GENERATED from src/lmstudio_sdk/_async/streams.py by scripts/unasync.py. Do not edit: edit the source.
+"""Streamed predictions and model loads: thin loops around the pure state machines.
+
+A stream opens its channel lazily (on the first iteration or ``result()``), so creating one
+never blocks. Whatever ends a wait abnormally (leaving the loop early, ``close()``, a task
+cancellation, Ctrl-C in sync code, a timeout, a callback that raises) sends ``cancel`` to the
+server before the exception propagates; the stream stays usable, and ``result()`` then returns
+the prediction that the server ended with ``userStopped``.
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Callable
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
+
+from msgspec import Raw, UnsetType
+
+from .._exceptions import LMStudioError, LocalProtocolError
+from .._protocol.loading import LoadState
+from .._protocol.prediction import (
+    PredictionEvent,
+    PredictionResult,
+    PredictionState,
+    PromptProcessingProgress,
+)
+from .._protocol.schema import PredictionFragment
+from .._types import NOT_GIVEN, Timeout, resolve_timeout
+from .session import Channel
+
+__all__ = ["Load", "PredictionStream"]
+
+InstanceT = TypeVar("InstanceT")
+
+_CANCEL = {"type": "cancel"}
+
+
+class ChannelOpener(Protocol):
+    def open_channel(
+        self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
+    ) -> Channel: ...
+
+
+class PredictionStream:
+    """One prediction. Iterate it for fragments, or ``result()``.
+
+    ``timeout`` bounds each wait for the next packet (not the whole prediction).
+    """
+
+    def __init__(
+        self,
+        session: ChannelOpener,
+        endpoint: str,
+        parameter: Raw,
+        *,
+        timeout: float | None,
+        structured: bool = False,
+        on_fragment: Callable[[PredictionFragment], object] | None = None,
+        on_prompt_processing_progress: Callable[[float], object] | None = None,
+    ) -> None:
+        self._session = session
+        self._endpoint = endpoint
+        self._parameter = parameter
+        self._timeout = timeout
+        self._state = PredictionState(structured=structured)
+        self._on_fragment = on_fragment
+        self._on_progress = on_prompt_processing_progress
+        self._channel: Channel | None = None
+        self._done = False
+        self._failure: BaseException | None = None
+        self._cancel_requested = False
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    def __iter__(self) -> Iterator[PredictionFragment]:
+        try:
+            while not self._done:
+                for event in self._step(self._timeout):
+                    if isinstance(event, PredictionFragment):
+                        yield event
+        finally:
+            if not self._done:
+                self.cancel()  # the caller left the loop early
+
+    def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
+        """Wait for the end of the prediction (consuming what was not iterated yet).
+
+        ``timeout`` replaces the stream's own wait limit for this call.
+        """
+        limit = resolve_timeout(timeout, self._timeout)
+        while not self._done:
+            self._step(limit)
+        if self._failure is not None:
+            raise self._failure
+        return self._state.result()
+
+    def cancel(self) -> None:
+        """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``."""
+        if self._done or self._cancel_requested:
+            return
+        self._cancel_requested = True
+        if self._channel is not None:
+            self._channel.send(_CANCEL)
+
+    def close(self) -> None:
+        """Stop listening: cancel the prediction if it is still running."""
+        if not self._done:
+            self.cancel()
+            self._done = True
+            self._failure = LocalProtocolError("the stream was closed before the prediction ended")
+            if self._channel is not None:
+                self._channel.abandon()
+
+    def __enter__(self) -> PredictionStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _step(self, timeout: float | None) -> list[PredictionEvent]:
+        if self._channel is None:
+            self._channel = self._session.open_channel(
+                self._endpoint, self._parameter, timeout=timeout
+            )
+            if self._cancel_requested:
+                self._channel.send(_CANCEL)
+        channel = self._channel
+        try:
+            message = channel.receive(timeout)
+        except LMStudioError as exc:
+            if channel.finished:  # the server or the connection ended the channel for good
+                self._done = True
+                self._failure = exc
+            else:  # a timeout: give up on the prediction, the caller may still wait for it
+                self.cancel()
+            raise
+        except BaseException:
+            self.cancel()
+            raise
+        try:
+            if message is None:
+                self._done = True
+                self._state.channel_closed()
+                return []
+            events = self._state.feed(message)
+            if self._state.finished:
+                self._done = True
+                channel.abandon()  # the trailing channelClose needs no reader
+            self._dispatch(events)
+        except BaseException as exc:
+            if not self._done:
+                self.cancel()
+                self._done = True
+                channel.abandon()
+                self._failure = exc
+            raise
+        return events
+
+    def _dispatch(self, events: list[PredictionEvent]) -> None:
+        for event in events:
+            if isinstance(event, PredictionFragment):
+                if self._on_fragment is not None:
+                    self._on_fragment(event)
+            elif isinstance(event, PromptProcessingProgress) and self._on_progress is not None:
+                self._on_progress(event.progress)
+
+
+class Load(Generic[InstanceT]):
+    """Runs a ``loadModel`` / ``getOrLoad`` channel to its end."""
+
+    def __init__(self, channel: Channel, instance_type: type[InstanceT]) -> None:
+        self._channel = channel
+        self._state = LoadState(instance_type)
+
+    def run(
+        self, on_progress: Callable[[float], object] | None, timeout: float | None
+    ) -> InstanceT:
+        try:
+            while self._state.instance is None:
+                message = self._channel.receive(timeout)
+                if message is None:
+                    self._state.channel_closed()
+                    continue
+                for progress in self._state.feed(message):
+                    if on_progress is not None:
+                        on_progress(progress)
+        except BaseException:
+            if not self._channel.finished:
+                self._channel.send(_CANCEL)
+                self._channel.abandon()
+            raise
+        self._channel.abandon()
+        return self._state.instance

@@ -1,0 +1,60 @@
+"""What both transports share: limits, the greeting probe's bytes, error translation."""
+
+from __future__ import annotations
+
+import json
+
+import websockets
+
+from .._exceptions import AuthenticationError, LMStudioConnectionError
+
+__all__ = [
+    "DISCOVERY_PORTS",
+    "MAX_FRAME_BYTES",
+    "connect_error",
+    "greeting_ok",
+    "greeting_request",
+]
+
+# LM Studio's fixed "API server ports", probed for /lmstudio-greeting (same list in every
+# official client since Oct 2024).
+DISCOVERY_PORTS = (41343, 52993, 16141, 39414, 22931)
+
+# Large enough for a model listing or a long embedding, small enough to bound memory.
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+
+def greeting_request(host: str, port: int) -> bytes:
+    return (
+        f"GET /lmstudio-greeting HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Accept: application/json\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+def greeting_ok(response: bytes) -> bool:
+    """Status 200 and a JSON body whose ``lmstudio`` member is ``true``."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or status_line[1] != b"200":
+        return False
+    try:
+        return json.loads(body.decode("utf-8", "replace")).get("lmstudio") is True
+    except (ValueError, AttributeError):
+        return False
+
+
+def connect_error(url: str, exc: BaseException) -> LMStudioConnectionError:
+    """Translate a failed WebSocket open into an error that says what to do next."""
+    if isinstance(exc, websockets.InvalidStatus):
+        status = exc.response.status_code
+        if status in (401, 403):
+            return AuthenticationError(
+                f"{url} refused the WebSocket upgrade (HTTP {status}). Is this an LM Studio "
+                "server, and is the path prefix right?"
+            )
+        return LMStudioConnectionError(f"{url} answered HTTP {status} instead of a WebSocket")
+    return LMStudioConnectionError(
+        f"could not connect to LM Studio at {url}: {exc}. Start LM Studio's server "
+        "(in the app, or `lms server start`), or run the embedded one with "
+        "`lmstudio-sdk serve`, and check the host and port."
+    )

@@ -1,0 +1,105 @@
+"""Fixtures shared by the client tests: embedded servers on loopback, in their own threads."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from lmstudio_sdk.server import ServerThread
+from lmstudio_sdk.server.engines.scripted import ScriptedEngine
+
+API_TOKEN = "sk-lm-abcdEFGH:abcdefghijABCDEFGHIJ"
+OTHER_TOKEN = "sk-lm-zzzzZZZZ:zzzzzzzzzzZZZZZZZZZZ"
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    url: str
+    port: int
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[RunningServer]:
+    """A scripted-engine server that answers at full speed."""
+    with ServerThread(engine_factory=lambda: ScriptedEngine(), port=0) as handle:
+        yield RunningServer(handle.url, handle.port)
+
+
+@pytest.fixture(scope="session")
+def slow_server() -> Iterator[RunningServer]:
+    """A scripted-engine server that takes 20 ms per token, for cancellation tests."""
+    with ServerThread(engine_factory=lambda: ScriptedEngine(token_delay=0.02), port=0) as handle:
+        yield RunningServer(handle.url, handle.port)
+
+
+@pytest.fixture(scope="session")
+def token_server() -> Iterator[RunningServer]:
+    """A server that only accepts API_TOKEN."""
+    with ServerThread(
+        engine_factory=lambda: ScriptedEngine(), port=0, api_token=API_TOKEN
+    ) as handle:
+        yield RunningServer(handle.url, handle.port)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """`lmstudio-sdk serve` in a subprocess, so that tests can kill it for real."""
+
+    def __init__(self, port: int, *extra: str) -> None:
+        self.port = port
+        self.url = f"ws://127.0.0.1:{port}"
+        self._extra = extra
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lmstudio_sdk.cli",
+                "serve",
+                "--engine",
+                "scripted",
+                "--port",
+                str(self.port),
+                *self._extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 30
+        line = self.process.stdout.readline()
+        if "listening on" not in line or time.monotonic() > deadline:
+            self.kill()
+            raise RuntimeError(f"server did not start: {line!r}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server_process() -> Iterator[ServerProcess]:
+    proc = ServerProcess(free_port(), "--token-delay", "0.02")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
