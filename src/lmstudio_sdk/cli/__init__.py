@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Module names under lmstudio_sdk.cli, in the order `--help` lists them.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,55 @@
+"""Inference engines behind one interface (``base.py``), and how to make one by name."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from .base import Engine
+
+__all__ = ["ENGINE_NAMES", "EngineUnavailableError", "create_engine"]
+
+ENGINE_NAMES = ("scripted", "llama")
+
+_INSTALL_HINT = (
+    "The llama engine needs llama-cpp-python. Install it with "
+    "`pip install 'lmstudio-sdk[server]'` or run scripts/install-engine.sh."
+)
+
+
+class EngineUnavailableError(Exception):
+    """The engine cannot run here (a missing dependency); the message says how to fix it."""
+
+
+def create_engine(
+    name: str,
+    *,
+    models_dir: Path | None = None,
+    n_threads: int | None = None,
+    token_delay: float = 0.0,
+    load_delay: float = 0.0,
+) -> Engine:
+    """``scripted`` (deterministic, no dependencies) or ``llama`` (llama.cpp on GGUF files).
+
+    ``token_delay`` and ``load_delay`` (seconds) slow the scripted engine down for tests.
+    """
+    if name == "scripted":
+        from .scripted import ScriptedEngine
+
+        return ScriptedEngine(token_delay=token_delay, load_delay=load_delay)
+    if name != "llama":
+        raise ValueError(f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}")
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise EngineUnavailableError(_INSTALL_HINT)
+    try:
+        # Imported lazily: llama-cpp-python is an optional dependency.
+        module = importlib.import_module("lmstudio_sdk.server.engines.llama")
+    except ImportError as exc:
+        raise EngineUnavailableError(f"{_INSTALL_HINT} ({exc})") from exc
+    if models_dir is None:
+        from ..models_dir import default_models_dir
+
+        models_dir = default_models_dir()
+    engine: Engine = module.LlamaEngine(models_dir, n_threads=n_threads)
+    return engine

@@ -14,7 +14,7 @@ Prediction is a stream of :data:`EngineEvent`; the server turns each into a ``pr
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -160,6 +160,9 @@ class PredictionRequest:
     history: ChatHistoryData | None = None
     raw_prompt: str | None = None
     cancel: CancelToken = field(default_factory=CancelToken)
+    #: The bytes of every uploaded file the history refers to, by file identifier (the server
+    #: resolves them from its file store, so engines never see other clients' files).
+    files: Mapping[str, bytes] = field(default_factory=dict)
 
 
 # -- models -----------------------------------------------------------------------------------

@@ -1,0 +1,164 @@
+"""``lmstudio-sdk chat``: a streamed chat with LM Studio, or with the embedded server.
+
+Where it connects, in order: ``--host``; else an LM Studio running on this machine (found on
+its discovery ports); else the embedded server, started in this process with the llama.cpp
+engine on the models folder (``lmstudio-sdk models install smollm2`` puts SmolLM2 there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lmstudio_sdk as lms
+from lmstudio_sdk._transport.common import DISCOVERY_PORTS
+from lmstudio_sdk._transport.sync import find_local_server
+
+DEFAULT_EMBEDDED_MODEL = "smollm2-135m-instruct"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "chat",
+        help="stream a chat with a local LLM",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("prompt", nargs="?", help="one message; without it, an interactive chat")
+    parser.add_argument(
+        "--model",
+        help="model key or identifier (default: any loaded LLM, or "
+        f"{DEFAULT_EMBEDDED_MODEL} on the embedded server)",
+    )
+    parser.add_argument("--host", help="LM Studio address, 'host:port' or ws:// URL")
+    parser.add_argument("--api-token", help="LM Studio API token (default: $LM_API_TOKEN)")
+    parser.add_argument(
+        "--embedded",
+        action="store_true",
+        help="always use the embedded server, even if LM Studio is running",
+    )
+    parser.add_argument("--models-dir", type=Path, help="models folder for the embedded server")
+    parser.add_argument("--threads", type=int, help="CPU threads for the embedded engine")
+    parser.add_argument("--system", help="system prompt")
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--temperature", type=float)
+    parser.set_defaults(func=run)
+
+
+@contextlib.contextmanager
+def _embedded_server(args: argparse.Namespace) -> Iterator[str]:
+    from lmstudio_sdk.server import ServerThread
+    from lmstudio_sdk.server.engines import create_engine
+
+    print("No LM Studio found; starting the embedded server (llama.cpp)…", file=sys.stderr)
+    with ServerThread(
+        engine_factory=lambda: create_engine(
+            "llama", models_dir=args.models_dir, n_threads=args.threads
+        ),
+        port=0,
+    ) as handle:
+        yield handle.url
+
+
+def run(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as stack:
+        host = args.host
+        embedded = False
+        if host is None and not args.embedded:
+            port = find_local_server(DISCOVERY_PORTS, 1.0)
+            host = f"127.0.0.1:{port}" if port is not None else None
+        if host is None:
+            try:
+                host = stack.enter_context(_embedded_server(args))
+            except Exception as exc:  # missing engine or models: say how to get them
+                print(f"error: could not start the embedded server: {exc}", file=sys.stderr)
+                return 1
+            embedded = True
+        client = stack.enter_context(lms.Client(host, api_token=args.api_token, timeout=120))
+        try:
+            model = _pick_model(client, args.model, embedded)
+        except lms.LMStudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"[{model.identifier} @ {client.base_url}]", file=sys.stderr)
+        history: list[lms.ChatMessageDict] = []
+        if args.system:
+            history.append({"role": "system", "content": args.system})
+        prompts = [args.prompt] if args.prompt else _interactive_prompts()
+        for prompt in prompts:
+            history.append({"role": "user", "content": prompt})
+            try:
+                reply = _stream_reply(model, history, args)
+            except lms.LMStudioError as exc:
+                print(f"\nerror: {exc}", file=sys.stderr)
+                return 1
+            history.append({"role": "assistant", "content": reply})
+    return 0
+
+
+def _pick_model(client: lms.Client, key: str | None, embedded: bool) -> lms.LLM:
+    if key is not None:
+        return client.llm.model(key, on_progress=_load_progress)
+    if embedded:
+        return client.llm.model(DEFAULT_EMBEDDED_MODEL, on_progress=_load_progress)
+    loaded = client.llm.list_loaded()
+    if loaded:
+        return loaded[0]
+    downloaded = client.system.list_downloaded_models("llm")
+    if not downloaded:
+        raise lms.ModelNotFoundError(lms.ErrorData(title="LM Studio has no LLM downloaded"))
+    return client.llm.model(downloaded[0].model_key, on_progress=_load_progress)
+
+
+def _load_progress(progress: float) -> None:
+    width = 30
+    filled = round(progress * width)
+    end = "\n" if progress >= 1.0 else ""
+    print(
+        f"\rloading [{'#' * filled}{'.' * (width - filled)}] {progress:4.0%}",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _interactive_prompts() -> Iterator[str]:
+    print("Interactive chat; an empty line or Ctrl-D ends it.", file=sys.stderr)
+    while True:
+        try:
+            line = input("> ")
+        except EOFError:
+            return
+        if not line.strip():
+            return
+        yield line
+
+
+def _stream_reply(
+    model: lms.LLM, history: list[lms.ChatMessageDict], args: argparse.Namespace
+) -> str:
+    config: lms.LlmPredictionConfigDict = {"max_tokens": args.max_tokens}
+    if args.temperature is not None:
+        config["temperature"] = args.temperature
+    started = time.monotonic()
+    stream = model.respond_stream(history, config=config)
+    for fragment in stream:
+        print(fragment.content, end="", flush=True)
+    result = stream.result()
+    print()
+    stats = result.stats
+    parts = [f"stop: {stats.stop_reason}"]
+    if stats.predicted_tokens_count is not None:
+        parts.append(f"{stats.predicted_tokens_count} tokens")
+    if stats.tokens_per_second is not None:
+        parts.append(f"{stats.tokens_per_second:.1f} tok/s")
+    if stats.time_to_first_token_sec is not None:
+        parts.append(f"first token after {stats.time_to_first_token_sec * 1000:.0f} ms")
+    parts.append(f"{time.monotonic() - started:.2f} s total")
+    print("[" + ", ".join(parts) + "]", file=sys.stderr)
+    return result.content

@@ -1,0 +1,139 @@
+"""``lmstudio-sdk serve``: run the embedded LM Studio-compatible server until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import pathlib
+import signal
+import sys
+from typing import Any
+
+from ..server.engines import EngineUnavailableError, create_engine
+from ..server.engines.base import Engine
+
+DEFAULT_PORT = 41343  # the first of LM Studio's discovery ports, so zero-config clients find us
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run an LM Studio-compatible SDK server",
+        description=(
+            "Serve LM Studio's SDK API (WebSockets and discovery HTTP) on one port. "
+            "Official LM Studio SDKs and lmstudio-sdk clients can connect to it."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("scripted", "llama"),
+        default="scripted",
+        help="scripted: deterministic test engine; llama: llama.cpp (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--models-dir",
+        type=pathlib.Path,
+        default=None,
+        help="GGUF models for the llama engine (default: $LMSTUDIO_SDK_MODELS_DIR, else "
+        "LM Studio's models folder, else ~/.local/share/lmstudio-sdk/models)",
+    )
+    parser.add_argument(
+        "--api-token",
+        default=None,
+        help="accept only clients presenting this sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY token",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="llama engine CPU threads")
+    parser.add_argument(
+        "--token-delay",
+        type=float,
+        default=0.0,
+        help="scripted engine: seconds per generated token (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--load-delay",
+        type=float,
+        default=0.0,
+        help="scripted engine: seconds each model load takes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--auth-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a new socket has to authenticate before it is refused and closed "
+        "(default: %(default)s, as LM Studio)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log requests and loads")
+    parser.set_defaults(func=run)
+
+
+def build_engine(args: argparse.Namespace) -> Engine:
+    return create_engine(
+        args.engine,
+        models_dir=args.models_dir,
+        n_threads=args.threads,
+        token_delay=args.token_delay,
+        load_delay=getattr(args, "load_delay", 0.0),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.auth_timeout <= 0:
+        print("lmstudio-sdk serve: --auth-timeout must be positive", file=sys.stderr)
+        return 2
+    if args.api_token is not None:
+        from ..server.auth import parse_api_token
+
+        try:
+            parse_api_token(args.api_token)
+        except ValueError as exc:
+            print(f"lmstudio-sdk serve: --api-token: {exc}", file=sys.stderr)
+            return 2
+    try:
+        engine = build_engine(args)
+    except EngineUnavailableError as exc:
+        print(f"lmstudio-sdk serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_serve(engine, args))
+    except OSError as exc:  # e.g. the port is taken
+        print(
+            f"lmstudio-sdk serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+async def _serve(engine: Engine, args: argparse.Namespace) -> None:
+    from ..server import LMStudioServer
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    async with LMStudioServer(
+        engine,
+        host=args.host,
+        port=args.port,
+        api_token=args.api_token,
+        auth_timeout=args.auth_timeout,
+    ) as server:
+        # Tests and scripts parse exactly this line.
+        print(f"LM Studio SDK server listening on {server.url}", flush=True)
+        await stop.wait()

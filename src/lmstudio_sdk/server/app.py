@@ -1,0 +1,272 @@
+"""The embedded LM Studio server: HTTP discovery and the SDK WebSockets on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import ipaddress
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from websockets.asyncio.server import Server, serve
+from websockets.asyncio.server import ServerConnection as WebSocket
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from .._version import __version__
+from .auth import IdentityRegistry
+from .endpoints import NAMESPACES
+from .engines.base import Engine
+from .files import FileStore
+from .models import ModelManager
+from .session import Session
+
+__all__ = ["MAX_FRAME_BYTES", "CancelReceived", "LMStudioServer", "ServerStatistics"]
+
+logger = logging.getLogger("lmstudio_sdk.server")
+
+# The largest frame a client may send; a bigger one closes that socket (1009, message too big).
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+STOP_TIMEOUT_SECONDS = 10.0
+# How many cancel receipts ``LMStudioServer.cancels`` keeps (the oldest are dropped).
+CANCELS_REMEMBERED = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatistics:
+    """A snapshot for tests and diagnostics."""
+
+    open_sockets: int
+    sockets_by_namespace: dict[str, int]
+    identities: dict[str, int]  # clientIdentifier → open sockets
+    loaded_instances: tuple[str, ...]  # instance identifiers, in load order
+    running_tasks: int  # calls and channels in progress, all sockets
+    uploaded_files: int
+    cancels_received: int  # client cancel packets since the start (see LMStudioServer.cancels)
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReceived:
+    """One client ``{"type": "cancel"}`` packet, as the server handled it.
+
+    An observation hook for tests and diagnostics: ``at`` is ``time.monotonic()`` when the
+    frame was handled, so that a test in the same process can measure cancel latency.
+    """
+
+    namespace: str
+    channel_id: int
+    client_identifier: str | None
+    at: float
+
+
+def _json_response(status: http.HTTPStatus, body: object) -> Response:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    headers = Headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, data)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class LMStudioServer:
+    """An LM Studio-compatible SDK server over an engine.
+
+    ``faithful_errors=True`` mimics LM Studio exactly: an unknown endpoint or an invalid
+    parameter only gets a ``communicationWarning`` and the call never completes. By default the
+    call also ends with an rpcError / channelError that names the problem.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_token: str | None = None,
+        auth_timeout: float = 10.0,
+        faithful_errors: bool = False,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        max_upload_bytes: int | None = None,
+    ) -> None:
+        if auth_timeout <= 0:
+            raise ValueError("auth_timeout must be a positive number of seconds")
+        if max_frame_bytes < 1024:
+            raise ValueError("max_frame_bytes must be at least 1024")
+        self.engine = engine
+        self.host = host
+        self._requested_port = port
+        self.auth_timeout = auth_timeout
+        self.max_frame_bytes = max_frame_bytes
+        self.faithful_errors = faithful_errors
+        self.identities = IdentityRegistry(api_token)
+        self.models = ModelManager(engine)
+        self.files = FileStore() if max_upload_bytes is None else FileStore(max_upload_bytes)
+        # Observation hook: the latest client cancel packets (see CancelReceived).
+        self.cancels: deque[CancelReceived] = deque(maxlen=CANCELS_REMEMBERED)
+        self._cancels_received = 0
+        self.experiment_flags: set[str] = set()
+        self.notifications: list[tuple[str, str | None]] = []
+        self._sessions: set[Session] = set()
+        self._sessions_changed = asyncio.Condition()
+        self._server: Server | None = None
+        self._port: int | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._server is not None:
+            raise RuntimeError("the server is already started")
+        if not _is_loopback(self.host):
+            logger.warning(
+                "listening on %s: the SDK API has no encryption, and without an API token "
+                "anyone who can reach this address may use it",
+                self.host,
+            )
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self._requested_port,
+            process_request=self._process_request,
+            max_size=self.max_frame_bytes,
+            compression=None,
+            # LM Studio does not ping; official clients never need it.
+            ping_interval=None,
+            server_header=f"lmstudio-sdk/{__version__}",
+        )
+        sockets = list(self._server.sockets)
+        self._port = int(sockets[0].getsockname()[1])
+        logger.info("listening on %s", self.url)
+
+    async def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close(close_connections=True)
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
+                await server.wait_closed()
+        except TimeoutError:
+            logger.warning("some connections did not close in time")
+        await self.models.close()
+        self.files.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self._url_host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self._url_host}:{self.port}"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    # -- state for endpoints and tests --------------------------------------------------------
+
+    def release_identity(self, identifier: str) -> None:
+        """A socket closed; the identity's files go when its last socket does."""
+        if self.identities.release(identifier):
+            self.files.release_owner(identifier)
+
+    def record_cancel(self, namespace: str, channel_id: int, client: str | None) -> None:
+        """A client cancel packet arrived (cheap: one small record in a bounded deque)."""
+        self._cancels_received += 1
+        self.cancels.append(CancelReceived(namespace, channel_id, client, time.monotonic()))
+
+    def record_notification(self, title: str, description: str | None) -> None:
+        logger.info("notification: %s%s", title, f" - {description}" if description else "")
+        self.notifications.append((title, description))
+
+    async def wait_open_sockets(self, count: int) -> None:
+        """Wait until exactly ``count`` sockets are open (a closed socket counts once its
+        calls and channels have all finished). Tests put a timeout around it."""
+        async with self._sessions_changed:
+            await self._sessions_changed.wait_for(lambda: len(self._sessions) == count)
+
+    async def _set_session(self, session: Session, present: bool) -> None:
+        async with self._sessions_changed:
+            if present:
+                self._sessions.add(session)
+            else:
+                self._sessions.discard(session)
+            self._sessions_changed.notify_all()
+
+    def statistics(self) -> ServerStatistics:
+        by_namespace: dict[str, int] = {}
+        for session in self._sessions:
+            by_namespace[session.namespace] = by_namespace.get(session.namespace, 0) + 1
+        return ServerStatistics(
+            open_sockets=len(self._sessions),
+            sockets_by_namespace=by_namespace,
+            identities=self.identities.open_identities(),
+            loaded_instances=tuple(i.identifier for i in self.models.loaded()),
+            running_tasks=sum(s.running_tasks for s in self._sessions),
+            uploaded_files=len(self.files),
+            cancels_received=self._cancels_received,
+        )
+
+    # -- HTTP and WebSocket -------------------------------------------------------------------
+
+    def _process_request(self, connection: WebSocket, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/lmstudio-greeting":
+            return _json_response(http.HTTPStatus.OK, {"lmstudio": True})
+        if path == "/lms-status":
+            return _json_response(
+                http.HTTPStatus.OK, {"package": "lmstudio-sdk", "version": __version__}
+            )
+        if path not in NAMESPACES:
+            # LM Studio's guard answers any other path with a bare 403.
+            return _json_response(
+                http.HTTPStatus.FORBIDDEN,
+                {"error": f"no SDK namespace at {path}", "namespaces": list(NAMESPACES)},
+            )
+        return None
+
+    async def _handle(self, ws: WebSocket) -> None:
+        assert ws.request is not None  # set once the handshake succeeded
+        namespace = ws.request.path.split("?", 1)[0]
+        session = Session(self, ws, namespace)
+        await self._set_session(session, True)
+        try:
+            await session.run()
+        except Exception:
+            logger.exception("session on %s failed", namespace)
+        finally:
+            await self._set_session(session, False)

@@ -1,0 +1,161 @@
+"""Errors a handler raises to answer a call with rpcError / channelError.
+
+Builders for LM Studio's ``displayData`` codes live here so every endpoint words them alike.
+``rootTitle`` is always set to ``title``: TS uses it as the Error message.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from .._protocol.errors import ErrorData, error_data
+from .engines.base import EngineError
+
+__all__ = [
+    "HandlerError",
+    "domain_mismatch",
+    "error_from_exception",
+    "identifier_not_found",
+    "no_model_matching_query",
+    "path_not_found",
+    "preset_not_found",
+    "specific_model_unloaded",
+]
+
+SAMPLE_SIZE = 10
+
+
+class HandlerError(Exception):
+    """Answer the current call or channel with this error."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        cause: str | None = None,
+        suggestion: str | None = None,
+        display_data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(title)
+        self.data = error_data(title, cause=cause, suggestion=suggestion, display_data=display_data)
+
+
+def error_from_exception(exc: BaseException) -> ErrorData:
+    """The wire error for anything a handler raised."""
+    if isinstance(exc, HandlerError):
+        return exc.data
+    if isinstance(exc, EngineError):
+        return error_data(
+            exc.title,
+            cause=exc.cause,
+            suggestion=exc.suggestion,
+            display_data=exc.display_data,
+        )
+    # A bug in a handler or an engine: say what happened, keep the stack for developers.
+    title = f"Internal server error: {type(exc).__name__}: {exc}"
+    data = error_data(title, suggestion="This is a bug in the lmstudio-sdk server or engine.")
+    stack = "".join(traceback.format_exception(exc)).rstrip()
+    return ErrorData(
+        title=data.title,
+        root_title=data.root_title,
+        suggestion=data.suggestion,
+        stack=stack,
+    )
+
+
+def _query_text(query: dict[str, Any]) -> str:
+    if not query:
+        return "(any model)"
+    return ", ".join(f"{k}={v!r}" for k, v in query.items())
+
+
+def no_model_matching_query(query: dict[str, Any], loaded: list[str], domain: str) -> HandlerError:
+    title = (
+        f'No model found that fits the query "{query["identifier"]}"'
+        if set(query) == {"identifier"}
+        else f"No loaded {domain} model matches the query {_query_text(query)}"
+    )
+    if loaded:
+        suggestion = f"Loaded {domain} models: {', '.join(loaded[:SAMPLE_SIZE])}."
+    else:
+        suggestion = f"No {domain} model is loaded. Load one first."
+    return HandlerError(
+        title,
+        suggestion=suggestion,
+        display_data={
+            "code": "generic.noModelMatchingQuery",
+            "query": query,
+            "loadedModelsSample": loaded[:SAMPLE_SIZE],
+            "totalLoadedModels": len(loaded),
+        },
+    )
+
+
+def path_not_found(path: str, available: list[str]) -> HandlerError:
+    return HandlerError(
+        f'Cannot find a model with the key or path "{path}"',
+        suggestion=(
+            "Downloaded models: " + ", ".join(available[:SAMPLE_SIZE]) + "."
+            if available
+            else "No model is downloaded."
+        ),
+        display_data={
+            "code": "generic.pathNotFound",
+            "path": path,
+            "availablePathsSample": available[:SAMPLE_SIZE],
+            "totalModels": len(available),
+        },
+    )
+
+
+def identifier_not_found(identifier: str, loaded: list[str]) -> HandlerError:
+    return HandlerError(
+        f'No loaded model has the identifier "{identifier}"',
+        suggestion=(
+            "Loaded models: " + ", ".join(loaded[:SAMPLE_SIZE]) + "."
+            if loaded
+            else "No model is loaded."
+        ),
+        display_data={
+            "code": "generic.identifierNotFound",
+            "identifier": identifier,
+            "loadedModelsSample": loaded[:SAMPLE_SIZE],
+            "totalLoadedModels": len(loaded),
+        },
+    )
+
+
+def domain_mismatch(path: str, actual: str, expected: str) -> HandlerError:
+    namespace = "/llm" if actual == "llm" else "/embedding"
+    return HandlerError(
+        f'"{path}" is an {actual} model, but an {expected} model was requested',
+        suggestion=f"Use it through the {namespace} namespace (client.{actual}).",
+        display_data={
+            "code": "generic.domainMismatch",
+            "path": path,
+            "actualDomain": actual,
+            "expectedDomain": expected,
+        },
+    )
+
+
+def specific_model_unloaded() -> HandlerError:
+    return HandlerError(
+        "The model this handle refers to has been unloaded",
+        suggestion="Get a new handle, e.g. with client.llm.model().",
+        display_data={"code": "generic.specificModelUnloaded"},
+    )
+
+
+def preset_not_found(identifier: str) -> HandlerError:
+    return HandlerError(
+        f'No preset matches "{identifier}"',
+        suggestion="The embedded server has no presets; pass the configuration directly.",
+        display_data={
+            "code": "generic.presetNotFound",
+            "specifiedFuzzyPresetIdentifier": identifier,
+            "availablePresetsSample": [],
+            "totalAvailablePresets": 0,
+        },
+    )

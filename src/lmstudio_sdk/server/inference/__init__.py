@@ -1,0 +1,1 @@
+"""Engine-independent pieces of local inference: prompt building and KV-config mapping."""

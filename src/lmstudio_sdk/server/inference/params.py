@@ -1,0 +1,196 @@
+"""LM Studio's prediction KV config (``llm.prediction.*``) → sampling parameters.
+
+:func:`sampling_from_config` reads every key a llama.cpp-style engine can honour and lists the
+ones it cannot (with values that would change the output) in ``unsupported``, so the engine can
+log them instead of ignoring them silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..._protocol.schema import KVConfig
+from ..tool_prompt import ReasoningTags, tools_from_config
+
+__all__ = ["SamplingParams", "checkbox", "sampling_from_config"]
+
+P = "llm.prediction."
+
+
+def checkbox(value: Any) -> tuple[bool, Any]:
+    """``(checked, value)`` of a checkbox value; plain values count as checked."""
+    if isinstance(value, dict) and "checked" in value:
+        return bool(value["checked"]), value.get("value")
+    return value is not None, value
+
+
+@dataclass(slots=True)
+class SamplingParams:
+    temperature: float = 0.8
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    typical_p: float = 1.0
+    repeat_penalty: float = 1.1
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    mirostat_mode: int = 0
+    mirostat_tau: float = 5.0
+    mirostat_eta: float = 0.1
+    max_tokens: int | None = None
+    stop_strings: list[str] = field(default_factory=list)
+    seed: int | None = None
+    overflow_policy: str = "truncateMiddle"
+    structured: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str = "auto"
+    reasoning: ReasoningTags | None = field(default_factory=ReasoningTags)
+    enable_thinking: bool | None = None
+    prompt_template: dict[str, Any] | None = None
+    system_prompt: str | None = None
+    cpu_threads: int | None = None
+    unsupported: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def _num(value: Any, default: float) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+    )
+
+
+def _is_unchecked(value: Any) -> bool:
+    checked, _ = checkbox(value)
+    return not checked
+
+
+def _is_empty(value: Any) -> bool:
+    return value in (None, "", [], {})
+
+
+# Keys the engine does not act on, with the values for which that makes no difference.
+_NEUTRAL: dict[str, Callable[[Any], bool]] = {
+    P + "logProbs": lambda v: _is_unchecked(v) or checkbox(v)[1] in (0, None),
+    P + "llama.xtcProbability": _is_unchecked,
+    P + "llama.xtcThreshold": _is_unchecked,
+    P + "llama.tailFreeSampling": _is_unchecked,
+    P + "llama.logitBias": _is_empty,
+    P + "reasoning.budgetTokens": _is_unchecked,
+    P + "speculativeDecoding.draftModel": _is_empty,
+    P + "speculativeDecoding.numDraftTokensExact": lambda v: True,
+    P + "speculativeDecoding.minDraftLengthToConsider": lambda v: True,
+    P + "speculativeDecoding.minContinueDraftingProbability": lambda v: True,
+    P + "speculativeDecoding.numReuseTokens": lambda v: True,
+    P + "speculativeDecoding.maxTokensToDraft": lambda v: True,
+    # Image sizing: the vision projector resizes every image to its own input size anyway.
+    P + "vision.userMaxImageDimensionPixels": lambda v: True,
+    P + "vision.ignoreModelPreferredMaxImageDimension": lambda v: True,
+    P + "toolNaming": lambda v: v in (None, "passThrough", "removeSpecial"),
+    P + "toolCallStopStrings": _is_empty,
+    P + "contextPrefill": _is_empty,
+}
+
+
+def sampling_from_config(config: KVConfig) -> SamplingParams:
+    p = SamplingParams()
+    handled: set[str] = set()
+
+    def get(key: str) -> Any:
+        handled.add(P + key)
+        return config.get(P + key)
+
+    temperature = get("temperature")
+    if temperature is not None:
+        p.temperature = max(0.0, _num(temperature, p.temperature))
+    top_k = get("topKSampling")
+    if top_k is not None:
+        p.top_k = int(_num(top_k, p.top_k))
+    for key, attr in (
+        ("topPSampling", "top_p"),
+        ("minPSampling", "min_p"),
+        ("repeatPenalty", "repeat_penalty"),
+        ("llama.presencePenalty", "presence_penalty"),
+        ("llama.frequencyPenalty", "frequency_penalty"),
+        ("llama.locallyTypicalSampling", "typical_p"),
+    ):
+        value = get(key)
+        if value is None:
+            continue
+        checked, inner = checkbox(value)
+        off = {"top_p": 1.0, "min_p": 0.0, "repeat_penalty": 1.0, "typical_p": 1.0}.get(attr, 0.0)
+        setattr(p, attr, _num(inner, off) if checked else off)
+
+    mirostat = get("llama.mirostatSampling")
+    if isinstance(mirostat, dict):
+        p.mirostat_mode = int(_num(mirostat.get("version"), 0))
+        p.mirostat_eta = _num(mirostat.get("learningRate"), p.mirostat_eta)
+        p.mirostat_tau = _num(mirostat.get("targetEntropy"), p.mirostat_tau)
+
+    max_tokens = get("maxPredictedTokens")
+    if max_tokens is not None:
+        checked, inner = checkbox(max_tokens)
+        if checked and isinstance(inner, int) and inner > 0:
+            p.max_tokens = inner
+
+    stops = get("stopStrings")
+    if isinstance(stops, list):
+        p.stop_strings = [s for s in stops if isinstance(s, str) and s]
+
+    seed = get("seed")
+    if seed is not None:
+        checked, inner = checkbox(seed)
+        if checked and isinstance(inner, int) and inner >= 0:
+            p.seed = inner
+
+    policy = get("contextOverflowPolicy")
+    if policy in ("stopAtLimit", "truncateMiddle", "rollingWindow"):
+        p.overflow_policy = policy
+
+    structured = get("structured")
+    if isinstance(structured, dict) and structured.get("type") in ("json", "gbnf"):
+        p.structured = structured
+
+    p.tools = tools_from_config(get("tools"))
+    choice = get("toolChoice")
+    if isinstance(choice, dict) and choice.get("mode") in ("none", "auto", "required"):
+        p.tool_choice = str(choice["mode"])
+    elif choice in ("none", "auto", "required"):
+        p.tool_choice = str(choice)
+
+    parsing = get("reasoning.parsing")
+    if isinstance(parsing, dict):
+        if parsing.get("enabled", True):
+            p.reasoning = ReasoningTags(
+                start=str(parsing.get("startString") or "<think>"),
+                end=str(parsing.get("endString") or "</think>"),
+            )
+        else:
+            p.reasoning = None
+    thinking = get("reasoning.enableThinking")
+    if isinstance(thinking, bool):
+        p.enable_thinking = thinking
+
+    template = get("promptTemplate")
+    if isinstance(template, dict) and template.get("type") in ("jinja", "manual"):
+        p.prompt_template = template
+        extra_stops = template.get("stopStrings")
+        if isinstance(extra_stops, list):
+            p.stop_strings.extend(s for s in extra_stops if isinstance(s, str) and s)
+
+    system_prompt = get("systemPrompt")
+    if isinstance(system_prompt, str) and system_prompt.strip():
+        p.system_prompt = system_prompt
+
+    threads = get("llama.cpuThreads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        p.cpu_threads = threads
+
+    for item in config.fields:
+        if item.key in handled:
+            continue
+        neutral = _NEUTRAL.get(item.key)
+        if neutral is not None and neutral(item.value):
+            continue
+        p.unsupported.append((item.key, item.value))
+    return p

@@ -1,0 +1,396 @@
+"""Downloaded models and loaded instances, independent of the engine.
+
+The manager owns what LM Studio owns: instance identifiers (``modelKey``, ``modelKey:2``, …),
+opaque instance references, TTL idle-unload timers, just-in-time loading, and the resolution of
+model keys, paths and queries, with LM Studio's ``displayData`` errors when nothing matches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+import msgspec
+
+from .._protocol.schema import (
+    EmbeddingModelInfo,
+    EmbeddingModelInstanceInfo,
+    InstanceReferenceSpecifier,
+    KVConfig,
+    KVConfigStack,
+    LLMInfo,
+    LLMInstanceInfo,
+    ModelQuery,
+    ModelSpecifier,
+    model_info_to_wire,
+)
+from .engines.base import CancelToken, Engine, LoadedModel
+from .errors import (
+    HandlerError,
+    domain_mismatch,
+    identifier_not_found,
+    no_model_matching_query,
+    path_not_found,
+    specific_model_unloaded,
+)
+
+__all__ = ["Domain", "Instance", "ModelManager", "domain_of"]
+
+logger = logging.getLogger("lmstudio_sdk.server")
+
+Domain = Literal["llm", "embedding"]
+ProcessingStatus = Literal["idle", "processingPrompt", "generating", "computingEmbedding"]
+
+# How long an unload waits for a running prediction to notice its cancellation.
+UNLOAD_GRACE_SECONDS = 10.0
+
+
+def domain_of(info: LLMInfo | EmbeddingModelInfo) -> Domain:
+    return "llm" if isinstance(info, LLMInfo) else "embedding"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Instance:
+    """One loaded model instance."""
+
+    def __init__(
+        self,
+        *,
+        identifier: str,
+        info: LLMInfo | EmbeddingModelInfo,
+        model: LoadedModel,
+        ttl_ms: int | None,
+        jit: bool,
+    ) -> None:
+        self.identifier = identifier
+        self.instance_reference = f"inst-{uuid.uuid4().hex}"
+        self.info = info
+        self.model = model
+        self.ttl_ms = ttl_ms
+        self.jit = jit
+        self.last_used_time: int | None = None
+        self.lock = asyncio.Lock()  # one prediction / embedding at a time per instance
+        self.queued = 0
+        self.status: ProcessingStatus = "idle"
+        self.unloading = False
+        self.unloaded = asyncio.Event()
+        self.cancel_tokens: set[CancelToken] = set()
+        self.ttl_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def domain(self) -> Domain:
+        return domain_of(self.info)
+
+    @property
+    def load_config(self) -> KVConfig:
+        return self.model.load_config
+
+    def instance_info(self) -> LLMInstanceInfo | EmbeddingModelInstanceInfo:
+        fields = msgspec.structs.asdict(self.info)
+        extra: dict[str, Any] = {
+            "identifier": self.identifier,
+            "instance_reference": self.instance_reference,
+            "context_length": self.model.context_length,
+            "ttl_ms": self.ttl_ms,
+            "last_used_time": self.last_used_time,
+        }
+        if isinstance(self.info, LLMInfo):
+            return LLMInstanceInfo(**fields, **extra)
+        return EmbeddingModelInstanceInfo(**fields, **extra)
+
+    def wire_info(self) -> dict[str, Any]:
+        return model_info_to_wire(self.instance_info())
+
+
+def _matches_path(info: LLMInfo | EmbeddingModelInfo, key: str) -> bool:
+    """LM Studio's rules: model key, full path, or path without its file part."""
+    needle = key.strip().strip("/").lower()
+    if not needle:
+        return False
+    path = info.path.lower()
+    return (
+        needle == info.model_key.lower()
+        or needle == path
+        or needle == info.indexed_model_identifier.lower()
+        or path.startswith(needle + "/")
+    )
+
+
+class ModelManager:
+    """Every downloaded model and loaded instance of one server."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._instances: dict[str, Instance] = {}  # identifier → instance, in load order
+        self._by_reference: dict[str, Instance] = {}
+        self._reserved: set[str] = set()  # identifiers of loads in progress
+        self._jit_loads: dict[tuple[Domain, str], asyncio.Task[Instance]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # -- downloaded models --------------------------------------------------------------------
+
+    def downloaded(self) -> list[LLMInfo | EmbeddingModelInfo]:
+        return list(self.engine.list_models())
+
+    def resolve(
+        self, key: str, domain: Domain | None
+    ) -> tuple[LLMInfo | EmbeddingModelInfo, list[str]]:
+        """The downloaded model a key or path names, plus the other candidates (ambiguous).
+
+        Raises pathNotFound, or domainMismatch when it names a model of the other domain.
+        """
+        models = self.downloaded()
+        exact = [m for m in models if m.model_key == key or m.path == key]
+        candidates = exact or [m for m in models if _matches_path(m, key)]
+        if not candidates:
+            raise path_not_found(key, [m.model_key for m in models])
+        if domain is not None:
+            in_domain = [m for m in candidates if domain_of(m) == domain]
+            if not in_domain:
+                raise domain_mismatch(candidates[0].path, domain_of(candidates[0]), domain)
+            candidates = in_domain
+        return candidates[0], [m.model_key for m in candidates[1:]]
+
+    # -- loaded instances ---------------------------------------------------------------------
+
+    def loaded(self, domain: Domain | None = None) -> list[Instance]:
+        return [i for i in self._instances.values() if domain is None or i.domain == domain]
+
+    def instance(self, identifier: str) -> Instance | None:
+        return self._instances.get(identifier)
+
+    def find(self, specifier: ModelSpecifier, domain: Domain) -> Instance:
+        """The loaded instance a ModelSpecifier names; raises LM Studio's errors."""
+        if isinstance(specifier, InstanceReferenceSpecifier):
+            found = self._by_reference.get(specifier.instance_reference)
+            if found is None:
+                raise specific_model_unloaded()
+            if found.domain != domain:
+                raise domain_mismatch(found.info.path, found.domain, domain)
+            return found
+        query = specifier.query
+        matches = [i for i in self.loaded(domain) if self._matches_query(i, query)]
+        if matches:
+            return matches[0]
+        if query.identifier is not None:
+            other = self._instances.get(query.identifier)
+            if other is not None and other.domain != domain:
+                raise domain_mismatch(other.info.path, other.domain, domain)
+        query_wire: dict[str, Any] = msgspec.to_builtins(query)
+        raise no_model_matching_query(
+            query_wire, [i.identifier for i in self.loaded(domain)], domain
+        )
+
+    def find_optional(self, specifier: ModelSpecifier, domain: Domain) -> Instance | None:
+        try:
+            return self.find(specifier, domain)
+        except HandlerError:
+            return None
+
+    @staticmethod
+    def _matches_query(instance: Instance, query: ModelQuery) -> bool:
+        if query.identifier is not None and instance.identifier != query.identifier:
+            return False
+        if query.path is not None and not _matches_path(instance.info, query.path):
+            return False
+        if query.domain is not None and instance.domain != query.domain:
+            return False
+        if query.vision is not None:
+            vision = isinstance(instance.info, LLMInfo) and instance.info.vision
+            if vision != query.vision:
+                return False
+        return True
+
+    def find_for_get_or_load(self, identifier: str, domain: Domain) -> Instance | None:
+        """A loaded instance named by identifier, model key or path (getOrLoad's first step)."""
+        exact = self._instances.get(identifier)
+        if exact is not None:
+            if exact.domain != domain:
+                raise domain_mismatch(exact.info.path, exact.domain, domain)
+            return exact
+        for instance in self.loaded(domain):
+            if _matches_path(instance.info, identifier):
+                return instance
+        return None
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _reserve_identifier(self, requested: str | None, model_key: str) -> str:
+        taken = set(self._instances) | self._reserved
+        if requested is not None:
+            if requested in taken:
+                raise HandlerError(
+                    f'A model with the identifier "{requested}" is already loaded',
+                    suggestion="Choose another identifier, or unload that model first.",
+                )
+            identifier = requested
+        else:
+            identifier, n = model_key, 1
+            while identifier in taken:
+                n += 1
+                identifier = f"{model_key}:{n}"
+        self._reserved.add(identifier)
+        return identifier
+
+    async def load(
+        self,
+        info: LLMInfo | EmbeddingModelInfo,
+        stack: KVConfigStack,
+        *,
+        identifier: str | None = None,
+        ttl_ms: int | None = None,
+        on_progress: Callable[[float], None] = lambda _: None,
+        jit: bool = False,
+    ) -> Instance:
+        """Load a new instance. The engine's load is cancelled if this task is."""
+        if self._closed:
+            raise HandlerError("The server is shutting down")
+        name = self._reserve_identifier(identifier, info.model_key)
+        try:
+            model = await self.engine.load(info, stack.collapse(), on_progress)
+        finally:
+            self._reserved.discard(name)
+        instance = Instance(identifier=name, info=info, model=model, ttl_ms=ttl_ms, jit=jit)
+        self._instances[name] = instance
+        self._by_reference[instance.instance_reference] = instance
+        self._arm_ttl(instance)
+        logger.info("loaded %s as %r", info.model_key, name)
+        return instance
+
+    async def get_or_load_jit(
+        self,
+        info: LLMInfo | EmbeddingModelInfo,
+        stack: KVConfigStack,
+        *,
+        ttl_ms: int | None,
+        on_progress: Callable[[float], None],
+    ) -> tuple[Instance, bool]:
+        """JIT-load, sharing a load already in flight for the same model.
+
+        Returns the instance and whether this call started the load.
+        """
+        key = (domain_of(info), info.model_key)
+        running = self._jit_loads.get(key)
+        if running is not None:
+            try:
+                return await asyncio.shield(running), False
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if running.cancelled() and current is not None and not current.cancelling():
+                    # The client that started the load cancelled it; we were not cancelled.
+                    raise HandlerError(
+                        f'Loading "{info.model_key}" was cancelled by another request'
+                    ) from None
+                raise
+        task = asyncio.create_task(
+            self.load(info, stack, ttl_ms=ttl_ms, on_progress=on_progress, jit=True)
+        )
+        self._jit_loads[key] = task
+        task.add_done_callback(lambda _: self._jit_loads.pop(key, None))
+        try:
+            return await task, True
+        except asyncio.CancelledError:
+            task.cancel()  # our caller gave up (cancel packet or socket closed)
+            raise
+
+    # -- use, TTL, unloading ------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def use(self, instance: Instance, status: ProcessingStatus) -> AsyncIterator[None]:
+        """Run work on an instance: one at a time, TTL paused, lastUsedTime updated."""
+        instance.queued += 1
+        try:
+            await instance.lock.acquire()
+        finally:
+            instance.queued -= 1
+        try:
+            if instance.unloading:
+                raise specific_model_unloaded()
+            self._disarm_ttl(instance)
+            instance.status = status
+            instance.last_used_time = _now_ms()
+            yield
+        finally:
+            instance.status = "idle"
+            instance.last_used_time = _now_ms()
+            instance.lock.release()
+            if not instance.unloading:
+                self._arm_ttl(instance)
+
+    def touch(self, instance: Instance) -> None:
+        """A light use (tokenize, template, info): reset the idle timer."""
+        instance.last_used_time = _now_ms()
+        if not instance.lock.locked() and not instance.unloading:
+            self._arm_ttl(instance)
+
+    def _arm_ttl(self, instance: Instance) -> None:
+        self._disarm_ttl(instance)
+        if instance.ttl_ms is None or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        instance.ttl_timer = loop.call_later(instance.ttl_ms / 1000, self._ttl_expired, instance)
+
+    @staticmethod
+    def _disarm_ttl(instance: Instance) -> None:
+        if instance.ttl_timer is not None:
+            instance.ttl_timer.cancel()
+            instance.ttl_timer = None
+
+    def _ttl_expired(self, instance: Instance) -> None:
+        instance.ttl_timer = None
+        if instance.lock.locked() or instance.queued:
+            return  # use() re-arms the timer when the work ends
+        logger.info("unloading %r: idle for %d ms", instance.identifier, instance.ttl_ms or 0)
+        task = asyncio.create_task(self.unload_instance(instance))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def unload(self, identifier: str, domain: Domain) -> None:
+        instance = self._instances.get(identifier)
+        if instance is None or instance.domain != domain:
+            raise identifier_not_found(identifier, [i.identifier for i in self.loaded(domain)])
+        await self.unload_instance(instance)
+
+    async def unload_instance(self, instance: Instance) -> None:
+        if instance.unloading:
+            await instance.unloaded.wait()
+            return
+        instance.unloading = True
+        self._disarm_ttl(instance)
+        self._instances.pop(instance.identifier, None)
+        self._by_reference.pop(instance.instance_reference, None)
+        for token in list(instance.cancel_tokens):
+            token.set()  # running predictions end with stopReason modelUnloaded
+        try:
+            async with asyncio.timeout(UNLOAD_GRACE_SECONDS):
+                await instance.lock.acquire()
+            instance.lock.release()
+        except TimeoutError:
+            logger.warning("unloading %r while a prediction still runs", instance.identifier)
+        try:
+            await instance.model.unload()
+        finally:
+            instance.unloaded.set()
+            logger.info("unloaded %r", instance.identifier)
+
+    async def close(self) -> None:
+        """Unload everything (server shutdown)."""
+        self._closed = True
+        for task in list(self._jit_loads.values()) + list(self._background):
+            task.cancel()
+        instances = list(self._instances.values())
+        results = await asyncio.gather(
+            *(self.unload_instance(i) for i in instances), return_exceptions=True
+        )
+        for instance, result in zip(instances, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.warning("unloading %r failed: %r", instance.identifier, result)

@@ -1,0 +1,416 @@
+"""One authenticated namespace socket: drives the sans-I/O ServerConnection over websockets.
+
+Every call and channel runs in its own task, so a slow one never blocks the others; all of
+them are cancelled when the socket closes. A single writer task sends frames in the order the
+protocol core produced them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from msgspec import UNSET, Raw, UnsetType
+from websockets.asyncio.server import ServerConnection as WebSocket
+from websockets.exceptions import ConnectionClosed
+
+from .._protocol.errors import error_data
+from .._protocol.events import (
+    AuthRequested,
+    ChannelMessageReceived,
+    ChannelOpened,
+    RpcRequested,
+    ServerEvent,
+)
+from .._protocol.server import ServerConnection, ServerState
+from .errors import error_from_exception
+
+if TYPE_CHECKING:
+    from .app import LMStudioServer
+
+__all__ = ["CallContext", "ChannelContext", "ChannelEndpoint", "RpcEndpoint", "Session"]
+
+logger = logging.getLogger("lmstudio_sdk.server")
+
+# How long a closing socket waits for its queued frames to go out.
+WRITER_DRAIN_SECONDS = 5.0
+# How long a closing socket waits for its cancelled calls and channels to finish.
+TEARDOWN_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RpcEndpoint:
+    handler: Callable[[CallContext, Any], Awaitable[Any]]
+    param_type: Any = None  # None: the parameter is void (must be omitted)
+    # superjson endpoints wrap the parameter as {"json": …, "meta"?: …}; the handler returns
+    # its result already superjson-encoded.
+    superjson: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEndpoint:
+    handler: Callable[[ChannelContext, Any], Awaitable[None]]
+    param_type: Any = None  # None: void creation parameter
+    packet_type: Any = None  # None: the client sends no packets on this channel
+
+
+class CallContext:
+    """What an RPC handler may use."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.server = session.server
+        self.namespace = session.namespace
+        self.client_identifier = session.client_identifier
+
+
+class ChannelContext(CallContext):
+    """What a channel handler may use: send packets, see client packets."""
+
+    def __init__(self, session: Session, channel_id: int, endpoint: ChannelEndpoint) -> None:
+        super().__init__(session)
+        self.channel_id = channel_id
+        self.endpoint = endpoint
+        self.cancelled = asyncio.Event()  # the client sent {"type": "cancel"}
+        self._cancel_callbacks: list[Callable[[], None]] = []
+
+    def send(self, message: Any) -> None:
+        """Queue one channel packet (no-op once the socket is gone)."""
+        conn = self.session.conn
+        if conn.state is ServerState.OPEN and self.channel_id in conn.open_channels:
+            conn.send_channel_message(self.channel_id, message)
+            self.session.flush()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        self._cancel_callbacks.append(callback)
+        if self.cancelled.is_set():
+            callback()
+
+    def receive(self, packet: Any) -> None:
+        if getattr(packet, "type", None) == "cancel" and not self.cancelled.is_set():
+            self.cancelled.set()
+            for callback in self._cancel_callbacks:
+                callback()
+
+
+class Session:
+    """Server side of one socket, from the auth packet to the close."""
+
+    def __init__(self, server: LMStudioServer, ws: WebSocket, namespace: str) -> None:
+        self.server = server
+        self.ws = ws
+        self.namespace = namespace
+        self.conn = ServerConnection()
+        self.client_identifier: str | None = None
+        self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._channels: dict[int, ChannelContext] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        identity = await self._authenticate()
+        if identity is None:
+            return
+        self.client_identifier = identity
+        writer = asyncio.create_task(self._writer())
+        try:
+            await self._serve()
+        finally:
+            await self._teardown(writer)
+            self.server.release_identity(identity)
+
+    async def _authenticate(self) -> str | None:
+        request: AuthRequested | None = None
+        try:
+            async with asyncio.timeout(self.server.auth_timeout):
+                while request is None:
+                    frame = await self.ws.recv()
+                    self.conn.receive_text(frame)
+                    for event in self.conn.events_received():
+                        if isinstance(event, AuthRequested):
+                            request = event
+        except TimeoutError:
+            await self._refuse("Authentication timed out")
+            return None
+        except ConnectionClosed:
+            return None
+        problem = self.server.identities.acquire(request.client_identifier, request.client_passkey)
+        if problem is not None:
+            logger.info("refused %s on %s: %s", request.client_identifier, self.namespace, problem)
+            await self._refuse(problem)
+            return None
+        self.conn.accept_auth()
+        try:
+            for frame in self.conn.data_to_send():
+                await self.ws.send(frame)
+        except ConnectionClosed:
+            self.server.release_identity(request.client_identifier)
+            return None
+        return request.client_identifier
+
+    async def _refuse(self, reason: str) -> None:
+        self.conn.refuse_auth(reason)
+        with contextlib.suppress(ConnectionClosed):
+            for frame in self.conn.data_to_send():
+                await self.ws.send(frame)
+            await self.ws.close(1008, "authentication failed")
+
+    async def _serve(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for frame in self.ws:
+                if isinstance(frame, bytes):
+                    self.conn.send_warning(
+                        "Binary frames are not supported: send each message as a JSON text frame",
+                        "unknown",
+                    )
+                else:
+                    self.conn.receive_text(frame)
+                    for event in self.conn.events_received():
+                        try:
+                            self._handle(event)
+                        except Exception:  # a dispatch bug must not take the socket down
+                            logger.exception("dispatching %r failed", event)
+                self.flush()
+
+    async def _teardown(self, writer: asyncio.Task[None]) -> None:
+        for context in self._channels.values():
+            # Set cancel tokens first so that engine threads stop, then cancel the tasks.
+            context.receive(_CANCEL)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            try:
+                async with asyncio.timeout(TEARDOWN_SECONDS):
+                    await asyncio.gather(*tasks, return_exceptions=True)
+            except TimeoutError:
+                logger.warning("%d calls on %s ignored cancellation", len(tasks), self.namespace)
+        self.conn.connection_lost()
+        self._outgoing.put_nowait(None)
+        try:
+            async with asyncio.timeout(WRITER_DRAIN_SECONDS):
+                await writer
+        except TimeoutError:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    async def _writer(self) -> None:
+        while True:
+            frame = await self._outgoing.get()
+            if frame is None:
+                return
+            try:
+                await self.ws.send(frame)
+            except ConnectionClosed:
+                return
+
+    def flush(self) -> None:
+        """Hand everything the protocol core produced to the writer, in order."""
+        for frame in self.conn.data_to_send():
+            self._outgoing.put_nowait(frame)
+
+    @property
+    def running_tasks(self) -> int:
+        return len(self._tasks)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def _handle(self, event: ServerEvent) -> None:
+        if isinstance(event, RpcRequested):
+            self._start_rpc(event)
+        elif isinstance(event, ChannelOpened):
+            self._start_channel(event)
+        elif isinstance(event, ChannelMessageReceived):
+            self._channel_message(event)
+
+    def _reject_call(self, call_id: int, warning: str, kind: str) -> None:
+        """LM Studio only warns; unless faithful, we also end the call with an error."""
+        self.conn.send_warning(warning, kind)
+        if self.server.faithful_errors:
+            self.conn.drop_call(call_id)
+        else:
+            self.conn.send_rpc_error(call_id, error_data(warning, suggestion=_HELP[kind]))
+
+    def _reject_channel(self, channel_id: int, warning: str, kind: str) -> None:
+        self.conn.send_warning(warning, kind)
+        if self.server.faithful_errors:
+            self.conn.drop_channel(channel_id)
+        else:
+            self.conn.fail_channel(channel_id, error_data(warning, suggestion=_HELP[kind]))
+
+    def _start_rpc(self, event: RpcRequested) -> None:
+        from .endpoints import KNOWN_ENDPOINTS, RPC_ENDPOINTS
+
+        endpoint = RPC_ENDPOINTS[self.namespace].get(event.endpoint)
+        if endpoint is None:
+            known = event.endpoint in KNOWN_ENDPOINTS[self.namespace][0]
+            kind = "rpcEndpointUnhandled" if known else "rpcEndpointUnknown"
+            verb = "is not implemented by this server" if known else "does not exist"
+            self._reject_call(
+                event.call_id,
+                f'RPC endpoint "{event.endpoint}" on {self.namespace} {verb}',
+                kind,
+            )
+            return
+        try:
+            raw = _unwrap_superjson(event.parameter) if endpoint.superjson else event.parameter
+            param = _decode_param(raw, endpoint.param_type)
+        except ValueError as exc:
+            self._reject_call(
+                event.call_id,
+                f'Invalid parameter for RPC "{event.endpoint}" on {self.namespace}: {exc}',
+                "rpcParameterTypeError",
+            )
+            return
+        self._spawn(self._run_rpc(event.call_id, endpoint, param), f"rpc {event.endpoint}")
+
+    def _start_channel(self, event: ChannelOpened) -> None:
+        from .endpoints import CHANNEL_ENDPOINTS, KNOWN_ENDPOINTS
+
+        endpoint = CHANNEL_ENDPOINTS[self.namespace].get(event.endpoint)
+        if endpoint is None:
+            known = event.endpoint in KNOWN_ENDPOINTS[self.namespace][1]
+            kind = "channelEndpointUnhandled" if known else "channelEndpointUnknown"
+            verb = "is not implemented by this server" if known else "does not exist"
+            self._reject_channel(
+                event.channel_id,
+                f'Channel endpoint "{event.endpoint}" on {self.namespace} {verb}',
+                kind,
+            )
+            return
+        try:
+            param = _decode_param(event.creation_parameter, endpoint.param_type)
+        except ValueError as exc:
+            self._reject_channel(
+                event.channel_id,
+                f'Invalid creation parameter for channel "{event.endpoint}" on '
+                f"{self.namespace}: {exc}",
+                "channelCreationParameterTypeError",
+            )
+            return
+        context = ChannelContext(self, event.channel_id, endpoint)
+        self._channels[event.channel_id] = context
+        self._spawn(self._run_channel(context, param), f"channel {event.endpoint}")
+
+    def _channel_message(self, event: ChannelMessageReceived) -> None:
+        context = self._channels.get(event.channel_id)
+        if context is None:
+            return
+        packet_type = context.endpoint.packet_type
+        try:
+            if packet_type is None:
+                raise ValueError("this channel takes no packets from the client")
+            packet = msgspec.json.decode(event.message, type=packet_type)
+        except (ValueError, msgspec.ValidationError) as exc:
+            self.conn.send_warning(
+                f"Invalid packet on channel {event.channel_id}: {exc}", "channelMessageTypeError"
+            )
+            return
+        if getattr(packet, "type", None) == "cancel":
+            self.server.record_cancel(self.namespace, event.channel_id, self.client_identifier)
+        context.receive(packet)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_rpc(self, call_id: int, endpoint: RpcEndpoint, param: Any) -> None:
+        try:
+            result = await endpoint.handler(CallContext(self), param)
+        except asyncio.CancelledError:
+            raise  # the socket is closing; nobody is left to answer
+        except Exception as exc:
+            if not _is_expected(exc):
+                logger.exception("RPC handler failed")
+            if self.conn.state is ServerState.OPEN:
+                self.conn.send_rpc_error(call_id, error_from_exception(exc))
+                self.flush()
+            return
+        if self.conn.state is ServerState.OPEN:
+            try:
+                self.conn.send_rpc_result(call_id, UNSET if result is None else result)
+            except (TypeError, msgspec.EncodeError) as exc:  # an unencodable result is a bug
+                logger.exception("RPC result could not be encoded")
+                self.conn.send_rpc_error(call_id, error_from_exception(exc))
+            self.flush()
+
+    async def _run_channel(self, context: ChannelContext, param: Any) -> None:
+        channel_id = context.channel_id
+        try:
+            await context.endpoint.handler(context, param)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not _is_expected(exc):
+                logger.exception("channel handler failed")
+            if self.conn.state is ServerState.OPEN and channel_id in self.conn.open_channels:
+                self.conn.fail_channel(channel_id, error_from_exception(exc))
+                self.flush()
+            return
+        else:
+            if self.conn.state is ServerState.OPEN and channel_id in self.conn.open_channels:
+                self.conn.close_channel(channel_id)
+                self.flush()
+        finally:
+            self._channels.pop(channel_id, None)
+
+
+class _Cancel(msgspec.Struct, frozen=True):
+    type: str = "cancel"
+
+
+_CANCEL = _Cancel()
+
+_HELP = {
+    "rpcEndpointUnknown": "Check the endpoint name and the namespace (socket path) it is sent on.",
+    "rpcEndpointUnhandled": "The embedded lmstudio-sdk server does not implement this endpoint.",
+    "rpcParameterTypeError": "Send the parameter in the shape the endpoint's schema requires.",
+    "channelEndpointUnknown": "Check the endpoint name and the namespace (socket path).",
+    "channelEndpointUnhandled": "The embedded lmstudio-sdk server does not implement this channel.",
+    "channelCreationParameterTypeError": "Send the creation parameter in the shape the "
+    "endpoint's schema requires.",
+}
+
+
+def _is_expected(exc: Exception) -> bool:
+    from .engines.base import EngineError
+    from .errors import HandlerError
+
+    return isinstance(exc, HandlerError | EngineError)
+
+
+def _decode_param(raw: Raw | UnsetType, param_type: Any) -> Any:
+    """Decode a payload slot; ValueError with a readable reason when it does not fit."""
+    if param_type is None:
+        if not isinstance(raw, UnsetType):
+            raise ValueError("this endpoint takes no parameter; omit the key")
+        return None
+    if isinstance(raw, UnsetType):
+        raise ValueError("the parameter is missing")
+    try:
+        return msgspec.json.decode(raw, type=param_type)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _unwrap_superjson(raw: Raw | UnsetType) -> Raw | UnsetType:
+    """The plain JSON inside a superjson payload; superjson's ``undefined`` becomes UNSET."""
+    if isinstance(raw, UnsetType):
+        return raw
+    try:
+        wrapped = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ValueError(str(exc)) from exc
+    if not isinstance(wrapped, dict) or "json" not in wrapped:
+        raise ValueError('a superjson payload is an object with a "json" member')
+    meta = wrapped.get("meta")
+    if wrapped["json"] is None and isinstance(meta, dict) and meta.get("values") == ["undefined"]:
+        return UNSET
+    return msgspec.Raw(msgspec.json.encode(wrapped["json"]))

@@ -1,0 +1,220 @@
+"""Our SDK against the embedded server running real llama.cpp inference (SmolLM2, MiniLM).
+
+Asserts structure, never exact text: the text differs between builds and CPUs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lmstudio_sdk as lms
+from lmstudio_sdk.server import ServerThread
+
+pytestmark = pytest.mark.llama
+
+SMOL = "smollm2-135m-instruct"
+MINILM = "text-embedding-all-minilm-l6-v2"
+SHORT: lms.LlmPredictionConfigDict = {"temperature": 0, "max_tokens": 16}
+
+
+@pytest.fixture(scope="module")
+def llama_url(models_dir: Path) -> Iterator[str]:
+    from lmstudio_sdk.server.engines.llama import LlamaEngine
+
+    with ServerThread(engine_factory=lambda: LlamaEngine(models_dir, n_threads=1), port=0) as h:
+        yield h.url
+
+
+@pytest.fixture
+async def client(llama_url: str) -> AsyncIterator[lms.AsyncClient]:
+    async with lms.AsyncClient(llama_url, timeout=60) as client:
+        yield client
+
+
+async def test_downloaded_models_come_from_the_folder(client: lms.AsyncClient) -> None:
+    models = {m.model_key: m for m in await client.system.list_downloaded_models()}
+    smol = models[SMOL]
+    assert isinstance(smol, lms.LLMInfo)
+    assert smol.architecture == "llama" and smol.params_string == "135M"
+    assert smol.quantization is not None and smol.quantization.name == "Q4_1"
+    assert smol.max_context_length == 8192
+    assert isinstance(models[MINILM], lms.EmbeddingModelInfo)
+
+
+async def test_streamed_chat(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    stream = model.respond_stream("What is 2+2?", config=SHORT)
+    fragments = [f.content async for f in stream]
+    result = await stream.result()
+    assert fragments and "".join(fragments) == result.content
+    stats = result.stats
+    assert stats.stop_reason in ("eosFound", "maxPredictedTokensReached")
+    assert stats.predicted_tokens_count and 0 < stats.predicted_tokens_count <= 16
+    assert stats.prompt_tokens_count and stats.prompt_tokens_count > 5
+    assert stats.tokens_per_second and stats.tokens_per_second > 0
+    assert stats.time_to_first_token_sec and stats.time_to_first_token_sec > 0
+
+
+async def test_completion_and_determinism(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    first = await model.complete("Once upon a time", config={"temperature": 0, "max_tokens": 8})
+    second = await model.complete("Once upon a time", config={"temperature": 0, "max_tokens": 8})
+    assert first.content and first.content == second.content
+    assert first.stats.stop_reason in ("eosFound", "maxPredictedTokensReached")
+
+
+async def test_cancel_stops_within_a_token(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    stream = model.respond_stream(
+        "Write a very long story about a dragon.", config={"temperature": 0, "max_tokens": 400}
+    )
+    seen = 0
+    async for _ in stream:
+        seen += 1
+        if seen == 2:
+            stream.cancel()
+    result = await stream.result()
+    assert result.stats.stop_reason == "userStopped"
+    assert result.stats.predicted_tokens_count is not None
+    assert result.stats.predicted_tokens_count < 50
+
+
+async def test_structured_output_follows_the_schema(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    result = await model.respond(
+        "Invent a person. Reply in JSON.",
+        config={
+            "temperature": 0,
+            "max_tokens": 60,
+            "structured": {"type": "json", "jsonSchema": schema},
+        },
+    )
+    parsed = result.parsed
+    assert isinstance(parsed, dict)
+    assert isinstance(parsed["name"], str) and isinstance(parsed["age"], int)
+
+
+ADD_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "add",
+        "description": "Add two numbers",
+        "parameters": {
+            "type": "object",
+            "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+            "required": ["a", "b"],
+        },
+    },
+}
+
+
+async def test_tool_call_round_trip(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    config: lms.LlmPredictionConfigDict = {
+        "temperature": 0,
+        "max_tokens": 60,
+        "raw_tools": {"type": "toolArray", "tools": [ADD_TOOL]},
+        "tool_choice": "required",
+    }
+    question: lms.ChatMessageDict = {"role": "user", "content": "What is 2 plus 3? Use the tool."}
+    first = await model.respond([question], config=config)
+    assert first.stats.stop_reason == "toolCalls"
+    assert len(first.tool_calls) >= 1
+    call = first.tool_calls[0]
+    assert call.name == "add"
+    assert call.arguments is not None and set(call.arguments) == {"a", "b"}
+    total = sum(float(v) for v in call.arguments.values())
+    second = await model.respond(
+        [
+            question,
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "content": str(total), "tool_call_id": call.id or "", "name": "add"},
+        ],
+        config={**config, "tool_choice": "none"},
+    )
+    assert second.stats.stop_reason in ("eosFound", "maxPredictedTokensReached")
+    assert second.content
+
+
+async def test_embeddings_rank_related_sentences_closer(client: lms.AsyncClient) -> None:
+    model = await client.embedding.model(MINILM)
+    cat, kitten, finance = await model.embed(
+        ["A cat sits on the mat.", "A kitten is lying on a rug.", "Stock markets fell sharply."]
+    )
+    for vector in (cat, kitten, finance):
+        assert math.isclose(math.fsum(x * x for x in vector), 1.0, rel_tol=1e-4)
+
+    def cosine(a: list[float], b: list[float]) -> float:
+        return math.fsum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cosine(cat, kitten) > cosine(cat, finance) + 0.2
+
+
+async def test_tokenize_and_template(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    tokens = await model.tokenize("Hello, world!")
+    assert tokens and await model.count_tokens("Hello, world!") == len(tokens)
+    prompt = await model.apply_prompt_template([{"role": "user", "content": "marker"}])
+    assert "<|im_start|>user" in prompt and "marker" in prompt
+
+
+async def test_load_unload_jit_and_ttl(client: lms.AsyncClient) -> None:
+    progress: list[float] = []
+    model = await client.llm.load(
+        SMOL, identifier="smol-512", config={"context_length": 512}, on_progress=progress.append
+    )
+    assert progress and progress[-1] == 1.0 and progress == sorted(progress)
+    assert await model.get_context_length() == 512
+    assert (await model.get_load_config()).context_length == 512
+    await model.unload()
+    assert "smol-512" not in {m.identifier for m in await client.llm.list_loaded()}
+
+    with pytest.raises(lms.LMStudioServerError, match="context"):
+        await client.llm.load(SMOL, identifier="too-long", config={"context_length": 100_000})
+
+    short_lived = await client.llm.load(SMOL, identifier="smol-ttl", ttl=1)
+    assert short_lived.info is not None and short_lived.info.ttl_ms == 1000
+    for _ in range(50):
+        if "smol-ttl" not in {m.identifier for m in await client.llm.list_loaded()}:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the TTL did not unload the idle model within 5 s")
+
+
+def test_sync_face_against_real_inference(llama_url: str) -> None:
+    with lms.Client(llama_url, timeout=60) as client:
+        model = client.llm.model(SMOL)
+        fragments = [f.content for f in model.respond_stream("Say hello.", config=SHORT)]
+        assert fragments
+        assert client.embedding.model(MINILM).embed("hello")
+
+
+async def test_image_through_the_projector(client: lms.AsyncClient) -> None:
+    from .helpers import png
+
+    model = await client.llm.model(SMOL)
+    assert model.info is not None and model.info.vision
+    image = await client.files.prepare_image(png(64, 48), name="noise.png")
+    with_image = await model.respond(
+        [{"role": "user", "content": "What is in this picture?", "images": [image]}],
+        config={"temperature": 0, "max_tokens": 4},
+    )
+    text_only = await model.respond(
+        "What is in this picture?", config={"temperature": 0, "max_tokens": 4}
+    )
+    assert with_image.stats.stop_reason in ("eosFound", "maxPredictedTokensReached")
+    # The projector turned the image into extra prompt tokens.
+    assert with_image.stats.prompt_tokens_count and text_only.stats.prompt_tokens_count
+    assert with_image.stats.prompt_tokens_count > text_only.stats.prompt_tokens_count
