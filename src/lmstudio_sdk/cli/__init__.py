@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Module names under lmstudio_sdk.cli, in the order `--help` lists them.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("models", "serve")
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("chat", "serve", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

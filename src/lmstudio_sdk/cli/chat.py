@@ -116,6 +116,11 @@ def _pick_model(client: lms.Client, key: str | None, embedded: bool) -> lms.LLM:
 
 
 def _load_progress(progress: float) -> None:
+    """A progress bar on a terminal; on a pipe, only the start and the end (no \r noise)."""
+    if not sys.stderr.isatty():
+        if progress >= 1.0:
+            print("model loaded", file=sys.stderr)
+        return
     width = 30
     filled = round(progress * width)
     end = "\n" if progress >= 1.0 else ""
