@@ -1,0 +1,434 @@
+// Conformance scenarios for the official TypeScript client, @lmstudio/sdk 2.0.0.
+//
+// Usage:
+//   node ts_scenarios.mjs [--engine E] ws://127.0.0.1:PORT            # feature scenarios
+//   node ts_scenarios.mjs [--engine E] ws://127.0.0.1:PORT API_TOKEN  # auth scenarios; the
+//                                                  # server must have been started with API_TOKEN
+//
+// E is the server's engine, `scripted` (default) or `llama`; it selects the model keys, prompts
+// and prediction settings from ENGINES below, and nothing else: the scenario code is the same.
+//
+// Prints one JSON line per scenario on stdout:
+//   {"scenario": "...", "ok": true|false, "detail": {...}}
+// "ok" means the scenario ran to its end without an unexpected error or time-out; "detail"
+// holds what the client observed, and the pytest side (test_official_clients.py) checks those
+// observations. Everything the client itself logs (e.g. payload validation warnings) is
+// collected into detail.clientLog and goes to stderr, so stdout carries only JSON lines.
+//
+// This file only *uses* the official client; it never reaches into its internals.
+
+import { LMStudioClient } from "@lmstudio/sdk";
+
+const LOAD_IDENTIFIER = "conformance-ts-load";
+const UNKNOWN_MODEL = "no-such-model";
+// Valid token format (sk-lm-<8 alphanumerics>:<20 alphanumerics>), but not the server's token.
+const WRONG_TOKEN = "sk-lm-wrongTok:zzzzzzzzzzYYYYYYYYYY";
+
+// A 16x16 RGB gradient PNG (463 bytes); py_official_scenarios.py sends the same image.
+const IMAGE_PNG_BASE64 =
+  "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAABlklEQVR42hXRURVEIQhFUSMYgQhGMAIRiGCEE8EIRiAC" +
+  "EYhABCLMG7/ZrMt1jMEcyGAN9kAHNjgDBnfwBj6IQQ5q0IMxJnMikzXZE53Y5EyY3Mmb+CQmOalJzw8IUxBhCVtQwYQj" +
+  "IFzhCS6EkEIJLR9YzIUs1mIvdGGLs2BxF2/hi1jkoha9PrCZG9mszd7oxjZnw+Zu3sY3sclNbXp/QJmKKEvZiiqmHAXl" +
+  "Kk9xJZRUSmn9gDENMZaxDTXMOAbGNZ7hRhhplNH2gcM8yGEd9kEPdjgHDvfwDn6IQx7q0OcD/wK/Sr4jv9hfkG/1N/x/" +
+  "Fx44BCQU9Pc94zIvclmXfdGLXc79j9/Lu/glLnmpS98PPOZDHuuxH/qwx3n/5ffxHv6IRz7q0e8DznTEWc521DHn+D/K" +
+  "dZ7jTjjplNP+gWAGEqxgBxpYcOIf/AYv8CCCDCro+EAyE0lWshNNLDn5P/MmL/Ekkkwq6fxAMQspVrELLaw49S/lFq/w" +
+  "Ioosquj6QDMbaVazG22sOf2v8Dav8SaabKrp5geIAnAQC3NfwAAAAABJRU5ErkJggg==";
+
+// What differs between engines. The scripted engine answers directives (`!long N`, `!error`)
+// with exact echo text; llama.cpp gets real prompts, temperature 0 and few tokens.
+const ENGINES = {
+  scripted: {
+    scenarioTimeoutMs: 8_000,
+    llmKey: "scripted-echo-1b",
+    visionKey: "scripted-vision-1b",
+    embeddingKey: "scripted-embed-small",
+    predictConfig: undefined,
+    cancelPrompt: "!long 200",
+    cancelConfig: undefined,
+    requestedTokens: 200,
+    cancelAfter: 3,
+    errorPrompt: "!error",
+    errorConfig: undefined,
+  },
+  llama: {
+    scenarioTimeoutMs: 30_000,
+    llmKey: "smollm2-135m-instruct",
+    // SmolLM2 with the tiny random projector installed beside it (--with-vision).
+    visionKey: "smollm2-135m-instruct",
+    embeddingKey: "text-embedding-all-minilm-l6-v2",
+    predictConfig: { temperature: 0, maxTokens: 24 },
+    // Long enough to be still generating when the cancel arrives after the first fragment.
+    cancelPrompt: "Write a very long story about a dragon who learns to bake bread.",
+    cancelConfig: { temperature: 0, maxTokens: 400 },
+    requestedTokens: 400,
+    cancelAfter: 1,
+    // A real engine error: a prompt longer than any context SmolLM2 has (8192), refused
+    // before evaluation under the stopAtLimit overflow policy.
+    errorPrompt: "hello ".repeat(10_000),
+    errorConfig: { contextOverflowPolicy: "stopAtLimit" },
+  },
+};
+
+// The sentences of the embed scenario: `related` means nearly what `anchor` means, `unrelated`
+// does not (py_official_scenarios.py embeds the same three).
+const EMBED_TEXTS = {
+  anchor: "A cat sat on the mat.",
+  related: "A kitten was sleeping on the rug.",
+  unrelated: "Quarterly tax filings are due at the end of March.",
+};
+
+function parseArgs(argv) {
+  let engineName = "scripted";
+  const rest = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--engine") {
+      engineName = argv[++i];
+    } else {
+      rest.push(argv[i]);
+    }
+  }
+  return { engineName, rest };
+}
+
+const { engineName, rest: positional } = parseArgs(process.argv.slice(2));
+const E = ENGINES[engineName];
+const [baseUrl, apiToken] = positional;
+if (!baseUrl || !E || positional.length > 2) {
+  process.stderr.write(
+    "usage: node ts_scenarios.mjs [--engine scripted|llama] ws://HOST:PORT [API_TOKEN]\n",
+  );
+  process.exit(2);
+}
+const SCENARIO_TIMEOUT_MS = E.scenarioTimeoutMs;
+const LLM_KEY = E.llmKey;
+const EMBEDDING_KEY = E.embeddingKey;
+
+// --- output and client logging ----------------------------------------------------------------
+
+function emit(scenario, ok, detail) {
+  process.stdout.write(JSON.stringify({ scenario, ok, detail }) + "\n");
+}
+
+const ANSI_ESCAPES = /\u001b\[[0-9;]*m/g;
+
+function plain(value) {
+  if (value instanceof Error) {
+    return `${value.name}: ${value.message}`.replace(ANSI_ESCAPES, "");
+  }
+  if (typeof value === "string") {
+    return value.replace(ANSI_ESCAPES, "");
+  }
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+// Everything the official client logs, in order, as "level: text".
+const clientLog = [];
+
+function record(level, args) {
+  const line = `${level}: ${args.map(plain).join(" ")}`;
+  clientLog.push(line.slice(0, 2000));
+  process.stderr.write(`[client ${line}]\n`);
+}
+
+const logger = {
+  debug: () => {},
+  info: (...args) => record("info", args),
+  warn: (...args) => record("warn", args),
+  error: (...args) => record("error", args),
+};
+
+function describeError(error) {
+  if (error instanceof Error) {
+    return {
+      name: error.name,
+      message: error.message.replace(ANSI_ESCAPES, "").slice(0, 4000),
+    };
+  }
+  return { name: typeof error, message: plain(error) };
+}
+
+// --- scenario runner --------------------------------------------------------------------------
+
+async function run(name, body) {
+  const logStart = clientLog.length;
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`scenario timed out after ${SCENARIO_TIMEOUT_MS} ms`)),
+      SCENARIO_TIMEOUT_MS,
+    );
+  });
+  const started = Date.now();
+  try {
+    const work = body();
+    // A timed-out scenario may still reject later; that must not crash the process.
+    work.catch(() => {});
+    const detail = await Promise.race([work, timeout]);
+    emit(name, true, { ...detail, elapsedMs: Date.now() - started, clientLog: clientLog.slice(logStart) });
+  } catch (error) {
+    emit(name, false, {
+      error: describeError(error),
+      elapsedMs: Date.now() - started,
+      clientLog: clientLog.slice(logStart),
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Resolves with the error the promise rejected with; rejects if it fulfilled.
+async function expectRejection(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return describeError(error);
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+
+function modelSummary(model) {
+  return { identifier: model.identifier, modelKey: model.modelKey, path: model.path };
+}
+
+function statsSummary(stats) {
+  return {
+    stopReason: stats.stopReason,
+    predictedTokensCount: stats.predictedTokensCount,
+    promptTokensCount: stats.promptTokensCount,
+  };
+}
+
+// Streams a prediction, recording every fragment in arrival order.
+async function collectPrediction(prediction, { cancelAfter } = {}) {
+  const fragments = [];
+  for await (const fragment of prediction) {
+    fragments.push(fragment.content);
+    if (cancelAfter !== undefined && fragments.length === cancelAfter) {
+      await prediction.cancel();
+    }
+  }
+  const result = await prediction.result();
+  return { fragments, content: result.content, stats: statsSummary(result.stats) };
+}
+
+// --- feature scenarios ------------------------------------------------------------------------
+
+async function featureScenarios(client) {
+  const llm = () => client.llm.model(LLM_KEY);
+
+  await run("lmstudio_version", async () => {
+    const version = await client.system.getLMStudioVersion();
+    return { version: version.version, build: version.build };
+  });
+
+  await run("list_downloaded", async () => {
+    const models = await client.system.listDownloadedModels();
+    return {
+      models: models.map((m) => ({ type: m.type, modelKey: m.modelKey, path: m.path })),
+    };
+  });
+
+  await run("get_or_load", async () => {
+    const model = await llm();
+    const info = await model.getModelInfo();
+    return { ...modelSummary(model), infoModelKey: info.modelKey };
+  });
+
+  await run("list_loaded", async () => {
+    await llm();
+    const models = await client.llm.listLoaded();
+    return { models: models.map(modelSummary) };
+  });
+
+  await run("load", async () => {
+    const progress = [];
+    const model = await client.llm.load(LLM_KEY, {
+      identifier: LOAD_IDENTIFIER,
+      ttl: 300,
+      onProgress: (value) => progress.push(value),
+    });
+    const info = await model.getModelInfo();
+    return {
+      ...modelSummary(model),
+      requestedIdentifier: LOAD_IDENTIFIER,
+      progress,
+      ttlMs: info.ttlMs,
+    };
+  });
+
+  await run("unload", async () => {
+    const before = (await client.llm.listLoaded()).map((m) => m.identifier);
+    await client.llm.unload(LOAD_IDENTIFIER);
+    const after = (await client.llm.listLoaded()).map((m) => m.identifier);
+    return { unloaded: LOAD_IDENTIFIER, before, after };
+  });
+
+  await run("respond", async () => {
+    const model = await llm();
+    const userText = "hello conformance world";
+    const prediction = model.respond([{ role: "user", content: userText }], E.predictConfig);
+    return { userText, ...(await collectPrediction(prediction)) };
+  });
+
+  await run("complete", async () => {
+    // 2.0.0 sends this as a `completeRawText` channel.
+    const model = await llm();
+    const prompt = "complete this raw prompt";
+    return { prompt, ...(await collectPrediction(model.complete(prompt, E.predictConfig))) };
+  });
+
+  await run("cancel", async () => {
+    const model = await llm();
+    const prediction = model.respond([{ role: "user", content: E.cancelPrompt }], E.cancelConfig);
+    const { requestedTokens, cancelAfter } = E;
+    return {
+      requestedTokens,
+      cancelAfter,
+      ...(await collectPrediction(prediction, { cancelAfter })),
+    };
+  });
+
+  await run("prediction_error", async () => {
+    const model = await llm();
+    const prediction = model.respond([{ role: "user", content: E.errorPrompt }], E.errorConfig);
+    return { error: await expectRejection(prediction) };
+  });
+
+  await run("tokenize", async () => {
+    const model = await llm();
+    const text = "hello conformance world";
+    return { text, tokens: await model.tokenize(text) };
+  });
+
+  await run("count_tokens", async () => {
+    const model = await llm();
+    const text = "hello conformance world";
+    const count = await model.countTokens(text);
+    const tokens = await model.tokenize(text);
+    return { text, count, tokenizeLength: tokens.length };
+  });
+
+  await run("context_length", async () => {
+    // 2.0.0 reads this from getLoadConfig (`llm.load.contextLength`).
+    const model = await llm();
+    const contextLength = await model.getContextLength();
+    const info = await model.getModelInfo();
+    return { contextLength, infoContextLength: info.contextLength };
+  });
+
+  await run("apply_prompt_template", async () => {
+    const model = await llm();
+    const userText = "template this message";
+    const formatted = await model.applyPromptTemplate([{ role: "user", content: userText }]);
+    return { userText, formatted };
+  });
+
+  await run("embed", async () => {
+    const model = await client.embedding.model(EMBEDDING_KEY);
+    const [anchor, related, unrelated] = await model.embed([
+      EMBED_TEXTS.anchor,
+      EMBED_TEXTS.related,
+      EMBED_TEXTS.unrelated,
+    ]);
+    return {
+      ...modelSummary(model),
+      texts: EMBED_TEXTS,
+      embedding: anchor.embedding,
+      related: related.embedding,
+      unrelated: unrelated.embedding,
+    };
+  });
+
+  await run("unknown_model", async () => {
+    return { model: UNKNOWN_MODEL, error: await expectRejection(client.llm.model(UNKNOWN_MODEL)) };
+  });
+
+  await run("image", async () => {
+    const file = await client.files.prepareImageBase64("conformance.png", IMAGE_PNG_BASE64);
+    const model = await client.llm.model(E.visionKey);
+    const userText = "Describe this image.";
+    // The same chat without the image, one token: its prompt must be shorter.
+    const textOnly = await model.respond([{ role: "user", content: userText }], {
+      ...E.predictConfig,
+      maxTokens: 1,
+    });
+    const prediction = model.respond(
+      [{ role: "user", content: userText, images: [file] }],
+      E.predictConfig,
+    );
+    return {
+      userText,
+      modelKey: model.modelKey,
+      file: { type: file.type, name: file.name, sizeBytes: file.sizeBytes },
+      textOnlyPromptTokens: textOnly.stats.promptTokensCount,
+      ...(await collectPrediction(prediction)),
+    };
+  });
+}
+
+// --- auth scenarios (server enforces apiToken) ------------------------------------------------
+
+async function withClient(opts, body) {
+  const client = new LMStudioClient({ baseUrl, logger, ...opts });
+  try {
+    return await body(client);
+  } finally {
+    await client[Symbol.asyncDispose]().catch(() => {});
+  }
+}
+
+async function authScenarios() {
+  await run("auth_wrong_token", () =>
+    withClient({ apiToken: WRONG_TOKEN }, async (client) => ({
+      error: await expectRejection(client.llm.listLoaded()),
+    })),
+  );
+
+  await run("auth_no_token", () =>
+    withClient({}, async (client) => ({
+      error: await expectRejection(client.llm.listLoaded()),
+    })),
+  );
+
+  await run("auth_right_token", () =>
+    withClient({ apiToken }, async (client) => {
+      // Two namespaces: each socket authenticates on its own.
+      const loaded = await client.llm.listLoaded();
+      const downloaded = await client.system.listDownloadedModels();
+      return {
+        loadedCount: loaded.length,
+        downloadedKeys: downloaded.map((m) => m.modelKey),
+      };
+    }),
+  );
+}
+
+// --- main -------------------------------------------------------------------------------------
+
+async function main() {
+  if (apiToken) {
+    await authScenarios();
+  } else {
+    const client = new LMStudioClient({ baseUrl, logger });
+    try {
+      await featureScenarios(client);
+    } finally {
+      await Promise.race([
+        client[Symbol.asyncDispose]().catch(() => {}),
+        new Promise((resolve) => setTimeout(resolve, 2000)),
+      ]);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`fatal: ${plain(error)}\n`);
+    process.exit(1);
+  },
+);
