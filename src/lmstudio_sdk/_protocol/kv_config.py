@@ -21,7 +21,6 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal, NamedTuple, NotRequired, Required, TypedDict
@@ -713,8 +712,7 @@ class EmbeddingLoadConfig(msgspec.Struct, frozen=True, kw_only=True):
 # -- option tables ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Kind:
+class _Kind(msgspec.Struct, frozen=True):
     """How a user value is checked (and a received one read)."""
 
     check: Any  # msgspec type the value must convert to, strictly
@@ -768,8 +766,7 @@ _MLX_KV = _obj(MlxKvCacheQuantizationDict, "an MLX KV cache quantization setting
 _NO_FALSE: Final[Any] = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Option:
+class _Option(msgspec.Struct, frozen=True):
     """One user-facing option that maps to one KV key."""
 
     name: str  # snake_case: the option and the read-back field
@@ -1017,8 +1014,7 @@ _SPECULATIVE_SIDECARS: Final = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Domain:
+class _Domain(msgspec.Struct, frozen=True):
     where: str  # for error messages: "unknown <where> key ..."
     options: tuple[_Option, ...]
     pairs: tuple[tuple[str, str], ...]  # (snake, camel) of every option, special ones included

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -103,27 +102,23 @@ _unknown_seen: set[str] = set()
 # -- public events ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PromptProcessingProgress:
+class PromptProcessingProgress(msgspec.Struct, frozen=True):
     """How far the model got reading the prompt (0..1)."""
 
     progress: float
     details: PromptProcessingDetails | None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallGenerationStarted:
+class ToolCallGenerationStarted(msgspec.Struct, frozen=True):
     tool_call_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallGenerationEnded:
+class ToolCallGenerationEnded(msgspec.Struct, frozen=True):
     request: ToolCallRequest
     raw_content: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallGenerationFailed:
+class ToolCallGenerationFailed(msgspec.Struct, frozen=True):
     error: str
     raw_content: str | None
 
@@ -137,8 +132,7 @@ PredictionEvent = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionResult:
+class PredictionResult(msgspec.Struct, frozen=True):
     """A finished prediction."""
 
     content: str
@@ -149,7 +143,7 @@ class PredictionResult:
     model_info: LLMInstanceInfo
     load_config: KVConfig
     prediction_config: KVConfig
-    tool_calls: list[ToolCallRequest] = field(default_factory=list)
+    tool_calls: list[ToolCallRequest] = msgspec.field(default_factory=list)
     structured: bool = False
     round_index: int = 0
 
