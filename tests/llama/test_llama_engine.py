@@ -560,7 +560,9 @@ async def test_embedding_and_llm_roles_are_enforced(smol: Any, minilm: Any) -> N
 # -- vision ------------------------------------------------------------------------------------
 
 
-async def test_image_prompt_through_the_projector(smol: Any, engine: Any) -> None:
+async def test_image_prompt_through_the_projector(
+    smol: Any, engine: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert smol.has_vision
     image = png(64, 48)
     history = ChatHistoryData(
@@ -585,6 +587,8 @@ async def test_image_prompt_through_the_projector(smol: Any, engine: Any) -> Non
             config=predict_config(max_tokens=4), history=history, files={"img-1": image}
         ),
     )
+    # mtmd's own log lines carry the rendered prompt: they must not reach stderr.
+    assert "add_text" not in capfd.readouterr().err
     done = finished(events)
     assert done.stop_reason in ("eosFound", "maxPredictedTokensReached")
     text_only = await collect(

@@ -1073,6 +1073,26 @@ def _stop_prefix_len(text: str, stops: Sequence[str]) -> int:
 
 
 _VISION_CLASS: Any = None
+_MTMD_LOG_CALLBACK: Any = None  # kept referenced: llama.cpp holds the C pointer
+
+
+def _silence_mtmd_logging(mtmd: Any) -> None:
+    """Send mtmd's own logging to Python's logger at debug level.
+
+    By default mtmd prints to stderr at every image prediction, and its lines contain the whole
+    rendered prompt: user text must not leak into server logs unless asked for (-v).
+    """
+    global _MTMD_LOG_CALLBACK
+    if _MTMD_LOG_CALLBACK is None:
+        import llama_cpp
+
+        def forward(_level: int, text: bytes, _user_data: Any) -> None:
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("mtmd: %s", text.decode("utf-8", "replace").rstrip())
+
+        _MTMD_LOG_CALLBACK = llama_cpp.llama_log_callback(forward)
+    mtmd.mtmd_log_set(_MTMD_LOG_CALLBACK, None)
+    mtmd.mtmd_helper_log_set(_MTMD_LOG_CALLBACK, None)
 
 
 def _VisionHandler(clip_model_path: str) -> Any:
@@ -1102,6 +1122,7 @@ def _define_vision_class() -> Any:
 
         def attach(self, llm: Any) -> None:
             self._init_mtmd_context(llm)
+            _silence_mtmd_logging(self._mtmd_cpp)
 
         def marker(self) -> str:
             value: bytes = self._mtmd_cpp.mtmd_default_marker()
