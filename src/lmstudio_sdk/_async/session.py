@@ -11,7 +11,6 @@ in ``_sync/session.py``. Keep to constructs that have a mechanical sync counterp
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -47,15 +46,14 @@ def fresh(error: LMStudioError) -> LMStudioError:
     return copy
 
 
-@dataclass(eq=False)
-class _Link:
+class _Link(msgspec.Struct):
     """One socket and the routing tables that die with it."""
 
     core: ClientConnection
     auth: AsyncMailbox[ClientEvent]
     transport: AsyncTransport | None = None
-    calls: dict[int, AsyncMailbox[RpcEvent]] = field(default_factory=dict)
-    channels: dict[int, AsyncMailbox[ChannelEvent]] = field(default_factory=dict)
+    calls: dict[int, AsyncMailbox[RpcEvent]] = msgspec.field(default_factory=dict)
+    channels: dict[int, AsyncMailbox[ChannelEvent]] = msgspec.field(default_factory=dict)
 
     @property
     def usable(self) -> bool:
@@ -102,10 +100,12 @@ class AsyncSession:
             try:
                 event = await link.auth.get(timeout)
             except BaseException:
-                await link.transport.aclose()
+                # No closing handshake: a peer that did not answer the auth packet in time may
+                # not answer a close frame either, and the caller's timeout has already run out.
+                link.transport.abort()
                 raise
             if isinstance(event, ConnectionFailed):
-                await link.transport.aclose()
+                link.transport.abort()
                 raise fresh(event.error)
             self._link = link
             return link
@@ -151,10 +151,12 @@ class AsyncSession:
     def _flush(self, link: _Link) -> None:
         if link.transport is None:
             return  # still connecting: the frames wait in the core until the first flush
+        # Queued under the guard (sending only queues, on both faces), so that frames reach
+        # the wire in the order the core produced them even when threads flush concurrently
+        # (a cancel from one thread never overtakes its channelCreate from another).
         with self._guard:
-            frames = link.core.data_to_send()
-        for frame in frames:
-            link.transport.send(frame)
+            for frame in link.core.data_to_send():
+                link.transport.send(frame)
 
     def _receive(self, link: _Link, text: str) -> None:
         with self._guard:

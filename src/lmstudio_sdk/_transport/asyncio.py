@@ -22,7 +22,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
-from .common import MAX_FRAME_BYTES, connect_error, greeting_ok, greeting_request
+from .common import CLOSE_TIMEOUT, MAX_FRAME_BYTES, connect_error, greeting_ok, greeting_request
 
 __all__ = [
     "AsyncLock",
@@ -110,7 +110,7 @@ class AsyncTransport:
                 open_timeout=timeout,
                 max_size=MAX_FRAME_BYTES,
                 compression=None,
-                close_timeout=2,
+                close_timeout=CLOSE_TIMEOUT,
             )
         except TimeoutError as exc:
             raise LMStudioTimeoutError(
@@ -124,6 +124,15 @@ class AsyncTransport:
         """Queue one frame; never blocks. Frames after close are dropped."""
         if not self.closed:
             self._outgoing.put_nowait(frame)
+
+    def abort(self) -> None:
+        """Drop the socket at once, without the closing handshake (after a failed or timed-out
+        open, when the peer may not answer a close frame); the tasks then end by themselves."""
+        if self.closed:
+            return
+        self.closed = True
+        self._outgoing.put_nowait(None)
+        self._ws.transport.abort()
 
     async def aclose(self) -> None:
         if self.closed:

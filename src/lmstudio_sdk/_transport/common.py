@@ -9,6 +9,7 @@ import websockets
 from .._exceptions import AuthenticationError, LMStudioConnectionError
 
 __all__ = [
+    "CLOSE_TIMEOUT",
     "DISCOVERY_PORTS",
     "MAX_FRAME_BYTES",
     "connect_error",
@@ -22,6 +23,8 @@ DISCOVERY_PORTS = (41343, 52993, 16141, 39414, 22931)
 
 # Large enough for a model listing or a long embedding, small enough to bound memory.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+# How long closing a socket waits for the server's half of the closing handshake.
+CLOSE_TIMEOUT = 2.0
 
 
 def greeting_request(host: str, port: int) -> bytes:

@@ -2,10 +2,12 @@
 primitives the sync session needs. Hand-written twin of ``asyncio.py``.
 
 No event loop is involved anywhere, so the sync client also works inside a running loop
-(Jupyter). A reader thread owned by the transport hands every text frame to the session's
-handler, which routes it into per-call mailboxes; callers wait on their own mailbox, so a
-waiter interrupted by Ctrl-C never loses a message meant for someone else. Sending happens in
-the caller's thread; websockets serialises concurrent sends.
+(Jupyter). Two threads owned by the transport serve the socket: a reader that hands every text
+frame to the session's handler, which routes it into per-call mailboxes (callers wait on their
+own mailbox, so a waiter interrupted by Ctrl-C never loses a message meant for someone else),
+and a writer that drains an outgoing queue. Sending therefore never blocks the caller: on a
+stalled network path a large frame would otherwise hold ``websockets.sync``'s send lock, and the
+caller, past its timeout.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import websockets
 from websockets.sync.client import ClientConnection, connect
 
 from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
-from .common import MAX_FRAME_BYTES, connect_error, greeting_ok, greeting_request
+from .common import CLOSE_TIMEOUT, MAX_FRAME_BYTES, connect_error, greeting_ok, greeting_request
 
 __all__ = ["Lock", "Mailbox", "Transport", "find_local_server", "probe_greeting", "read_file"]
 
@@ -79,10 +81,15 @@ class Transport:
         self._on_text = on_text
         self._on_closed = on_closed
         self.closed = False
+        self._outgoing: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._reader = threading.Thread(
             target=self._read_loop, name="lmstudio-sdk reader", daemon=True
         )
+        self._writer = threading.Thread(
+            target=self._write_loop, name="lmstudio-sdk writer", daemon=True
+        )
         self._reader.start()
+        self._writer.start()
 
     @classmethod
     def connect(
@@ -99,7 +106,7 @@ class Transport:
                 open_timeout=timeout,
                 max_size=MAX_FRAME_BYTES,
                 compression=None,
-                close_timeout=2,
+                close_timeout=CLOSE_TIMEOUT,
             )
         except TimeoutError as exc:
             raise LMStudioTimeoutError(
@@ -113,22 +120,39 @@ class Transport:
         return cls(ws, on_text, on_closed)
 
     def send(self, frame: str) -> None:
-        """Send one frame. A send on a dead socket is dropped: the reader reports the close."""
+        """Queue one frame; never blocks. Frames after close are dropped."""
+        if not self.closed:
+            self._outgoing.put(frame)
+
+    def abort(self) -> None:
+        """Drop the socket at once, without the closing handshake (after a failed or timed-out
+        open, when the peer may not answer a close frame); the threads then end by themselves."""
         if self.closed:
             return
-        try:
-            self._ws.send(frame)
-        except (websockets.ConnectionClosed, OSError):
-            pass
+        self.closed = True
+        self._outgoing.put(None)
+        self._shutdown_socket()
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        self._outgoing.put(None)
+        if self._writer is not threading.current_thread():
+            self._writer.join(timeout=CLOSE_TIMEOUT)
+            if self._writer.is_alive():
+                # Stuck sending on a stalled path, holding websockets' send lock: a closing
+                # handshake cannot happen, so drop the socket (the send then fails at once).
+                self._shutdown_socket()
         with contextlib.suppress(Exception):
             self._ws.close()
-        if self._reader is not threading.current_thread():
-            self._reader.join(timeout=5)
+        for thread in (self._writer, self._reader):
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
+
+    def _shutdown_socket(self) -> None:
+        with contextlib.suppress(OSError):
+            self._ws.socket.shutdown(socket.SHUT_RDWR)
 
     def _read_loop(self) -> None:
         cause: BaseException | None = None
@@ -147,7 +171,19 @@ class Transport:
             if cause is None and self.closed:
                 cause = LMStudioConnectionError("the connection was closed by the client")
             self.closed = True
+            self._outgoing.put(None)
             self._on_closed(cause)
+
+    def _write_loop(self) -> None:
+        while (frame := self._outgoing.get()) is not None:
+            try:
+                self._ws.send(frame)
+            except (websockets.ConnectionClosed, OSError):
+                return  # the reader reports the close
+            except Exception:
+                logger.exception("writer failed; closing the socket")
+                self._shutdown_socket()
+                return
 
 
 def probe_greeting(host: str, port: int, timeout: float) -> bool:

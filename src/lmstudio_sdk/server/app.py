@@ -145,6 +145,10 @@ class LMStudioServer:
             self._requested_port,
             process_request=self._process_request,
             max_size=self.max_frame_bytes,
+            # The WebSocket upgrade gets the same deadline as the auth packet that follows it:
+            # a connection that never upgrades is dropped as quickly as one that never
+            # authenticates.
+            open_timeout=self.auth_timeout,
             compression=None,
             # LM Studio does not ping; official clients never need it.
             ping_interval=None,
