@@ -1,12 +1,12 @@
-"""The asyncio transport: one namespace socket over ``websockets.asyncio``, plus the small
-primitives the async session needs. Hand-written twin of ``sync.py``; both keep the same names
-(minus the ``Async`` prefix) so that the session layer can be generated from one source.
+"""The asyncio transport: one namespace socket over websockets' sans-I/O protocol, plus the
+small primitives the async session needs. Hand-written twin of ``sync.py``; both keep the same
+names (minus the ``Async`` prefix) so that the session layer can be generated from one source.
 
-The socket is served by two tasks owned by the transport: a reader that hands every text frame
-to the session's handler (which routes it into per-call mailboxes), and a writer that drains an
-outgoing queue, so that sending is non-blocking and can happen from plain functions (``cancel()``,
-finalizers). Both tasks end with the transport; their exceptions end up as the close cause that
-every waiting call receives.
+The socket is an ``asyncio.Protocol``: the loop's callbacks feed the WebSocket core and hand
+each message to the session's handler (which routes it into per-call mailboxes) with no task in
+between; writes are buffered by asyncio, so sending never awaits and can happen from plain
+functions (``cancel()``, finalizers). The end of the socket, whatever caused it, reaches every
+waiting call as the close cause.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
 import websockets
-from websockets.asyncio.client import ClientConnection, connect
 
 from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
-from .common import CLOSE_TIMEOUT, MAX_FRAME_BYTES, connect_error, greeting_ok, greeting_request
+from .common import CLOSE_TIMEOUT, connect_error, greeting_ok, greeting_request
+from .wscore import WebSocketCore
 
 __all__ = [
     "AsyncLock",
@@ -78,21 +79,47 @@ class AsyncLock:
             self._lock.release()
 
 
+class _StreamProtocol(asyncio.Protocol):
+    """asyncio's callbacks, forwarded to the transport that owns the WebSocket core."""
+
+    def __init__(self, owner: AsyncTransport) -> None:
+        self._owner = owner
+
+    def data_received(self, data: bytes) -> None:
+        self._owner._data_received(data)
+
+    def eof_received(self) -> bool | None:
+        self._owner._eof_received()
+        return None  # asyncio then closes the socket
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner._connection_lost(exc)
+
+
 class AsyncTransport:
-    """One open WebSocket; frames in go to ``on_text``, the end goes to ``on_closed``."""
+    """One open WebSocket; frames in go to ``on_text``, the end goes to ``on_closed``.
+
+    No task of its own: asyncio calls ``data_received`` on the loop, which feeds websockets'
+    sans-I/O protocol and hands each complete text message to ``on_text`` at once; writes go
+    straight to asyncio's transport, which buffers them, so sending never blocks or awaits.
+    (``websockets.asyncio`` would add a reader task of its own, a second hop per message.)
+    """
 
     def __init__(
         self,
-        ws: ClientConnection,
+        core: WebSocketCore,
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
     ) -> None:
-        self._ws = ws
+        self._core = core
         self._on_text = on_text
         self._on_closed = on_closed
-        self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
-        self._reader = asyncio.create_task(self._read_loop(), name="lmstudio-sdk reader")
-        self._writer = asyncio.create_task(self._write_loop(), name="lmstudio-sdk writer")
+        self._transport: asyncio.Transport | None = None
+        loop = asyncio.get_running_loop()
+        self._handshake: asyncio.Future[None] = loop.create_future()
+        self._lost: asyncio.Future[None] = loop.create_future()
+        self._opened = False
+        self._closed_by_us = False
         self.closed = False
 
     @classmethod
@@ -104,78 +131,107 @@ class AsyncTransport:
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
     ) -> AsyncTransport:
+        self = cls(WebSocketCore(url), on_text, on_closed)
+        uri = self._core.uri
+        loop = asyncio.get_running_loop()
         try:
-            ws = await connect(
-                url,
-                open_timeout=timeout,
-                max_size=MAX_FRAME_BYTES,
-                compression=None,
-                close_timeout=CLOSE_TIMEOUT,
-            )
+            async with asyncio.timeout(timeout):
+                transport, _ = await loop.create_connection(
+                    lambda: _StreamProtocol(self),
+                    uri.host,
+                    uri.port,
+                    ssl=ssl.create_default_context() if uri.secure else None,
+                )
+                self._transport = transport
+                self._write(self._core.data_to_send())
+                await asyncio.shield(self._handshake)
         except TimeoutError as exc:
+            self.abort()
             raise LMStudioTimeoutError(
                 f"connecting to {url} took longer than {timeout:g} s"
             ) from exc
         except (OSError, websockets.WebSocketException) as exc:
+            self.abort()
             raise connect_error(url, exc) from exc
-        return cls(ws, on_text, on_closed)
+        except BaseException:
+            self.abort()
+            raise
+        self._opened = True
+        return self
 
     def send(self, frame: str) -> None:
-        """Queue one frame; never blocks. Frames after close are dropped."""
-        if not self.closed:
-            self._outgoing.put_nowait(frame)
+        """Send one text frame; never blocks. Frames after close are dropped."""
+        if self.closed:
+            return
+        self._core.send_text(frame)
+        self._write(self._core.data_to_send())
 
     def abort(self) -> None:
         """Drop the socket at once, without the closing handshake (after a failed or timed-out
-        open, when the peer may not answer a close frame); the tasks then end by themselves."""
-        if self.closed:
-            return
+        open, when the peer may not answer a close frame)."""
+        self._closed_by_us = True
         self.closed = True
-        self._outgoing.put_nowait(None)
-        self._ws.transport.abort()
+        if self._transport is not None:
+            self._transport.abort()
 
     async def aclose(self) -> None:
+        """Closing handshake, bounded by CLOSE_TIMEOUT; then the socket is gone."""
         if self.closed:
             return
+        self._closed_by_us = True
         self.closed = True
-        self._outgoing.put_nowait(None)
-        with contextlib.suppress(Exception):
-            await self._ws.close()
-        for task in (self._writer, self._reader):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(self._writer, self._reader, return_exceptions=True)
-
-    async def _read_loop(self) -> None:
-        cause: BaseException | None = None
+        with contextlib.suppress(websockets.WebSocketException):
+            self._core.send_close()
+        self._write(self._core.data_to_send())
         try:
-            async for frame in self._ws:
-                if isinstance(frame, str):
-                    self._on_text(frame)
-                else:  # LM Studio only sends text; a binary frame is off-protocol but harmless
-                    self._on_text(frame.decode("utf-8", "replace"))
-        except websockets.ConnectionClosed as exc:
-            cause = exc
-        except asyncio.CancelledError:
-            cause = LMStudioConnectionError("the connection was closed by the client")
-        except Exception as exc:  # a routing bug must still end every waiting call
-            logger.exception("reader failed")
-            cause = exc
-        finally:
-            self.closed = True
-            self._outgoing.put_nowait(None)
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await asyncio.shield(self._lost)
+        except TimeoutError:
+            self.abort()
+
+    # -- asyncio callbacks ------------------------------------------------------------------------
+
+    def _data_received(self, data: bytes) -> None:
+        texts = self._core.receive(data)
+        self._write(self._core.data_to_send())  # pongs, close replies
+        if not self._handshake.done():
+            if self._core.handshake_error is not None:
+                self._handshake.set_exception(self._core.handshake_error)
+                return
+            if self._core.response is not None:
+                self._handshake.set_result(None)
+        for text in texts:
+            try:
+                self._on_text(text)
+            except Exception:  # a routing bug must still end every waiting call
+                logger.exception("routing a message failed")
+                self.abort()
+                return
+
+    def _eof_received(self) -> None:
+        self._core.receive_eof()
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self._handshake.done():
+            self._handshake.set_exception(
+                exc or ConnectionResetError("the server closed the connection")
+            )
+            self._handshake.exception()  # retrieved: connect() may have given up already
+        if self._lost.done():
+            return
+        self._lost.set_result(None)
+        if self._opened or self._handshake.exception() is None:
+            cause: BaseException
+            if self._closed_by_us:
+                cause = LMStudioConnectionError("the connection was closed by the client")
+            else:
+                cause = exc or self._core.close_cause()
             self._on_closed(cause)
 
-    async def _write_loop(self) -> None:
-        while (frame := await self._outgoing.get()) is not None:
-            try:
-                await self._ws.send(frame)
-            except websockets.ConnectionClosed:
-                return  # the reader reports the close
-            except Exception:
-                logger.exception("writer failed; closing the socket")
-                await self._ws.close()
-                return
+    def _write(self, data: bytes) -> None:
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
 
 
 async def probe_greeting_async(host: str, port: int, timeout: float) -> bool:

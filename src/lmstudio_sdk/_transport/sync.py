@@ -1,35 +1,40 @@
-"""The blocking transport: one namespace socket over ``websockets.sync``, plus the small
-primitives the sync session needs. Hand-written twin of ``asyncio.py``.
+"""The blocking transport: one namespace socket over websockets' sans-I/O protocol, plus the
+small primitives the sync session needs. Hand-written twin of ``asyncio.py``.
 
 No event loop is involved anywhere, so the sync client also works inside a running loop
-(Jupyter). Two threads owned by the transport serve the socket: a reader that hands every text
-frame to the session's handler, which routes it into per-call mailboxes (callers wait on their
-own mailbox, so a waiter interrupted by Ctrl-C never loses a message meant for someone else),
-and a writer that drains an outgoing queue. Sending therefore never blocks the caller: on a
-stalled network path a large frame would otherwise hold ``websockets.sync``'s send lock, and the
-caller, past its timeout.
+(Jupyter). The transport's reader thread hands every text message to the session's handler,
+which routes it into per-call mailboxes; callers wait on their own mailbox, so a waiter
+interrupted by Ctrl-C never loses a message meant for someone else. We drive websockets'
+sans-I/O ``ClientProtocol`` ourselves rather than use ``websockets.sync``, whose own reader
+thread would put a second thread hop between every message and its caller.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import queue
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar
 
 import websockets
-from websockets.sync.client import ClientConnection, connect
 
 from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
-from .common import CLOSE_TIMEOUT, MAX_FRAME_BYTES, connect_error, greeting_ok, greeting_request
+from .common import CLOSE_TIMEOUT, connect_error, greeting_ok, greeting_request
+from .wscore import RECEIVE_BYTES, WebSocketCore
 
 __all__ = ["Lock", "Mailbox", "Transport", "find_local_server", "probe_greeting", "read_file"]
 
 logger = logging.getLogger("lmstudio_sdk.transport")
+
+# Linux and macOS: a send that takes what the kernel accepts now and never waits.
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 T = TypeVar("T")
 
@@ -69,27 +74,42 @@ class Lock:
 
 
 class Transport:
-    """One open WebSocket; frames in go to ``on_text``, the end goes to ``on_closed``."""
+    """One open WebSocket; frames in go to ``on_text``, the end goes to ``on_closed``.
+
+    One reader thread of ours reads the socket and hands each complete text message to
+    ``on_text``. Writes happen in the caller's thread without blocking (``MSG_DONTWAIT``);
+    whatever the kernel does not take at once is queued for a writer thread, started on first
+    need, so that a stalled peer never blocks a caller past its timeout.
+    """
 
     def __init__(
         self,
-        ws: ClientConnection,
+        sock: socket.socket,
+        core: WebSocketCore,
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
+        pending: list[str],
     ) -> None:
-        self._ws = ws
+        self._sock = sock
+        self._core = core
         self._on_text = on_text
         self._on_closed = on_closed
+        # Guards the WebSocket core and the order of bytes on the wire. Never held while
+        # blocking on the network, nor while calling on_text (which may send).
+        self._mutex = threading.Lock()
+        self._backlog: collections.deque[bytes] = collections.deque()
+        self._backlog_changed = threading.Condition(self._mutex)
+        self._writing = False
+        self._writer: threading.Thread | None = None
+        # TLS sockets refuse send() flags: they always go through the writer thread.
+        self._direct = _DONTWAIT != 0 and not isinstance(sock, ssl.SSLSocket)
+        self._ended = threading.Event()
+        self._closed_by_us = False
         self.closed = False
-        self._outgoing: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._reader = threading.Thread(
-            target=self._read_loop, name="lmstudio-sdk reader", daemon=True
-        )
-        self._writer = threading.Thread(
-            target=self._write_loop, name="lmstudio-sdk writer", daemon=True
+            target=self._read_loop, args=(pending,), name="lmstudio-sdk reader", daemon=True
         )
         self._reader.start()
-        self._writer.start()
 
     @classmethod
     def connect(
@@ -100,90 +120,151 @@ class Transport:
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
     ) -> Transport:
+        core = WebSocketCore(url)
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            ws = connect(
-                url,
-                open_timeout=timeout,
-                max_size=MAX_FRAME_BYTES,
-                compression=None,
-                close_timeout=CLOSE_TIMEOUT,
-            )
+            sock = socket.create_connection((core.uri.host, core.uri.port), timeout=timeout)
         except TimeoutError as exc:
             raise LMStudioTimeoutError(
                 f"connecting to {url} took longer than {timeout:g} s"
             ) from exc
-        except (OSError, websockets.WebSocketException) as exc:
+        except OSError as exc:
             raise connect_error(url, exc) from exc
-        # websockets 17.1 deprecates using connect() without a with block; entering the
-        # connection is the supported way to own it explicitly (we close it in close()).
-        ws.__enter__()
-        return cls(ws, on_text, on_closed)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if core.uri.secure:
+                context = ssl.create_default_context()
+                sock = context.wrap_socket(sock, server_hostname=core.uri.host)
+            sock.sendall(core.data_to_send())
+            pending: list[str] = []
+            while core.response is None and core.handshake_error is None:
+                if deadline is not None:
+                    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                data = sock.recv(RECEIVE_BYTES)
+                if not data:
+                    raise ConnectionResetError("the server closed the connection")
+                pending += core.receive(data)
+            if core.handshake_error is not None:
+                raise core.handshake_error
+            sock.settimeout(None)
+        except TimeoutError as exc:
+            sock.close()
+            raise LMStudioTimeoutError(
+                f"connecting to {url} took longer than {timeout:g} s"
+            ) from exc
+        except (OSError, websockets.WebSocketException) as exc:
+            sock.close()
+            raise connect_error(url, exc) from exc
+        return cls(sock, core, on_text, on_closed, pending)
 
     def send(self, frame: str) -> None:
-        """Queue one frame; never blocks. Frames after close are dropped."""
-        if not self.closed:
-            self._outgoing.put(frame)
+        """Send one text frame; never blocks. Frames after close are dropped."""
+        with self._mutex:
+            if self.closed:
+                return
+            self._core.send_text(frame)
+            self._write_locked(self._core.data_to_send())
 
     def abort(self) -> None:
         """Drop the socket at once, without the closing handshake (after a failed or timed-out
-        open, when the peer may not answer a close frame); the threads then end by themselves."""
-        if self.closed:
-            return
-        self.closed = True
-        self._outgoing.put(None)
-        self._shutdown_socket()
+        open, when the peer may not answer a close frame); the reader then ends by itself."""
+        with self._mutex:
+            self._closed_by_us = True
+            self.closed = True
+            self._backlog_changed.notify_all()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._outgoing.put(None)
-        if self._writer is not threading.current_thread():
-            self._writer.join(timeout=CLOSE_TIMEOUT)
-            if self._writer.is_alive():
-                # Stuck sending on a stalled path, holding websockets' send lock: a closing
-                # handshake cannot happen, so drop the socket (the send then fails at once).
-                self._shutdown_socket()
-        with contextlib.suppress(Exception):
-            self._ws.close()
-        for thread in (self._writer, self._reader):
-            if thread is not threading.current_thread():
-                thread.join(timeout=5)
+        """Closing handshake, bounded by CLOSE_TIMEOUT; then the socket is gone."""
+        with self._mutex:
+            if self.closed:
+                return
+            self._closed_by_us = True
+            self.closed = True
+            with contextlib.suppress(websockets.WebSocketException):
+                self._core.send_close()
+            self._write_locked(self._core.data_to_send())
+            self._backlog_changed.notify_all()
+        if not self._ended.wait(CLOSE_TIMEOUT):
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+        if self._reader is not threading.current_thread():
+            self._reader.join(CLOSE_TIMEOUT)
 
-    def _shutdown_socket(self) -> None:
-        with contextlib.suppress(OSError):
-            self._ws.socket.shutdown(socket.SHUT_RDWR)
+    # -- the transport's own threads ------------------------------------------------------------
 
-    def _read_loop(self) -> None:
+    def _read_loop(self, pending: list[str]) -> None:
         cause: BaseException | None = None
         try:
-            for frame in self._ws:
-                if isinstance(frame, str):
-                    self._on_text(frame)
-                else:  # LM Studio only sends text; a binary frame is off-protocol but harmless
-                    self._on_text(frame.decode("utf-8", "replace"))
-        except websockets.ConnectionClosed as exc:
+            for text in pending:
+                self._on_text(text)
+            while True:
+                data = self._sock.recv(RECEIVE_BYTES)
+                with self._mutex:
+                    if not data:
+                        self._core.receive_eof()
+                        break
+                    texts = self._core.receive(data)
+                    self._write_locked(self._core.data_to_send())  # pongs, close replies
+                for text in texts:
+                    self._on_text(text)
+        except OSError as exc:
             cause = exc
         except Exception as exc:  # a routing bug must still end every waiting call
             logger.exception("reader failed")
             cause = exc
         finally:
-            if cause is None and self.closed:
-                cause = LMStudioConnectionError("the connection was closed by the client")
-            self.closed = True
-            self._outgoing.put(None)
+            with self._mutex:
+                self.closed = True
+                self._backlog_changed.notify_all()
+                if self._closed_by_us:
+                    cause = LMStudioConnectionError("the connection was closed by the client")
+                elif cause is None:
+                    cause = self._core.close_cause()
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._ended.set()
             self._on_closed(cause)
 
-    def _write_loop(self) -> None:
-        while (frame := self._outgoing.get()) is not None:
+    def _write_locked(self, data: bytes) -> None:
+        """Write what the kernel takes now; queue the rest for the writer. Holds the mutex."""
+        if not data:
+            return
+        if self._direct and not self._backlog and not self._writing:
             try:
-                self._ws.send(frame)
-            except (websockets.ConnectionClosed, OSError):
-                return  # the reader reports the close
-            except Exception:
-                logger.exception("writer failed; closing the socket")
-                self._shutdown_socket()
+                sent = self._sock.send(data, _DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return  # the reader reports the end
+            data = data[sent:]
+            if not data:
                 return
+        self._backlog.append(data)
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name="lmstudio-sdk writer", daemon=True
+            )
+            self._writer.start()
+        self._backlog_changed.notify_all()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._mutex:
+                while not self._backlog and not self.closed:
+                    self._backlog_changed.wait()
+                if not self._backlog:
+                    return
+                data = self._backlog.popleft()
+                self._writing = True
+            try:
+                self._sock.sendall(data)  # may block on a stalled peer: only this thread waits
+            except OSError:
+                return  # the reader reports the end
+            finally:
+                with self._mutex:
+                    self._writing = False
 
 
 def probe_greeting(host: str, port: int, timeout: float) -> bool:
