@@ -258,10 +258,16 @@ def test_unknown_ids_and_types_are_ignored(hostile: HostileServer) -> None:
     with lms.Client(hostile.url, timeout=CALL_TIMEOUT) as client:
         assert client.rpc("system", "hostile") == "first"
         assert client.rpc("system", "probe") == "ok"
-        # A frame the client cannot decode that names an open call fails that call only.
-        hostile.script = [json.dumps({"type": "teleport", "callId": ID})]
+        # A message type from a newer server that names an open call does not fail it.
+        hostile.script = [
+            json.dumps({"type": "teleport", "callId": ID}),
+            json.dumps({"type": "rpcResult", "callId": ID, "result": "after"}),
+        ]
+        assert client.rpc("system", "hostile") == "after"
+        # A known message the client cannot decode that names an open call fails that call only.
+        hostile.script = [json.dumps({"type": "rpcError", "callId": ID})]
         answered = hostile.answered
-        with pytest.raises(lms.RemoteProtocolError, match="teleport"):
+        with pytest.raises(lms.RemoteProtocolError, match="rpcError"):
             client.rpc("system", "hostile")
         hostile.wait_answered(answered + 1)
         assert client.rpc("system", "probe") == "ok"

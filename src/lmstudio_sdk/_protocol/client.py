@@ -60,6 +60,9 @@ __all__ = ["MAX_WARNINGS_SENT", "ClientConnection", "State"]
 logger = logging.getLogger("lmstudio_sdk.protocol")
 
 MAX_WARNINGS_SENT = 5
+
+_SERVER_MESSAGE_TYPES = frozenset(cls.__struct_config__.tag for cls in wire.ServerMessage.__args__)
+_unknown_types_seen: set[str] = set()
 _FIRST_ID = 1  # first call and channel id; ids below it were never allocated
 
 
@@ -241,6 +244,14 @@ class ClientConnection:
         except (msgspec.DecodeError, RecursionError):
             loose = None
         kind = loose.get("type") if isinstance(loose, dict) else None
+        if isinstance(kind, str) and kind not in _SERVER_MESSAGE_TYPES:
+            # A message type from a newer LM Studio: tolerated like unknown fields (the TS
+            # client does the same), so it must not fail the call it names.
+            if kind not in _unknown_types_seen:
+                _unknown_types_seen.add(kind)
+                logger.info("ignoring a message type this SDK does not know: %r", kind)
+            self._warn(f"Received an invalid message: unknown type {kind!r}", "unknown")
+            return
         call_id = loose.get("callId") if isinstance(loose, dict) else None
         channel_id = loose.get("channelId") if isinstance(loose, dict) else None
         problem = RemoteProtocolError(f"LM Studio sent a malformed {kind or 'frame'}: {exc}")
