@@ -11,7 +11,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, overload
 
 from msgspec import UNSET, Raw, UnsetType
 
@@ -80,6 +80,20 @@ InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
 LoadConfigT = TypeVar("LoadConfigT", LlmLoadConfig, EmbeddingLoadConfig)
 LoadConfigDictT = TypeVar("LoadConfigDictT", LlmLoadConfigDict, EmbeddingLoadConfigDict)
 HandleT = TypeVar("HandleT", "LLM", "EmbeddingModel")
+
+
+class PredictionOptions(TypedDict, total=False):
+    """The keyword options of ``respond``, ``complete`` and their ``_stream`` forms."""
+
+    config: LlmPredictionConfigDict | None
+    """Prediction settings (temperature, max_tokens, structured output, tools, …)."""
+    preset: str | None
+    """A preset saved in LM Studio, by name or identifier."""
+    on_fragment: Callable[[PredictionFragment], object] | None
+    on_prompt_processing_progress: Callable[[float], object] | None
+    timeout: Timeout
+    """Bounds each wait for the next packet (default: the client's timeout)."""
+
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
 DEFAULT_TTL_SECONDS = 3600.0
@@ -198,96 +212,47 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         return kv_to_llm_load_config(self._get_load_kv(timeout))
 
     def respond_stream(
-        self,
-        chat: ChatLike,
-        *,
-        config: LlmPredictionConfigDict | None = None,
-        preset: str | None = None,
-        on_fragment: Callable[[PredictionFragment], object] | None = None,
-        on_prompt_processing_progress: Callable[[float], object] | None = None,
-        timeout: Timeout = NOT_GIVEN,
+        self, chat: ChatLike, **options: Unpack[PredictionOptions]
     ) -> PredictionStream:
         """Start a chat prediction; iterate the stream for fragments or ``result()``.
 
-        The prediction starts on the first iteration; ``timeout`` bounds each wait for the
-        next packet.
+        The prediction starts on the first iteration. Options: ``config`` (typed prediction
+        settings), ``preset``, ``on_fragment``, ``on_prompt_processing_progress``, and
+        ``timeout``, which bounds each wait for the next packet.
         """
-        kv = prediction_config_to_kv(config)
+        kv = prediction_config_to_kv(options.get("config"))
         parameter = PredictParams(
             model_specifier=self.specifier,
             history=to_history(chat),
             prediction_config_stack=api_override_stack(kv),
-            fuzzy_preset_identifier=preset,
+            fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream(
-            "predict", parameter, kv, on_fragment, on_prompt_processing_progress, timeout
-        )
+        return self._stream("predict", parameter, kv, options)
 
     def respond(
-        self,
-        chat: ChatLike,
-        *,
-        config: LlmPredictionConfigDict | None = None,
-        preset: str | None = None,
-        on_fragment: Callable[[PredictionFragment], object] | None = None,
-        on_prompt_processing_progress: Callable[[float], object] | None = None,
-        timeout: Timeout = NOT_GIVEN,
+        self, chat: ChatLike, **options: Unpack[PredictionOptions]
     ) -> PredictionResult:
-        """Chat with the model and wait for the whole reply."""
-        stream = self.respond_stream(
-            chat,
-            config=config,
-            preset=preset,
-            on_fragment=on_fragment,
-            on_prompt_processing_progress=on_prompt_processing_progress,
-            timeout=timeout,
-        )
-        return stream.result()
+        """Chat with the model and wait for the whole reply (options as respond_stream)."""
+        return self.respond_stream(chat, **options).result()
 
     def complete_stream(
-        self,
-        prompt: str,
-        *,
-        config: LlmPredictionConfigDict | None = None,
-        preset: str | None = None,
-        on_fragment: Callable[[PredictionFragment], object] | None = None,
-        on_prompt_processing_progress: Callable[[float], object] | None = None,
-        timeout: Timeout = NOT_GIVEN,
+        self, prompt: str, **options: Unpack[PredictionOptions]
     ) -> PredictionStream:
-        """Continue raw text (no chat template), streamed."""
+        """Continue raw text (no chat template), streamed (options as respond_stream)."""
         if not isinstance(prompt, str):
             raise LMStudioValueError(f"prompt must be a string, not {type(prompt).__name__}")
-        kv = prediction_config_to_kv(config)
+        kv = prediction_config_to_kv(options.get("config"))
         parameter = CompleteRawTextParams(
             model_specifier=self.specifier,
             raw_prompt=prompt,
             prediction_config_stack=completion_stack(kv),
-            fuzzy_preset_identifier=preset,
+            fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream(
-            "completeRawText", parameter, kv, on_fragment, on_prompt_processing_progress, timeout
-        )
+        return self._stream("completeRawText", parameter, kv, options)
 
-    def complete(
-        self,
-        prompt: str,
-        *,
-        config: LlmPredictionConfigDict | None = None,
-        preset: str | None = None,
-        on_fragment: Callable[[PredictionFragment], object] | None = None,
-        on_prompt_processing_progress: Callable[[float], object] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-    ) -> PredictionResult:
-        """Continue raw text and wait for the whole continuation."""
-        stream = self.complete_stream(
-            prompt,
-            config=config,
-            preset=preset,
-            on_fragment=on_fragment,
-            on_prompt_processing_progress=on_prompt_processing_progress,
-            timeout=timeout,
-        )
-        return stream.result()
+    def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
+        """Continue raw text and wait for the whole continuation (options as respond_stream)."""
+        return self.complete_stream(prompt, **options).result()
 
     def apply_prompt_template(
         self,
@@ -318,19 +283,18 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         endpoint: str,
         parameter: PredictParams | CompleteRawTextParams,
         kv: KVConfig,
-        on_fragment: Callable[[PredictionFragment], object] | None,
-        on_progress: Callable[[float], object] | None,
-        timeout: Timeout,
+        options: PredictionOptions,
     ) -> PredictionStream:
         structured = kv.get("llm.prediction.structured", {})
+        timeout = options.get("timeout", NOT_GIVEN)
         return PredictionStream(
             _LazySession(self._client, self._namespace, timeout),
             endpoint,
             wire.raw(parameter),
             timeout=self._client._timeout(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
-            on_fragment=on_fragment,
-            on_prompt_processing_progress=on_progress,
+            on_fragment=options.get("on_fragment"),
+            on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
         )
 
 
