@@ -244,3 +244,21 @@ def test_invalid_chats_are_value_errors(chat: Any, message: str) -> None:
     with pytest.raises(LMStudioValueError) as info:
         to_history(chat)
     assert str(info.value).startswith(message)
+
+
+IMAGE = FilePart(name="a.png", identifier="123 - 1.png", size_bytes=10, file_type="image")
+
+
+def test_images_follow_the_text_of_their_message() -> None:
+    history = to_history([{"role": "user", "content": "look", "images": [IMAGE]}])
+    assert history.messages[0].content == [TextPart(text="look"), IMAGE]
+
+
+def test_file_parts_may_sit_in_the_content_list() -> None:
+    history = to_history([{"role": "user", "content": [IMAGE, "and this"]}])
+    assert history.messages[0].content == [IMAGE, TextPart(text="and this")]
+
+
+def test_images_must_be_prepared_handles() -> None:
+    with pytest.raises(LMStudioValueError, match=r"prepare_image\(\)"):
+        to_history([{"role": "user", "content": "x", "images": ["photo.png"]}])
