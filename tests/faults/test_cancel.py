@@ -181,24 +181,3 @@ async def test_cancel_racing_the_end_is_quiet(
         # after its end, which is exactly the race that must stay quiet.
         assert fast_thread.server.statistics().cancels_received > before
         assert [r.getMessage() for r in caplog.records] == []
-
-
-def test_the_server_core_remembers_a_bounded_number_of_ended_channels() -> None:
-    """Late packets for ended channels are dropped quietly; the memory of them is bounded."""
-    from lmstudio_sdk._protocol.server import FINISHED_CHANNELS_REMEMBERED, ServerConnection
-
-    conn = ServerConnection()
-    conn.receive_text('{"authVersion":1,"clientIdentifier":"a","clientPasskey":"b"}')
-    conn.accept_auth()
-    total = FINISHED_CHANNELS_REMEMBERED + 10
-    for cid in range(1, total + 1):
-        conn.receive_text(f'{{"type":"channelCreate","endpoint":"predict","channelId":{cid}}}')
-        conn.close_channel(cid)
-    conn.data_to_send()
-    conn.events_received()
-    assert len(conn._finished_channels) == FINISHED_CHANNELS_REMEMBERED
-    cancel = '{{"type":"channelSend","channelId":{},"message":{{"type":"cancel"}}}}'
-    conn.receive_text(cancel.format(total))  # recently ended: quiet
-    assert conn.data_to_send() == []
-    conn.receive_text(cancel.format(1))  # forgotten long ago: treated as unknown
-    assert '"channelUnknown"' in conn.data_to_send()[0]

@@ -18,7 +18,12 @@ from lmstudio_sdk._protocol.events import (
     ServerEvent,
     WarningReceived,
 )
-from lmstudio_sdk._protocol.server import MAX_WARNINGS_SENT, ServerConnection, ServerState
+from lmstudio_sdk._protocol.server import (
+    FINISHED_CHANNELS_REMEMBERED,
+    MAX_WARNINGS_SENT,
+    ServerConnection,
+    ServerState,
+)
 
 # Recorded auth packets of the official clients.
 TS2_AUTH = (
@@ -444,3 +449,29 @@ def test_a_deeply_nested_frame_never_raises(authenticating: bool) -> None:
     # The socket still works: a valid auth packet, or a call, is accepted afterwards.
     next_frame = TS2_AUTH if authenticating else '{"type":"rpcCall","endpoint":"a","callId":1}'
     assert feed(conn, next_frame) != []
+
+
+def test_the_server_core_remembers_a_bounded_number_of_ended_channels() -> None:
+    """Late packets for ended channels are dropped quietly; the memory of them is bounded."""
+    conn = ServerConnection()
+    conn.receive_text('{"authVersion":1,"clientIdentifier":"a","clientPasskey":"b"}')
+    conn.accept_auth()
+    total = FINISHED_CHANNELS_REMEMBERED + 10
+    for cid in range(1, total + 1):
+        conn.receive_text(f'{{"type":"channelCreate","endpoint":"predict","channelId":{cid}}}')
+        conn.close_channel(cid)
+    conn.data_to_send()
+    conn.events_received()
+    assert len(conn._finished_channels) == FINISHED_CHANNELS_REMEMBERED
+    cancel = '{{"type":"channelSend","channelId":{},"message":{{"type":"cancel"}}}}'
+    conn.receive_text(cancel.format(total))  # recently ended: quiet
+    assert conn.data_to_send() == []
+    conn.receive_text(cancel.format(1))  # forgotten long ago: treated as unknown
+    assert '"channelUnknown"' in conn.data_to_send()[0]
+
+
+def test_dropping_a_channel_that_is_not_open_changes_nothing() -> None:
+    conn = open_server()
+    conn.drop_channel(42)
+    assert conn.open_channels == frozenset()
+    assert conn._finished_channels == {}
