@@ -154,7 +154,7 @@ class AsyncClient:
         timeout: Timeout = NOT_GIVEN,
     ) -> AsyncChannel:
         """Open any channel; ``receive_value()`` gives packets as plain JSON values."""
-        session = await self._session(namespace, timeout)
+        session = self._sessions.get(namespace) or await self._session(namespace, timeout)
         payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
         return await session.open_channel(endpoint, payload, timeout=self._timeout(timeout))
 
@@ -166,11 +166,13 @@ class AsyncClient:
     async def _raw_rpc(
         self, namespace: str, endpoint: str, parameter: Any, timeout: Timeout
     ) -> Any:
-        session = await self._session(namespace, timeout)
+        session = self._sessions.get(namespace) or await self._session(namespace, timeout)
         payload = UNSET if parameter is None else wire.raw(parameter)
         return await session.rpc(endpoint, payload, timeout=self._timeout(timeout))
 
     async def _session(self, namespace: str, timeout: Timeout) -> AsyncSession:
+        # Hot paths call `self._sessions.get(namespace) or await self._session(...)`: an
+        # existing session then costs a dict lookup, not a coroutine.
         session = self._sessions.get(namespace)
         if session is not None:
             return session

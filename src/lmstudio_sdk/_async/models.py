@@ -129,7 +129,9 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     async def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = await self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or await self._client._session(
+            self._namespace, timeout
+        )
         return await session.rpc(
             endpoint, wire.raw(parameter), timeout=self._client._timeout(timeout)
         )
@@ -182,7 +184,9 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
     async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
         limit = self._client._timeout(timeout)
-        session = await self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or await self._client._session(
+            self._namespace, timeout
+        )
         calls = []
         for text in inputs:
             parameter: Any
@@ -339,7 +343,9 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         self._client = client
 
     async def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = await self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or await self._client._session(
+            self._namespace, timeout
+        )
         payload = UNSET if parameter is None else wire.raw(parameter)
         return await session.rpc(endpoint, payload, timeout=self._client._timeout(timeout))
 
@@ -421,7 +427,9 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         on_progress: Callable[[float], object] | None,
         timeout: Timeout,
     ) -> HandleT:
-        session = await self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or await self._client._session(
+            self._namespace, timeout
+        )
         limit = self._client._timeout(timeout)
         channel = await session.open_channel(endpoint, wire.raw(parameter), timeout=limit)
         info = await AsyncLoad(channel, self._info_type).run(on_progress, limit)
@@ -457,7 +465,9 @@ class _LazySession:
     async def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> AsyncChannel:
-        session = await self._client._session(self._namespace, self._timeout)
+        session = self._client._sessions.get(self._namespace) or await self._client._session(
+            self._namespace, self._timeout
+        )
         return await session.open_channel(endpoint, creation_parameter, timeout=timeout)
 
 

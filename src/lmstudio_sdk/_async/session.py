@@ -79,6 +79,11 @@ class AsyncSession:
 
     # -- connection ---------------------------------------------------------------------------
 
+    def _usable_link(self) -> _Link | None:
+        """The open socket, if any: the fast path of every call (no coroutine to create)."""
+        link = self._link
+        return link if link is not None and link.usable else None
+
     async def _open(self, timeout: float | None) -> _Link:
         link = self._link
         if link is not None and link.usable:
@@ -121,7 +126,7 @@ class AsyncSession:
         self, endpoint: str, parameter: Raw | UnsetType, timeout: float | None
     ) -> AsyncPendingCall:
         """Send an ``rpcCall`` now; wait for its answer later (lets callers pipeline calls)."""
-        link = await self._open(timeout)
+        link = self._usable_link() or await self._open(timeout)
         box: AsyncMailbox[RpcEvent] = AsyncMailbox()
         with self._guard:
             call_id = link.core.start_rpc(endpoint, parameter)
@@ -138,7 +143,7 @@ class AsyncSession:
     async def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> AsyncChannel:
-        link = await self._open(timeout)
+        link = self._usable_link() or await self._open(timeout)
         box: AsyncMailbox[ChannelEvent] = AsyncMailbox()
         with self._guard:
             channel_id = link.core.open_channel(endpoint, creation_parameter)

@@ -155,7 +155,7 @@ class Client:
         timeout: Timeout = NOT_GIVEN,
     ) -> Channel:
         """Open any channel; ``receive_value()`` gives packets as plain JSON values."""
-        session = self._session(namespace, timeout)
+        session = self._sessions.get(namespace) or self._session(namespace, timeout)
         payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
         return session.open_channel(endpoint, payload, timeout=self._timeout(timeout))
 
@@ -167,11 +167,13 @@ class Client:
     def _raw_rpc(
         self, namespace: str, endpoint: str, parameter: Any, timeout: Timeout
     ) -> Any:
-        session = self._session(namespace, timeout)
+        session = self._sessions.get(namespace) or self._session(namespace, timeout)
         payload = UNSET if parameter is None else wire.raw(parameter)
         return session.rpc(endpoint, payload, timeout=self._timeout(timeout))
 
     def _session(self, namespace: str, timeout: Timeout) -> Session:
+        # Hot paths call `self._sessions.get(namespace) or self._session(...)`: an
+        # existing session then costs a dict lookup, not a coroutine.
         session = self._sessions.get(namespace)
         if session is not None:
             return session

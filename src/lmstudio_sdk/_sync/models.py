@@ -130,7 +130,9 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or self._client._session(
+            self._namespace, timeout
+        )
         return session.rpc(
             endpoint, wire.raw(parameter), timeout=self._client._timeout(timeout)
         )
@@ -183,7 +185,9 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
     def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
         limit = self._client._timeout(timeout)
-        session = self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or self._client._session(
+            self._namespace, timeout
+        )
         calls = []
         for text in inputs:
             parameter: Any
@@ -340,7 +344,9 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         self._client = client
 
     def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or self._client._session(
+            self._namespace, timeout
+        )
         payload = UNSET if parameter is None else wire.raw(parameter)
         return session.rpc(endpoint, payload, timeout=self._client._timeout(timeout))
 
@@ -422,7 +428,9 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         on_progress: Callable[[float], object] | None,
         timeout: Timeout,
     ) -> HandleT:
-        session = self._client._session(self._namespace, timeout)
+        session = self._client._sessions.get(self._namespace) or self._client._session(
+            self._namespace, timeout
+        )
         limit = self._client._timeout(timeout)
         channel = session.open_channel(endpoint, wire.raw(parameter), timeout=limit)
         info = Load(channel, self._info_type).run(on_progress, limit)
@@ -458,7 +466,9 @@ class _LazySession:
     def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> Channel:
-        session = self._client._session(self._namespace, self._timeout)
+        session = self._client._sessions.get(self._namespace) or self._client._session(
+            self._namespace, self._timeout
+        )
         return session.open_channel(endpoint, creation_parameter, timeout=timeout)
 
 

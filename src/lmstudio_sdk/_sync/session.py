@@ -80,6 +80,11 @@ class Session:
 
     # -- connection ---------------------------------------------------------------------------
 
+    def _usable_link(self) -> _Link | None:
+        """The open socket, if any: the fast path of every call (no coroutine to create)."""
+        link = self._link
+        return link if link is not None and link.usable else None
+
     def _open(self, timeout: float | None) -> _Link:
         link = self._link
         if link is not None and link.usable:
@@ -122,7 +127,7 @@ class Session:
         self, endpoint: str, parameter: Raw | UnsetType, timeout: float | None
     ) -> PendingCall:
         """Send an ``rpcCall`` now; wait for its answer later (lets callers pipeline calls)."""
-        link = self._open(timeout)
+        link = self._usable_link() or self._open(timeout)
         box: Mailbox[RpcEvent] = Mailbox()
         with self._guard:
             call_id = link.core.start_rpc(endpoint, parameter)
@@ -139,7 +144,7 @@ class Session:
     def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> Channel:
-        link = self._open(timeout)
+        link = self._usable_link() or self._open(timeout)
         box: Mailbox[ChannelEvent] = Mailbox()
         with self._guard:
             channel_id = link.core.open_channel(endpoint, creation_parameter)
