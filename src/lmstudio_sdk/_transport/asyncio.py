@@ -12,6 +12,7 @@ waiting call as the close cause.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import ssl
@@ -40,24 +41,45 @@ T = TypeVar("T")
 
 
 class AsyncMailbox(Generic[T]):
-    """Where the reader leaves events for one waiting call or channel."""
+    """Where the reader leaves events for one waiting call or channel.
 
-    __slots__ = ("_queue",)
+    A deque and at most one waiter future: lighter than ``asyncio.Queue`` plus
+    ``asyncio.timeout`` on the hot path of every call. Cancelling a waiting task loses nothing:
+    items stay in the deque until a ``get`` takes them.
+    """
+
+    __slots__ = ("_items", "_waiter")
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[T] = asyncio.Queue()
+        self._items: collections.deque[T] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
 
     def put(self, item: T) -> None:
-        self._queue.put_nowait(item)
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def get(self, timeout: float | None) -> T:
-        if not self._queue.empty():
-            return self._queue.get_nowait()
+        if self._items:
+            return self._items.popleft()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        expiry = None if timeout is None else loop.call_later(timeout, _expire, waiter)
         try:
-            async with asyncio.timeout(timeout):
-                return await self._queue.get()
+            await waiter
         except TimeoutError:
             raise LMStudioTimeoutError(f"no answer from LM Studio within {timeout:g} s") from None
+        finally:
+            self._waiter = None
+            if expiry is not None:
+                expiry.cancel()
+        return self._items.popleft()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class AsyncLock:
