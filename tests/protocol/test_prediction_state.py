@@ -23,31 +23,10 @@ from lmstudio_sdk._protocol.schema import (
     ToolCallRequest,
 )
 
-# From the TS 2.0 recording (traffic-ts2.jsonl, line 13).
-MODEL_INFO = {
-    "type": "llm",
-    "modelKey": "qwen2.5-0.5b-instruct",
-    "format": "gguf",
-    "displayName": "Qwen2.5 0.5B Instruct",
-    "publisher": "lmstudio-community",
-    "path": "lmstudio-community/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q4_K_M.gguf",
-    "sizeBytes": 397808192,
-    "indexedModelIdentifier": (
-        "lmstudio-community/Qwen2.5-0.5B-Instruct-GGUF/Qwen2.5-0.5B-Instruct-Q4_K_M.gguf"
-    ),
-    "deviceIdentifier": None,
-    "paramsString": "0.5B",
-    "architecture": "qwen2",
-    "quantization": {"name": "Q4_K_M", "bits": 4},
-    "vision": False,
-    "trainedForToolUse": True,
-    "maxContextLength": 32768,
-    "identifier": "qwen2.5-0.5b-instruct",
-    "instanceReference": "inst-ref-0001",
-    "ttlMs": 3600000,
-    "lastUsedTime": None,
-    "contextLength": 4096,
-}
+from .recorded import RECORDED_INSTANCE
+
+# The recorded instance info (traffic-ts2.jsonl) is what success packets carry.
+MODEL_INFO = RECORDED_INSTANCE
 STATS = {
     "stopReason": "eosFound",
     "tokensPerSecond": 51.2,
