@@ -218,3 +218,21 @@ async def test_image_through_the_projector(client: lms.AsyncClient) -> None:
     # The projector turned the image into extra prompt tokens.
     assert with_image.stats.prompt_tokens_count and text_only.stats.prompt_tokens_count
     assert with_image.stats.prompt_tokens_count > text_only.stats.prompt_tokens_count
+
+
+def test_structured_output_example(llama_url: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "structured_output.py"
+    done = subprocess.run(
+        [sys.executable, str(example), llama_url, SMOL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    person = json.loads(done.stdout.replace("'", '"'))
+    assert isinstance(person["name"], str) and isinstance(person["age"], int)

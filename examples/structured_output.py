@@ -1,0 +1,41 @@
+"""Ask for JSON that follows a schema, and read it back parsed.
+
+python examples/structured_output.py [HOST] [MODEL]
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import lmstudio_sdk as lms
+
+PERSON: dict[str, Any] = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+}
+
+
+def main(host: str | None, model_key: str | None) -> None:
+    with lms.Client(host) as client:
+        model = client.llm.model(model_key)
+        try:
+            result = model.respond(
+                "Invent a person.",
+                config={"structured": {"type": "json", "jsonSchema": PERSON}, "max_tokens": 80},
+            )
+        except lms.LMStudioServerError as exc:
+            print(f"the server refused: {exc}")
+            return
+        print(result.parsed if result.structured else result.content)
+
+
+def arguments() -> tuple[str | None, str | None]:
+    """HOST and MODEL from the command line; None lets the SDK choose."""
+    args = sys.argv[1:3]
+    return (args[0] if args else None, args[1] if len(args) > 1 else None)
+
+
+if __name__ == "__main__":
+    main(*arguments())

@@ -1,0 +1,52 @@
+"""The examples run as users would run them (subprocesses) against the scripted server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningServer
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_chat_stream(server: RunningServer) -> None:
+    out = run_example("chat_stream.py", server.url, "scripted-echo-1b")
+    assert out.startswith("You said: What is a local LLM?")
+    assert "[eosFound," in out
+
+
+def test_async_concurrent(slow_server: RunningServer) -> None:
+    # 20 ms per token: the cancel sent after the first fragment arrives mid-reply.
+    out = run_example("async_concurrent.py", slow_server.url, "scripted-echo-1b")
+    assert "Name a planet. -> 'You said: Name a planet.'" in out
+    assert "cancelled: userStopped" in out
+
+
+def test_embeddings(server: RunningServer) -> None:
+    out = run_example("embeddings.py", server.url, "scripted-embed-small")
+    lines = out.splitlines()
+    assert len(lines) == 3
+    # The scripted embedder is a hashed bag of words: "cat" shares a word with the query.
+    assert lines[0].endswith("The cat sleeps on the sofa.")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_every_example_has_a_usage_docstring(name: str) -> None:
+    text = (EXAMPLES / name).read_text()
+    assert text.startswith('"""') and f"python examples/{name}" in text
