@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, overload
 
-from msgspec import UNSET, Raw, UnsetType
+from msgspec import Raw, UnsetType
 
 from .._exceptions import LMStudioValueError
 from .._protocol import envelope as wire
@@ -128,17 +128,10 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identifier!r})"
 
-    async def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = self._client._sessions.get(self._namespace) or await self._client._session(
-            self._namespace, timeout
-        )
-        return await session.rpc(
-            endpoint, wire.raw(parameter), timeout=self._client._timeout(timeout)
-        )
-
     async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
         """Fresh info about the loaded instance."""
-        raw = await self._rpc(
+        raw = await self._client._raw_rpc(
+            self._namespace,
             "getModelInfo",
             GetModelInfoParams(specifier=self.specifier, throw_if_not_found=True),
             timeout,
@@ -146,7 +139,9 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return decode_result(raw, self._info_type, "getModelInfo")
 
     async def _get_load_kv(self, timeout: Timeout) -> KVConfig:
-        raw = await self._rpc("getLoadConfig", SpecifierParams(specifier=self.specifier), timeout)
+        raw = await self._client._raw_rpc(
+            self._namespace, "getLoadConfig", SpecifierParams(specifier=self.specifier), timeout
+        )
         return decode_result(raw, KVConfig, "getLoadConfig")
 
     async def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
@@ -173,13 +168,18 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return [decode_result(r, TokenizeResult, "tokenize").tokens for r in results]
 
     async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
-        raw = await self._rpc(
-            "countTokens", TokenizeParams(specifier=self.specifier, input_string=text), timeout
+        raw = await self._client._raw_rpc(
+            self._namespace,
+            "countTokens",
+            TokenizeParams(specifier=self.specifier, input_string=text),
+            timeout,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
     async def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
-        await self._rpc("unloadModel", UnloadModelParams(identifier=self.identifier), timeout)
+        await self._client._raw_rpc(
+            self._namespace, "unloadModel", UnloadModelParams(identifier=self.identifier), timeout
+        )
 
     async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
@@ -270,7 +270,8 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             if config
             else KVConfigStack(layers=[])
         )
-        raw = await self._rpc(
+        raw = await self._client._raw_rpc(
+            self._namespace,
             "applyPromptTemplate",
             ApplyPromptTemplateParams(
                 specifier=self.specifier,
@@ -342,13 +343,6 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    async def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = self._client._sessions.get(self._namespace) or await self._client._session(
-            self._namespace, timeout
-        )
-        payload = UNSET if parameter is None else wire.raw(parameter)
-        return await session.rpc(endpoint, payload, timeout=self._client._timeout(timeout))
-
     def _pinned(self, info: LLMInstanceInfo | EmbeddingModelInstanceInfo) -> HandleT:
         specifier = InstanceReferenceSpecifier(instance_reference=info.instance_reference)
         # _info_type always matches _handle_type's info type (both set per namespace below).
@@ -361,7 +355,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
 
     async def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = await self._rpc("listLoaded", None, timeout)
+        raw = await self._client._raw_rpc(self._namespace, "listLoaded", None, timeout)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -383,7 +377,8 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ``ttl`` (seconds) unloads a model loaded here after that much idle time.
         """
         if key is None:
-            raw = await self._rpc(
+            raw = await self._client._raw_rpc(
+                self._namespace,
                 "getModelInfo",
                 GetModelInfoParams(
                     specifier=QuerySpecifier(query=ModelQuery()), throw_if_not_found=True
@@ -418,7 +413,9 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return await self._load_channel("loadModel", parameter, on_progress, timeout)
 
     async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
-        await self._rpc("unloadModel", UnloadModelParams(identifier=identifier), timeout)
+        await self._client._raw_rpc(
+            self._namespace, "unloadModel", UnloadModelParams(identifier=identifier), timeout
+        )
 
     async def _load_channel(
         self,

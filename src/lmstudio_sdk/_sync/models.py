@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, overload
 
-from msgspec import UNSET, Raw, UnsetType
+from msgspec import Raw, UnsetType
 
 from .._exceptions import LMStudioValueError
 from .._protocol import envelope as wire
@@ -129,17 +129,10 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identifier!r})"
 
-    def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = self._client._sessions.get(self._namespace) or self._client._session(
-            self._namespace, timeout
-        )
-        return session.rpc(
-            endpoint, wire.raw(parameter), timeout=self._client._timeout(timeout)
-        )
-
     def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
         """Fresh info about the loaded instance."""
-        raw = self._rpc(
+        raw = self._client._raw_rpc(
+            self._namespace,
             "getModelInfo",
             GetModelInfoParams(specifier=self.specifier, throw_if_not_found=True),
             timeout,
@@ -147,7 +140,9 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return decode_result(raw, self._info_type, "getModelInfo")
 
     def _get_load_kv(self, timeout: Timeout) -> KVConfig:
-        raw = self._rpc("getLoadConfig", SpecifierParams(specifier=self.specifier), timeout)
+        raw = self._client._raw_rpc(
+            self._namespace, "getLoadConfig", SpecifierParams(specifier=self.specifier), timeout
+        )
         return decode_result(raw, KVConfig, "getLoadConfig")
 
     def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
@@ -174,13 +169,18 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return [decode_result(r, TokenizeResult, "tokenize").tokens for r in results]
 
     def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
-        raw = self._rpc(
-            "countTokens", TokenizeParams(specifier=self.specifier, input_string=text), timeout
+        raw = self._client._raw_rpc(
+            self._namespace,
+            "countTokens",
+            TokenizeParams(specifier=self.specifier, input_string=text),
+            timeout,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
     def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
-        self._rpc("unloadModel", UnloadModelParams(identifier=self.identifier), timeout)
+        self._client._raw_rpc(
+            self._namespace, "unloadModel", UnloadModelParams(identifier=self.identifier), timeout
+        )
 
     def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
@@ -271,7 +271,8 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             if config
             else KVConfigStack(layers=[])
         )
-        raw = self._rpc(
+        raw = self._client._raw_rpc(
+            self._namespace,
             "applyPromptTemplate",
             ApplyPromptTemplateParams(
                 specifier=self.specifier,
@@ -343,13 +344,6 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def _rpc(self, endpoint: str, parameter: Any, timeout: Timeout) -> Any:
-        session = self._client._sessions.get(self._namespace) or self._client._session(
-            self._namespace, timeout
-        )
-        payload = UNSET if parameter is None else wire.raw(parameter)
-        return session.rpc(endpoint, payload, timeout=self._client._timeout(timeout))
-
     def _pinned(self, info: LLMInstanceInfo | EmbeddingModelInstanceInfo) -> HandleT:
         specifier = InstanceReferenceSpecifier(instance_reference=info.instance_reference)
         # _info_type always matches _handle_type's info type (both set per namespace below).
@@ -362,7 +356,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
 
     def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = self._rpc("listLoaded", None, timeout)
+        raw = self._client._raw_rpc(self._namespace, "listLoaded", None, timeout)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -384,7 +378,8 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ``ttl`` (seconds) unloads a model loaded here after that much idle time.
         """
         if key is None:
-            raw = self._rpc(
+            raw = self._client._raw_rpc(
+                self._namespace,
                 "getModelInfo",
                 GetModelInfoParams(
                     specifier=QuerySpecifier(query=ModelQuery()), throw_if_not_found=True
@@ -419,7 +414,9 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._load_channel("loadModel", parameter, on_progress, timeout)
 
     def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
-        self._rpc("unloadModel", UnloadModelParams(identifier=identifier), timeout)
+        self._client._raw_rpc(
+            self._namespace, "unloadModel", UnloadModelParams(identifier=identifier), timeout
+        )
 
     def _load_channel(
         self,
