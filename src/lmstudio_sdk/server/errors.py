@@ -70,19 +70,22 @@ def _query_text(query: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in query.items())
 
 
+def _listing(label: str, names: list[str], when_empty: str) -> str:
+    """``"<label>: a, b, c."`` with at most SAMPLE_SIZE names, or ``when_empty``."""
+    return f"{label}: {', '.join(names[:SAMPLE_SIZE])}." if names else when_empty
+
+
 def no_model_matching_query(query: dict[str, Any], loaded: list[str], domain: str) -> HandlerError:
     title = (
         f'No model found that fits the query "{query["identifier"]}"'
         if set(query) == {"identifier"}
         else f"No loaded {domain} model matches the query {_query_text(query)}"
     )
-    if loaded:
-        suggestion = f"Loaded {domain} models: {', '.join(loaded[:SAMPLE_SIZE])}."
-    else:
-        suggestion = f"No {domain} model is loaded. Load one first."
     return HandlerError(
         title,
-        suggestion=suggestion,
+        suggestion=_listing(
+            f"Loaded {domain} models", loaded, f"No {domain} model is loaded. Load one first."
+        ),
         display_data={
             "code": "generic.noModelMatchingQuery",
             "query": query,
@@ -95,11 +98,7 @@ def no_model_matching_query(query: dict[str, Any], loaded: list[str], domain: st
 def path_not_found(path: str, available: list[str]) -> HandlerError:
     return HandlerError(
         f'Cannot find a model with the key or path "{path}"',
-        suggestion=(
-            "Downloaded models: " + ", ".join(available[:SAMPLE_SIZE]) + "."
-            if available
-            else "No model is downloaded."
-        ),
+        suggestion=_listing("Downloaded models", available, "No model is downloaded."),
         display_data={
             "code": "generic.pathNotFound",
             "path": path,
@@ -112,11 +111,7 @@ def path_not_found(path: str, available: list[str]) -> HandlerError:
 def identifier_not_found(identifier: str, loaded: list[str]) -> HandlerError:
     return HandlerError(
         f'No loaded model has the identifier "{identifier}"',
-        suggestion=(
-            "Loaded models: " + ", ".join(loaded[:SAMPLE_SIZE]) + "."
-            if loaded
-            else "No model is loaded."
-        ),
+        suggestion=_listing("Loaded models", loaded, "No model is loaded."),
         display_data={
             "code": "generic.identifierNotFound",
             "identifier": identifier,
