@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import lmstudio_sdk as lms
-from lmstudio_sdk._async import client as client_module
+from lmstudio_sdk._async import pool as pool_module
 from tests.conftest import API_TOKEN, OTHER_TOKEN, RunningServer, ServerProcess, free_port
 
 ECHO = "scripted-echo-1b"
@@ -268,14 +268,14 @@ async def test_api_token(token_server: RunningServer) -> None:
 
 
 async def test_discovery(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "DISCOVERY_PORTS", (free_port(), server.port))
+    monkeypatch.setattr(pool_module, "DISCOVERY_PORTS", (free_port(), server.port))
     async with lms.AsyncClient() as client:
         assert await client.system.get_lmstudio_version()
         assert client.base_url == f"ws://127.0.0.1:{server.port}"
 
 
 async def test_no_server_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "DISCOVERY_PORTS", (free_port(),))
+    monkeypatch.setattr(pool_module, "DISCOVERY_PORTS", (free_port(),))
     async with lms.AsyncClient() as client:
         with pytest.raises(lms.ServerNotFoundError) as caught:
             await client.system.list_downloaded_models()

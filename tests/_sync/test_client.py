@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import lmstudio_sdk as lms
-from lmstudio_sdk._sync import client as client_module
+from lmstudio_sdk._sync import pool as pool_module
 from tests.conftest import API_TOKEN, OTHER_TOKEN, RunningServer, ServerProcess, free_port
 
 ECHO = "scripted-echo-1b"
@@ -269,14 +269,14 @@ def test_api_token(token_server: RunningServer) -> None:
 
 
 def test_discovery(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "DISCOVERY_PORTS", (free_port(), server.port))
+    monkeypatch.setattr(pool_module, "DISCOVERY_PORTS", (free_port(), server.port))
     with lms.Client() as client:
         assert client.system.get_lmstudio_version()
         assert client.base_url == f"ws://127.0.0.1:{server.port}"
 
 
 def test_no_server_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "DISCOVERY_PORTS", (free_port(),))
+    monkeypatch.setattr(pool_module, "DISCOVERY_PORTS", (free_port(),))
     with lms.Client() as client:
         with pytest.raises(lms.ServerNotFoundError) as caught:
             client.system.list_downloaded_models()

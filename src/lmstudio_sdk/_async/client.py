@@ -12,32 +12,19 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import UNSET
 
-from .._exceptions import LMStudioValueError, ServerNotFoundError
-from .._protocol import envelope as wire
+from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
 from .._protocol.params import LMStudioVersion, decode_model_list, decode_result
 from .._protocol.schema import EmbeddingModelInfo, LLMInfo
-from .._transport.asyncio import AsyncLock, find_local_server_async
-from .._transport.common import DISCOVERY_PORTS
-from .._types import NOT_GIVEN, Timeout, resolve_timeout
+from .._types import NOT_GIVEN, Timeout
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
-from .session import AsyncChannel, AsyncSession
+from .pool import AsyncSessionPool
+from .session import AsyncChannel
 
 __all__ = ["AsyncClient", "AsyncSystemNamespace"]
 
-NAMESPACES = (
-    "llm",
-    "embedding",
-    "system",
-    "diagnostics",
-    "files",
-    "repository",
-    "plugins",
-    "runtime",
-)
 DEFAULT_TIMEOUT = 60.0
-DISCOVERY_TIMEOUT = 1.0
 
 
 def base_url_from_host(host: str) -> str:
@@ -60,21 +47,21 @@ def base_url_from_host(host: str) -> str:
 class AsyncSystemNamespace:
     """``client.system``: what is downloaded, and which LM Studio this is."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    def __init__(self, pool: AsyncSessionPool) -> None:
+        self._pool = pool
 
     async def list_downloaded_models(
         self, domain: str | None = None, *, timeout: Timeout = NOT_GIVEN
     ) -> list[LLMInfo | EmbeddingModelInfo]:
         """Every downloaded model, or only those of ``domain`` ("llm" or "embedding")."""
-        raw = await self._client._raw_rpc("system", "listDownloadedModels", None, timeout)
+        raw = await self._pool.rpc("system", "listDownloadedModels", None, timeout)
         models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
             raw, "listDownloadedModels", instances=False
         )
         return [m for m in models if domain is None or m.domain == domain]
 
     async def get_lmstudio_version(self, *, timeout: Timeout = NOT_GIVEN) -> LMStudioVersion:
-        raw = await self._client._raw_rpc("system", "version", None, timeout)
+        raw = await self._pool.rpc("system", "version", None, timeout)
         return decode_result(raw, LMStudioVersion, "version")
 
 
@@ -97,21 +84,18 @@ class AsyncClient:
         api_token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
-        self._base_url = base_url_from_host(host) if host is not None else None
+        base_url = base_url_from_host(host) if host is not None else None
         self._identity = resolve_identity(api_token)
-        self._default_timeout = timeout
-        self._sessions: dict[str, AsyncSession] = {}
-        self._setup_lock = AsyncLock()
-        self._closed = False
-        self.llm = AsyncLLMNamespace(self)
-        self.embedding = AsyncEmbeddingNamespace(self)
-        self.system = AsyncSystemNamespace(self)
-        self.files = AsyncFilesNamespace(self)
+        self._pool = AsyncSessionPool(base_url, self._identity, timeout)
+        self.llm = AsyncLLMNamespace(self._pool)
+        self.embedding = AsyncEmbeddingNamespace(self._pool)
+        self.system = AsyncSystemNamespace(self._pool)
+        self.files = AsyncFilesNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:
         """The server's base URL, once known (given, or found by discovery)."""
-        return self._base_url
+        return self._pool.base_url
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -126,10 +110,7 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         """Close every socket. The client can still be used afterwards: it reconnects."""
-        sessions = list(self._sessions.values())
-        self._sessions.clear()
-        for session in sessions:
-            await session.aclose()
+        await self._pool.aclose()
 
     # -- escape hatch: any endpoint --------------------------------------------------------------
 
@@ -142,7 +123,7 @@ class AsyncClient:
         timeout: Timeout = NOT_GIVEN,
     ) -> Any:
         """Call any RPC endpoint; ``parameter`` and the result are plain JSON values."""
-        raw = await self._raw_rpc(namespace, endpoint, parameter, timeout)
+        raw = await self._pool.rpc(namespace, endpoint, parameter, timeout)
         return None if raw is UNSET else msgspec.json.decode(raw)
 
     async def open_channel(
@@ -154,49 +135,4 @@ class AsyncClient:
         timeout: Timeout = NOT_GIVEN,
     ) -> AsyncChannel:
         """Open any channel; ``receive_value()`` gives packets as plain JSON values."""
-        session = self._sessions.get(namespace) or await self._session(namespace, timeout)
-        payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
-        return await session.open_channel(endpoint, payload, timeout=self._timeout(timeout))
-
-    # -- internals used by namespaces and handles ------------------------------------------------
-
-    def _timeout(self, timeout: Timeout) -> float | None:
-        return resolve_timeout(timeout, self._default_timeout)
-
-    async def _raw_rpc(
-        self, namespace: str, endpoint: str, parameter: Any, timeout: Timeout
-    ) -> Any:
-        session = self._sessions.get(namespace) or await self._session(namespace, timeout)
-        payload = UNSET if parameter is None else wire.raw(parameter)
-        return await session.rpc(endpoint, payload, timeout=self._timeout(timeout))
-
-    async def _session(self, namespace: str, timeout: Timeout) -> AsyncSession:
-        # Hot paths call `self._sessions.get(namespace) or await self._session(...)`: an
-        # existing session then costs a dict lookup, not a coroutine.
-        session = self._sessions.get(namespace)
-        if session is not None:
-            return session
-        if namespace not in NAMESPACES:
-            raise LMStudioValueError(
-                f"unknown namespace {namespace!r}; expected one of {', '.join(NAMESPACES)}"
-            )
-        async with self._setup_lock.hold(self._timeout(timeout)):
-            session = self._sessions.get(namespace)
-            if session is None:
-                base_url = await self._resolve_base_url()
-                session = AsyncSession(base_url, namespace, self._identity)
-                self._sessions[namespace] = session
-            return session
-
-    async def _resolve_base_url(self) -> str:
-        if self._base_url is None:
-            port = await find_local_server_async(DISCOVERY_PORTS, DISCOVERY_TIMEOUT)
-            if port is None:
-                raise ServerNotFoundError(
-                    "no LM Studio is running on this machine (probed ports "
-                    f"{', '.join(map(str, DISCOVERY_PORTS))}). Start LM Studio or `lms server "
-                    "start`, or run the embedded server with `lmstudio-sdk serve`; or pass the "
-                    "address, e.g. Client('127.0.0.1:1234')."
-                )
-            self._base_url = f"ws://127.0.0.1:{port}"
-        return self._base_url
+        return await self._pool.open_channel(namespace, endpoint, creation_parameter, timeout)

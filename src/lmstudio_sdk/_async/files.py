@@ -17,7 +17,7 @@ from .._transport.asyncio import read_file_async
 from .._types import NOT_GIVEN, Timeout
 
 if TYPE_CHECKING:
-    from .client import AsyncClient
+    from .pool import AsyncSessionPool
 
 __all__ = ["AsyncFilesNamespace", "FileSource"]
 
@@ -27,8 +27,8 @@ FileSource = str | os.PathLike[str] | bytes
 class AsyncFilesNamespace:
     """Uploads live on the server while this client is connected."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    def __init__(self, pool: AsyncSessionPool) -> None:
+        self._pool = pool
 
     async def prepare_file(
         self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
@@ -48,7 +48,7 @@ class AsyncFilesNamespace:
         parameter = UploadFileBase64Params(
             name=name, content_base64=base64.b64encode(data).decode("ascii")
         )
-        raw = await self._client._raw_rpc("files", "uploadFileBase64", parameter, timeout)
+        raw = await self._pool.rpc("files", "uploadFileBase64", parameter, timeout)
         uploaded = decode_result(raw, UploadFileResult, "uploadFileBase64")
         return FilePart(
             name=name,

@@ -66,7 +66,7 @@ from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
 
 if TYPE_CHECKING:
-    from .client import AsyncClient
+    from .pool import AsyncSessionPool
 
 __all__ = [
     "AsyncEmbeddingModel",
@@ -105,9 +105,9 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
     _info_type: type[InfoT]
 
     def __init__(
-        self, client: AsyncClient, specifier: ModelSpecifier, info: InfoT | None = None
+        self, pool: AsyncSessionPool, specifier: ModelSpecifier, info: InfoT | None = None
     ) -> None:
-        self._client = client
+        self._pool = pool
         self.specifier = specifier
         self._info: InfoT | None = info
 
@@ -130,7 +130,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
 
     async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
         """Fresh info about the loaded instance."""
-        raw = await self._client._raw_rpc(
+        raw = await self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParams(specifier=self.specifier, throw_if_not_found=True),
@@ -139,7 +139,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return decode_result(raw, self._info_type, "getModelInfo")
 
     async def _get_load_kv(self, timeout: Timeout) -> KVConfig:
-        raw = await self._client._raw_rpc(
+        raw = await self._pool.rpc(
             self._namespace, "getLoadConfig", SpecifierParams(specifier=self.specifier), timeout
         )
         return decode_result(raw, KVConfig, "getLoadConfig")
@@ -168,7 +168,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return [decode_result(r, TokenizeResult, "tokenize").tokens for r in results]
 
     async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
-        raw = await self._client._raw_rpc(
+        raw = await self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParams(specifier=self.specifier, input_string=text),
@@ -177,16 +177,14 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
     async def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
-        await self._client._raw_rpc(
+        await self._pool.rpc(
             self._namespace, "unloadModel", UnloadModelParams(identifier=self.identifier), timeout
         )
 
     async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._client._timeout(timeout)
-        session = self._client._sessions.get(self._namespace) or await self._client._session(
-            self._namespace, timeout
-        )
+        limit = self._pool.timeout_for(timeout)
+        session = await self._pool.session(self._namespace, timeout)
         calls = []
         for text in inputs:
             parameter: Any
@@ -270,7 +268,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             if config
             else KVConfigStack(layers=[])
         )
-        raw = await self._client._raw_rpc(
+        raw = await self._pool.rpc(
             self._namespace,
             "applyPromptTemplate",
             ApplyPromptTemplateParams(
@@ -292,10 +290,10 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         structured = kv.get("llm.prediction.structured", {})
         timeout = options.get("timeout", NOT_GIVEN)
         return AsyncPredictionStream(
-            _LazySession(self._client, self._namespace, timeout),
+            _LazySession(self._pool, self._namespace, timeout),
             endpoint,
             wire.raw(parameter),
-            timeout=self._client._timeout(timeout),
+            timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
             on_fragment=options.get("on_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
@@ -340,22 +338,22 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
     _info_type: type[LLMInstanceInfo] | type[EmbeddingModelInstanceInfo]
     _load_config_to_kv: Callable[[Mapping[str, Any] | None], KVConfig]
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    def __init__(self, pool: AsyncSessionPool) -> None:
+        self._pool = pool
 
     def _pinned(self, info: LLMInstanceInfo | EmbeddingModelInstanceInfo) -> HandleT:
         specifier = InstanceReferenceSpecifier(instance_reference=info.instance_reference)
         # _info_type always matches _handle_type's info type (both set per namespace below).
-        return self._handle_type(self._client, specifier, info)  # type: ignore[arg-type]
+        return self._handle_type(self._pool, specifier, info)  # type: ignore[arg-type]
 
     def handle(self, identifier: str | None = None, *, path: str | None = None) -> HandleT:
         """A dynamic handle: resolves ``identifier`` (or ``path``) anew on every call."""
         query = ModelQuery(identifier=identifier, path=path)
-        return self._handle_type(self._client, QuerySpecifier(query=query))
+        return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     async def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = await self._client._raw_rpc(self._namespace, "listLoaded", None, timeout)
+        raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -377,7 +375,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ``ttl`` (seconds) unloads a model loaded here after that much idle time.
         """
         if key is None:
-            raw = await self._client._raw_rpc(
+            raw = await self._pool.rpc(
                 self._namespace,
                 "getModelInfo",
                 GetModelInfoParams(
@@ -413,7 +411,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return await self._load_channel("loadModel", parameter, on_progress, timeout)
 
     async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
-        await self._client._raw_rpc(
+        await self._pool.rpc(
             self._namespace, "unloadModel", UnloadModelParams(identifier=identifier), timeout
         )
 
@@ -424,11 +422,8 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         on_progress: Callable[[float], object] | None,
         timeout: Timeout,
     ) -> HandleT:
-        session = self._client._sessions.get(self._namespace) or await self._client._session(
-            self._namespace, timeout
-        )
-        limit = self._client._timeout(timeout)
-        channel = await session.open_channel(endpoint, wire.raw(parameter), timeout=limit)
+        channel = await self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
+        limit = self._pool.timeout_for(timeout)
         info = await AsyncLoad(channel, self._info_type).run(on_progress, limit)
         return self._pinned(info)
 
@@ -454,17 +449,15 @@ class AsyncEmbeddingNamespace(_AsyncModelNamespace["AsyncEmbeddingModel", Embedd
 class _LazySession:
     """Opens the namespace session only when the stream starts (streams never block on creation)."""
 
-    def __init__(self, client: AsyncClient, namespace: str, timeout: Timeout) -> None:
-        self._client = client
+    def __init__(self, pool: AsyncSessionPool, namespace: str, timeout: Timeout) -> None:
+        self._pool = pool
         self._namespace = namespace
         self._timeout = timeout
 
     async def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> AsyncChannel:
-        session = self._client._sessions.get(self._namespace) or await self._client._session(
-            self._namespace, self._timeout
-        )
+        session = await self._pool.session(self._namespace, self._timeout)
         return await session.open_channel(endpoint, creation_parameter, timeout=timeout)
 
 

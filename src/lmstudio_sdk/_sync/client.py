@@ -13,32 +13,19 @@ from urllib.parse import urlsplit
 import msgspec
 from msgspec import UNSET
 
-from .._exceptions import LMStudioValueError, ServerNotFoundError
-from .._protocol import envelope as wire
+from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
 from .._protocol.params import LMStudioVersion, decode_model_list, decode_result
 from .._protocol.schema import EmbeddingModelInfo, LLMInfo
-from .._transport.sync import Lock, find_local_server
-from .._transport.common import DISCOVERY_PORTS
-from .._types import NOT_GIVEN, Timeout, resolve_timeout
+from .._types import NOT_GIVEN, Timeout
 from .files import FilesNamespace
 from .models import EmbeddingNamespace, LLMNamespace
-from .session import Channel, Session
+from .pool import SessionPool
+from .session import Channel
 
 __all__ = ["Client", "SystemNamespace"]
 
-NAMESPACES = (
-    "llm",
-    "embedding",
-    "system",
-    "diagnostics",
-    "files",
-    "repository",
-    "plugins",
-    "runtime",
-)
 DEFAULT_TIMEOUT = 60.0
-DISCOVERY_TIMEOUT = 1.0
 
 
 def base_url_from_host(host: str) -> str:
@@ -61,21 +48,21 @@ def base_url_from_host(host: str) -> str:
 class SystemNamespace:
     """``client.system``: what is downloaded, and which LM Studio this is."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, pool: SessionPool) -> None:
+        self._pool = pool
 
     def list_downloaded_models(
         self, domain: str | None = None, *, timeout: Timeout = NOT_GIVEN
     ) -> list[LLMInfo | EmbeddingModelInfo]:
         """Every downloaded model, or only those of ``domain`` ("llm" or "embedding")."""
-        raw = self._client._raw_rpc("system", "listDownloadedModels", None, timeout)
+        raw = self._pool.rpc("system", "listDownloadedModels", None, timeout)
         models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
             raw, "listDownloadedModels", instances=False
         )
         return [m for m in models if domain is None or m.domain == domain]
 
     def get_lmstudio_version(self, *, timeout: Timeout = NOT_GIVEN) -> LMStudioVersion:
-        raw = self._client._raw_rpc("system", "version", None, timeout)
+        raw = self._pool.rpc("system", "version", None, timeout)
         return decode_result(raw, LMStudioVersion, "version")
 
 
@@ -98,21 +85,18 @@ class Client:
         api_token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
     ) -> None:
-        self._base_url = base_url_from_host(host) if host is not None else None
+        base_url = base_url_from_host(host) if host is not None else None
         self._identity = resolve_identity(api_token)
-        self._default_timeout = timeout
-        self._sessions: dict[str, Session] = {}
-        self._setup_lock = Lock()
-        self._closed = False
-        self.llm = LLMNamespace(self)
-        self.embedding = EmbeddingNamespace(self)
-        self.system = SystemNamespace(self)
-        self.files = FilesNamespace(self)
+        self._pool = SessionPool(base_url, self._identity, timeout)
+        self.llm = LLMNamespace(self._pool)
+        self.embedding = EmbeddingNamespace(self._pool)
+        self.system = SystemNamespace(self._pool)
+        self.files = FilesNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:
         """The server's base URL, once known (given, or found by discovery)."""
-        return self._base_url
+        return self._pool.base_url
 
     def __enter__(self) -> Client:
         return self
@@ -127,10 +111,7 @@ class Client:
 
     def close(self) -> None:
         """Close every socket. The client can still be used afterwards: it reconnects."""
-        sessions = list(self._sessions.values())
-        self._sessions.clear()
-        for session in sessions:
-            session.close()
+        self._pool.close()
 
     # -- escape hatch: any endpoint --------------------------------------------------------------
 
@@ -143,7 +124,7 @@ class Client:
         timeout: Timeout = NOT_GIVEN,
     ) -> Any:
         """Call any RPC endpoint; ``parameter`` and the result are plain JSON values."""
-        raw = self._raw_rpc(namespace, endpoint, parameter, timeout)
+        raw = self._pool.rpc(namespace, endpoint, parameter, timeout)
         return None if raw is UNSET else msgspec.json.decode(raw)
 
     def open_channel(
@@ -155,49 +136,4 @@ class Client:
         timeout: Timeout = NOT_GIVEN,
     ) -> Channel:
         """Open any channel; ``receive_value()`` gives packets as plain JSON values."""
-        session = self._sessions.get(namespace) or self._session(namespace, timeout)
-        payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
-        return session.open_channel(endpoint, payload, timeout=self._timeout(timeout))
-
-    # -- internals used by namespaces and handles ------------------------------------------------
-
-    def _timeout(self, timeout: Timeout) -> float | None:
-        return resolve_timeout(timeout, self._default_timeout)
-
-    def _raw_rpc(
-        self, namespace: str, endpoint: str, parameter: Any, timeout: Timeout
-    ) -> Any:
-        session = self._sessions.get(namespace) or self._session(namespace, timeout)
-        payload = UNSET if parameter is None else wire.raw(parameter)
-        return session.rpc(endpoint, payload, timeout=self._timeout(timeout))
-
-    def _session(self, namespace: str, timeout: Timeout) -> Session:
-        # Hot paths call `self._sessions.get(namespace) or self._session(...)`: an
-        # existing session then costs a dict lookup, not a coroutine.
-        session = self._sessions.get(namespace)
-        if session is not None:
-            return session
-        if namespace not in NAMESPACES:
-            raise LMStudioValueError(
-                f"unknown namespace {namespace!r}; expected one of {', '.join(NAMESPACES)}"
-            )
-        with self._setup_lock.hold(self._timeout(timeout)):
-            session = self._sessions.get(namespace)
-            if session is None:
-                base_url = self._resolve_base_url()
-                session = Session(base_url, namespace, self._identity)
-                self._sessions[namespace] = session
-            return session
-
-    def _resolve_base_url(self) -> str:
-        if self._base_url is None:
-            port = find_local_server(DISCOVERY_PORTS, DISCOVERY_TIMEOUT)
-            if port is None:
-                raise ServerNotFoundError(
-                    "no LM Studio is running on this machine (probed ports "
-                    f"{', '.join(map(str, DISCOVERY_PORTS))}). Start LM Studio or `lms server "
-                    "start`, or run the embedded server with `lmstudio-sdk serve`; or pass the "
-                    "address, e.g. Client('127.0.0.1:1234')."
-                )
-            self._base_url = f"ws://127.0.0.1:{port}"
-        return self._base_url
+        return self._pool.open_channel(namespace, endpoint, creation_parameter, timeout)

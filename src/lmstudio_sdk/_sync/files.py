@@ -18,7 +18,7 @@ from .._transport.sync import read_file
 from .._types import NOT_GIVEN, Timeout
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .pool import SessionPool
 
 __all__ = ["FilesNamespace", "FileSource"]
 
@@ -28,8 +28,8 @@ FileSource = str | os.PathLike[str] | bytes
 class FilesNamespace:
     """Uploads live on the server while this client is connected."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, pool: SessionPool) -> None:
+        self._pool = pool
 
     def prepare_file(
         self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
@@ -49,7 +49,7 @@ class FilesNamespace:
         parameter = UploadFileBase64Params(
             name=name, content_base64=base64.b64encode(data).decode("ascii")
         )
-        raw = self._client._raw_rpc("files", "uploadFileBase64", parameter, timeout)
+        raw = self._pool.rpc("files", "uploadFileBase64", parameter, timeout)
         uploaded = decode_result(raw, UploadFileResult, "uploadFileBase64")
         return FilePart(
             name=name,

@@ -67,7 +67,7 @@ from .session import Channel
 from .streams import Load, PredictionStream
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .pool import SessionPool
 
 __all__ = [
     "EmbeddingModel",
@@ -106,9 +106,9 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
     _info_type: type[InfoT]
 
     def __init__(
-        self, client: Client, specifier: ModelSpecifier, info: InfoT | None = None
+        self, pool: SessionPool, specifier: ModelSpecifier, info: InfoT | None = None
     ) -> None:
-        self._client = client
+        self._pool = pool
         self.specifier = specifier
         self._info: InfoT | None = info
 
@@ -131,7 +131,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
 
     def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
         """Fresh info about the loaded instance."""
-        raw = self._client._raw_rpc(
+        raw = self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParams(specifier=self.specifier, throw_if_not_found=True),
@@ -140,7 +140,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return decode_result(raw, self._info_type, "getModelInfo")
 
     def _get_load_kv(self, timeout: Timeout) -> KVConfig:
-        raw = self._client._raw_rpc(
+        raw = self._pool.rpc(
             self._namespace, "getLoadConfig", SpecifierParams(specifier=self.specifier), timeout
         )
         return decode_result(raw, KVConfig, "getLoadConfig")
@@ -169,7 +169,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return [decode_result(r, TokenizeResult, "tokenize").tokens for r in results]
 
     def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
-        raw = self._client._raw_rpc(
+        raw = self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParams(specifier=self.specifier, input_string=text),
@@ -178,16 +178,14 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
     def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
-        self._client._raw_rpc(
+        self._pool.rpc(
             self._namespace, "unloadModel", UnloadModelParams(identifier=self.identifier), timeout
         )
 
     def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._client._timeout(timeout)
-        session = self._client._sessions.get(self._namespace) or self._client._session(
-            self._namespace, timeout
-        )
+        limit = self._pool.timeout_for(timeout)
+        session = self._pool.session(self._namespace, timeout)
         calls = []
         for text in inputs:
             parameter: Any
@@ -271,7 +269,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             if config
             else KVConfigStack(layers=[])
         )
-        raw = self._client._raw_rpc(
+        raw = self._pool.rpc(
             self._namespace,
             "applyPromptTemplate",
             ApplyPromptTemplateParams(
@@ -293,10 +291,10 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         structured = kv.get("llm.prediction.structured", {})
         timeout = options.get("timeout", NOT_GIVEN)
         return PredictionStream(
-            _LazySession(self._client, self._namespace, timeout),
+            _LazySession(self._pool, self._namespace, timeout),
             endpoint,
             wire.raw(parameter),
-            timeout=self._client._timeout(timeout),
+            timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
             on_fragment=options.get("on_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
@@ -341,22 +339,22 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
     _info_type: type[LLMInstanceInfo] | type[EmbeddingModelInstanceInfo]
     _load_config_to_kv: Callable[[Mapping[str, Any] | None], KVConfig]
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, pool: SessionPool) -> None:
+        self._pool = pool
 
     def _pinned(self, info: LLMInstanceInfo | EmbeddingModelInstanceInfo) -> HandleT:
         specifier = InstanceReferenceSpecifier(instance_reference=info.instance_reference)
         # _info_type always matches _handle_type's info type (both set per namespace below).
-        return self._handle_type(self._client, specifier, info)  # type: ignore[arg-type]
+        return self._handle_type(self._pool, specifier, info)  # type: ignore[arg-type]
 
     def handle(self, identifier: str | None = None, *, path: str | None = None) -> HandleT:
         """A dynamic handle: resolves ``identifier`` (or ``path``) anew on every call."""
         query = ModelQuery(identifier=identifier, path=path)
-        return self._handle_type(self._client, QuerySpecifier(query=query))
+        return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = self._client._raw_rpc(self._namespace, "listLoaded", None, timeout)
+        raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -378,7 +376,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ``ttl`` (seconds) unloads a model loaded here after that much idle time.
         """
         if key is None:
-            raw = self._client._raw_rpc(
+            raw = self._pool.rpc(
                 self._namespace,
                 "getModelInfo",
                 GetModelInfoParams(
@@ -414,7 +412,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._load_channel("loadModel", parameter, on_progress, timeout)
 
     def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
-        self._client._raw_rpc(
+        self._pool.rpc(
             self._namespace, "unloadModel", UnloadModelParams(identifier=identifier), timeout
         )
 
@@ -425,11 +423,8 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         on_progress: Callable[[float], object] | None,
         timeout: Timeout,
     ) -> HandleT:
-        session = self._client._sessions.get(self._namespace) or self._client._session(
-            self._namespace, timeout
-        )
-        limit = self._client._timeout(timeout)
-        channel = session.open_channel(endpoint, wire.raw(parameter), timeout=limit)
+        channel = self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
+        limit = self._pool.timeout_for(timeout)
         info = Load(channel, self._info_type).run(on_progress, limit)
         return self._pinned(info)
 
@@ -455,17 +450,15 @@ class EmbeddingNamespace(_ModelNamespace["EmbeddingModel", EmbeddingLoadConfigDi
 class _LazySession:
     """Opens the namespace session only when the stream starts (streams never block on creation)."""
 
-    def __init__(self, client: Client, namespace: str, timeout: Timeout) -> None:
-        self._client = client
+    def __init__(self, pool: SessionPool, namespace: str, timeout: Timeout) -> None:
+        self._pool = pool
         self._namespace = namespace
         self._timeout = timeout
 
     def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> Channel:
-        session = self._client._sessions.get(self._namespace) or self._client._session(
-            self._namespace, self._timeout
-        )
+        session = self._pool.session(self._namespace, self._timeout)
         return session.open_channel(endpoint, creation_parameter, timeout=timeout)
 
 

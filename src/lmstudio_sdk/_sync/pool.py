@@ -1,0 +1,116 @@
+# GENERATED from src/lmstudio_sdk/_async/pool.py by scripts/unasync.py. Do not edit: edit the source.
+"""The sockets of one client: a session per namespace, opened on first use, one default timeout.
+
+The client owns one pool and hands it to its namespaces and handles, so that they call
+endpoints without reaching into the client. Every call goes straight to the session (a dict
+lookup once the socket is open): the pool adds no coroutine or hop of its own to a call.
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec import UNSET, Raw, UnsetType
+
+from .._exceptions import LMStudioValueError, ServerNotFoundError
+from .._protocol import envelope as wire
+from .._protocol.identity import Identity
+from .._transport.sync import Lock, find_local_server
+from .._transport.common import DISCOVERY_PORTS
+from .._types import Timeout, resolve_timeout
+from .session import Channel, Session
+
+__all__ = ["NAMESPACES", "SessionPool"]
+
+NAMESPACES = (
+    "llm",
+    "embedding",
+    "system",
+    "diagnostics",
+    "files",
+    "repository",
+    "plugins",
+    "runtime",
+)
+DISCOVERY_TIMEOUT = 1.0
+
+
+class SessionPool:
+    """One lazily opened session per namespace of one server, and the default timeout."""
+
+    def __init__(
+        self, base_url: str | None, identity: Identity, default_timeout: float | None
+    ) -> None:
+        self._base_url = base_url
+        self._identity = identity
+        self._default_timeout = default_timeout
+        self._sessions: dict[str, Session] = {}
+        self._setup_lock = Lock()
+
+    @property
+    def base_url(self) -> str | None:
+        """The server's base URL, once known (given, or found by discovery)."""
+        return self._base_url
+
+    def timeout_for(self, timeout: Timeout) -> float | None:
+        """A call's ``timeout=`` argument, with the client's default when it was not given."""
+        return resolve_timeout(timeout, self._default_timeout)
+
+    def rpc(
+        self, namespace: str, endpoint: str, parameter: Any, timeout: Timeout
+    ) -> Raw | UnsetType:
+        """Call an endpoint; ``parameter`` is a struct or plain JSON values (None: no payload)."""
+        session = self._sessions.get(namespace) or self.session(namespace, timeout)
+        payload = UNSET if parameter is None else wire.raw(parameter)
+        return session.rpc(endpoint, payload, timeout=self.timeout_for(timeout))
+
+    def open_channel(
+        self, namespace: str, endpoint: str, creation_parameter: Any, timeout: Timeout
+    ) -> Channel:
+        """Open a channel; ``creation_parameter`` as for ``rpc``."""
+        session = self._sessions.get(namespace) or self.session(namespace, timeout)
+        payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
+        return session.open_channel(endpoint, payload, timeout=self.timeout_for(timeout))
+
+    def session(self, namespace: str, timeout: Timeout) -> Session:
+        """The namespace's session, made on first use (its socket connects on its first call).
+
+        ``rpc`` and ``open_channel`` look the session up themselves first: an existing
+        session then costs a dict lookup, not a coroutine.
+        """
+        session = self._sessions.get(namespace)
+        if session is not None:
+            return session
+        if namespace not in NAMESPACES:
+            raise LMStudioValueError(
+                f"unknown namespace {namespace!r}; expected one of {', '.join(NAMESPACES)}"
+            )
+        with self._setup_lock.hold(self.timeout_for(timeout)):
+            session = self._sessions.get(namespace)
+            if session is None:
+                base_url = self._resolve_base_url()
+                session = Session(base_url, namespace, self._identity)
+                self._sessions[namespace] = session
+            return session
+
+    def close(self) -> None:
+        """Close every socket; the next call opens a new one."""
+        sessions = list(self._sessions.values())
+        self._sessions.clear()
+        for session in sessions:
+            session.close()
+
+    def _resolve_base_url(self) -> str:
+        if self._base_url is None:
+            port = find_local_server(DISCOVERY_PORTS, DISCOVERY_TIMEOUT)
+            if port is None:
+                raise ServerNotFoundError(
+                    "no LM Studio is running on this machine (probed ports "
+                    f"{', '.join(map(str, DISCOVERY_PORTS))}). Start LM Studio or `lms server "
+                    "start`, or run the embedded server with `lmstudio-sdk serve`; or pass the "
+                    "address, e.g. Client('127.0.0.1:1234')."
+                )
+            self._base_url = f"ws://127.0.0.1:{port}"
+        return self._base_url
