@@ -10,113 +10,17 @@
 ``AsyncClient`` has the same API with ``await`` / ``async for`` / ``async with``.
 """
 
-# The faces and types load on first use (PEP 562): `import lmstudio_sdk` stays cheap, and a
-# sync user never imports asyncio.
+# The public API, declared once: name -> the module that defines it. `__all__`, `dir()` and
+# the lazy loader (PEP 562) are built from this table, so `import lmstudio_sdk` stays cheap and
+# a sync user never imports asyncio. tests/test_public_api.py pins the names and checks that
+# the TYPE_CHECKING imports below (what mypy sees) match the table.
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._exceptions import (
-    AuthenticationError,
-    ConfigKeyError,
-    DomainMismatchError,
-    LMStudioConnectionError,
-    LMStudioError,
-    LMStudioProtocolError,
-    LMStudioServerError,
-    LMStudioTimeoutError,
-    LMStudioValueError,
-    LocalProtocolError,
-    ModelNotFoundError,
-    PresetNotFoundError,
-    RemoteProtocolError,
-    ServerNotFoundError,
-    UnsupportedFeatureError,
-)
-from ._types import (
-    NOT_GIVEN,
-)
-from ._version import (
-    __version__,
-)
-
-if TYPE_CHECKING:
-    from ._async.client import (
-        AsyncClient,
-        AsyncSystemNamespace,
-    )
-    from ._async.files import (
-        AsyncFilesNamespace,
-    )
-    from ._async.models import (
-        AsyncEmbeddingModel,
-        AsyncEmbeddingNamespace,
-        AsyncLLM,
-        AsyncLLMNamespace,
-    )
-    from ._async.session import (
-        AsyncChannel,
-    )
-    from ._async.streams import (
-        AsyncPredictionStream,
-    )
-    from ._protocol.chat import (
-        ChatMessageDict,
-    )
-    from ._protocol.errors import (
-        ErrorData,
-    )
-    from ._protocol.kv_config import (
-        EmbeddingLoadConfig,
-        EmbeddingLoadConfigDict,
-        LlmLoadConfig,
-        LlmLoadConfigDict,
-        LlmPredictionConfig,
-        LlmPredictionConfigDict,
-    )
-    from ._protocol.params import (
-        LMStudioVersion,
-    )
-    from ._protocol.prediction import (
-        PredictionResult,
-        PromptProcessingProgress,
-    )
-    from ._protocol.schema import (
-        ChatHistoryData,
-        ChatMessageData,
-        EmbeddingModelInfo,
-        EmbeddingModelInstanceInfo,
-        FilePart,
-        KVConfig,
-        LLMInfo,
-        LLMInstanceInfo,
-        PredictionFragment,
-        PredictionStats,
-        ToolCallRequest,
-    )
-    from ._sync.client import (
-        Client,
-        SystemNamespace,
-    )
-    from ._sync.files import (
-        FilesNamespace,
-    )
-    from ._sync.models import (
-        LLM,
-        EmbeddingModel,
-        EmbeddingNamespace,
-        LLMNamespace,
-    )
-    from ._sync.session import (
-        Channel,
-    )
-    from ._sync.streams import (
-        PredictionStream,
-    )
-
-_LAZY: dict[str, str] = {
+_PUBLIC: dict[str, str] = {
     "AsyncClient": "._async.client",
     "AsyncSystemNamespace": "._async.client",
     "AsyncFilesNamespace": "._async.files",
@@ -126,6 +30,21 @@ _LAZY: dict[str, str] = {
     "AsyncLLMNamespace": "._async.models",
     "AsyncChannel": "._async.session",
     "AsyncPredictionStream": "._async.streams",
+    "AuthenticationError": "._exceptions",
+    "ConfigKeyError": "._exceptions",
+    "DomainMismatchError": "._exceptions",
+    "LMStudioConnectionError": "._exceptions",
+    "LMStudioError": "._exceptions",
+    "LMStudioProtocolError": "._exceptions",
+    "LMStudioServerError": "._exceptions",
+    "LMStudioTimeoutError": "._exceptions",
+    "LMStudioValueError": "._exceptions",
+    "LocalProtocolError": "._exceptions",
+    "ModelNotFoundError": "._exceptions",
+    "PresetNotFoundError": "._exceptions",
+    "RemoteProtocolError": "._exceptions",
+    "ServerNotFoundError": "._exceptions",
+    "UnsupportedFeatureError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
     "ErrorData": "._protocol.errors",
     "EmbeddingLoadConfig": "._protocol.kv_config",
@@ -151,77 +70,80 @@ _LAZY: dict[str, str] = {
     "Client": "._sync.client",
     "SystemNamespace": "._sync.client",
     "FilesNamespace": "._sync.files",
-    "LLM": "._sync.models",
     "EmbeddingModel": "._sync.models",
     "EmbeddingNamespace": "._sync.models",
+    "LLM": "._sync.models",
     "LLMNamespace": "._sync.models",
     "Channel": "._sync.session",
     "PredictionStream": "._sync.streams",
+    "NOT_GIVEN": "._types",
+    "__version__": "._version",
 }
 
-__all__ = [
-    "LLM",
-    "NOT_GIVEN",
-    "AsyncChannel",
-    "AsyncClient",
-    "AsyncEmbeddingModel",
-    "AsyncEmbeddingNamespace",
-    "AsyncFilesNamespace",
-    "AsyncLLM",
-    "AsyncLLMNamespace",
-    "AsyncPredictionStream",
-    "AsyncSystemNamespace",
-    "AuthenticationError",
-    "Channel",
-    "ChatHistoryData",
-    "ChatMessageData",
-    "ChatMessageDict",
-    "Client",
-    "ConfigKeyError",
-    "DomainMismatchError",
-    "EmbeddingLoadConfig",
-    "EmbeddingLoadConfigDict",
-    "EmbeddingModel",
-    "EmbeddingModelInfo",
-    "EmbeddingModelInstanceInfo",
-    "EmbeddingNamespace",
-    "ErrorData",
-    "FilePart",
-    "FilesNamespace",
-    "KVConfig",
-    "LLMInfo",
-    "LLMInstanceInfo",
-    "LLMNamespace",
-    "LMStudioConnectionError",
-    "LMStudioError",
-    "LMStudioProtocolError",
-    "LMStudioServerError",
-    "LMStudioTimeoutError",
-    "LMStudioValueError",
-    "LMStudioVersion",
-    "LlmLoadConfig",
-    "LlmLoadConfigDict",
-    "LlmPredictionConfig",
-    "LlmPredictionConfigDict",
-    "LocalProtocolError",
-    "ModelNotFoundError",
-    "PredictionFragment",
-    "PredictionResult",
-    "PredictionStats",
-    "PredictionStream",
-    "PresetNotFoundError",
-    "PromptProcessingProgress",
-    "RemoteProtocolError",
-    "ServerNotFoundError",
-    "SystemNamespace",
-    "ToolCallRequest",
-    "UnsupportedFeatureError",
-    "__version__",
-]
+__all__ = sorted(_PUBLIC)
+
+if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is not static)
+    from ._async.client import AsyncClient as AsyncClient
+    from ._async.client import AsyncSystemNamespace as AsyncSystemNamespace
+    from ._async.files import AsyncFilesNamespace as AsyncFilesNamespace
+    from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
+    from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
+    from ._async.models import AsyncLLM as AsyncLLM
+    from ._async.models import AsyncLLMNamespace as AsyncLLMNamespace
+    from ._async.session import AsyncChannel as AsyncChannel
+    from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
+    from ._exceptions import AuthenticationError as AuthenticationError
+    from ._exceptions import ConfigKeyError as ConfigKeyError
+    from ._exceptions import DomainMismatchError as DomainMismatchError
+    from ._exceptions import LMStudioConnectionError as LMStudioConnectionError
+    from ._exceptions import LMStudioError as LMStudioError
+    from ._exceptions import LMStudioProtocolError as LMStudioProtocolError
+    from ._exceptions import LMStudioServerError as LMStudioServerError
+    from ._exceptions import LMStudioTimeoutError as LMStudioTimeoutError
+    from ._exceptions import LMStudioValueError as LMStudioValueError
+    from ._exceptions import LocalProtocolError as LocalProtocolError
+    from ._exceptions import ModelNotFoundError as ModelNotFoundError
+    from ._exceptions import PresetNotFoundError as PresetNotFoundError
+    from ._exceptions import RemoteProtocolError as RemoteProtocolError
+    from ._exceptions import ServerNotFoundError as ServerNotFoundError
+    from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
+    from ._protocol.chat import ChatMessageDict as ChatMessageDict
+    from ._protocol.errors import ErrorData as ErrorData
+    from ._protocol.kv_config import EmbeddingLoadConfig as EmbeddingLoadConfig
+    from ._protocol.kv_config import EmbeddingLoadConfigDict as EmbeddingLoadConfigDict
+    from ._protocol.kv_config import LlmLoadConfig as LlmLoadConfig
+    from ._protocol.kv_config import LlmLoadConfigDict as LlmLoadConfigDict
+    from ._protocol.kv_config import LlmPredictionConfig as LlmPredictionConfig
+    from ._protocol.kv_config import LlmPredictionConfigDict as LlmPredictionConfigDict
+    from ._protocol.params import LMStudioVersion as LMStudioVersion
+    from ._protocol.prediction import PredictionResult as PredictionResult
+    from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
+    from ._protocol.schema import ChatHistoryData as ChatHistoryData
+    from ._protocol.schema import ChatMessageData as ChatMessageData
+    from ._protocol.schema import EmbeddingModelInfo as EmbeddingModelInfo
+    from ._protocol.schema import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
+    from ._protocol.schema import FilePart as FilePart
+    from ._protocol.schema import KVConfig as KVConfig
+    from ._protocol.schema import LLMInfo as LLMInfo
+    from ._protocol.schema import LLMInstanceInfo as LLMInstanceInfo
+    from ._protocol.schema import PredictionFragment as PredictionFragment
+    from ._protocol.schema import PredictionStats as PredictionStats
+    from ._protocol.schema import ToolCallRequest as ToolCallRequest
+    from ._sync.client import Client as Client
+    from ._sync.client import SystemNamespace as SystemNamespace
+    from ._sync.files import FilesNamespace as FilesNamespace
+    from ._sync.models import LLM as LLM
+    from ._sync.models import EmbeddingModel as EmbeddingModel
+    from ._sync.models import EmbeddingNamespace as EmbeddingNamespace
+    from ._sync.models import LLMNamespace as LLMNamespace
+    from ._sync.session import Channel as Channel
+    from ._sync.streams import PredictionStream as PredictionStream
+    from ._types import NOT_GIVEN as NOT_GIVEN
+    from ._version import __version__ as __version__
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'lmstudio_sdk' has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
@@ -230,4 +152,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return list(__all__)
