@@ -47,12 +47,12 @@ _PUBLIC: dict[str, str] = {
     "UnsupportedFeatureError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
     "ErrorData": "._protocol.errors",
-    "EmbeddingLoadConfig": "._protocol.kv_config",
-    "EmbeddingLoadConfigDict": "._protocol.kv_config",
-    "LlmLoadConfig": "._protocol.kv_config",
-    "LlmLoadConfigDict": "._protocol.kv_config",
-    "LlmPredictionConfig": "._protocol.kv_config",
-    "LlmPredictionConfigDict": "._protocol.kv_config",
+    "EmbeddingLoadConfig": "._protocol.config_types",
+    "EmbeddingLoadConfigDict": "._protocol.config_types",
+    "LlmLoadConfig": "._protocol.config_types",
+    "LlmLoadConfigDict": "._protocol.config_types",
+    "LlmPredictionConfig": "._protocol.config_types",
+    "LlmPredictionConfigDict": "._protocol.config_types",
     "LMStudioVersion": "._protocol.params",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
@@ -108,13 +108,13 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import ServerNotFoundError as ServerNotFoundError
     from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
     from ._protocol.chat import ChatMessageDict as ChatMessageDict
+    from ._protocol.config_types import EmbeddingLoadConfig as EmbeddingLoadConfig
+    from ._protocol.config_types import EmbeddingLoadConfigDict as EmbeddingLoadConfigDict
+    from ._protocol.config_types import LlmLoadConfig as LlmLoadConfig
+    from ._protocol.config_types import LlmLoadConfigDict as LlmLoadConfigDict
+    from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
+    from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
     from ._protocol.errors import ErrorData as ErrorData
-    from ._protocol.kv_config import EmbeddingLoadConfig as EmbeddingLoadConfig
-    from ._protocol.kv_config import EmbeddingLoadConfigDict as EmbeddingLoadConfigDict
-    from ._protocol.kv_config import LlmLoadConfig as LlmLoadConfig
-    from ._protocol.kv_config import LlmLoadConfigDict as LlmLoadConfigDict
-    from ._protocol.kv_config import LlmPredictionConfig as LlmPredictionConfig
-    from ._protocol.kv_config import LlmPredictionConfigDict as LlmPredictionConfigDict
     from ._protocol.params import LMStudioVersion as LMStudioVersion
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress

@@ -13,9 +13,7 @@ from hypothesis import strategies as st
 
 from lmstudio_sdk._exceptions import ConfigKeyError, LMStudioValueError
 from lmstudio_sdk._protocol import kv_config
-from lmstudio_sdk._protocol.kv_config import (
-    COMPLETE_MODE_TEMPLATE_LAYER,
-    KV_KEYS,
+from lmstudio_sdk._protocol.config_types import (
     EmbeddingLoadConfig,
     EmbeddingLoadConfigDict,
     GpuSetting,
@@ -23,6 +21,9 @@ from lmstudio_sdk._protocol.kv_config import (
     LlmLoadConfigDict,
     LlmPredictionConfig,
     LlmPredictionConfigDict,
+)
+from lmstudio_sdk._protocol.kv_config import (
+    COMPLETE_MODE_TEMPLATE_LAYER,
     api_override_stack,
     completion_stack,
     embedding_load_config_to_kv,
@@ -34,6 +35,7 @@ from lmstudio_sdk._protocol.kv_config import (
     unknown_keys,
     validate_kv_value,
 )
+from lmstudio_sdk._protocol.kv_keys import KV_KEYS
 from lmstudio_sdk._protocol.schema import KVConfig, KVConfigField
 
 Fields = list[tuple[str, Any]]

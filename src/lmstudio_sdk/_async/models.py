@@ -17,12 +17,14 @@ from msgspec import Raw, UnsetType
 from .._exceptions import LMStudioValueError
 from .._protocol import envelope as wire
 from .._protocol.chat import ChatLike, to_history
-from .._protocol.kv_config import (
+from .._protocol.config_types import (
     EmbeddingLoadConfig,
     EmbeddingLoadConfigDict,
     LlmLoadConfig,
     LlmLoadConfigDict,
     LlmPredictionConfigDict,
+)
+from .._protocol.kv_config import (
     api_override_stack,
     completion_stack,
     embedding_load_config_to_kv,
