@@ -84,3 +84,22 @@ def test_server_does_not_use_the_client_faces(path: Path) -> None:
         if m.startswith(("lmstudio_sdk._async", "lmstudio_sdk._sync"))
     }
     assert not bad, f"{path.name} imports a client face: {sorted(bad)}"
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in files("_async") if p.name != "client.py"], ids=lambda p: p.name
+)
+def test_namespaces_and_handles_use_the_pool_not_the_client(path: Path) -> None:
+    """Only the client knows the client; the rest of the face reaches no one's privates."""
+    assert "lmstudio_sdk._async.client" not in imported_modules(path)
+    tree = ast.parse(path.read_text(), filename=str(path))
+    reaching = [
+        f"line {node.lineno}: {ast.unparse(node)}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr in ("_client", "_pool")
+    ]
+    assert not reaching, f"{path.name} reaches into private attributes: {reaching}"
