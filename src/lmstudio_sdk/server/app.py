@@ -195,10 +195,6 @@ class LMStudioServer:
     def files(self) -> FileStore:
         return self.services.files
 
-    @property
-    def experiment_flags(self) -> set[str]:
-        return self.services.experiment_flags
-
     def statistics(self) -> ServerStatistics:
         by_namespace: dict[str, int] = {}
         for session in self._sessions:

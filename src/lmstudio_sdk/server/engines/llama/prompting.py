@@ -9,7 +9,13 @@ from ...._protocol.schema import ChatHistoryData
 from ...errors import ServerError
 from .instance import LlamaInstance
 from .sampling import SamplingParams
-from .templates import PreparedChat, Segment, build_prompt, manual_template_prompt, prepare_messages
+from .templates import (
+    PreparedChat,
+    Segment,
+    build_prompt,
+    manual_template_prompt,
+    prepare_messages,
+)
 
 __all__ = ["fit_history", "fit_tokens", "prompt_segments", "tokens_of"]
 
