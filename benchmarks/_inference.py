@@ -13,7 +13,7 @@ from typing import Any
 
 from ._common import CaseResult, JsonDict
 
-# The llama engine's defaults (server/inference/params.py), with temperature 0: greedy.
+# The llama engine's defaults (server/engines/llama/sampling.py), with temperature 0: greedy.
 TOP_K, TOP_P, MIN_P, REPEAT_PENALTY = 40, 0.95, 0.05, 1.1
 CLIENT_TIMEOUT = 300.0
 

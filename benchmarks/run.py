@@ -415,7 +415,7 @@ def bench_capacity(b: Bench) -> None:
 
 def default_models_dir() -> Path:
     """The folder ``lmstudio-sdk serve`` uses when given none."""
-    from lmstudio_sdk.server.models_dir import default_models_dir as server_default
+    from lmstudio_sdk.server.local.models_dir import default_models_dir as server_default
 
     return server_default()
 

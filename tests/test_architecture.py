@@ -103,3 +103,96 @@ def test_namespaces_and_handles_use_the_pool_not_the_client(path: Path) -> None:
         and node.value.attr in ("_client", "_pool")
     ]
     assert not reaching, f"{path.name} reaches into private attributes: {reaching}"
+
+
+# -- the embedded server's layers, bottom to top (docs/architecture.md, "The embedded server") --
+
+SERVER = "lmstudio_sdk.server"
+SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors",),  # the one error type, LM Studio's error data
+    ("local",),  # models folder, GGUF reading/conversion, model install
+    ("engines",),  # the engine interface, scripted, llama
+    ("services",),  # models manager, file store, identities, observer
+    ("endpoints",),  # handlers, one module per namespace
+    ("catalog", "router", "session"),  # (namespace, endpoint) → handler; one socket
+    ("app", "thread", "recorder", "__init__"),  # the server, its thread, the test recorder
+)
+# Optional heavy dependencies a module may import on first use rather than at import time.
+LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2"}
+MAX_SERVER_MODULE_LINES = 600
+
+
+def server_layer(module: str) -> int | None:
+    """The layer of a module (or a name in it) of ``lmstudio_sdk.server``; None outside it."""
+    if module != SERVER and not module.startswith(SERVER + "."):
+        return None
+    first = module[len(SERVER) + 1 :].split(".")[0] or "__init__"
+    for index, names in enumerate(SERVER_LAYERS):
+        if first in names:
+            return index
+    raise AssertionError(f"{module} is in no server layer; add it to SERVER_LAYERS")
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+
+
+@pytest.mark.parametrize("path", files("server"), ids=lambda p: module_name(p))
+def test_server_module_imports_only_its_layer_and_lower(path: Path) -> None:
+    own = server_layer(module_name(path))
+    assert own is not None
+    bad = {
+        m for m in imported_modules(path) if (layer := server_layer(m)) is not None and layer > own
+    }
+    assert not bad, (
+        f"{module_name(path)} (layer {SERVER_LAYERS[own]}) imports from a layer above: "
+        f"{sorted(bad)}"
+    )
+
+
+@pytest.mark.parametrize("path", files("server/engines"), ids=lambda p: module_name(p))
+def test_engines_import_no_sibling_engine_but_their_own(path: Path) -> None:
+    """An engine package is self-contained: scripted never reaches into llama, nor back."""
+    own = module_name(path).split(".")[3:4]  # base, scripted, llama, __init__
+    engines = {"scripted", "llama"}
+    bad = {
+        m
+        for m in imported_modules(path)
+        if m.startswith(SERVER + ".engines.")
+        and (other := m.split(".")[3]) in engines
+        and own not in ([other], ["__init__"])
+    }
+    assert not bad, f"{module_name(path)} imports another engine: {sorted(bad)}"
+
+
+def imports_inside_functions(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import statement inside a function body."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Import):
+                found.extend((inner.lineno, alias.name) for alias in inner.names)
+            elif isinstance(inner, ast.ImportFrom):
+                found.append((inner.lineno, "." * inner.level + (inner.module or "")))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: module_name(p))
+def test_no_import_inside_a_function(path: Path) -> None:
+    """Imports belong at the top of the module; only optional heavy dependencies load lazily
+    (an import inside a function hides a cycle or a cost)."""
+    bad = [
+        (line, module)
+        for line, module in imports_inside_functions(path)
+        if module.split(".")[0] not in LAZY_IMPORTS_ALLOWED
+    ]
+    assert not bad, f"{module_name(path)} imports inside functions: {bad}"
+
+
+@pytest.mark.parametrize("path", files("server"), ids=lambda p: module_name(p))
+def test_server_modules_are_small(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_SERVER_MODULE_LINES, f"{module_name(path)} has {lines} lines"

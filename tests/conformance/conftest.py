@@ -44,7 +44,7 @@ def llama_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     once per session by the installer under test (pip's cache makes repeat runs fast)."""
     if LLAMA_MISSING:
         pytest.skip(LLAMA_SKIP_REASON)
-    from lmstudio_sdk.server.model_install import install_models
+    from lmstudio_sdk.server.local.model_install import install_models
 
     root = tmp_path_factory.mktemp("conformance-models")
     install_models(["all"], root, with_vision=True)

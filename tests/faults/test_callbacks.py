@@ -8,7 +8,7 @@ import time
 import pytest
 
 import lmstudio_sdk as lms
-from lmstudio_sdk.server import ServerThread
+from lmstudio_sdk.server import ServerRecorder, ServerThread
 
 ECHO = "scripted-echo-1b"
 
@@ -32,7 +32,7 @@ def raising(after: int = 1) -> tuple[Boom, object]:
 
 
 def cancels_since(handle: ServerThread, since: float) -> int:
-    return len([c for c in list(handle.server.cancels) if c.at >= since])
+    return len([c for c in list(ServerRecorder.of(handle.server).cancels) if c.at >= since])
 
 
 def loaded(handle: ServerThread) -> tuple[str, ...]:

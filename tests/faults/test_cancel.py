@@ -1,6 +1,6 @@
 """Every way of abandoning a prediction tells the server within 100 ms, on both faces, and the
 connection stays usable. Latency is measured on the server side, through its cancel log
-(``LMStudioServer.cancels``: the monotonic time at which each cancel packet was handled)."""
+(``ServerRecorder.cancels``: the monotonic time at which each cancel packet was handled)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 import pytest
 
 import lmstudio_sdk as lms
-from lmstudio_sdk.server import ServerThread
+from lmstudio_sdk.server import ServerRecorder, ServerThread
 
 ECHO = "scripted-echo-1b"
 MAX_CANCEL_LATENCY = 0.1
@@ -22,7 +22,7 @@ MAX_CANCEL_LATENCY = 0.1
 
 def cancel_latency(handle: ServerThread, since: float) -> float:
     """Seconds from ``since`` to the first cancel the server handled after it."""
-    received = [c.at for c in list(handle.server.cancels) if c.at >= since]
+    received = [c.at for c in list(ServerRecorder.of(handle.server).cancels) if c.at >= since]
     assert received, "the server never saw a cancel"
     return received[0] - since
 
@@ -169,7 +169,7 @@ async def test_cancel_racing_the_end_is_quiet(
     official Python SDK logs every communicationWarning as an error)."""
     async with lms.AsyncClient(fast_thread.url, timeout=10) as client:
         model = await client.llm.model(ECHO)
-        before = fast_thread.server.statistics().cancels_received
+        before = ServerRecorder.of(fast_thread.server).cancels_received
         with caplog.at_level(logging.WARNING, logger="lmstudio_sdk.protocol"):
             for i in range(20):
                 stream = model.respond_stream(f"race {i}")
@@ -179,5 +179,5 @@ async def test_cancel_racing_the_end_is_quiet(
             assert (await model.respond("done")).content == "You said: done"
         # Some cancels reached a running prediction (and were logged); the others arrived
         # after its end, which is exactly the race that must stay quiet.
-        assert fast_thread.server.statistics().cancels_received > before
+        assert ServerRecorder.of(fast_thread.server).cancels_received > before
         assert [r.getMessage() for r in caplog.records] == []

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import pytest
 
 import lmstudio_sdk as lms
-from lmstudio_sdk.server import ServerThread
+from lmstudio_sdk.server import ServerRecorder, ServerThread
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 from tests.faults.helpers import no_pending_tasks, open_fds, rss_bytes
 
@@ -40,7 +40,9 @@ RSS_TOLERANCE = 32 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def loaded_server() -> Iterator[ServerThread]:
-    with ServerThread(engine_factory=lambda: ScriptedEngine(), port=0) as handle:
+    with ServerThread(
+        engine_factory=lambda: ScriptedEngine(), port=0, observer=ServerRecorder()
+    ) as handle:
         with lms.Client(handle.url, timeout=30) as client:
             client.llm.model(ECHO)
         yield handle
@@ -48,7 +50,10 @@ def loaded_server() -> Iterator[ServerThread]:
 
 def settle(handle: ServerThread) -> None:
     """Wait until the server has closed every socket (and its tasks)."""
-    handle.call(lambda server: asyncio.wait_for(server.wait_open_sockets(0), 10), timeout=15)
+    handle.call(
+        lambda server: asyncio.wait_for(ServerRecorder.of(server).wait_open_sockets(0), 10),
+        timeout=15,
+    )
 
 
 async def test_fifty_async_clients_get_exactly_their_own_fragments(

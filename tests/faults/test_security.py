@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection
 
 import lmstudio_sdk as lms
 from lmstudio_sdk.cli import build_parser
-from lmstudio_sdk.server import LMStudioServer
+from lmstudio_sdk.server import LMStudioServer, ServerRecorder
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 from tests.conftest import API_TOKEN, OTHER_TOKEN
 
@@ -46,6 +46,7 @@ async def make_server() -> AsyncIterator[MakeServer]:
 
     async def make(**options: Any) -> LMStudioServer:
         options.setdefault("host", "127.0.0.1")
+        options.setdefault("observer", ServerRecorder())
         server = LMStudioServer(ScriptedEngine(), port=0, **options)
         await server.start()
         started.append(server)
@@ -157,7 +158,7 @@ async def test_an_identifier_cannot_be_reused_with_another_passkey(
     assert server.statistics().identities == {"alice": 2}
     await first.close()
     await second.close()
-    await asyncio.wait_for(server.wait_open_sockets(0), TIMEOUT)
+    await asyncio.wait_for(ServerRecorder.of(server).wait_open_sockets(0), TIMEOUT)
     # The identity ended with its last socket: first come, first served again.
     reply, again = await authenticate(server.url + "/system", "alice", "other-pass")
     assert reply == {"success": True}
@@ -173,7 +174,7 @@ async def test_authentication_times_out(make_server: MakeServer) -> None:
     assert reply == {"success": False, "error": "Authentication timed out"}
     assert await closed_by_server(ws) == 1008
     assert 0.25 < time.monotonic() - started < 2
-    await asyncio.wait_for(server.wait_open_sockets(0), TIMEOUT)
+    await asyncio.wait_for(ServerRecorder.of(server).wait_open_sockets(0), TIMEOUT)
 
 
 async def test_a_connection_that_never_upgrades_is_dropped(make_server: MakeServer) -> None:
@@ -265,7 +266,7 @@ async def test_uploads_stay_in_the_servers_folder_and_go_with_their_identity(
     assert len(list(directory.iterdir())) == len(hostile_names)
     # The identity goes with its last socket, and its files with it.
     await ws.close()
-    await asyncio.wait_for(server.wait_open_sockets(0), TIMEOUT)
+    await asyncio.wait_for(ServerRecorder.of(server).wait_open_sockets(0), TIMEOUT)
     assert server.statistics().uploaded_files == 0
     assert list(directory.iterdir()) == []
     await server.stop()
@@ -293,9 +294,9 @@ async def test_files_of_one_identity_are_not_readable_by_another(make_server: Ma
     assert reply == {"success": True}
     answer = await call(owner, "uploadFileBase64", upload("secret.txt", b"secret"), 1)
     identifier = answer["result"]["identifier"]
-    from lmstudio_sdk.server.engines.base import EngineError
+    from lmstudio_sdk.server.errors import ServerError
 
-    with pytest.raises(EngineError, match="No uploaded file"):
+    with pytest.raises(ServerError, match="No uploaded file"):
         server.files.read(identifier, "someone-else")
     assert server.files.read(identifier, "owner") == b"secret"
     await owner.close()

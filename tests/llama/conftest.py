@@ -61,7 +61,7 @@ def chat(*messages: tuple[str, str]) -> ChatHistoryData:
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if MISSING:
         pytest.skip(SKIP_REASON)
-    from lmstudio_sdk.server.model_install import install_models
+    from lmstudio_sdk.server.local.model_install import install_models
 
     from .tiny_gguf import write_tiny_llama
 

@@ -25,7 +25,6 @@ from lmstudio_sdk._protocol.schema import (
 )
 from lmstudio_sdk.server.engines.base import (
     CancelToken,
-    EngineError,
     FragmentGenerated,
     PredictionRequest,
     PromptProgress,
@@ -34,6 +33,7 @@ from lmstudio_sdk.server.engines.base import (
     ToolCallNameReceived,
     ToolCallStarted,
 )
+from lmstudio_sdk.server.errors import ServerError
 
 from .conftest import (
     SMOL_PATH,
@@ -78,7 +78,7 @@ def test_load_reports_rising_progress_and_effective_config(smol: Any) -> None:
 
 
 def test_context_length_above_trained_maximum_is_rejected(engine: Any) -> None:
-    with pytest.raises(EngineError, match="larger than this model supports"):
+    with pytest.raises(ServerError, match="larger than this model supports"):
         load(engine, SMOL_PATH, kv(**{"llm.load.contextLength": 8193}))
 
 
@@ -411,7 +411,7 @@ async def test_prompt_too_long(smol_small_ctx: Any) -> None:
         ("assistant", "ok"),
         ("user", "Hi"),
     )
-    with pytest.raises(EngineError, match="does not fit"):
+    with pytest.raises(ServerError, match="does not fit"):
         await collect(
             smol_small_ctx,
             PredictionRequest(
@@ -473,11 +473,11 @@ async def test_raw_prompt_completion(smol: Any) -> None:
 async def test_model_without_template(engine: Any) -> None:
     tiny = await aload(engine, TINY_PATH, kv(**{"llm.load.contextLength": 128}))
     try:
-        with pytest.raises(EngineError, match="no chat template"):
+        with pytest.raises(ServerError, match="no chat template"):
             await collect(
                 tiny, PredictionRequest(config=predict_config(), history=chat(("user", "Hi")))
             )
-        with pytest.raises(EngineError, match="no chat template"):
+        with pytest.raises(ServerError, match="no chat template"):
             tiny.apply_prompt_template(chat(("user", "Hi")))
         # Text completion still works, and so does an explicit prompt template.
         events = await collect(
@@ -506,9 +506,9 @@ async def test_model_without_template(engine: Any) -> None:
 async def test_unloaded_model_refuses_work(engine: Any) -> None:
     tiny = await aload(engine, TINY_PATH, kv(**{"llm.load.contextLength": 64}))
     await tiny.unload()
-    with pytest.raises(EngineError, match="unloaded"):
+    with pytest.raises(ServerError, match="unloaded"):
         tiny.tokenize("x")
-    with pytest.raises(EngineError, match="unloaded"):
+    with pytest.raises(ServerError, match="unloaded"):
         await collect(tiny, PredictionRequest(config=predict_config(), raw_prompt="x"))
 
 
@@ -550,9 +550,9 @@ def test_minilm_tokenizer_matches_wordpiece(minilm: Any) -> None:
 
 
 async def test_embedding_and_llm_roles_are_enforced(smol: Any, minilm: Any) -> None:
-    with pytest.raises(EngineError, match="not an embedding model"):
+    with pytest.raises(ServerError, match="not an embedding model"):
         await smol.embed("hello")
-    with pytest.raises(EngineError, match="cannot generate text"):
+    with pytest.raises(ServerError, match="cannot generate text"):
         await collect(minilm, PredictionRequest(config=predict_config(), raw_prompt="x"))
     assert minilm.load_config.get("embedding.load.contextLength") == 512
 
@@ -612,7 +612,7 @@ async def test_image_without_bytes_is_an_error(smol: Any) -> None:
             )
         ]
     )
-    with pytest.raises(EngineError, match="not available"):
+    with pytest.raises(ServerError, match="not available"):
         await collect(smol, PredictionRequest(config=predict_config(), history=history))
 
 

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.llama, requires_engine]
 
 
 def by_path(models_dir: Path) -> dict[str, Any]:
-    from lmstudio_sdk.server.models_dir import scan_models
+    from lmstudio_sdk.server.local.models_dir import scan_models
 
     return {info.path: info for info in scan_models(models_dir)}
 
@@ -54,7 +54,7 @@ def test_scan_reads_embedding_model_and_skips_projectors(models_dir: Path) -> No
 
 
 def test_scan_chat_template_is_kept_for_the_engine(models_dir: Path) -> None:
-    from lmstudio_sdk.server.models_dir import scan_model_files
+    from lmstudio_sdk.server.local.models_dir import scan_model_files
 
     scanned = {s.info.path: s for s in scan_model_files(models_dir)}
     smol = scanned[SMOL_PATH]
@@ -88,7 +88,7 @@ def test_scan_ignores_junk(tmp_path: Path) -> None:
 
 
 def test_default_models_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from lmstudio_sdk.server.models_dir import default_models_dir
+    from lmstudio_sdk.server.local.models_dir import default_models_dir
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("LMSTUDIO_SDK_MODELS_DIR", raising=False)
@@ -105,7 +105,7 @@ def test_default_models_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def test_install_is_idempotent(models_dir: Path) -> None:
-    from lmstudio_sdk.server.model_install import install_models
+    from lmstudio_sdk.server.local.model_install import install_models
 
     results = install_models(["all"], models_dir, with_vision=True)
     assert [(r.name, r.action) for r in results] == [
@@ -116,7 +116,7 @@ def test_install_is_idempotent(models_dir: Path) -> None:
 
 
 def test_mmproj_is_deterministic(tmp_path: Path, models_dir: Path) -> None:
-    from lmstudio_sdk.server.mmproj import write_tiny_mmproj
+    from lmstudio_sdk.server.local.mmproj import write_tiny_mmproj
 
     a = write_tiny_mmproj(tmp_path / "a.gguf", n_embd=576)
     installed = next((models_dir / SMOL_PATH).parent.glob("mmproj*.gguf"))
@@ -124,7 +124,7 @@ def test_mmproj_is_deterministic(tmp_path: Path, models_dir: Path) -> None:
 
 
 def test_install_reports_pip_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lmstudio_sdk.server import model_install
+    from lmstudio_sdk.server.local import model_install
 
     monkeypatch.setattr(
         model_install,
@@ -164,7 +164,7 @@ def test_cli_list_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_converter_rejects_non_bert(tmp_path: Path) -> None:
-    from lmstudio_sdk.server.gguf_convert import ConversionError, convert_bert_to_gguf
+    from lmstudio_sdk.server.local.gguf_convert import ConversionError, convert_bert_to_gguf
 
     (tmp_path / "config.json").write_text('{"model_type": "llama"}')
     with pytest.raises(ConversionError, match="not bert"):

@@ -14,7 +14,6 @@ from lmstudio_sdk._protocol.schema import (
     KVConfigField,
 )
 from lmstudio_sdk.server.engines.base import (
-    EngineError,
     FragmentGenerated,
     ToolCallArgumentFragment,
     ToolCallEnded,
@@ -22,9 +21,10 @@ from lmstudio_sdk.server.engines.base import (
     ToolCallNameReceived,
     ToolCallStarted,
 )
-from lmstudio_sdk.server.inference.params import sampling_from_config
-from lmstudio_sdk.server.inference.prompt import build_prompt, prepare_messages
-from lmstudio_sdk.server.tool_prompt import OutputParser, ReasoningTags
+from lmstudio_sdk.server.engines.llama.sampling import sampling_from_config
+from lmstudio_sdk.server.engines.llama.templates import build_prompt, prepare_messages
+from lmstudio_sdk.server.engines.llama.tools import OutputParser, ReasoningTags
+from lmstudio_sdk.server.errors import ServerError
 
 pytestmark = pytest.mark.llama
 
@@ -126,7 +126,7 @@ def test_images_need_a_vision_model() -> None:
             )
         ]
     )
-    with pytest.raises(EngineError, match="does not support images"):
+    with pytest.raises(ServerError, match="does not support images"):
         prepare_messages(history, native_tools=False)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from lmstudio_sdk.server import LMStudioServer
+from lmstudio_sdk.server import LMStudioServer, ServerRecorder
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 
 MakeServer = Callable[..., Awaitable[LMStudioServer]]
@@ -19,6 +19,7 @@ async def make_server() -> AsyncIterator[MakeServer]:
     started: list[LMStudioServer] = []
 
     async def make(engine: ScriptedEngine | None = None, **options: Any) -> LMStudioServer:
+        options.setdefault("observer", ServerRecorder())
         server = LMStudioServer(engine or ScriptedEngine(), host="127.0.0.1", port=0, **options)
         await server.start()
         started.append(server)

@@ -12,7 +12,7 @@ import pytest
 import websockets
 
 from lmstudio_sdk import __version__ as package_version
-from lmstudio_sdk.server import LMStudioServer
+from lmstudio_sdk.server import LMStudioServer, ServerRecorder
 from lmstudio_sdk.server.app import _is_loopback
 
 from .conftest import MakeServer
@@ -111,7 +111,7 @@ async def test_first_come_first_served(lms: LMStudioServer) -> None:
             with pytest.raises(websockets.ConnectionClosed):
                 await asyncio.wait_for(ws.recv(), TIMEOUT)
     # All of alice's sockets closed: the identity is free again.
-    await asyncio.wait_for(lms.wait_open_sockets(0), TIMEOUT)
+    await asyncio.wait_for(ServerRecorder.of(lms).wait_open_sockets(0), TIMEOUT)
     assert lms.statistics().identities == {}
     async with connect(lms.url, "/llm", "alice", "new-passkey"):
         pass

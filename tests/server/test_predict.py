@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lmstudio_sdk.server import LMStudioServer
+from lmstudio_sdk.server import LMStudioServer, ServerRecorder
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 
 from .conftest import MakeServer
@@ -440,7 +440,7 @@ async def test_socket_close_cancels_running_prediction(make_server: MakeServer) 
         )
         assert server.statistics().running_tasks == 1
     # The session ends only after every task it ran has finished.
-    await asyncio.wait_for(server.wait_open_sockets(0), 5)
+    await asyncio.wait_for(ServerRecorder.of(server).wait_open_sockets(0), 5)
     instance = server.models.instance(LLM_KEY)
     assert instance is not None
     assert not instance.lock.locked() and instance.status == "idle"

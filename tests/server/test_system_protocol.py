@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lmstudio_sdk.server import LMStudioServer
+from lmstudio_sdk.server import LMStudioServer, ServerRecorder
 from lmstudio_sdk.server.engines.base import PredictionRequest
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 
@@ -59,7 +59,7 @@ async def test_version_info_notify_flags(lms: LMStudioServer) -> None:
         info = await system.rpc("info")
         assert info == {"pid": os.getpid(), "isDaemon": True, "version": version["version"]}
         assert await system.rpc("notify", {"title": "Hello", "description": "World"}) is None
-        assert lms.notifications == [("Hello", "World")]
+        assert ServerRecorder.of(lms).notifications == [("Hello", "World")]
         assert await system.rpc("getExperimentFlags") == []
         assert await system.rpc("setExperimentFlag", {"code": "b", "value": True}) is None
         await system.rpc("setExperimentFlag", {"code": "a", "value": True})
@@ -196,7 +196,7 @@ async def test_ack_requests_are_answered(lms: LMStudioServer) -> None:
 
 
 class _CrashingEngine(ScriptedEngine):
-    """Tokenizing crashes with a bug-like exception (not an EngineError)."""
+    """Tokenizing crashes with a bug-like exception (not a ServerError)."""
 
     async def load(self, info: Any, config: Any, on_progress: Any) -> Any:
         model = await super().load(info, config, on_progress)
@@ -290,11 +290,11 @@ async def test_upload_file_base64_and_release_with_identity(lms: LMStudioServer)
         assert "base64" in error["title"]
         assert lms.statistics().uploaded_files == 2
     # The identity's last socket closed: its files are released.
-    await asyncio.wait_for(lms.wait_open_sockets(0), 5)
+    await asyncio.wait_for(ServerRecorder.of(lms).wait_open_sockets(0), 5)
     assert lms.statistics().uploaded_files == 0
-    from lmstudio_sdk.server.engines.base import EngineError
+    from lmstudio_sdk.server.errors import ServerError
 
-    with pytest.raises(EngineError, match="No uploaded file"):
+    with pytest.raises(ServerError, match="No uploaded file"):
         lms.files.read(result["identifier"], "uploader")
 
 

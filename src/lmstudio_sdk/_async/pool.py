@@ -16,23 +16,14 @@ from msgspec import UNSET, Raw, UnsetType
 from .._exceptions import LMStudioValueError, ServerNotFoundError
 from .._protocol import envelope as wire
 from .._protocol.identity import Identity
+from .._protocol.namespaces import NAMESPACES
 from .._transport.asyncio import AsyncLock, find_local_server_async
 from .._transport.common import DISCOVERY_PORTS
 from .._types import Timeout, resolve_timeout
 from .session import AsyncChannel, AsyncSession
 
-__all__ = ["NAMESPACES", "AsyncSessionPool"]
+__all__ = ["AsyncSessionPool"]
 
-NAMESPACES = (
-    "llm",
-    "embedding",
-    "system",
-    "diagnostics",
-    "files",
-    "repository",
-    "plugins",
-    "runtime",
-)
 DISCOVERY_TIMEOUT = 1.0
 
 
@@ -82,10 +73,9 @@ class AsyncSessionPool:
         session = self._sessions.get(namespace)
         if session is not None:
             return session
-        if namespace not in NAMESPACES:
-            raise LMStudioValueError(
-                f"unknown namespace {namespace!r}; expected one of {', '.join(NAMESPACES)}"
-            )
+        if f"/{namespace}" not in NAMESPACES:
+            names = ", ".join(ns.lstrip("/") for ns in NAMESPACES)
+            raise LMStudioValueError(f"unknown namespace {namespace!r}; expected one of {names}")
         async with self._setup_lock.hold(self.timeout_for(timeout)):
             session = self._sessions.get(namespace)
             if session is None:

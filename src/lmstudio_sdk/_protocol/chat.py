@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
+
+from msgspec import ValidationError, convert
 
 from .._exceptions import LMStudioValueError
 from .schema import (
@@ -103,8 +106,6 @@ def _message(message: object, index: int) -> ChatMessageData:
 
 
 def _as_part(part: object, index: int) -> ContentPart:
-    from msgspec import ValidationError, convert
-
     try:
         converted: ContentPart = convert(part, ContentPart)
         return converted
@@ -122,8 +123,6 @@ def _tool_call(call: object, index: int) -> ToolCallRequest:
         if isinstance(function, Mapping) and isinstance(function.get("name"), str):
             arguments = function.get("arguments")
             if isinstance(arguments, str):
-                import json
-
                 try:
                     arguments = json.loads(arguments or "{}")
                 except ValueError:

@@ -17,23 +17,14 @@ from msgspec import UNSET, Raw, UnsetType
 from .._exceptions import LMStudioValueError, ServerNotFoundError
 from .._protocol import envelope as wire
 from .._protocol.identity import Identity
+from .._protocol.namespaces import NAMESPACES
 from .._transport.sync import Lock, find_local_server
 from .._transport.common import DISCOVERY_PORTS
 from .._types import Timeout, resolve_timeout
 from .session import Channel, Session
 
-__all__ = ["NAMESPACES", "SessionPool"]
+__all__ = ["SessionPool"]
 
-NAMESPACES = (
-    "llm",
-    "embedding",
-    "system",
-    "diagnostics",
-    "files",
-    "repository",
-    "plugins",
-    "runtime",
-)
 DISCOVERY_TIMEOUT = 1.0
 
 
@@ -83,10 +74,9 @@ class SessionPool:
         session = self._sessions.get(namespace)
         if session is not None:
             return session
-        if namespace not in NAMESPACES:
-            raise LMStudioValueError(
-                f"unknown namespace {namespace!r}; expected one of {', '.join(NAMESPACES)}"
-            )
+        if f"/{namespace}" not in NAMESPACES:
+            names = ", ".join(ns.lstrip("/") for ns in NAMESPACES)
+            raise LMStudioValueError(f"unknown namespace {namespace!r}; expected one of {names}")
         with self._setup_lock.hold(self.timeout_for(timeout)):
             session = self._sessions.get(namespace)
             if session is None:

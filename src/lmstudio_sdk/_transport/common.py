@@ -7,6 +7,7 @@ import json
 import websockets
 
 from .._exceptions import AuthenticationError, LMStudioConnectionError
+from .._protocol.namespaces import MAX_FRAME_BYTES
 
 __all__ = [
     "CLOSE_TIMEOUT",
@@ -21,8 +22,6 @@ __all__ = [
 # official client since Oct 2024).
 DISCOVERY_PORTS = (41343, 52993, 16141, 39414, 22931)
 
-# Large enough for a model listing or a long embedding, small enough to bound memory.
-MAX_FRAME_BYTES = 64 * 1024 * 1024
 # How long closing a socket waits for the server's half of the closing handshake.
 CLOSE_TIMEOUT = 2.0
 

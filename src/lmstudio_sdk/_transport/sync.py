@@ -20,6 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -282,8 +283,6 @@ def probe_greeting(host: str, port: int, timeout: float) -> bool:
 
 def find_local_server(ports: tuple[int, ...], timeout: float) -> int | None:
     """Probe every discovery port at once; the first port in list order that answers wins."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=len(ports), thread_name_prefix="lmstudio-probe") as pool:
         answers = list(pool.map(lambda p: probe_greeting("127.0.0.1", p, timeout), ports))
     return next((port for port, ok in zip(ports, answers, strict=True) if ok), None)

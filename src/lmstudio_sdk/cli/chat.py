@@ -18,6 +18,8 @@ from typing import Any
 import lmstudio_sdk as lms
 from lmstudio_sdk._transport.common import DISCOVERY_PORTS
 from lmstudio_sdk._transport.sync import find_local_server
+from lmstudio_sdk.server import ServerThread
+from lmstudio_sdk.server.engines import create_engine
 
 DEFAULT_EMBEDDED_MODEL = "smollm2-135m-instruct"
 
@@ -52,9 +54,6 @@ def register(subparsers: Any) -> None:
 
 @contextlib.contextmanager
 def _embedded_server(args: argparse.Namespace) -> Iterator[str]:
-    from lmstudio_sdk.server import ServerThread
-    from lmstudio_sdk.server.engines import create_engine
-
     print("No LM Studio found; starting the embedded server (llama.cpp)…", file=sys.stderr)
     with ServerThread(
         engine_factory=lambda: create_engine(

@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from .._protocol.schema import LLMInfo, model_info_to_wire
+from ..server.local.model_install import InstallError, InstallResult, install_models
+from ..server.local.models_dir import default_models_dir, scan_models
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -39,15 +45,11 @@ def register(subparsers: Any) -> None:
 
 
 def _models_dir(args: argparse.Namespace) -> Path:
-    from ..server.models_dir import default_models_dir
-
     path: Path | None = args.models_dir
     return path if path is not None else default_models_dir()
 
 
 def _install(args: argparse.Namespace) -> int:
-    from ..server.model_install import InstallError, InstallResult, install_models
-
     models_dir = _models_dir(args)
 
     def report(result: InstallResult) -> None:
@@ -76,11 +78,6 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    import msgspec
-
-    from .._protocol.schema import LLMInfo, model_info_to_wire
-    from ..server.models_dir import scan_models
-
     models_dir = _models_dir(args)
     infos = scan_models(models_dir)
     if args.json:

@@ -11,8 +11,10 @@ import signal
 import sys
 from typing import Any
 
+from ..server import LMStudioServer
 from ..server.engines import EngineUnavailableError, create_engine
 from ..server.engines.base import Engine
+from ..server.services.auth import parse_api_token
 
 DEFAULT_PORT = 41343  # the first of LM Studio's discovery ports, so zero-config clients find us
 
@@ -97,8 +99,6 @@ def run(args: argparse.Namespace) -> int:
         print("lmstudio-sdk serve: --auth-timeout must be positive", file=sys.stderr)
         return 2
     if args.api_token is not None:
-        from ..server.auth import parse_api_token
-
         try:
             parse_api_token(args.api_token)
         except ValueError as exc:
@@ -120,8 +120,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(engine: Engine, args: argparse.Namespace) -> None:
-    from ..server import LMStudioServer
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,14 +14,22 @@
 
 from __future__ import annotations
 
-from .app import MAX_FRAME_BYTES, LMStudioServer, ServerStatistics
+from .._protocol.namespaces import MAX_FRAME_BYTES
+from .app import LMStudioServer, ServerStatistics
 from .engines.scripted import ScriptedEngine
+from .errors import ServerError
+from .recorder import CancelReceived, ServerRecorder
+from .services.observer import ServerObserver
 from .thread import ServerThread
 
 __all__ = [
     "MAX_FRAME_BYTES",
+    "CancelReceived",
     "LMStudioServer",
     "ScriptedEngine",
+    "ServerError",
+    "ServerObserver",
+    "ServerRecorder",
     "ServerStatistics",
     "ServerThread",
 ]

@@ -7,8 +7,6 @@ import http
 import ipaddress
 import json
 import logging
-import time
-from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -18,28 +16,27 @@ from websockets.asyncio.server import ServerConnection as WebSocket
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from .._protocol.namespaces import MAX_FRAME_BYTES, NAMESPACES
 from .._version import __version__
-from .auth import IdentityRegistry
-from .endpoints import NAMESPACES
 from .engines.base import Engine
-from .files import FileStore
-from .models import ModelManager
+from .router import ROUTER
+from .services import Services
+from .services.auth import IdentityRegistry
+from .services.files import FileStore
+from .services.models import ModelManager
+from .services.observer import ServerObserver
 from .session import Session
 
-__all__ = ["MAX_FRAME_BYTES", "CancelReceived", "LMStudioServer", "ServerStatistics"]
+__all__ = ["LMStudioServer", "ServerStatistics"]
 
 logger = logging.getLogger("lmstudio_sdk.server")
 
-# The largest frame a client may send; a bigger one closes that socket (1009, message too big).
-MAX_FRAME_BYTES = 64 * 1024 * 1024
 STOP_TIMEOUT_SECONDS = 10.0
-# How many cancel receipts ``LMStudioServer.cancels`` keeps (the oldest are dropped).
-CANCELS_REMEMBERED = 256
 
 
 @dataclass(frozen=True, slots=True)
 class ServerStatistics:
-    """A snapshot for tests and diagnostics."""
+    """A snapshot of what the server is serving, for diagnostics and tests."""
 
     open_sockets: int
     sockets_by_namespace: dict[str, int]
@@ -47,21 +44,6 @@ class ServerStatistics:
     loaded_instances: tuple[str, ...]  # instance identifiers, in load order
     running_tasks: int  # calls and channels in progress, all sockets
     uploaded_files: int
-    cancels_received: int  # client cancel packets since the start (see LMStudioServer.cancels)
-
-
-@dataclass(frozen=True, slots=True)
-class CancelReceived:
-    """One client ``{"type": "cancel"}`` packet, as the server handled it.
-
-    An observation hook for tests and diagnostics: ``at`` is ``time.monotonic()`` when the
-    frame was handled, so that a test in the same process can measure cancel latency.
-    """
-
-    namespace: str
-    channel_id: int
-    client_identifier: str | None
-    at: float
 
 
 def _json_response(status: http.HTTPStatus, body: object) -> Response:
@@ -91,6 +73,9 @@ class LMStudioServer:
     ``faithful_errors=True`` mimics LM Studio exactly: an unknown endpoint or an invalid
     parameter only gets a ``communicationWarning`` and the call never completes. By default the
     call also ends with an rpcError / channelError that names the problem.
+
+    ``observer`` receives what the server reports as it runs (sockets, cancels, notifications);
+    tests attach a ``ServerRecorder``.
     """
 
     def __init__(
@@ -104,6 +89,7 @@ class LMStudioServer:
         faithful_errors: bool = False,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         max_upload_bytes: int | None = None,
+        observer: ServerObserver | None = None,
     ) -> None:
         if auth_timeout <= 0:
             raise ValueError("auth_timeout must be a positive number of seconds")
@@ -115,16 +101,15 @@ class LMStudioServer:
         self.auth_timeout = auth_timeout
         self.max_frame_bytes = max_frame_bytes
         self.faithful_errors = faithful_errors
-        self.identities = IdentityRegistry(api_token)
-        self.models = ModelManager(engine)
-        self.files = FileStore() if max_upload_bytes is None else FileStore(max_upload_bytes)
-        # Observation hook: the latest client cancel packets (see CancelReceived).
-        self.cancels: deque[CancelReceived] = deque(maxlen=CANCELS_REMEMBERED)
-        self._cancels_received = 0
-        self.experiment_flags: set[str] = set()
-        self.notifications: list[tuple[str, str | None]] = []
+        self.observer = observer if observer is not None else ServerObserver()
+        self.services = Services(
+            models=ModelManager(engine),
+            files=FileStore() if max_upload_bytes is None else FileStore(max_upload_bytes),
+            identities=IdentityRegistry(api_token),
+            engine_name=engine.name,
+            observer=self.observer,
+        )
         self._sessions: set[Session] = set()
-        self._sessions_changed = asyncio.Condition()
         self._server: Server | None = None
         self._port: int | None = None
 
@@ -168,8 +153,7 @@ class LMStudioServer:
                 await server.wait_closed()
         except TimeoutError:
             logger.warning("some connections did not close in time")
-        await self.models.close()
-        self.files.close()
+        await self.services.close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -201,35 +185,15 @@ class LMStudioServer:
     def _url_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
 
-    # -- state for endpoints and tests --------------------------------------------------------
+    # -- state --------------------------------------------------------------------------------
 
-    def release_identity(self, identifier: str) -> None:
-        """A socket closed; the identity's files go when its last socket does."""
-        if self.identities.release(identifier):
-            self.files.release_owner(identifier)
+    @property
+    def models(self) -> ModelManager:
+        return self.services.models
 
-    def record_cancel(self, namespace: str, channel_id: int, client: str | None) -> None:
-        """A client cancel packet arrived (cheap: one small record in a bounded deque)."""
-        self._cancels_received += 1
-        self.cancels.append(CancelReceived(namespace, channel_id, client, time.monotonic()))
-
-    def record_notification(self, title: str, description: str | None) -> None:
-        logger.info("notification: %s%s", title, f" - {description}" if description else "")
-        self.notifications.append((title, description))
-
-    async def wait_open_sockets(self, count: int) -> None:
-        """Wait until exactly ``count`` sockets are open (a closed socket counts once its
-        calls and channels have all finished). Tests put a timeout around it."""
-        async with self._sessions_changed:
-            await self._sessions_changed.wait_for(lambda: len(self._sessions) == count)
-
-    async def _set_session(self, session: Session, present: bool) -> None:
-        async with self._sessions_changed:
-            if present:
-                self._sessions.add(session)
-            else:
-                self._sessions.discard(session)
-            self._sessions_changed.notify_all()
+    @property
+    def files(self) -> FileStore:
+        return self.services.files
 
     def statistics(self) -> ServerStatistics:
         by_namespace: dict[str, int] = {}
@@ -238,11 +202,10 @@ class LMStudioServer:
         return ServerStatistics(
             open_sockets=len(self._sessions),
             sockets_by_namespace=by_namespace,
-            identities=self.identities.open_identities(),
+            identities=self.services.identities.open_identities(),
             loaded_instances=tuple(i.identifier for i in self.models.loaded()),
             running_tasks=sum(s.running_tasks for s in self._sessions),
             uploaded_files=len(self.files),
-            cancels_received=self._cancels_received,
         )
 
     # -- HTTP and WebSocket -------------------------------------------------------------------
@@ -266,11 +229,20 @@ class LMStudioServer:
     async def _handle(self, ws: WebSocket) -> None:
         assert ws.request is not None  # set once the handshake succeeded
         namespace = ws.request.path.split("?", 1)[0]
-        session = Session(self, ws, namespace)
-        await self._set_session(session, True)
+        session = Session(
+            ws,
+            namespace,
+            router=ROUTER,
+            services=self.services,
+            auth_timeout=self.auth_timeout,
+            faithful_errors=self.faithful_errors,
+        )
+        self._sessions.add(session)
+        self.observer.socket_opened(session)
         try:
             await session.run()
         except Exception:
             logger.exception("session on %s failed", namespace)
         finally:
-            await self._set_session(session, False)
+            self._sessions.discard(session)
+            self.observer.socket_closed(session)

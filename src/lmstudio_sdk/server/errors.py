@@ -1,7 +1,9 @@
-"""Errors a handler raises to answer a call with rpcError / channelError.
+"""The one error type of the server: what a handler, a service or an engine raises to answer
+the current call or channel with rpcError / channelError.
 
 Builders for LM Studio's ``displayData`` codes live here so every endpoint words them alike.
-``rootTitle`` is always set to ``title``: TS uses it as the Error message.
+``rootTitle`` is always set to ``title``: TS uses it as the Error message. This module is the
+bottom of the server's layers: everything else in ``lmstudio_sdk.server`` may import it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ import traceback
 from typing import Any
 
 from .._protocol.errors import ErrorData, error_data
-from .engines.base import EngineError
 
 __all__ = [
-    "HandlerError",
+    "ServerError",
     "domain_mismatch",
     "error_from_exception",
     "identifier_not_found",
@@ -26,8 +27,11 @@ __all__ = [
 SAMPLE_SIZE = 10
 
 
-class HandlerError(Exception):
-    """Answer the current call or channel with this error."""
+class ServerError(Exception):
+    """Answer the current call or channel with this error (LM Studio's error data).
+
+    ``display_data`` follows LM Studio's ``displayData`` codes when one fits.
+    """
 
     def __init__(
         self,
@@ -38,20 +42,17 @@ class HandlerError(Exception):
         display_data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(title)
+        self.title = title
+        self.cause = cause
+        self.suggestion = suggestion
+        self.display_data = display_data
         self.data = error_data(title, cause=cause, suggestion=suggestion, display_data=display_data)
 
 
 def error_from_exception(exc: BaseException) -> ErrorData:
     """The wire error for anything a handler raised."""
-    if isinstance(exc, HandlerError):
+    if isinstance(exc, ServerError):
         return exc.data
-    if isinstance(exc, EngineError):
-        return error_data(
-            exc.title,
-            cause=exc.cause,
-            suggestion=exc.suggestion,
-            display_data=exc.display_data,
-        )
     # A bug in a handler or an engine: say what happened, keep the stack for developers.
     title = f"Internal server error: {type(exc).__name__}: {exc}"
     data = error_data(title, suggestion="This is a bug in the lmstudio-sdk server or engine.")
@@ -75,13 +76,13 @@ def _listing(label: str, names: list[str], when_empty: str) -> str:
     return f"{label}: {', '.join(names[:SAMPLE_SIZE])}." if names else when_empty
 
 
-def no_model_matching_query(query: dict[str, Any], loaded: list[str], domain: str) -> HandlerError:
+def no_model_matching_query(query: dict[str, Any], loaded: list[str], domain: str) -> ServerError:
     title = (
         f'No model found that fits the query "{query["identifier"]}"'
         if set(query) == {"identifier"}
         else f"No loaded {domain} model matches the query {_query_text(query)}"
     )
-    return HandlerError(
+    return ServerError(
         title,
         suggestion=_listing(
             f"Loaded {domain} models", loaded, f"No {domain} model is loaded. Load one first."
@@ -95,8 +96,8 @@ def no_model_matching_query(query: dict[str, Any], loaded: list[str], domain: st
     )
 
 
-def path_not_found(path: str, available: list[str]) -> HandlerError:
-    return HandlerError(
+def path_not_found(path: str, available: list[str]) -> ServerError:
+    return ServerError(
         f'Cannot find a model with the key or path "{path}"',
         suggestion=_listing("Downloaded models", available, "No model is downloaded."),
         display_data={
@@ -108,8 +109,8 @@ def path_not_found(path: str, available: list[str]) -> HandlerError:
     )
 
 
-def identifier_not_found(identifier: str, loaded: list[str]) -> HandlerError:
-    return HandlerError(
+def identifier_not_found(identifier: str, loaded: list[str]) -> ServerError:
+    return ServerError(
         f'No loaded model has the identifier "{identifier}"',
         suggestion=_listing("Loaded models", loaded, "No model is loaded."),
         display_data={
@@ -121,9 +122,9 @@ def identifier_not_found(identifier: str, loaded: list[str]) -> HandlerError:
     )
 
 
-def domain_mismatch(path: str, actual: str, expected: str) -> HandlerError:
+def domain_mismatch(path: str, actual: str, expected: str) -> ServerError:
     namespace = "/llm" if actual == "llm" else "/embedding"
-    return HandlerError(
+    return ServerError(
         f'"{path}" is an {actual} model, but an {expected} model was requested',
         suggestion=f"Use it through the {namespace} namespace (client.{actual}).",
         display_data={
@@ -135,16 +136,16 @@ def domain_mismatch(path: str, actual: str, expected: str) -> HandlerError:
     )
 
 
-def specific_model_unloaded() -> HandlerError:
-    return HandlerError(
+def specific_model_unloaded() -> ServerError:
+    return ServerError(
         "The model this handle refers to has been unloaded",
         suggestion="Get a new handle, e.g. with client.llm.model().",
         display_data={"code": "generic.specificModelUnloaded"},
     )
 
 
-def preset_not_found(identifier: str) -> HandlerError:
-    return HandlerError(
+def preset_not_found(identifier: str) -> ServerError:
+    return ServerError(
         f'No preset matches "{identifier}"',
         suggestion="The embedded server has no presets; pass the configuration directly.",
         display_data={

@@ -1,5 +1,8 @@
 """One authenticated namespace socket: drives the sans-I/O ServerConnection over websockets.
 
+The router finds the handler of each call and channel; the handler gets a context with the
+services, never the session itself.
+
 Every call and channel runs in its own task, so a slow one never blocks the others; all of
 them are cancelled when the socket closes. A single writer task sends frames in the order the
 protocol core produced them.
@@ -9,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
@@ -28,12 +32,12 @@ from .._protocol.events import (
     ServerEvent,
 )
 from .._protocol.server import ServerConnection, ServerState
-from .errors import error_from_exception
+from .endpoints.context import CallContext, ChannelContext, ChannelEndpoint, RpcEndpoint
+from .errors import ServerError, error_from_exception
+from .router import Router
+from .services import Services
 
-if TYPE_CHECKING:
-    from .app import LMStudioServer
-
-__all__ = ["CallContext", "ChannelContext", "ChannelEndpoint", "RpcEndpoint", "Session"]
+__all__ = ["Session"]
 
 logger = logging.getLogger("lmstudio_sdk.server")
 
@@ -43,73 +47,30 @@ WRITER_DRAIN_SECONDS = 5.0
 TEARDOWN_SECONDS = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class RpcEndpoint:
-    handler: Callable[[CallContext, Any], Awaitable[Any]]
-    param_type: Any = None  # None: the parameter is void (must be omitted)
-    # superjson endpoints wrap the parameter as {"json": …, "meta"?: …}; the handler returns
-    # its result already superjson-encoded.
-    superjson: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelEndpoint:
-    handler: Callable[[ChannelContext, Any], Awaitable[None]]
-    param_type: Any = None  # None: void creation parameter
-    packet_type: Any = None  # None: the client sends no packets on this channel
-
-
-class CallContext:
-    """What an RPC handler may use."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.server = session.server
-        self.namespace = session.namespace
-        self.client_identifier = session.client_identifier
-
-
-class ChannelContext(CallContext):
-    """What a channel handler may use: send packets, see client packets."""
-
-    def __init__(self, session: Session, channel_id: int, endpoint: ChannelEndpoint) -> None:
-        super().__init__(session)
-        self.channel_id = channel_id
-        self.endpoint = endpoint
-        self.cancelled = asyncio.Event()  # the client sent {"type": "cancel"}
-        self._cancel_callbacks: list[Callable[[], None]] = []
-
-    def send(self, message: Any) -> None:
-        """Queue one channel packet (no-op once the socket is gone)."""
-        conn = self.session.conn
-        if conn.state is ServerState.OPEN and self.channel_id in conn.open_channels:
-            conn.send_channel_message(self.channel_id, message)
-            self.session.flush()
-
-    def on_cancel(self, callback: Callable[[], None]) -> None:
-        self._cancel_callbacks.append(callback)
-        if self.cancelled.is_set():
-            callback()
-
-    def receive(self, packet: Any) -> None:
-        if getattr(packet, "type", None) == "cancel" and not self.cancelled.is_set():
-            self.cancelled.set()
-            for callback in self._cancel_callbacks:
-                callback()
-
-
 class Session:
     """Server side of one socket, from the auth packet to the close."""
 
-    def __init__(self, server: LMStudioServer, ws: WebSocket, namespace: str) -> None:
-        self.server = server
+    def __init__(
+        self,
+        ws: WebSocket,
+        namespace: str,
+        *,
+        router: Router,
+        services: Services,
+        auth_timeout: float,
+        faithful_errors: bool,
+    ) -> None:
         self.ws = ws
         self.namespace = namespace
+        self.router = router
+        self.services = services
+        self.auth_timeout = auth_timeout
+        self.faithful_errors = faithful_errors
         self.conn = ServerConnection()
         self.client_identifier: str | None = None
         self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._channels: dict[int, ChannelContext] = {}
+        self._channels: dict[int, _OpenChannel] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -123,12 +84,12 @@ class Session:
             await self._serve()
         finally:
             await self._teardown(writer)
-            self.server.release_identity(identity)
+            self.services.release_client(identity)
 
     async def _authenticate(self) -> str | None:
         request: AuthRequested | None = None
         try:
-            async with asyncio.timeout(self.server.auth_timeout):
+            async with asyncio.timeout(self.auth_timeout):
                 while request is None:
                     frame = await self.ws.recv()
                     self.conn.receive_text(frame)
@@ -140,7 +101,9 @@ class Session:
             return None
         except ConnectionClosed:
             return None
-        problem = self.server.identities.acquire(request.client_identifier, request.client_passkey)
+        problem = self.services.identities.acquire(
+            request.client_identifier, request.client_passkey
+        )
         if problem is not None:
             logger.info("refused %s on %s: %s", request.client_identifier, self.namespace, problem)
             await self._refuse(problem)
@@ -150,7 +113,7 @@ class Session:
             for frame in self.conn.data_to_send():
                 await self.ws.send(frame)
         except ConnectionClosed:
-            self.server.release_identity(request.client_identifier)
+            self.services.release_client(request.client_identifier)
             return None
         return request.client_identifier
 
@@ -179,9 +142,9 @@ class Session:
                 self.flush()
 
     async def _teardown(self, writer: asyncio.Task[None]) -> None:
-        for context in self._channels.values():
+        for channel in self._channels.values():
             # Set cancel tokens first so that engine threads stop, then cancel the tasks.
-            context.receive(_CANCEL)
+            channel.context.receive(_CANCEL)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -232,24 +195,22 @@ class Session:
     def _reject_call(self, call_id: int, warning: str, kind: str) -> None:
         """LM Studio only warns; unless faithful, we also end the call with an error."""
         self.conn.send_warning(warning, kind)
-        if self.server.faithful_errors:
+        if self.faithful_errors:
             self.conn.drop_call(call_id)
         else:
             self.conn.send_rpc_error(call_id, error_data(warning, suggestion=_HELP[kind]))
 
     def _reject_channel(self, channel_id: int, warning: str, kind: str) -> None:
         self.conn.send_warning(warning, kind)
-        if self.server.faithful_errors:
+        if self.faithful_errors:
             self.conn.drop_channel(channel_id)
         else:
             self.conn.fail_channel(channel_id, error_data(warning, suggestion=_HELP[kind]))
 
     def _start_rpc(self, event: RpcRequested) -> None:
-        from .endpoints import KNOWN_ENDPOINTS, RPC_ENDPOINTS
-
-        endpoint = RPC_ENDPOINTS[self.namespace].get(event.endpoint)
-        if endpoint is None:
-            known = event.endpoint in KNOWN_ENDPOINTS[self.namespace][0]
+        endpoint = self.router.rpc(self.namespace, event.endpoint)
+        if not isinstance(endpoint, RpcEndpoint):
+            known = endpoint == "unhandled"
             kind = "rpcEndpointUnhandled" if known else "rpcEndpointUnknown"
             verb = "is not implemented by this server" if known else "does not exist"
             self._reject_call(
@@ -271,11 +232,9 @@ class Session:
         self._spawn(self._run_rpc(event.call_id, endpoint, param), f"rpc {event.endpoint}")
 
     def _start_channel(self, event: ChannelOpened) -> None:
-        from .endpoints import CHANNEL_ENDPOINTS, KNOWN_ENDPOINTS
-
-        endpoint = CHANNEL_ENDPOINTS[self.namespace].get(event.endpoint)
-        if endpoint is None:
-            known = event.endpoint in KNOWN_ENDPOINTS[self.namespace][1]
+        endpoint = self.router.channel(self.namespace, event.endpoint)
+        if not isinstance(endpoint, ChannelEndpoint):
+            known = endpoint == "unhandled"
             kind = "channelEndpointUnhandled" if known else "channelEndpointUnknown"
             verb = "is not implemented by this server" if known else "does not exist"
             self._reject_channel(
@@ -294,15 +253,33 @@ class Session:
                 "channelCreationParameterTypeError",
             )
             return
-        context = ChannelContext(self, event.channel_id, endpoint)
-        self._channels[event.channel_id] = context
-        self._spawn(self._run_channel(context, param), f"channel {event.endpoint}")
+        context = ChannelContext(
+            self.services,
+            self.namespace,
+            self._identity(),
+            functools.partial(self._send_channel_message, event.channel_id),
+        )
+        self._channels[event.channel_id] = _OpenChannel(event.channel_id, endpoint, context)
+        self._spawn(
+            self._run_channel(self._channels[event.channel_id], param), f"channel {event.endpoint}"
+        )
+
+    def _identity(self) -> str:
+        assert self.client_identifier is not None  # calls and channels follow authentication
+        return self.client_identifier
+
+    def _send_channel_message(self, channel_id: int, message: Any) -> None:
+        """Queue one channel packet (no-op once the channel or the socket is gone)."""
+        conn = self.conn
+        if conn.state is ServerState.OPEN and channel_id in conn.open_channels:
+            conn.send_channel_message(channel_id, message)
+            self.flush()
 
     def _channel_message(self, event: ChannelMessageReceived) -> None:
-        context = self._channels.get(event.channel_id)
-        if context is None:
+        channel = self._channels.get(event.channel_id)
+        if channel is None:
             return
-        packet_type = context.endpoint.packet_type
+        packet_type = channel.endpoint.packet_type
         try:
             if packet_type is None:
                 raise ValueError("this channel takes no packets from the client")
@@ -313,8 +290,10 @@ class Session:
             )
             return
         if getattr(packet, "type", None) == "cancel":
-            self.server.record_cancel(self.namespace, event.channel_id, self.client_identifier)
-        context.receive(packet)
+            self.services.observer.cancel_received(
+                self.namespace, event.channel_id, self.client_identifier
+            )
+        channel.context.receive(packet)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -323,7 +302,8 @@ class Session:
 
     async def _run_rpc(self, call_id: int, endpoint: RpcEndpoint, param: Any) -> None:
         try:
-            result = await endpoint.handler(CallContext(self), param)
+            context = CallContext(self.services, self.namespace, self._identity())
+            result = await endpoint.handler(context, param)
         except asyncio.CancelledError:
             raise  # the socket is closing; nobody is left to answer
         except Exception as exc:
@@ -341,10 +321,10 @@ class Session:
                 self.conn.send_rpc_error(call_id, error_from_exception(exc))
             self.flush()
 
-    async def _run_channel(self, context: ChannelContext, param: Any) -> None:
-        channel_id = context.channel_id
+    async def _run_channel(self, channel: _OpenChannel, param: Any) -> None:
+        channel_id = channel.channel_id
         try:
-            await context.endpoint.handler(context, param)
+            await channel.endpoint.handler(channel.context, param)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -360,6 +340,13 @@ class Session:
                 self.flush()
         finally:
             self._channels.pop(channel_id, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _OpenChannel:
+    channel_id: int
+    endpoint: ChannelEndpoint
+    context: ChannelContext
 
 
 class _Cancel(msgspec.Struct, frozen=True):
@@ -380,10 +367,7 @@ _HELP = {
 
 
 def _is_expected(exc: Exception) -> bool:
-    from .engines.base import EngineError
-    from .errors import HandlerError
-
-    return isinstance(exc, HandlerError | EngineError)
+    return isinstance(exc, ServerError)
 
 
 def _decode_param(raw: Raw | UnsetType, param_type: Any) -> Any:

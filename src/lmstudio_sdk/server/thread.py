@@ -10,6 +10,7 @@ from typing import Any, Self
 
 from .app import LMStudioServer
 from .engines.base import Engine
+from .services.observer import ServerObserver
 
 __all__ = ["ServerThread"]
 
@@ -33,6 +34,7 @@ class ServerThread:
         api_token: str | None = None,
         auth_timeout: float = 10.0,
         faithful_errors: bool = False,
+        observer: ServerObserver | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._options: dict[str, Any] = {
@@ -41,6 +43,7 @@ class ServerThread:
             "api_token": api_token,
             "auth_timeout": auth_timeout,
             "faithful_errors": faithful_errors,
+            "observer": observer,
         }
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

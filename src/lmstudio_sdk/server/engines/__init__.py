@@ -6,7 +6,9 @@ import importlib
 import importlib.util
 from pathlib import Path
 
+from ..local.models_dir import default_models_dir
 from .base import Engine
+from .scripted import ScriptedEngine
 
 __all__ = ["ENGINE_NAMES", "EngineUnavailableError", "create_engine"]
 
@@ -35,8 +37,6 @@ def create_engine(
     ``token_delay`` and ``load_delay`` (seconds) slow the scripted engine down for tests.
     """
     if name == "scripted":
-        from .scripted import ScriptedEngine
-
         return ScriptedEngine(token_delay=token_delay, load_delay=load_delay)
     if name != "llama":
         raise ValueError(f"unknown engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}")
@@ -48,8 +48,6 @@ def create_engine(
     except ImportError as exc:
         raise EngineUnavailableError(f"{_INSTALL_HINT} ({exc})") from exc
     if models_dir is None:
-        from ..models_dir import default_models_dir
-
         models_dir = default_models_dir()
     engine: Engine = module.LlamaEngine(models_dir, n_threads=n_threads)
     return engine

@@ -30,7 +30,6 @@ from ..._protocol.schema import (
 __all__ = [
     "CancelToken",
     "Engine",
-    "EngineError",
     "EngineEvent",
     "FragmentGenerated",
     "LoadedModel",
@@ -43,27 +42,6 @@ __all__ = [
     "ToolCallNameReceived",
     "ToolCallStarted",
 ]
-
-
-class EngineError(Exception):
-    """A failure the server reports to the client as an error with this title.
-
-    ``display_data`` follows LM Studio's ``displayData`` codes when one fits.
-    """
-
-    def __init__(
-        self,
-        title: str,
-        *,
-        cause: str | None = None,
-        suggestion: str | None = None,
-        display_data: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(title)
-        self.title = title
-        self.cause = cause
-        self.suggestion = suggestion
-        self.display_data = display_data
 
 
 class CancelToken:
@@ -192,7 +170,7 @@ class LoadedModel(Protocol):
         omit_eos_token: bool = False,
         tools: list[dict[str, Any]] | None = None,
     ) -> str:
-        """Render a chat with the model's template; EngineError if it has none."""
+        """Render a chat with the model's template; ServerError if it has none."""
         ...
 
     def predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
@@ -223,6 +201,6 @@ class Engine(Protocol):
     ) -> LoadedModel:
         """Load a model; calls on_progress with rising values in 0..1.
 
-        ``config`` is the collapsed load KV config the client sent. Raises EngineError.
+        ``config`` is the collapsed load KV config the client sent. Raises ServerError.
         """
         ...

@@ -7,7 +7,7 @@ predict every fragment. The last user message may carry one directive:
 * ``!tool NAME {json}``  call tool NAME with the JSON arguments (only when tools are configured
                          with ``llm.prediction.tools``; an unknown tool name or bad JSON gives a
                          ``toolCallGenerationFailed``); stop reason ``toolCalls``
-* ``!error``             the engine raises :class:`EngineError` (the client sees a channelError)
+* ``!error``             the engine raises :class:`ServerError` (the client sees a channelError)
 * ``!think TEXT``        reasoning fragments (start tag, reasoning, end tag), then the answer
 
 Otherwise the reply is ``You said: <last user text>``. After a tool round (the last message
@@ -42,8 +42,8 @@ from ..._protocol.schema import (
     ToolCallRequestPart,
     ToolCallResultPart,
 )
+from ..errors import ServerError
 from .base import (
-    EngineError,
     EngineEvent,
     FragmentGenerated,
     LoadedModel,
@@ -179,7 +179,7 @@ class ScriptedEngine:
         on_progress: Callable[[float], None],
     ) -> LoadedModel:
         if info not in self._models:
-            raise EngineError(
+            raise ServerError(
                 f'The scripted engine cannot load "{info.model_key}"',
                 suggestion="Use one of the scripted catalogue models.",
             )
@@ -264,7 +264,7 @@ class ScriptedModel:
     ) -> str:
         """ChatML-like: ``<s>`` BOS, one ``<|im_start|>role … <|im_end|>`` block per message."""
         if not isinstance(self._info, LLMInfo):
-            raise EngineError(f'"{self._info.model_key}" is an embedding model; it has no template')
+            raise ServerError(f'"{self._info.model_key}" is an embedding model; it has no template')
         out: list[str] = [] if omit_bos_token else ["<s>"]
         if tools:
             out.append(f"<|im_start|>system\n# Tools\n{json.dumps(tools)}<|im_end|>\n")
@@ -291,10 +291,10 @@ class ScriptedModel:
 
     async def embed(self, text: str) -> list[float]:
         if not isinstance(self._info, EmbeddingModelInfo):
-            raise EngineError(f'"{self._info.model_key}" is not an embedding model')
+            raise ServerError(f'"{self._info.model_key}" is not an embedding model')
         tokens = len(scripted_tokenize(text))
         if tokens > self._context_length:
-            raise EngineError(
+            raise ServerError(
                 f"The input is {tokens} tokens long; the model's context holds "
                 f"{self._context_length}",
                 suggestion="Split the text, or load the model with a longer context length.",
@@ -309,7 +309,7 @@ class ScriptedModel:
 
     def predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
         if not isinstance(self._info, LLMInfo):
-            raise EngineError(f'"{self._info.model_key}" is an embedding model; it cannot predict')
+            raise ServerError(f'"{self._info.model_key}" is an embedding model; it cannot predict')
         return self._predict(request)
 
     async def _predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
@@ -336,7 +336,7 @@ class ScriptedModel:
             await asyncio.sleep(0)
 
         plan = self._plan(request, tools)
-        if isinstance(plan, EngineError):
+        if isinstance(plan, ServerError):
             raise plan
 
         max_tokens = _checkbox_int(config.get("llm.prediction.maxPredictedTokens"))
@@ -415,7 +415,7 @@ class ScriptedModel:
 
     def _plan(
         self, request: PredictionRequest, tools: set[str] | None
-    ) -> list[tuple[str, str | list[EngineEvent]]] | EngineError:
+    ) -> list[tuple[str, str | list[EngineEvent]]] | ServerError:
         """What to generate: ("none"|"reasoning…", token text) or ("tool", events)."""
         if request.history is None:
             text = (request.raw_prompt or "").strip()
@@ -440,10 +440,10 @@ class ScriptedModel:
 
     def _plan_directive(
         self, directive: tuple[str, str], tools: set[str] | None, salt: int
-    ) -> list[tuple[str, str | list[EngineEvent]]] | EngineError:
+    ) -> list[tuple[str, str | list[EngineEvent]]] | ServerError:
         name, rest = directive
         if name == "error":
-            return EngineError(
+            return ServerError(
                 "The scripted engine failed on purpose (!error)",
                 cause="The prompt contained the !error directive.",
                 suggestion="Remove !error from the message.",

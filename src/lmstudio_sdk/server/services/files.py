@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from .engines.base import EngineError
+from ..errors import ServerError
 
 __all__ = ["MAX_FILE_BYTES", "FileStore", "StoredFile", "display_name", "file_type_of"]
 
@@ -83,17 +83,17 @@ def file_type_of(name: str, data: bytes) -> str:
 def display_name(name: str) -> str:
     """The name a client gave, made harmless: its last path component, no control characters.
 
-    Raises EngineError for a NUL byte, or a name with nothing left (empty, ``.``, ``..``).
+    Raises ServerError for a NUL byte, or a name with nothing left (empty, ``.``, ``..``).
     """
     if "\x00" in name:
-        raise EngineError(
+        raise ServerError(
             "The file name contains a NUL byte",
             suggestion="Send the plain file name, e.g. photo.png.",
         )
     base = re.split(r"[/\\]", name)[-1]
     base = _CONTROL.sub("", base).strip()[:MAX_NAME_LENGTH]
     if base.strip(".") == "":
-        raise EngineError(
+        raise ServerError(
             f"{name!r} is not a usable file name",
             suggestion="Send the plain file name, e.g. photo.png.",
         )
@@ -128,15 +128,15 @@ class FileStore:
         return self._directory
 
     def check_size(self, size: int) -> None:
-        """EngineError when an upload of ``size`` bytes would be refused."""
+        """ServerError when an upload of ``size`` bytes would be refused."""
         if size > self.max_file_bytes:
-            raise EngineError(
+            raise ServerError(
                 f"The file is {size} bytes; this server accepts uploads of at most "
                 f"{self.max_file_bytes} bytes",
                 suggestion="Send a smaller file (or start the server with a larger limit).",
             )
         if self._total + size > MAX_TOTAL_BYTES:
-            raise EngineError(
+            raise ServerError(
                 "Too many uploaded files are held by this server",
                 suggestion="Close clients you no longer use; their files are then released.",
             )
@@ -170,10 +170,10 @@ class FileStore:
         return stored
 
     def read(self, identifier: str, owner: str) -> bytes:
-        """The bytes of a file ``owner`` uploaded; EngineError when the handle is not theirs."""
+        """The bytes of a file ``owner`` uploaded; ServerError when the handle is not theirs."""
         stored = self._files.get(identifier)
         if stored is None or stored.owner != owner:
-            raise EngineError(
+            raise ServerError(
                 f'No uploaded file has the identifier "{identifier}"',
                 suggestion="Upload the file again (handles end when the client disconnects).",
             )

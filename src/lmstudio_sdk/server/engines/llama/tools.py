@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._protocol.schema import ToolCallRequest
-from .engines.base import (
+from ...._protocol.schema import ToolCallRequest
+from ..base import (
     EngineEvent,
     FragmentGenerated,
     ToolCallArgumentFragment,

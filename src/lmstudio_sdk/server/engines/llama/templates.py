@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..._protocol.schema import (
+from ...._protocol.schema import (
     ChatHistoryData,
     FilePart,
     TextPart,
     ToolCallRequestPart,
     ToolCallResultPart,
 )
-from ..engines.base import EngineError
-from ..tool_prompt import format_tool_call, format_tool_result, tool_system_prompt
+from ...errors import ServerError
+from .tools import format_tool_call, format_tool_result, tool_system_prompt
 
 __all__ = [
     "PreparedChat",
@@ -101,7 +101,7 @@ def prepare_messages(
                     prepared.images.append(part)
                     pieces.append(image_marker)
                 elif part.file_type == "image":
-                    raise EngineError(
+                    raise ServerError(
                         "This model does not support images",
                         cause=f"The chat contains the image {part.name!r}, but the model "
                         "has no vision projector (mmproj) beside it.",
@@ -186,7 +186,7 @@ def _compile(template: str) -> Any:
         try:
             compiled = _ENV.from_string(template)
         except Exception as exc:
-            raise EngineError("The model's chat template cannot be parsed", cause=str(exc)) from exc
+            raise ServerError("The model's chat template cannot be parsed", cause=str(exc)) from exc
         if len(_TEMPLATE_CACHE) > 32:
             _TEMPLATE_CACHE.clear()
         _TEMPLATE_CACHE[template] = compiled
@@ -194,7 +194,7 @@ def _compile(template: str) -> Any:
 
 
 def _raise_exception(message: str) -> None:
-    raise EngineError("The chat template rejected this conversation", cause=message)
+    raise ServerError("The chat template rejected this conversation", cause=message)
 
 
 def render_template(
@@ -219,10 +219,10 @@ def render_template(
             strftime_now=lambda fmt: datetime.now().strftime(fmt),
             **(extra or {}),
         )
-    except EngineError:
+    except ServerError:
         raise
     except Exception as exc:
-        raise EngineError("The chat template failed to render", cause=str(exc)) from exc
+        raise ServerError("The chat template failed to render", cause=str(exc)) from exc
     return rendered
 
 
@@ -259,7 +259,7 @@ def build_prompt(
         masked = render_template(
             template, sentinel_messages, bos_token=bos_token, eos_token=eos_token, tools=tools
         )
-    except EngineError:
+    except ServerError:
         masked = None
     if masked is not None:
         parts = re.split(r"\x1eLMSSEG(\d+)\x1f", masked)

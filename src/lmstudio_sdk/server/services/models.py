@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from .._protocol.schema import (
+from ..._protocol.schema import (
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
     InstanceReferenceSpecifier,
@@ -29,9 +29,9 @@ from .._protocol.schema import (
     ModelSpecifier,
     model_info_to_wire,
 )
-from .engines.base import CancelToken, Engine, LoadedModel
-from .errors import (
-    HandlerError,
+from ..engines.base import CancelToken, Engine, LoadedModel
+from ..errors import (
+    ServerError,
     domain_mismatch,
     identifier_not_found,
     no_model_matching_query,
@@ -193,7 +193,7 @@ class ModelManager:
     def find_optional(self, specifier: ModelSpecifier, domain: Domain) -> Instance | None:
         try:
             return self.find(specifier, domain)
-        except HandlerError:
+        except ServerError:
             return None
 
     @staticmethod
@@ -228,7 +228,7 @@ class ModelManager:
         taken = set(self._instances) | self._reserved
         if requested is not None:
             if requested in taken:
-                raise HandlerError(
+                raise ServerError(
                     f'A model with the identifier "{requested}" is already loaded',
                     suggestion="Choose another identifier, or unload that model first.",
                 )
@@ -253,7 +253,7 @@ class ModelManager:
     ) -> Instance:
         """Load a new instance. The engine's load is cancelled if this task is."""
         if self._closed:
-            raise HandlerError("The server is shutting down")
+            raise ServerError("The server is shutting down")
         name = self._reserve_identifier(identifier, info.model_key)
         try:
             model = await self.engine.load(info, stack.collapse(), on_progress)
@@ -287,7 +287,7 @@ class ModelManager:
                 current = asyncio.current_task()
                 if running.cancelled() and current is not None and not current.cancelling():
                     # The client that started the load cancelled it; we were not cancelled.
-                    raise HandlerError(
+                    raise ServerError(
                         f'Loading "{info.model_key}" was cancelled by another request'
                     ) from None
                 raise

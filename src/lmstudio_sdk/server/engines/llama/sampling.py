@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..._protocol.schema import KVConfig
-from ..tool_prompt import ReasoningTags, tools_from_config
+from ...._protocol.schema import KVConfig
+from .tools import ReasoningTags, tools_from_config
 
 __all__ = ["SamplingParams", "checkbox", "sampling_from_config"]
 

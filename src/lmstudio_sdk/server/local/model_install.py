@@ -31,6 +31,7 @@ from typing import IO
 
 from .gguf_convert import CONVERTER_VERSION, convert_bert_to_gguf
 from .mmproj import write_tiny_mmproj
+from .models_dir import GGUFFormatError, read_gguf_metadata
 
 __all__ = [
     "MODELS",
@@ -247,8 +248,6 @@ def _install_smollm2(models_dir: Path, log: IO[str] | None, tmp: Path) -> Instal
 
 
 def _converted_ok(target: Path) -> bool:
-    from .models_dir import GGUFFormatError, read_gguf_metadata
-
     if not target.is_file():
         return False
     try:
@@ -281,8 +280,6 @@ def _install_minilm(models_dir: Path, log: IO[str] | None, tmp: Path) -> Install
 
 
 def _install_mmproj(models_dir: Path, log: IO[str] | None) -> InstallResult:
-    from .models_dir import GGUFFormatError, read_gguf_metadata
-
     target = models_dir / MMPROJ_REL_PATH
     if target.is_file():
         try:

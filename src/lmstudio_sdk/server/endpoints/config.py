@@ -1,0 +1,39 @@
+"""The prediction config defaults of the server, and KV configs as wire dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._protocol.schema import (
+    KVConfig,
+    KVConfigField,
+    KVConfigLayer,
+    KVConfigStack,
+)
+
+__all__ = ["BASE_PREDICTION_CONFIG", "kv_to_wire", "prediction_config"]
+
+
+# The server's own prediction defaults, applied under the client's layers (LM Studio's values).
+BASE_PREDICTION_CONFIG = KVConfig(
+    fields=[
+        KVConfigField(key="llm.prediction.temperature", value=0.8),
+        KVConfigField(key="llm.prediction.topKSampling", value=40),
+        KVConfigField(key="llm.prediction.topPSampling", value={"checked": True, "value": 0.95}),
+        KVConfigField(key="llm.prediction.minPSampling", value={"checked": True, "value": 0.05}),
+        KVConfigField(key="llm.prediction.repeatPenalty", value={"checked": True, "value": 1.1}),
+        KVConfigField(
+            key="llm.prediction.maxPredictedTokens", value={"checked": False, "value": 1000}
+        ),
+        KVConfigField(key="llm.prediction.stopStrings", value=[]),
+    ]
+)
+
+
+def kv_to_wire(config: KVConfig) -> dict[str, Any]:
+    return {"fields": [{"key": f.key, "value": f.value} for f in config.fields]}
+
+
+def prediction_config(stack: KVConfigStack) -> KVConfig:
+    base = KVConfigLayer(layer_name="modelDefault", config=BASE_PREDICTION_CONFIG)
+    return KVConfigStack(layers=[base, *stack.layers]).collapse()

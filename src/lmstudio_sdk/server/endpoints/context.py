@@ -1,0 +1,86 @@
+"""What a handler receives, and how a namespace declares its handlers.
+
+A handler sees the services it may use (models, files, engine name, experiment flags, the
+notification sink) and who is calling, never the server, the session or the socket. A channel
+handler can also send packets and learn of the client's cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..services import Services
+
+__all__ = ["CallContext", "ChannelContext", "ChannelEndpoint", "NamespaceTable", "RpcEndpoint"]
+
+
+class CallContext:
+    """What an RPC handler may use."""
+
+    def __init__(self, services: Services, namespace: str, client_identifier: str) -> None:
+        self.namespace = namespace
+        self.client_identifier = client_identifier
+        self.models = services.models
+        self.files = services.files
+        self.engine_name = services.engine_name
+        self.experiment_flags = services.experiment_flags
+        self.notify = services.notify
+
+
+class ChannelContext(CallContext):
+    """What a channel handler may use: send packets, see client packets."""
+
+    def __init__(
+        self,
+        services: Services,
+        namespace: str,
+        client_identifier: str,
+        send: Callable[[Any], None],
+    ) -> None:
+        super().__init__(services, namespace, client_identifier)
+        self._send = send
+        self.cancelled = asyncio.Event()  # the client sent {"type": "cancel"}
+        self._cancel_callbacks: list[Callable[[], None]] = []
+
+    def send(self, message: Any) -> None:
+        """Queue one channel packet (no-op once the channel or the socket is gone)."""
+        self._send(message)
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        self._cancel_callbacks.append(callback)
+        if self.cancelled.is_set():
+            callback()
+
+    def receive(self, packet: Any) -> None:
+        if getattr(packet, "type", None) == "cancel" and not self.cancelled.is_set():
+            self.cancelled.set()
+            for callback in self._cancel_callbacks:
+                callback()
+
+
+@dataclass(frozen=True, slots=True)
+class RpcEndpoint:
+    handler: Callable[[CallContext, Any], Awaitable[Any]]
+    param_type: Any = None  # None: the parameter is void (must be omitted)
+    # superjson endpoints wrap the parameter as {"json": …, "meta"?: …}; the handler returns
+    # its result already superjson-encoded.
+    superjson: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelEndpoint:
+    handler: Callable[[ChannelContext, Any], Awaitable[None]]
+    param_type: Any = None  # None: void creation parameter
+    packet_type: Any = None  # None: the client sends no packets on this channel
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceTable:
+    """The handlers one namespace module exports; the router composes these."""
+
+    namespace: str
+    rpcs: Mapping[str, RpcEndpoint] = field(default_factory=dict)
+    channels: Mapping[str, ChannelEndpoint] = field(default_factory=dict)

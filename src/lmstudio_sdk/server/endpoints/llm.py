@@ -1,0 +1,239 @@
+"""/llm: predictions (chat, raw completion) and prompt templates, plus model management."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._protocol.params import (
+    ApplyPromptTemplateParams,
+    CancelPacket,
+    CompleteRawTextParams,
+    PredictParams,
+)
+from ..._protocol.schema import (
+    ChatHistoryData,
+    FilePart,
+    KVConfigStack,
+    ModelSpecifier,
+    PredictionFragment,
+    PredictionStats,
+    TextPart,
+)
+from ..engines.base import (
+    CancelToken,
+    FragmentGenerated,
+    PredictionFinished,
+    PredictionRequest,
+    PromptProgress,
+    ToolCallArgumentFragment,
+    ToolCallEnded,
+    ToolCallFailed,
+    ToolCallNameReceived,
+    ToolCallStarted,
+)
+from ..errors import ServerError, preset_not_found
+from ..services.models import Instance
+from . import model_management
+from .config import kv_to_wire, prediction_config
+from .context import CallContext, ChannelContext, ChannelEndpoint, NamespaceTable, RpcEndpoint
+
+__all__ = ["TABLE"]
+
+
+def _referenced_files(ctx: ChannelContext, history: ChatHistoryData | None) -> dict[str, bytes]:
+    """The bytes of the uploaded files a chat refers to (only the caller's own uploads)."""
+    if history is None:
+        return {}
+    return {
+        part.identifier: ctx.files.read(part.identifier, ctx.client_identifier)
+        for message in history.messages
+        for part in message.content
+        if isinstance(part, FilePart)
+    }
+
+
+async def _predict(
+    ctx: ChannelContext,
+    specifier: ModelSpecifier,
+    stack: KVConfigStack,
+    preset: str | None,
+    *,
+    history: Any = None,
+    raw_prompt: str | None = None,
+) -> None:
+    if preset is not None:
+        raise preset_not_found(preset)
+    models = ctx.models
+    instance = models.find(specifier, "llm")
+    config = prediction_config(stack)
+    token = CancelToken()
+    ctx.on_cancel(token.set)
+    instance.cancel_tokens.add(token)
+    try:
+        async with models.use(instance, "processingPrompt"):
+            request = PredictionRequest(
+                config=config,
+                history=history,
+                raw_prompt=raw_prompt,
+                cancel=token,
+                files=_referenced_files(ctx, history),
+            )
+            finished = await _stream_prediction(ctx, instance, request)
+            stop_reason = finished.stop_reason
+            if stop_reason == "userStopped" and instance.unloading and not ctx.cancelled.is_set():
+                stop_reason = "modelUnloaded"
+            stats = PredictionStats(
+                stop_reason=stop_reason,
+                stop_string=finished.stop_string,
+                tokens_per_second=finished.tokens_per_second,
+                time_to_first_token_sec=finished.time_to_first_token_sec,
+                total_time_sec=finished.total_time_sec,
+                prompt_tokens_count=finished.prompt_tokens_count,
+                predicted_tokens_count=finished.predicted_tokens_count,
+                total_tokens_count=finished.prompt_tokens_count + finished.predicted_tokens_count,
+            )
+            ctx.send(
+                {
+                    "type": "success",
+                    "stats": stats,
+                    "modelInfo": instance.wire_info(),
+                    "loadModelConfig": kv_to_wire(instance.load_config),
+                    "predictionConfig": kv_to_wire(config),
+                }
+            )
+    finally:
+        instance.cancel_tokens.discard(token)
+
+
+async def _stream_prediction(
+    ctx: ChannelContext, instance: Instance, request: PredictionRequest
+) -> PredictionFinished:
+    events = instance.model.predict(request)
+    try:
+        async for event in events:
+            match event:
+                case PromptProgress(progress=progress, details=details):
+                    ctx.send(
+                        {
+                            "type": "promptProcessingProgress",
+                            "progress": progress,
+                            "details": details,
+                        }
+                    )
+                case FragmentGenerated():
+                    instance.status = "generating"
+                    fragment = PredictionFragment(
+                        content=event.content,
+                        tokens_count=event.tokens_count,
+                        contains_drafted=False,
+                        reasoning_type=event.reasoning_type,
+                        is_structural=event.is_structural,
+                    )
+                    ctx.send({"type": "fragment", "fragment": fragment})
+                case ToolCallStarted(tool_call_id=call_id):
+                    instance.status = "generating"
+                    packet: dict[str, Any] = {"type": "toolCallGenerationStart"}
+                    if call_id is not None:
+                        packet["toolCallId"] = call_id
+                    ctx.send(packet)
+                case ToolCallNameReceived(name=name):
+                    ctx.send({"type": "toolCallGenerationNameReceived", "name": name})
+                case ToolCallArgumentFragment(content=content):
+                    ctx.send(
+                        {"type": "toolCallGenerationArgumentFragmentGenerated", "content": content}
+                    )
+                case ToolCallEnded(request=tool_request, raw_content=raw_content):
+                    packet = {"type": "toolCallGenerationEnd", "toolCallRequest": tool_request}
+                    if raw_content is not None:
+                        packet["rawContent"] = raw_content
+                    ctx.send(packet)
+                case ToolCallFailed(title=title, raw_content=raw_content):
+                    error = ServerError(title).data
+                    packet = {"type": "toolCallGenerationFailed", "error": error}
+                    if raw_content is not None:
+                        packet["rawContent"] = raw_content
+                    ctx.send(packet)
+                case PredictionFinished():
+                    return event
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    raise ServerError(
+        "The engine ended the prediction without a result",
+        suggestion="This is a bug in the engine.",
+    )
+
+
+# The template TS 1.x and the official Python SDK send (layer "completeModeFormatting") to turn
+# predict into a raw text completion: it concatenates the message contents.
+_RAW_COMPLETION_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+
+
+def _raw_completion_prompt(p: PredictParams) -> str | None:
+    """The raw prompt when this predict is a text completion in disguise, else None."""
+    template = p.prediction_config_stack.collapse().get("llm.prediction.promptTemplate")
+    if not isinstance(template, dict) or template.get("type") != "jinja":
+        return None
+    jinja = template.get("jinjaPromptTemplate")
+    if not isinstance(jinja, dict) or jinja.get("template") != _RAW_COMPLETION_TEMPLATE:
+        return None
+    return "".join(
+        part.text
+        for message in p.history.messages
+        for part in message.content
+        if isinstance(part, TextPart)
+    )
+
+
+async def predict(ctx: ChannelContext, p: PredictParams) -> None:
+    raw_prompt = _raw_completion_prompt(p)
+    await _predict(
+        ctx,
+        p.model_specifier,
+        p.prediction_config_stack,
+        p.fuzzy_preset_identifier,
+        history=p.history if raw_prompt is None else None,
+        raw_prompt=raw_prompt,
+    )
+
+
+async def complete_raw_text(ctx: ChannelContext, p: CompleteRawTextParams) -> None:
+    await _predict(
+        ctx,
+        p.model_specifier,
+        p.prediction_config_stack,
+        p.fuzzy_preset_identifier,
+        raw_prompt=p.raw_prompt,
+    )
+
+
+async def apply_prompt_template(ctx: CallContext, p: ApplyPromptTemplateParams) -> Any:
+    instance = ctx.models.find(p.specifier, "llm")
+    tools = p.opts.tool_definitions
+    if tools is None:
+        setting = prediction_config(p.prediction_config_stack).get("llm.prediction.tools")
+        if isinstance(setting, dict) and setting.get("type") == "toolArray":
+            tools = setting.get("tools")
+    ctx.models.touch(instance)
+    formatted = instance.model.apply_prompt_template(
+        p.history,
+        omit_bos_token=bool(p.opts.omit_bos_token),
+        omit_eos_token=bool(p.opts.omit_eos_token),
+        tools=tools or None,
+    )
+    return {"formatted": formatted}
+
+
+TABLE = NamespaceTable(
+    "/llm",
+    rpcs={
+        **model_management.RPCS,
+        "applyPromptTemplate": RpcEndpoint(apply_prompt_template, ApplyPromptTemplateParams),
+    },
+    channels={
+        **model_management.CHANNELS,
+        "predict": ChannelEndpoint(predict, PredictParams, CancelPacket),
+        "completeRawText": ChannelEndpoint(complete_raw_text, CompleteRawTextParams, CancelPacket),
+    },
+)

@@ -1,0 +1,86 @@
+"""The llama.cpp engine (llama-cpp-python 0.3.36) behind the embedded server's Engine interface.
+
+Threading model: llama.cpp calls release the GIL (ctypes), so every blocking step runs in a
+thread of its own and hands events back to the event loop through ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from ...._protocol.schema import EmbeddingModelInfo, KVConfig, LLMInfo
+from ...errors import ServerError
+from ...local.models_dir import ScannedModel, scan_model_files
+from .model import LlamaLoadedModel
+from .runtime import default_thread_count
+
+__all__ = ["LlamaEngine"]
+
+
+class LlamaEngine:
+    """Lists GGUF models in an LM Studio-layout folder and loads them with llama.cpp."""
+
+    name = "llama.cpp"
+
+    def __init__(self, models_dir: Path, *, n_threads: int | None = None) -> None:
+        self.models_dir = Path(models_dir)
+        self.n_threads = n_threads if n_threads and n_threads > 0 else default_thread_count()
+        self._scanned: dict[str, ScannedModel] = {}
+
+    def list_models(self) -> list[LLMInfo | EmbeddingModelInfo]:
+        scanned = scan_model_files(self.models_dir)
+        self._scanned = {s.info.path: s for s in scanned}
+        return [s.info for s in scanned]
+
+    def scanned(self, info: LLMInfo | EmbeddingModelInfo) -> ScannedModel:
+        found = self._scanned.get(info.path)
+        if found is None or not found.file.is_file():
+            self.list_models()
+            found = self._scanned.get(info.path)
+        if found is None:
+            raise ServerError(
+                f"Model file not found: {info.path}",
+                cause=f"{info.path} is not in {self.models_dir}",
+            )
+        return found
+
+    async def load(
+        self,
+        info: LLMInfo | EmbeddingModelInfo,
+        config: KVConfig,
+        on_progress: Callable[[float], None],
+    ) -> LlamaLoadedModel:
+        scanned = self.scanned(info)
+        loop = asyncio.get_running_loop()
+        abort = threading.Event()
+        last = [0.0]
+
+        def report(value: float) -> bool:
+            value = min(max(value, 0.0), 1.0)
+            # llama.cpp reports once per tensor; pass on steps of at least 1 %.
+            if value >= last[0] + 0.01 or (value == 1.0 and last[0] < 1.0):
+                last[0] = value
+                with contextlib.suppress(RuntimeError):  # loop closed
+                    loop.call_soon_threadsafe(on_progress, value)
+            return not abort.is_set()
+
+        future = loop.run_in_executor(
+            None, lambda: LlamaLoadedModel.load(scanned, config, self.n_threads, report)
+        )
+        try:
+            model = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            abort.set()
+
+            def dispose(f: asyncio.Future[LlamaLoadedModel]) -> None:
+                if not f.cancelled() and f.exception() is None:
+                    f.result().close()
+
+            future.add_done_callback(dispose)
+            raise
+        report(1.0)
+        return model

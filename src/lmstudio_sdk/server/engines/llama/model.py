@@ -1,0 +1,292 @@
+"""One model loaded by llama.cpp: an LLM (predict) or an embedding model (embed).
+
+One ``threading.Lock`` per loaded instance serialises predictions, because a ``Llama`` object
+is not re-entrant (a second generation would run on the first one's KV state). A prediction
+runs in a thread of its own (``prediction.py``) and hands events back to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from ...._protocol.schema import ChatHistoryData, EmbeddingModelInfo, KVConfig, LLMInfo
+from ...errors import ServerError
+from ...local.models_dir import ScannedModel
+from ..base import EngineEvent, PredictionRequest
+from .load_config import translate_load_config
+from .prediction import Prediction
+from .runtime import LOAD_LOCK, llama_cpp_module, model_progress
+from .templates import build_prompt, prepare_messages
+from .tools import TOOL_CALL_OPEN
+from .vision import create_vision_handler
+
+__all__ = ["LlamaLoadedModel"]
+
+_log = logging.getLogger("lmstudio_sdk.server.engines.llama")
+
+_END = object()
+
+
+class LlamaLoadedModel:
+    """One loaded instance: an LLM (predict) or an embedding model (embed)."""
+
+    def __init__(
+        self,
+        scanned: ScannedModel,
+        llm: Any,
+        load_config: KVConfig,
+        vision: Any | None,
+        n_threads: int,
+    ) -> None:
+        self._n_threads = n_threads
+        self._scanned = scanned
+        self._llm = llm
+        self._load_config = load_config
+        self._vision = vision
+        self._lock = threading.Lock()
+        self._closed = False
+        self._unloading = False
+        self._cache_valid = True
+        self._warned: set[tuple[str, str]] = set()
+        self._active_cancel: list[threading.Event] = []
+        llama_cpp = llama_cpp_module()
+        self._lc = llama_cpp
+        self._vocab = llm._model.vocab
+        # llama.cpp may round the context up (to a multiple of 256), but llama-cpp-python's
+        # token buffers have the requested size: the smaller one is the real limit.
+        self._n_ctx = min(int(llm.n_ctx()), len(llm.input_ids))
+        self._bos_id = int(llm.token_bos())
+        self._eos_id = int(llm.token_eos())
+        self._bos_text = self._token_text(self._bos_id)
+        self._eos_text = self._token_text(self._eos_id)
+
+    # -- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        scanned: ScannedModel,
+        config: KVConfig,
+        n_threads: int,
+        report: Callable[[float], bool],
+    ) -> LlamaLoadedModel:
+        """Load in the calling thread; ``report`` gets rising progress and returns False to
+        abort."""
+        llama_cpp = llama_cpp_module()
+        info = scanned.info
+        is_embedding = isinstance(info, EmbeddingModelInfo)
+        kwargs, effective = translate_load_config(info, config, n_threads)
+        report(0.01)
+        try:
+            with LOAD_LOCK, model_progress(lambda v: report(0.01 + 0.89 * v)):
+                llm = llama_cpp.Llama(str(scanned.file), **kwargs)
+        except ServerError:
+            raise
+        except Exception as exc:
+            raise ServerError(
+                f"Failed to load {info.model_key}", cause=str(exc) or type(exc).__name__
+            ) from exc
+        if not report(0.92):
+            llm.close()
+            raise ServerError("Model loading was cancelled")
+
+        vision = None
+        if scanned.mmproj is not None and not is_embedding:
+            try:
+                vision = create_vision_handler(str(scanned.mmproj))
+                vision.attach(llm)
+            except Exception as exc:
+                llm.close()
+                raise ServerError(
+                    f"Failed to load the vision projector of {info.model_key}",
+                    cause=str(exc),
+                ) from exc
+        report(1.0)
+        return cls(scanned, llm, effective, vision, n_threads)
+
+    # -- LoadedModel protocol ----------------------------------------------------------------
+
+    @property
+    def info(self) -> LLMInfo | EmbeddingModelInfo:
+        return self._scanned.info
+
+    @property
+    def context_length(self) -> int:
+        return self._n_ctx
+
+    @property
+    def load_config(self) -> KVConfig:
+        return self._load_config
+
+    @property
+    def is_embedding(self) -> bool:
+        return isinstance(self._scanned.info, EmbeddingModelInfo)
+
+    @property
+    def has_vision(self) -> bool:
+        return self._vision is not None
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of ``text`` as plain text (special-token syntax is not parsed, no BOS)."""
+        self._check_open()
+        return self._tokenize(text, add_bos=False, special=False)
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        self._check_open()
+        return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def apply_prompt_template(
+        self,
+        history: ChatHistoryData,
+        *,
+        omit_bos_token: bool = False,
+        omit_eos_token: bool = False,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> str:
+        self._check_open()
+        template = self._chat_template()
+        native = self._native_tools(template)
+        prepared = prepare_messages(history, native_tools=native, tools=tools or ())
+        segments = build_prompt(
+            template,
+            prepared.messages,
+            bos_token="" if omit_bos_token else self._bos_text,
+            eos_token="" if omit_eos_token else self._eos_text,
+            tools=tools if native else None,
+        )
+        return "".join(s.text for s in segments)
+
+    async def embed(self, text: str) -> list[float]:
+        self._check_open()
+        if not self.is_embedding:
+            raise ServerError(
+                f"{self.info.model_key} is not an embedding model",
+                suggestion="Load an embedding model to create embeddings.",
+            )
+
+        def work() -> list[float]:
+            with self._lock:
+                self._check_open()
+                vector = self._llm.embed(text, normalize=True, truncate=True)
+            return [float(v) for v in vector]
+
+        return await asyncio.get_running_loop().run_in_executor(None, work)
+
+    async def unload(self) -> None:
+        self._unloading = True
+        for event in list(self._active_cancel):
+            event.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def close(self) -> None:
+        """Free the model (waits for a running prediction to notice its cancellation)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._vision = None
+            with contextlib.suppress(Exception):
+                self._llm.close()
+
+    def predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
+        return self._predict(request)
+
+    async def _predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
+        self._check_open()
+        if self.is_embedding:
+            raise ServerError(
+                f"{self.info.model_key} is an embedding model and cannot generate text"
+            )
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        abandoned = threading.Event()
+        self._active_cancel.append(abandoned)
+
+        def emit(item: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def run() -> None:
+            try:
+                Prediction(self, request, abandoned, emit).run()
+            except BaseException as exc:
+                emit(exc)
+            finally:
+                emit(_END)
+
+        thread = threading.Thread(target=run, name=f"predict-{self.info.model_key}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            abandoned.set()
+            with contextlib.suppress(ValueError):
+                self._active_cancel.remove(abandoned)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ServerError(f"{self.info.model_key} has been unloaded")
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._piece(token, special=True).decode("utf-8", errors="replace")
+
+    def _piece(self, token: int, *, special: bool = False) -> bytes:
+        size = 64
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self._lc.llama_token_to_piece(self._vocab, token, buf, size, 0, special)
+            if n >= 0:
+                return buf.raw[:n]
+            size = -n
+
+    def _tokenize(self, text: str, *, add_bos: bool, special: bool) -> list[int]:
+        if not text and not add_bos:
+            return []
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special))
+
+    def _chat_template(self) -> str:
+        template = self._scanned.chat_template
+        if not template:
+            raise ServerError(
+                f"{self.info.model_key} has no chat template",
+                cause="The GGUF file has no tokenizer.chat_template, so there is no way to "
+                "turn a chat into this model's prompt format.",
+                suggestion="Use text completion (complete) instead of chat, or pass a prompt "
+                "template in the prediction config (llm.prediction.promptTemplate).",
+            )
+        return template
+
+    @staticmethod
+    def _native_tools(template: str) -> bool:
+        # Templates that render `tools` themselves *and* use the <tool_call> convention
+        # (Qwen, Hermes) get the tools natively; everything else gets our own instructions.
+        return "tools" in template and TOOL_CALL_OPEN in template
+
+    def _warn_unsupported(self, unsupported: Sequence[tuple[str, Any]]) -> None:
+        for key, value in unsupported:
+            marker = (key, repr(value))
+            if marker in self._warned:
+                continue
+            self._warned.add(marker)
+            _log.warning(
+                "%s: prediction setting %s=%r is not supported by the llama.cpp engine; ignored",
+                self.info.model_key,
+                key,
+                value,
+            )

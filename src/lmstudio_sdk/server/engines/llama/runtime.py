@@ -1,0 +1,77 @@
+"""llama-cpp-python itself: importing it on demand, thread counts, model-load progress."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ...errors import ServerError
+
+__all__ = ["LOAD_LOCK", "default_thread_count", "llama_cpp_module", "model_progress"]
+
+
+def default_thread_count() -> int:
+    """1 on machines with ≤2 cores (spinning OpenMP workers collapse under contention), else
+    all cores but one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else cores - 1
+
+
+def llama_cpp_module() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ServerError(
+            "The llama.cpp engine is not installed",
+            cause=str(exc),
+            suggestion="Run scripts/install-engine.sh, or pip install 'lmstudio-sdk[server]'.",
+        ) from exc
+    return llama_cpp
+
+
+LOAD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def model_progress(callback: Callable[[float], bool]) -> Iterator[None]:
+    """Route llama.cpp's model-load progress to ``callback`` for one ``Llama(...)`` call.
+
+    ``Llama.__init__`` builds its ``llama_model_params`` itself and offers no progress
+    parameter, so for the duration of the constructor we wrap the function it gets them from
+    and set ``progress_callback`` on the result. Loads are serialised by ``LOAD_LOCK`` so the
+    wrapper never leaks into another load. If the binding ever changes shape, loading still
+    works, just with staged progress.
+    """
+    llama_cpp = llama_cpp_module()
+    module = llama_cpp.llama_cpp
+    original = getattr(module, "llama_model_default_params", None)
+    cb_type = getattr(module, "llama_progress_callback", None)
+    if original is None or cb_type is None:
+        yield
+        return
+
+    def on_progress(progress: float, _user_data: Any) -> bool:
+        try:
+            return bool(callback(float(progress)))
+        except Exception:  # never let an exception cross the C boundary
+            return True
+
+    c_callback = cb_type(on_progress)
+
+    def patched() -> Any:
+        params = original()
+        params.progress_callback = c_callback
+        params.progress_callback_user_data = None
+        return params
+
+    module.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        module.llama_model_default_params = original

@@ -1,1 +1,0 @@
-"""Engine-independent pieces of local inference: prompt building and KV-config mapping."""

@@ -1,0 +1,52 @@
+"""The server's state shared by every socket, behind the endpoints: loaded models, uploaded
+files, client identities, experiment flags, and the observer the server reports to.
+
+Services may import the engines and the local kit below them, never the endpoints, the
+router, the session or the app above.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .auth import IdentityRegistry
+from .files import FileStore
+from .models import ModelManager
+from .observer import ServerObserver
+
+__all__ = ["Services"]
+
+logger = logging.getLogger("lmstudio_sdk.server")
+
+
+class Services:
+    """One server's services; the app builds it, sessions and handlers use it."""
+
+    def __init__(
+        self,
+        *,
+        models: ModelManager,
+        files: FileStore,
+        identities: IdentityRegistry,
+        engine_name: str,
+        observer: ServerObserver,
+    ) -> None:
+        self.models = models
+        self.files = files
+        self.identities = identities
+        self.engine_name = engine_name
+        self.observer = observer
+        self.experiment_flags: set[str] = set()
+
+    def release_client(self, identifier: str) -> None:
+        """A socket closed; the identity's files go when its last socket does."""
+        if self.identities.release(identifier):
+            self.files.release_owner(identifier)
+
+    def notify(self, title: str, description: str | None) -> None:
+        logger.info("notification: %s%s", title, f" - {description}" if description else "")
+        self.observer.notification(title, description)
+
+    async def close(self) -> None:
+        await self.models.close()
+        self.files.close()
