@@ -7,7 +7,7 @@ Every endpoint part (rpc parameter and result, channel creation parameter and pa
 directions) becomes a msgspec type. Object shapes become structs, identical shapes (same
 canonical JSON) are generated once, a shape used by more than one endpoint lives in
 ``shared.py``, and ``__init__.py`` holds the registry of every endpoint. The mapping rules are
-in docs/architecture.md ("Packet vocabulary").
+in docs/architecture.md ("The packet vocabulary").
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ NAMED_SHAPES: dict[str, str] = {
     "/llm/channel/loadModel/toClientPacket/anyOf/0/properties/info": "LLMInfo",
     "/system/rpc/listDownloadedModels/returns/items": "ModelInfo",
     _HISTORY: "ChatHistoryData",
+    "/llm/rpc/applyPromptTemplate/parameter/properties/opts": "ApplyPromptTemplateOpts",
     f"{_HISTORY}/properties/messages/items": "ChatMessageData",
     f"{_MESSAGES}/0": "AssistantMessageData",
     f"{_MESSAGES}/1": "UserMessageData",
@@ -98,7 +99,7 @@ NAMED_SHAPES: dict[str, str] = {
     f"{_FRAGMENT}/properties/tokens/items/properties/candidates/items": "TokenCandidate",
     f"{_PREDICT}/1/properties/details": "PromptProcessingDetails",
     "/diagnostics/channel/streamLogs/toClientPacket/anyOf/0/properties/log/properties/data"
-    "/anyOf/1/properties/stats": "LLMPredictionStats",
+    "/anyOf/1/properties/stats": "PredictionStats",
     f"{_PREDICT}/6/properties/error": "SerializedError",
     f"{_HARDWARE}/properties/gpuSurveyResult": "GPUSurveyResult",
     f"{_HARDWARE}/properties/gpuSurveyResult/properties/gpuInfo/items": "GPUInfo",
@@ -526,6 +527,7 @@ REGISTRY = '''{header}"""The typed packets of LM Studio's SDK API: {count} endpo
 ``ENDPOINTS[namespace, name]`` gives the msgspec type of every part of an endpoint (``None``: void),
 e.g. ``msgspec.json.decode(raw, type=ENDPOINTS["llm", "predict"].to_client)``. Unknown fields are
 ignored, string enums are ``str``; {any_unions} union(s) that msgspec cannot express are ``Any``.
+A top-level ``X | None`` (``llm.GetModelInfoResult``) may be absent: send no value, not null.
 """
 
 from __future__ import annotations

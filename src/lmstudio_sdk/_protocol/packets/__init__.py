@@ -4,6 +4,7 @@
 ``ENDPOINTS[namespace, name]`` gives the msgspec type of every part of an endpoint (``None``: void),
 e.g. ``msgspec.json.decode(raw, type=ENDPOINTS["llm", "predict"].to_client)``. Unknown fields are
 ignored, string enums are ``str``; 1 union(s) that msgspec cannot express are ``Any``.
+A top-level ``X | None`` (``llm.GetModelInfoResult``) may be absent: send no value, not null.
 """
 
 from __future__ import annotations

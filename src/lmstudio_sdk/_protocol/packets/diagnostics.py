@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from .shared import LLMPredictionStats, StopPacket, WireStruct
+from .shared import PredictionStats, StopPacket, WireStruct
 
 __all__ = [
     "StreamLogsLogPacket",
@@ -36,7 +36,7 @@ class StreamLogsLogPacketLogDataLlmPredictionOutput(
     """Wire shape first seen at diagnostics.streamLogs.toClientPacket.0.log.data.1."""
 
     output: str
-    stats: LLMPredictionStats | None = None
+    stats: PredictionStats | None = None
     model_identifier: str
 
 

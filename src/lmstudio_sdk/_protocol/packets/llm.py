@@ -41,8 +41,8 @@ from .shared import (
 )
 
 __all__ = [
+    "ApplyPromptTemplateOpts",
     "ApplyPromptTemplateParameter",
-    "ApplyPromptTemplateParameterOpts",
     "ApplyPromptTemplateResult",
     "CompleteRawTextCreationParameter",
     "CompleteRawTextToClientPacket",
@@ -83,7 +83,7 @@ __all__ = [
 ]
 
 
-class ApplyPromptTemplateParameterOpts(WireStruct, frozen=True, kw_only=True):
+class ApplyPromptTemplateOpts(WireStruct, frozen=True, kw_only=True):
     """Wire shape first seen at llm.applyPromptTemplate.parameter.opts."""
 
     omit_bos_token: bool | None = None
@@ -97,7 +97,7 @@ class ApplyPromptTemplateParameter(WireStruct, frozen=True, kw_only=True):
     specifier: ModelSpecifier
     history: ChatHistoryData
     prediction_config_stack: KVConfigStack
-    opts: ApplyPromptTemplateParameterOpts
+    opts: ApplyPromptTemplateOpts
 
 
 class ApplyPromptTemplateResult(WireStruct, frozen=True, kw_only=True):

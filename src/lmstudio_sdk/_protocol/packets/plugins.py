@@ -14,9 +14,9 @@ from .shared import (
     EnabledPluginInfo,
     FragmentToken,
     KVConfig,
-    LLMPredictionStats,
     PluginConfigSpecifier,
     PredictFragmentPacket,
+    PredictionStats,
     PredictToolCallGenerationArgumentFragmentGeneratedPacket,
     PredictToolCallGenerationNameReceivedPacket,
     PredictToolCallGenerationStartPacket,
@@ -377,7 +377,7 @@ class ProcessingHandleUpdateParameterUpdateContentBlockAttachGenInfoGenInfo(
     identifier: str
     load_model_config: KVConfig
     prediction_config: KVConfig
-    stats: LLMPredictionStats
+    stats: PredictionStats
 
 
 class ProcessingHandleUpdateParameterUpdateContentBlockAttachGenInfo(

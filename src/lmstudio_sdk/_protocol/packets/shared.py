@@ -46,7 +46,6 @@ __all__ = [
     "KVConfigStack",
     "LLMInfo",
     "LLMInstanceInfo",
-    "LLMPredictionStats",
     "ListEnginesResultItemCpu",
     "ListEnginesResultItemGpu",
     "LoadModelCreationParameter",
@@ -63,6 +62,7 @@ __all__ = [
     "PredictToolCallGenerationNameReceivedPacket",
     "PredictToolCallGenerationStartPacket",
     "PredictionFragment",
+    "PredictionStats",
     "ProcessingGetOrLoadTokenSourceParameter",
     "ProcessingSuggestNameParameter",
     "ProgressPacket",
@@ -105,7 +105,7 @@ class WireStruct(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit
     """Base of every packet struct: camelCase on the wire, None fields omitted."""
 
 
-class LLMPredictionStats(WireStruct, frozen=True, kw_only=True):
+class PredictionStats(WireStruct, frozen=True, kw_only=True):
     """Wire shape first seen at diagnostics.streamLogs.toClientPacket.0.log.data.1.stats."""
 
     stop_reason: str
@@ -627,7 +627,7 @@ class SerializedError(WireStruct, frozen=True, kw_only=True):
 class PredictSuccessPacket(WireStruct, frozen=True, kw_only=True, tag_field="type", tag="success"):
     """Wire shape first seen at llm.predict.toClientPacket.7."""
 
-    stats: LLMPredictionStats
+    stats: PredictionStats
     model_info: LLMInstanceInfo
     load_model_config: KVConfig
     prediction_config: KVConfig
