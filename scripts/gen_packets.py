@@ -112,6 +112,7 @@ NAMED_SHAPES: dict[str, str] = {
     f"{_PREPROCESS}/anyOf/0/properties/enabledPluginInfos/items": "EnabledPluginInfo",
 }
 
+Schema = dict[str, Any]  # a JSON Schema fragment
 SCALARS = {"string": ["str"], "integer": ["int"], "number": ["int", "float"], "boolean": ["bool"]}
 ANNOTATION_NAMES = {"Any", "None", "bool", "dict", "float", "int", "list", "msgspec", "str"}
 
@@ -144,10 +145,9 @@ class Shape:
     id: int
     path: str
     hint: str
-    kind: str  # "struct" or "union"
     tag: tuple[str, str] | None = None
     fields: list[Field] = field(default_factory=list)
-    members: list[int] = field(default_factory=list)
+    members: list[int] = field(default_factory=list)  # a union's branches
     deps: set[int] = field(default_factory=set)
     users: set[str] = field(default_factory=set)
     order: int = 0
@@ -190,17 +190,16 @@ def is_void(schema: Any) -> bool:
 
 
 def is_struct(schema: Any) -> bool:
-    return schema.get("type") == "object" and (
-        "properties" in schema or schema.get("additionalProperties") is False
-    )
+    closed = "properties" in schema or schema.get("additionalProperties") is False
+    return schema.get("type") == "object" and closed
 
 
-def string_consts(schema: dict[str, Any]) -> list[tuple[str, str]]:
+def string_consts(schema: Schema) -> list[tuple[str, str]]:
     props = schema.get("properties", {})
     return [(k, p["const"]) for k, p in props.items() if isinstance(p.get("const"), str)]
 
 
-def tag_of(schema: dict[str, Any]) -> tuple[str, str] | None:
+def tag_of(schema: Schema) -> tuple[str, str] | None:
     consts = dict(string_consts(schema))
     key = "type" if "type" in consts else next(iter(consts), None)
     return None if key is None else (key, consts[key])
@@ -248,14 +247,14 @@ class Collector:
             return Ann(list(SCALARS[kind]))
         raise SystemExit(f"gen_packets: unsupported schema at {path}: {canonical(schema)[:80]}")
 
-    def object(self, schema: dict[str, Any], path: str, hint: str, user: str) -> Ann:
+    def object(self, schema: Schema, path: str, hint: str, user: str) -> Ann:
         if is_struct(schema):
-            return Ann([self.ref(self.shape(schema, path, hint, user, "struct"))])
+            return Ann([self.ref(self.shape(schema, path, hint, user, []))])
         extra = schema.get("additionalProperties", {})
         value = self.annotate(extra, f"{path}/additionalProperties", hint + "Value", user)
         return Ann([f"dict[str, {value.text(with_none=True)}]"])
 
-    def array(self, schema: dict[str, Any], path: str, hint: str, user: str) -> Ann:
+    def array(self, schema: Schema, path: str, hint: str, user: str) -> Ann:
         items = schema.get("items", {})
         if isinstance(items, list):
             inner = [
@@ -266,7 +265,7 @@ class Collector:
         item = self.annotate(items, f"{path}/items", singular(hint), user)
         return Ann([f"list[{item.text(with_none=True)}]"])
 
-    def union(self, schema: dict[str, Any], path: str, hint: str, user: str) -> Ann:
+    def union(self, schema: Schema, path: str, hint: str, user: str) -> Ann:
         branches = flatten(schema["anyOf"], f"{path}/anyOf")
         real = [(b, p) for b, p in branches if not is_void(b)]
         optional = len(real) < len(branches)
@@ -279,7 +278,8 @@ class Collector:
             return Ann(ann.members, ann.nullable or optional, ann.note)
         if len(structs) > 1 and len(structs) == len(real) and self.tagged(structs):
             node = {"anyOf": [b for b, _ in real]}
-            return Ann([self.ref(self.shape(node, path, hint, user, "union"))], nullable=optional)
+            shape_id = self.shape(node, path, hint, user, [p for _, p in real])
+            return Ann([self.ref(shape_id)], nullable=optional)
         if len(structs) > 1:
             self.any_unions += 1
             note = f"Any: msgspec cannot tell these {len(structs)} objects apart (no string tag)"
@@ -288,7 +288,7 @@ class Collector:
         ann = self.combine(parts, path)
         return Ann(ann.members, ann.nullable or optional, ann.note)
 
-    def tagged(self, structs: list[dict[str, Any]]) -> bool:
+    def tagged(self, structs: list[Schema]) -> bool:
         tags = [tag_of(s) for s in structs]
         keys = {t[0] for t in tags if t}
         return None not in tags and len(keys) == 1 and len({t for t in tags}) == len(tags)
@@ -306,21 +306,22 @@ class Collector:
     def ref(self, shape_id: int) -> str:
         return f"\x00{shape_id}\x00"
 
-    def shape(self, schema: dict[str, Any], path: str, hint: str, user: str, kind: str) -> int:
+    def shape(self, schema: Schema, path: str, hint: str, user: str, paths: list[str]) -> int:
+        """A struct, or with the ``paths`` of its branches a tagged union, once per shape."""
         key = canonical(schema)
         existing = self.shapes.get(key)
         if existing is not None:
             self.add_user(existing, user)
             return existing.id
-        shape = Shape(len(self.by_id), path, NAMED_SHAPES.get(path, hint), kind)
+        shape = Shape(len(self.by_id), path, NAMED_SHAPES.get(path, hint))
         self.shapes[key] = shape
         self.by_id.append(shape)
         shape.users.add(user)
-        if kind == "struct":
+        if not paths:
             self.build_struct(shape, schema, user)
-        else:  # a flat union: {"anyOf": [branch, ...]}
-            for index, branch in enumerate(schema["anyOf"]):
-                shape.members.append(self.branch(branch, f"{path}/anyOf/{index}", hint, user))
+        else:  # {"anyOf": [branch, ...]}, flattened: nested anyOf and void branches are gone
+            for branch, branch_path in zip(schema["anyOf"], paths, strict=True):
+                shape.members.append(self.branch(branch, branch_path, hint, user))
             shape.deps |= set(shape.members)
         shape.order = self.finished = self.finished + 1  # dependencies come first
         return shape.id
@@ -331,7 +332,7 @@ class Collector:
             for dep in shape.deps:
                 self.add_user(self.by_id[dep], user)
 
-    def build_struct(self, shape: Shape, schema: dict[str, Any], user: str) -> None:
+    def build_struct(self, shape: Shape, schema: Schema, user: str) -> None:
         shape.tag = tag_of(schema)
         required = set(schema.get("required", []))
         for wire, prop in schema.get("properties", {}).items():
@@ -342,14 +343,14 @@ class Collector:
             shape.fields.append(Field(snake(wire), wire, ann, wire in required))
             shape.deps |= {int(i) for i in re.findall(r"\x00(\d+)\x00", " ".join(ann.members))}
 
-    def branch(self, schema: dict[str, Any], path: str, union_hint: str, user: str) -> int:
+    def branch(self, schema: Schema, path: str, union_hint: str, user: str) -> int:
         """A member of a union: a packet is named by its tag, ``PredictFragmentPacket``."""
         tag = tag_of(schema)
         base = re.sub(r"To(Client|Server)Packet$", "", union_hint)
         if tag is None:
-            return self.shape(schema, path, union_hint, user, "struct")
+            return self.shape(schema, path, union_hint, user, [])
         packet = "Packet" if base != union_hint else ""
-        return self.shape(schema, path, base + pascal(tag[1]) + packet, user, "struct")
+        return self.shape(schema, path, base + pascal(tag[1]) + packet, user, [])
 
 
 @dataclass
@@ -368,7 +369,7 @@ class Endpoint:
     parts: list[Part]
 
 
-def collect(schema: dict[str, Any]) -> tuple[Collector, list[Endpoint]]:
+def collect(schema: Schema) -> tuple[Collector, list[Endpoint]]:
     collector = Collector()
     endpoints: list[Endpoint] = []
     for namespace, groups in schema.items():
@@ -442,7 +443,7 @@ def alias_lines(name: str, members: list[str]) -> list[str]:
 
 
 def render_shape(shape: Shape, shapes: list[Shape]) -> list[str]:
-    if shape.kind == "union":
+    if shape.members:  # a tagged union
         members = [shapes[m].name for m in shape.members]
         return alias_lines(shape.name, members)
     options = [BASE, "frozen=True", "kw_only=True"]

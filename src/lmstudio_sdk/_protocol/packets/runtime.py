@@ -68,19 +68,19 @@ class SelectEngineParameter(WireStruct, frozen=True, kw_only=True):
 class SurveyHardwareParameterSelected(
     WireStruct, frozen=True, kw_only=True, tag_field="type", tag="selected"
 ):
-    """Wire shape first seen at runtime.surveyHardware.parameter.0."""
+    """Wire shape first seen at runtime.surveyHardware.parameter.1.0."""
 
 
 class SurveyHardwareParameterAll(
     WireStruct, frozen=True, kw_only=True, tag_field="type", tag="all"
 ):
-    """Wire shape first seen at runtime.surveyHardware.parameter.1."""
+    """Wire shape first seen at runtime.surveyHardware.parameter.1.1."""
 
 
 class SurveyHardwareParameterCustom(
     WireStruct, frozen=True, kw_only=True, tag_field="type", tag="custom"
 ):
-    """Wire shape first seen at runtime.surveyHardware.parameter.2."""
+    """Wire shape first seen at runtime.surveyHardware.parameter.1.2."""
 
     engines: list[GetEngineSelectionsResultItem1]
 
