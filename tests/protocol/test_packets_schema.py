@@ -252,6 +252,7 @@ def checked_documents(namespace: str, name: str, key: str) -> int:
 def test_registry_covers_every_endpoint() -> None:
     expected = {(namespace, name) for namespace, _, name, _ in endpoints()}
     assert set(ENDPOINTS) == expected
+    print(f"\npacket registry: {len(ENDPOINTS)} endpoints in {len(NAMESPACES)} namespaces")
     assert len(ENDPOINTS) == 93
     assert list(NAMESPACES) == list(SCHEMA)
 
