@@ -9,6 +9,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== static checks"
 python scripts/unasync.py --check
+python scripts/gen_packets.py --check
 ruff check .
 ruff format --check .
 mypy
