@@ -32,6 +32,9 @@ HEADER = (
 )
 LINE = 100
 BASE = "WireStruct"
+# Shapes whose struct takes its behaviour from a hand-written base in _protocol/packet_base.py.
+_INFOS = ("LLMInfo", "LLMInstanceInfo", "EmbeddingModelInfo", "EmbeddingModelInstanceInfo")
+BASES = {"KVConfig": "KVConfigBase", **dict.fromkeys(_INFOS, "ModelInfoBase")}
 
 # (schema key, Python suffix of the top-level name, registry attribute), per endpoint kind.
 PARTS: dict[str, list[tuple[str, str, str]]] = {
@@ -446,7 +449,7 @@ def render_shape(shape: Shape, shapes: list[Shape]) -> list[str]:
     if shape.members:  # a tagged union
         members = [shapes[m].name for m in shape.members]
         return alias_lines(shape.name, members)
-    options = [BASE, "frozen=True", "kw_only=True"]
+    options = [BASES.get(shape.name, BASE), "frozen=True", "kw_only=True"]
     if shape.tag:
         options += [f'tag_field="{shape.tag[0]}"', f'tag="{shape.tag[1]}"']
     lines = wrap(f"class {shape.name}(", options, "):", hug=True)
@@ -473,10 +476,9 @@ def render_module(module: str, collector: Collector, endpoints: list[Endpoint]) 
         if part.name not in defined and text != part.name:
             aliases += alias_lines(part.name, text.split(" | "))
     body = "\n\n\n".join(["\n".join(b) for b in blocks] + (["\n".join(aliases)] if aliases else []))
-    doc = "Shapes used by more than one endpoint, and the base of every struct."
+    doc = "Shapes used by more than one endpoint."
     if module == "shared":
-        body = BASE_CLASS + "\n\n\n" + body
-        exported = sorted(defined | {BASE})
+        exported = sorted(defined)
     else:
         doc = f"Parameters, results and channel packets of the /{module} namespace (TS SDK 2.0)."
         exported = sorted(defined | {p.name for p in parts})
@@ -495,13 +497,15 @@ def render_imports(body: str, module: str, shapes: list[Shape]) -> str:
     typing = [n for n in ("Any", "TypeAlias") if re.search(rf"\b{n}\b", body)]
     lines = ["from __future__ import annotations", ""]
     lines += [f"from typing import {', '.join(typing)}", ""] if typing else []
-    lines += ["import msgspec"] if "msgspec." in body else []
+    lines += ["import msgspec", ""] if "msgspec." in body else []
+    bases = sorted(b for b in {BASE, *BASES.values()} if re.search(rf"\b{b}\b", body))
+    lines += [f"from ..packet_base import {', '.join(bases)}"] if bases else []
     if module != "shared":
-        shared = {s.name for s in shapes if s.module == "shared"} | {BASE}
+        shared = {s.name for s in shapes if s.module == "shared"}
         names = sorted((n for n in shared if re.search(rf"\b{n}\b", body)), key=str.lower)
         one = f"from .shared import {', '.join(names)}"
         block = [one] if len(one) <= LINE else wrap("from .shared import (", names, ")")
-        lines += ([""] if lines[-1] else []) + block
+        lines += block
     return "\n".join(lines)
 
 
@@ -517,11 +521,6 @@ def render_registry(endpoints: list[Endpoint], namespaces: list[str], any_unions
     fields = {"header": HEADER, "imports": imports, "namespaces": names, "count": len(endpoints)}
     return REGISTRY.format(**fields, entries="\n".join(entries), any_unions=any_unions)
 
-
-BASE_CLASS = (
-    f'class {BASE}(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):'
-    '\n    """Base of every packet struct: camelCase on the wire, None fields omitted."""'
-)
 
 REGISTRY = '''{header}"""The typed packets of LM Studio's SDK API: {count} endpoints of TS SDK 2.0.
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-from .shared import PredictionStats, StopPacket, WireStruct
+from ..packet_base import WireStruct
+from .shared import PredictionStats, StopPacket
 
 __all__ = [
     "StreamLogsLogPacket",

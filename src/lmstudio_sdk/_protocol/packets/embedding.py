@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
+from ..packet_base import WireStruct
 from .shared import (
     CancelPacket,
     CountTokensResult,
@@ -26,7 +27,6 @@ from .shared import (
     TokenizeParameter,
     TokenizeResult,
     UnloadModelParameter,
-    WireStruct,
 )
 
 __all__ = [

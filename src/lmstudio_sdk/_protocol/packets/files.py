@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
+from ..packet_base import WireStruct
 from .shared import (
     CancelPacket,
     GetDocumentParsingLibraryResult,
@@ -12,7 +13,6 @@ from .shared import (
     KVConfig,
     ProgressPacket,
     StopPacket,
-    WireStruct,
 )
 
 __all__ = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
+from ..packet_base import WireStruct
 from .shared import (
     CancelPacket,
     ChatHistoryData,
@@ -37,7 +38,6 @@ from .shared import (
     ToolCallRequest,
     ToolDefinition,
     UnloadModelParameter,
-    WireStruct,
 )
 
 __all__ = [

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 import msgspec
 
+from ..packet_base import WireStruct
 from .shared import (
     CancelPacket,
     ChatHistoryData,
@@ -33,7 +34,6 @@ from .shared import (
     SuccessPacket,
     ToolCallRequest,
     ToolDefinition,
-    WireStruct,
 )
 
 __all__ = [

@@ -7,6 +7,7 @@ from typing import Any, TypeAlias
 
 import msgspec
 
+from ..packet_base import WireStruct
 from .shared import (
     CancelPacket,
     DownloadArtifactToClientPacket,
@@ -17,7 +18,6 @@ from .shared import (
     ModelSearchIdentifier,
     RegisterDevelopmentPluginCreationParameterManifestDependencyModelSourceHuggingface,
     SuccessPacket,
-    WireStruct,
 )
 
 __all__ = [

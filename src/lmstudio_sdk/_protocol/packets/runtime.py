@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
+from ..packet_base import WireStruct
 from .shared import (
     CancelPacket,
     DownloadArtifactToClientPacket,
     GetEngineSelectionsResultItem1,
     ListEnginesResultItemCpu,
     ListEnginesResultItemGpu,
-    WireStruct,
 )
 
 __all__ = [
