@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioError, LocalProtocolError
+from .._exceptions import LMStudioClientClosedError, LMStudioError, LocalProtocolError
 from .._protocol import envelope as wire
 from .._protocol.client import ClientConnection, State
 from .._protocol.events import (
@@ -34,7 +34,9 @@ from .._protocol.events import (
 from .._protocol.identity import Identity
 from .._transport.asyncio import AsyncLock, AsyncMailbox, AsyncTransport
 
-__all__ = ["AsyncChannel", "AsyncPendingCall", "AsyncSession"]
+__all__ = ["CLIENT_CLOSED", "AsyncChannel", "AsyncPendingCall", "AsyncSession"]
+
+CLIENT_CLOSED = "this AsyncClient is closed (aclose() was called); create a new AsyncClient"
 
 
 def fresh(error: LMStudioError) -> LMStudioError:
@@ -61,6 +63,7 @@ class _Link(msgspec.Struct):
             self.core.state is State.OPEN
             and self.transport is not None
             and not self.transport.closed
+            and self.transport.on_own_loop()
         )
 
 
@@ -76,6 +79,7 @@ class AsyncSession:
         # callers share them. Never held across a wait.
         self._guard = threading.Lock()
         self._link: _Link | None = None
+        self._client_closed = False
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -88,10 +92,19 @@ class AsyncSession:
         link = self._link
         if link is not None and link.usable:
             return link
+        if self._client_closed:
+            raise LMStudioClientClosedError(CLIENT_CLOSED)
+        if link is not None and link.transport is not None and link.transport.orphaned():
+            # Its event loop is gone (an earlier asyncio.run() ended): nothing can read this
+            # socket any more, and no call of the running loop is waiting on it.
+            self._link = None
+            link.transport.abort()
         async with self._connect_lock.hold(timeout):
             link = self._link
             if link is not None and link.usable:
                 return link
+            if self._client_closed:  # closed while we waited for the lock
+                raise LMStudioClientClosedError(CLIENT_CLOSED)
             if link is not None and link.transport is not None:
                 await link.transport.aclose()
             link = _Link(ClientConnection(self._identity, namespace=self.namespace), AsyncMailbox())
@@ -116,9 +129,14 @@ class AsyncSession:
             return link
 
     async def aclose(self) -> None:
+        """Close the socket for good: later calls raise LMStudioClientClosedError."""
+        self._client_closed = True
         link, self._link = self._link, None
         if link is not None and link.transport is not None:
-            await link.transport.aclose()
+            if link.transport.on_own_loop():
+                await link.transport.aclose()
+            else:  # no closing handshake from a loop the socket does not belong to
+                link.transport.abort()
 
     # -- calls --------------------------------------------------------------------------------
 

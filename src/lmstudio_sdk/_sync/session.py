@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioError, LocalProtocolError
+from .._exceptions import LMStudioClientClosedError, LMStudioError, LocalProtocolError
 from .._protocol import envelope as wire
 from .._protocol.client import ClientConnection, State
 from .._protocol.events import (
@@ -35,7 +35,9 @@ from .._protocol.events import (
 from .._protocol.identity import Identity
 from .._transport.sync import Lock, Mailbox, Transport
 
-__all__ = ["Channel", "PendingCall", "Session"]
+__all__ = ["CLIENT_CLOSED", "Channel", "PendingCall", "Session"]
+
+CLIENT_CLOSED = "this Client is closed (close() was called); create a new Client"
 
 
 def fresh(error: LMStudioError) -> LMStudioError:
@@ -62,6 +64,7 @@ class _Link(msgspec.Struct):
             self.core.state is State.OPEN
             and self.transport is not None
             and not self.transport.closed
+            and self.transport.on_own_loop()
         )
 
 
@@ -77,6 +80,7 @@ class Session:
         # callers share them. Never held across a wait.
         self._guard = threading.Lock()
         self._link: _Link | None = None
+        self._client_closed = False
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -89,10 +93,19 @@ class Session:
         link = self._link
         if link is not None and link.usable:
             return link
+        if self._client_closed:
+            raise LMStudioClientClosedError(CLIENT_CLOSED)
+        if link is not None and link.transport is not None and link.transport.orphaned():
+            # Its event loop is gone (an earlier asyncio.run() ended): nothing can read this
+            # socket any more, and no call of the running loop is waiting on it.
+            self._link = None
+            link.transport.abort()
         with self._connect_lock.hold(timeout):
             link = self._link
             if link is not None and link.usable:
                 return link
+            if self._client_closed:  # closed while we waited for the lock
+                raise LMStudioClientClosedError(CLIENT_CLOSED)
             if link is not None and link.transport is not None:
                 link.transport.close()
             link = _Link(ClientConnection(self._identity, namespace=self.namespace), Mailbox())
@@ -117,9 +130,14 @@ class Session:
             return link
 
     def close(self) -> None:
+        """Close the socket for good: later calls raise LMStudioClientClosedError."""
+        self._client_closed = True
         link, self._link = self._link, None
         if link is not None and link.transport is not None:
-            link.transport.close()
+            if link.transport.on_own_loop():
+                link.transport.close()
+            else:  # no closing handshake from a loop the socket does not belong to
+                link.transport.abort()
 
     # -- calls --------------------------------------------------------------------------------
 
