@@ -61,3 +61,24 @@ def test_a_wrong_path_prefix_is_not_an_authentication_error(server: RunningServe
     message = str(caught.value)
     assert f"{server.url}/lmstudio/system" in message
     assert "HTTP 403" in message and "path" in message
+
+
+def test_the_escape_hatch_checks_its_arguments(server: RunningServer) -> None:
+    with lms.Client(server.url, timeout=10) as client:
+        with pytest.raises(lms.LMStudioValueError, match="endpoint must be a string"):
+            client.rpc("system", 5)  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="namespace must be a string"):
+            client.open_channel(None, "getOrLoad")  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="cannot be sent as JSON"):
+            client.rpc("system", "version", object())
+        channel = client.open_channel(
+            "llm", "getOrLoad", {"identifier": ECHO, "loadConfigStack": {"layers": []}}
+        )
+        with pytest.raises(lms.LMStudioValueError, match="timeout=-1"):
+            channel.receive_value(-1)
+        with pytest.raises(lms.LMStudioValueError, match="cannot be sent as JSON"):
+            channel.send(object())
+        while channel.receive_value(5) is not None:
+            pass
+        # Nothing above reached the server as garbage: the socket still answers.
+        assert client.system.get_lmstudio_version()

@@ -14,13 +14,12 @@ from typing import Any
 from msgspec import UNSET, Raw, UnsetType
 
 from .._exceptions import LMStudioClientClosedError, LMStudioValueError, ServerNotFoundError
-from .._protocol import envelope as wire
 from .._protocol.identity import Identity
 from .._protocol.namespaces import NAMESPACES
 from .._transport.asyncio import AsyncLock, find_local_server_async
 from .._transport.common import DISCOVERY_PORTS
 from .._types import Timeout, resolve_timeout
-from .session import CLIENT_CLOSED, AsyncChannel, AsyncSession
+from .session import CLIENT_CLOSED, AsyncChannel, AsyncSession, encode_payload
 
 __all__ = ["AsyncSessionPool"]
 
@@ -58,7 +57,7 @@ class AsyncSessionPool:
     ) -> Raw | UnsetType:
         """Call an endpoint; ``parameter`` is a struct or plain JSON values (None: no payload)."""
         session = self._sessions.get(namespace) or await self.session(namespace, timeout)
-        payload = UNSET if parameter is None else wire.raw(parameter)
+        payload = UNSET if parameter is None else encode_payload(parameter)
         return await session.rpc(endpoint, payload, timeout=self.timeout_for(timeout))
 
     async def open_channel(
@@ -66,7 +65,11 @@ class AsyncSessionPool:
     ) -> AsyncChannel:
         """Open a channel; ``creation_parameter`` as for ``rpc``."""
         session = self._sessions.get(namespace) or await self.session(namespace, timeout)
-        payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
+        payload = (
+            UNSET
+            if creation_parameter is None
+            else encode_payload(creation_parameter, "creation parameter")
+        )
         return await session.open_channel(endpoint, payload, timeout=self.timeout_for(timeout))
 
     async def session(self, namespace: str, timeout: Timeout) -> AsyncSession:

@@ -78,6 +78,15 @@ def _check_port(host: str, netloc: str) -> None:
         )
 
 
+def _check_names(namespace: object, endpoint: object) -> None:
+    for what, value in (("namespace", namespace), ("endpoint", endpoint)):
+        if not isinstance(value, str):
+            raise LMStudioValueError(
+                f"the {what} must be a string such as 'llm' or 'getModelInfo', "
+                f"not {type(value).__name__}"
+            )
+
+
 class SystemNamespace:
     """``client.system``: what is downloaded, and which LM Studio this is."""
 
@@ -172,6 +181,7 @@ class Client:
         timeout: Timeout = NOT_GIVEN,
     ) -> Any:
         """Call any RPC endpoint; ``parameter`` and the result are plain JSON values."""
+        _check_names(namespace, endpoint)
         raw = self._pool.rpc(namespace, endpoint, parameter, timeout)
         return None if raw is UNSET else msgspec.json.decode(raw)
 
@@ -184,4 +194,5 @@ class Client:
         timeout: Timeout = NOT_GIVEN,
     ) -> Channel:
         """Open any channel; ``receive_value()`` gives packets as plain JSON values."""
+        _check_names(namespace, endpoint)
         return self._pool.open_channel(namespace, endpoint, creation_parameter, timeout)

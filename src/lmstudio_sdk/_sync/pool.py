@@ -15,13 +15,12 @@ from typing import Any
 from msgspec import UNSET, Raw, UnsetType
 
 from .._exceptions import LMStudioClientClosedError, LMStudioValueError, ServerNotFoundError
-from .._protocol import envelope as wire
 from .._protocol.identity import Identity
 from .._protocol.namespaces import NAMESPACES
 from .._transport.sync import Lock, find_local_server
 from .._transport.common import DISCOVERY_PORTS
 from .._types import Timeout, resolve_timeout
-from .session import CLIENT_CLOSED, Channel, Session
+from .session import CLIENT_CLOSED, Channel, Session, encode_payload
 
 __all__ = ["SessionPool"]
 
@@ -59,7 +58,7 @@ class SessionPool:
     ) -> Raw | UnsetType:
         """Call an endpoint; ``parameter`` is a struct or plain JSON values (None: no payload)."""
         session = self._sessions.get(namespace) or self.session(namespace, timeout)
-        payload = UNSET if parameter is None else wire.raw(parameter)
+        payload = UNSET if parameter is None else encode_payload(parameter)
         return session.rpc(endpoint, payload, timeout=self.timeout_for(timeout))
 
     def open_channel(
@@ -67,7 +66,11 @@ class SessionPool:
     ) -> Channel:
         """Open a channel; ``creation_parameter`` as for ``rpc``."""
         session = self._sessions.get(namespace) or self.session(namespace, timeout)
-        payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
+        payload = (
+            UNSET
+            if creation_parameter is None
+            else encode_payload(creation_parameter, "creation parameter")
+        )
         return session.open_channel(endpoint, payload, timeout=self.timeout_for(timeout))
 
     def session(self, namespace: str, timeout: Timeout) -> Session:

@@ -17,7 +17,12 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioClientClosedError, LMStudioError, LocalProtocolError
+from .._exceptions import (
+    LMStudioClientClosedError,
+    LMStudioError,
+    LMStudioValueError,
+    LocalProtocolError,
+)
 from .._protocol import envelope as wire
 from .._protocol.client import ClientConnection, State
 from .._protocol.events import (
@@ -34,10 +39,19 @@ from .._protocol.events import (
 )
 from .._protocol.identity import Identity
 from .._transport.sync import Lock, Mailbox, Transport
+from .._types import check_timeout
 
-__all__ = ["CLIENT_CLOSED", "Channel", "PendingCall", "Session"]
+__all__ = ["CLIENT_CLOSED", "Channel", "PendingCall", "Session", "encode_payload"]
 
 CLIENT_CLOSED = "this Client is closed (close() was called); create a new Client"
+
+
+def encode_payload(value: Any, what: str = "parameter") -> Raw:
+    """A struct or plain JSON values as the bytes to send; refused before anything is sent."""
+    try:
+        return wire.raw(value)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise LMStudioValueError(f"the {what} cannot be sent as JSON: {exc}") from None
 
 
 def fresh(error: LMStudioError) -> LMStudioError:
@@ -219,9 +233,9 @@ class Session:
             link.core.abandon_call(call_id)
             link.calls.pop(call_id, None)
 
-    def _send_on_channel(self, link: _Link, channel_id: int, message: Any) -> None:
+    def _send_on_channel(self, link: _Link, channel_id: int, message: Raw) -> None:
         with self._guard:
-            link.core.send_on_channel(channel_id, wire.raw(message))
+            link.core.send_on_channel(channel_id, message)
         self._flush(link)
 
     def _abandon_channel(self, link: _Link, channel_id: int) -> None:
@@ -297,15 +311,16 @@ class Channel:
 
     def receive_value(self, timeout: float | None) -> Any:
         """The next packet as plain JSON values, or None once the channel closed."""
-        message = self.receive(timeout)
+        message = self.receive(check_timeout(timeout))
         return None if message is None else msgspec.json.decode(message)
 
     def send(self, message: Any) -> bool:
         """Send a client packet; False when the channel or socket is already gone."""
+        payload = encode_payload(message, "message")
         if self.finished or not self._link.usable:
             return False
         try:
-            self._session._send_on_channel(self._link, self.channel_id, message)
+            self._session._send_on_channel(self._link, self.channel_id, payload)
         except LMStudioError:
             return False
         return True
