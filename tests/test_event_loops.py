@@ -54,3 +54,22 @@ def test_a_loop_that_is_still_open_keeps_its_client(server: RunningServer) -> No
         owner.call_soon_threadsafe(owner.stop)
         thread.join(5)
         owner.close()
+
+
+def test_a_channel_left_on_a_closed_loop_says_so(server: RunningServer) -> None:
+    client = lms.AsyncClient(server.url, timeout=10)
+
+    async def open_channel() -> lms.AsyncChannel:
+        return await client.open_channel(
+            "llm",
+            "getOrLoad",
+            {"identifier": "scripted-echo-1b", "loadConfigStack": {"layers": []}},
+        )
+
+    channel = asyncio.run(open_channel())
+    started = time.monotonic()
+    with pytest.raises(lms.LMStudioEventLoopError, match=r"getOrLoad .*another event loop"):
+        asyncio.run(channel.receive_value(5))
+    assert time.monotonic() - started < 1
+    assert asyncio.run(_version(client))  # the client itself moves on to the new loop
+    asyncio.run(client.aclose())

@@ -261,6 +261,8 @@ class AsyncPendingCall:
         self.endpoint = endpoint
 
     async def result(self, timeout: float | None) -> Raw | UnsetType:
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} call")
         try:
             event = await self._box.get(timeout)
         except BaseException:
@@ -300,6 +302,8 @@ class AsyncChannel:
         """
         if self.finished:
             raise LocalProtocolError(f"the {self.endpoint} channel has already finished")
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} channel")
         event = await self._box.get(timeout)
         if isinstance(event, ChannelMessage):
             return event.message

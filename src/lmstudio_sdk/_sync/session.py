@@ -262,6 +262,8 @@ class PendingCall:
         self.endpoint = endpoint
 
     def result(self, timeout: float | None) -> Raw | UnsetType:
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} call")
         try:
             event = self._box.get(timeout)
         except BaseException:
@@ -301,6 +303,8 @@ class Channel:
         """
         if self.finished:
             raise LocalProtocolError(f"the {self.endpoint} channel has already finished")
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} channel")
         event = self._box.get(timeout)
         if isinstance(event, ChannelMessage):
             return event.message

@@ -212,6 +212,15 @@ class AsyncTransport:
         """Whether the running event loop is the one this socket belongs to."""
         return _running_loop() is self._loop
 
+    def ensure_own_loop(self, what: str) -> None:
+        """Refuse to wait for ``what`` (a call or channel on this socket) from another loop:
+        its answers are read by the loop that owns the socket, so the wait could only time out."""
+        if not self.on_own_loop():
+            raise LMStudioEventLoopError(
+                f"{what} was started on another event loop; its answers can only be received "
+                "there. Finish calls and streams on the loop that started them."
+            )
+
     def orphaned(self) -> bool:
         """Whether another loop may drop this socket and connect anew: True once the socket has
         ended or its own loop has closed. Raises while its own loop is still open."""

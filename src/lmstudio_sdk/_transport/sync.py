@@ -170,6 +170,9 @@ class Transport:
         """Twin of the asyncio transport's check: blocking sockets have no event loop."""
         return True
 
+    def ensure_own_loop(self, what: str) -> None:
+        """Twin of the asyncio transport's check: blocking sockets have no event loop."""
+
     def orphaned(self) -> bool:
         """Twin of the asyncio transport's check: only another event loop orphans a socket."""
         return False
