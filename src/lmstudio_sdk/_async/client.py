@@ -164,8 +164,7 @@ class AsyncClient:
     async def aclose(self) -> None:
         """Close every socket, for good: afterwards every call raises LMStudioClientClosedError.
 
-        Closing twice is harmless, and so is closing from another event loop than the one the
-        sockets belong to.
+        Closing twice is harmless (on the async face, so is closing from another event loop).
         """
         await self._pool.aclose()
 

@@ -165,8 +165,7 @@ class Client:
     def close(self) -> None:
         """Close every socket, for good: afterwards every call raises LMStudioClientClosedError.
 
-        Closing twice is harmless, and so is closing from another event loop than the one the
-        sockets belong to.
+        Closing twice is harmless (on the async face, so is closing from another event loop).
         """
         self._pool.close()
 
