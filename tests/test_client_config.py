@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Response
 
 import lmstudio_sdk as lms
 from lmstudio_sdk._async.client import base_url_from_host
+from lmstudio_sdk._transport.common import connect_error
 
 
 @pytest.mark.parametrize(
@@ -152,3 +156,23 @@ async def test_a_bad_per_call_timeout_is_a_value_error() -> None:
     with lms.Client("127.0.0.1:1") as sync_client:
         with pytest.raises(lms.LMStudioValueError, match="timeout='5'"):
             sync_client.rpc("system", "version", timeout="5")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "words"),
+    [
+        (403, lms.LMStudioConnectionError, "path prefix"),
+        (404, lms.LMStudioConnectionError, "path prefix"),
+        (401, lms.AuthenticationError, "proxy"),
+        (407, lms.AuthenticationError, "proxy"),
+        (500, lms.LMStudioConnectionError, "HTTP 500"),
+    ],
+)
+def test_upgrade_refusals_say_what_they_are(
+    status: int, error: type[lms.LMStudioError], words: str
+) -> None:
+    url = "ws://127.0.0.1:1234/prefix/llm"
+    translated = connect_error(url, InvalidStatus(Response(status, "x", Headers(), b"")))
+    assert type(translated) is error
+    assert url in str(translated) and f"HTTP {status}" in str(translated)
+    assert words in str(translated)
