@@ -33,8 +33,10 @@ _PUBLIC: dict[str, str] = {
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
     "DomainMismatchError": "._exceptions",
+    "LMStudioClientClosedError": "._exceptions",
     "LMStudioConnectionError": "._exceptions",
     "LMStudioError": "._exceptions",
+    "LMStudioEventLoopError": "._exceptions",
     "LMStudioProtocolError": "._exceptions",
     "LMStudioServerError": "._exceptions",
     "LMStudioTimeoutError": "._exceptions",
@@ -95,8 +97,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
     from ._exceptions import DomainMismatchError as DomainMismatchError
+    from ._exceptions import LMStudioClientClosedError as LMStudioClientClosedError
     from ._exceptions import LMStudioConnectionError as LMStudioConnectionError
     from ._exceptions import LMStudioError as LMStudioError
+    from ._exceptions import LMStudioEventLoopError as LMStudioEventLoopError
     from ._exceptions import LMStudioProtocolError as LMStudioProtocolError
     from ._exceptions import LMStudioServerError as LMStudioServerError
     from ._exceptions import LMStudioTimeoutError as LMStudioTimeoutError

@@ -17,6 +17,8 @@
     │   └── RemoteProtocolError                     the server sent something off-protocol
     ├── LMStudioValueError (ValueError)             bad input from the caller
     │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
+    ├── LMStudioClientClosedError (RuntimeError)    the client was closed: make a new one
+    ├── LMStudioEventLoopError (RuntimeError)       an AsyncClient met a second, open event loop
     └── PredictionCancelledError                    reserved: cancel() never raises, it stops
 
 Transport exceptions are translated in exactly one place per transport; the original is kept
@@ -34,8 +36,10 @@ __all__ = [
     "AuthenticationError",
     "ConfigKeyError",
     "DomainMismatchError",
+    "LMStudioClientClosedError",
     "LMStudioConnectionError",
     "LMStudioError",
+    "LMStudioEventLoopError",
     "LMStudioProtocolError",
     "LMStudioServerError",
     "LMStudioTimeoutError",
@@ -140,6 +144,18 @@ class ConfigKeyError(LMStudioValueError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.message
+
+
+class LMStudioClientClosedError(LMStudioError, RuntimeError):
+    """The client was closed (``close()`` on the sync face, ``aclose()`` on the async one).
+
+    A closed client never reconnects behind the caller's back: make a new client instead.
+    """
+
+
+class LMStudioEventLoopError(LMStudioError, RuntimeError):
+    """An ``AsyncClient`` was used from an event loop other than the one its sockets belong to,
+    while that loop is still open (a closed loop's sockets are dropped and reopened instead)."""
 
 
 _SERVER_ERROR_BY_CODE: dict[str, type[LMStudioServerError]] = {

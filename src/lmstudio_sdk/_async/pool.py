@@ -13,14 +13,13 @@ from typing import Any
 
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioValueError, ServerNotFoundError
-from .._protocol import envelope as wire
+from .._exceptions import LMStudioClientClosedError, LMStudioValueError, ServerNotFoundError
 from .._protocol.identity import Identity
 from .._protocol.namespaces import NAMESPACES
 from .._transport.asyncio import AsyncLock, find_local_server_async
 from .._transport.common import DISCOVERY_PORTS
 from .._types import Timeout, resolve_timeout
-from .session import AsyncChannel, AsyncSession
+from .session import CLIENT_CLOSED, AsyncChannel, AsyncSession, encode_payload
 
 __all__ = ["AsyncSessionPool"]
 
@@ -38,11 +37,16 @@ class AsyncSessionPool:
         self._default_timeout = default_timeout
         self._sessions: dict[str, AsyncSession] = {}
         self._setup_lock = AsyncLock()
+        self._closed = False
 
     @property
     def base_url(self) -> str | None:
         """The server's base URL, once known (given, or found by discovery)."""
         return self._base_url
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise LMStudioClientClosedError(CLIENT_CLOSED)
 
     def timeout_for(self, timeout: Timeout) -> float | None:
         """A call's ``timeout=`` argument, with the client's default when it was not given."""
@@ -53,7 +57,7 @@ class AsyncSessionPool:
     ) -> Raw | UnsetType:
         """Call an endpoint; ``parameter`` is a struct or plain JSON values (None: no payload)."""
         session = self._sessions.get(namespace) or await self.session(namespace, timeout)
-        payload = UNSET if parameter is None else wire.raw(parameter)
+        payload = UNSET if parameter is None else encode_payload(parameter)
         return await session.rpc(endpoint, payload, timeout=self.timeout_for(timeout))
 
     async def open_channel(
@@ -61,7 +65,11 @@ class AsyncSessionPool:
     ) -> AsyncChannel:
         """Open a channel; ``creation_parameter`` as for ``rpc``."""
         session = self._sessions.get(namespace) or await self.session(namespace, timeout)
-        payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
+        payload = (
+            UNSET
+            if creation_parameter is None
+            else encode_payload(creation_parameter, "creation parameter")
+        )
         return await session.open_channel(endpoint, payload, timeout=self.timeout_for(timeout))
 
     async def session(self, namespace: str, timeout: Timeout) -> AsyncSession:
@@ -73,10 +81,12 @@ class AsyncSessionPool:
         session = self._sessions.get(namespace)
         if session is not None:
             return session
+        self.check_open()
         if f"/{namespace}" not in NAMESPACES:
             names = ", ".join(ns.lstrip("/") for ns in NAMESPACES)
             raise LMStudioValueError(f"unknown namespace {namespace!r}; expected one of {names}")
         async with self._setup_lock.hold(self.timeout_for(timeout)):
+            self.check_open()
             session = self._sessions.get(namespace)
             if session is None:
                 base_url = await self._resolve_base_url()
@@ -85,7 +95,8 @@ class AsyncSessionPool:
             return session
 
     async def aclose(self) -> None:
-        """Close every socket; the next call opens a new one."""
+        """Close every socket for good; later calls raise LMStudioClientClosedError."""
+        self._closed = True
         sessions = list(self._sessions.values())
         self._sessions.clear()
         for session in sessions:

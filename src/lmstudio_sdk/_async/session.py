@@ -16,7 +16,12 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioError, LocalProtocolError
+from .._exceptions import (
+    LMStudioClientClosedError,
+    LMStudioError,
+    LMStudioValueError,
+    LocalProtocolError,
+)
 from .._protocol import envelope as wire
 from .._protocol.client import ClientConnection, State
 from .._protocol.events import (
@@ -33,8 +38,19 @@ from .._protocol.events import (
 )
 from .._protocol.identity import Identity
 from .._transport.asyncio import AsyncLock, AsyncMailbox, AsyncTransport
+from .._types import check_timeout
 
-__all__ = ["AsyncChannel", "AsyncPendingCall", "AsyncSession"]
+__all__ = ["CLIENT_CLOSED", "AsyncChannel", "AsyncPendingCall", "AsyncSession", "encode_payload"]
+
+CLIENT_CLOSED = "this AsyncClient is closed (aclose() was called); create a new AsyncClient"
+
+
+def encode_payload(value: Any, what: str = "parameter") -> Raw:
+    """A struct or plain JSON values as the bytes to send; refused before anything is sent."""
+    try:
+        return wire.raw(value)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise LMStudioValueError(f"the {what} cannot be sent as JSON: {exc}") from None
 
 
 def fresh(error: LMStudioError) -> LMStudioError:
@@ -61,6 +77,7 @@ class _Link(msgspec.Struct):
             self.core.state is State.OPEN
             and self.transport is not None
             and not self.transport.closed
+            and self.transport.on_own_loop()
         )
 
 
@@ -76,6 +93,7 @@ class AsyncSession:
         # callers share them. Never held across a wait.
         self._guard = threading.Lock()
         self._link: _Link | None = None
+        self._client_closed = False
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -88,10 +106,19 @@ class AsyncSession:
         link = self._link
         if link is not None and link.usable:
             return link
+        if self._client_closed:
+            raise LMStudioClientClosedError(CLIENT_CLOSED)
+        if link is not None and link.transport is not None and link.transport.orphaned():
+            # Its event loop is gone (an earlier asyncio.run() ended): nothing can read this
+            # socket any more, and no call of the running loop is waiting on it.
+            self._link = None
+            link.transport.abort()
         async with self._connect_lock.hold(timeout):
             link = self._link
             if link is not None and link.usable:
                 return link
+            if self._client_closed:  # closed while we waited for the lock
+                raise LMStudioClientClosedError(CLIENT_CLOSED)
             if link is not None and link.transport is not None:
                 await link.transport.aclose()
             link = _Link(ClientConnection(self._identity, namespace=self.namespace), AsyncMailbox())
@@ -116,9 +143,14 @@ class AsyncSession:
             return link
 
     async def aclose(self) -> None:
+        """Close the socket for good: later calls raise LMStudioClientClosedError."""
+        self._client_closed = True
         link, self._link = self._link, None
         if link is not None and link.transport is not None:
-            await link.transport.aclose()
+            if link.transport.on_own_loop():
+                await link.transport.aclose()
+            else:  # no closing handshake from a loop the socket does not belong to
+                link.transport.abort()
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -200,9 +232,9 @@ class AsyncSession:
             link.core.abandon_call(call_id)
             link.calls.pop(call_id, None)
 
-    def _send_on_channel(self, link: _Link, channel_id: int, message: Any) -> None:
+    def _send_on_channel(self, link: _Link, channel_id: int, message: Raw) -> None:
         with self._guard:
-            link.core.send_on_channel(channel_id, wire.raw(message))
+            link.core.send_on_channel(channel_id, message)
         self._flush(link)
 
     def _abandon_channel(self, link: _Link, channel_id: int) -> None:
@@ -229,6 +261,8 @@ class AsyncPendingCall:
         self.endpoint = endpoint
 
     async def result(self, timeout: float | None) -> Raw | UnsetType:
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} call")
         try:
             event = await self._box.get(timeout)
         except BaseException:
@@ -268,6 +302,8 @@ class AsyncChannel:
         """
         if self.finished:
             raise LocalProtocolError(f"the {self.endpoint} channel has already finished")
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} channel")
         event = await self._box.get(timeout)
         if isinstance(event, ChannelMessage):
             return event.message
@@ -278,15 +314,16 @@ class AsyncChannel:
 
     async def receive_value(self, timeout: float | None) -> Any:
         """The next packet as plain JSON values, or None once the channel closed."""
-        message = await self.receive(timeout)
+        message = await self.receive(check_timeout(timeout))
         return None if message is None else msgspec.json.decode(message)
 
     def send(self, message: Any) -> bool:
         """Send a client packet; False when the channel or socket is already gone."""
+        payload = encode_payload(message, "message")
         if self.finished or not self._link.usable:
             return False
         try:
-            self._session._send_on_channel(self._link, self.channel_id, message)
+            self._session._send_on_channel(self._link, self.channel_id, payload)
         except LMStudioError:
             return False
         return True

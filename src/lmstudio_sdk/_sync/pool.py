@@ -14,14 +14,13 @@ from typing import Any
 
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioValueError, ServerNotFoundError
-from .._protocol import envelope as wire
+from .._exceptions import LMStudioClientClosedError, LMStudioValueError, ServerNotFoundError
 from .._protocol.identity import Identity
 from .._protocol.namespaces import NAMESPACES
 from .._transport.sync import Lock, find_local_server
 from .._transport.common import DISCOVERY_PORTS
 from .._types import Timeout, resolve_timeout
-from .session import Channel, Session
+from .session import CLIENT_CLOSED, Channel, Session, encode_payload
 
 __all__ = ["SessionPool"]
 
@@ -39,11 +38,16 @@ class SessionPool:
         self._default_timeout = default_timeout
         self._sessions: dict[str, Session] = {}
         self._setup_lock = Lock()
+        self._closed = False
 
     @property
     def base_url(self) -> str | None:
         """The server's base URL, once known (given, or found by discovery)."""
         return self._base_url
+
+    def check_open(self) -> None:
+        if self._closed:
+            raise LMStudioClientClosedError(CLIENT_CLOSED)
 
     def timeout_for(self, timeout: Timeout) -> float | None:
         """A call's ``timeout=`` argument, with the client's default when it was not given."""
@@ -54,7 +58,7 @@ class SessionPool:
     ) -> Raw | UnsetType:
         """Call an endpoint; ``parameter`` is a struct or plain JSON values (None: no payload)."""
         session = self._sessions.get(namespace) or self.session(namespace, timeout)
-        payload = UNSET if parameter is None else wire.raw(parameter)
+        payload = UNSET if parameter is None else encode_payload(parameter)
         return session.rpc(endpoint, payload, timeout=self.timeout_for(timeout))
 
     def open_channel(
@@ -62,7 +66,11 @@ class SessionPool:
     ) -> Channel:
         """Open a channel; ``creation_parameter`` as for ``rpc``."""
         session = self._sessions.get(namespace) or self.session(namespace, timeout)
-        payload = UNSET if creation_parameter is None else wire.raw(creation_parameter)
+        payload = (
+            UNSET
+            if creation_parameter is None
+            else encode_payload(creation_parameter, "creation parameter")
+        )
         return session.open_channel(endpoint, payload, timeout=self.timeout_for(timeout))
 
     def session(self, namespace: str, timeout: Timeout) -> Session:
@@ -74,10 +82,12 @@ class SessionPool:
         session = self._sessions.get(namespace)
         if session is not None:
             return session
+        self.check_open()
         if f"/{namespace}" not in NAMESPACES:
             names = ", ".join(ns.lstrip("/") for ns in NAMESPACES)
             raise LMStudioValueError(f"unknown namespace {namespace!r}; expected one of {names}")
         with self._setup_lock.hold(self.timeout_for(timeout)):
+            self.check_open()
             session = self._sessions.get(namespace)
             if session is None:
                 base_url = self._resolve_base_url()
@@ -86,7 +96,8 @@ class SessionPool:
             return session
 
     def close(self) -> None:
-        """Close every socket; the next call opens a new one."""
+        """Close every socket for good; later calls raise LMStudioClientClosedError."""
+        self._closed = True
         sessions = list(self._sessions.values())
         self._sessions.clear()
         for session in sessions:

@@ -17,7 +17,12 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioError, LocalProtocolError
+from .._exceptions import (
+    LMStudioClientClosedError,
+    LMStudioError,
+    LMStudioValueError,
+    LocalProtocolError,
+)
 from .._protocol import envelope as wire
 from .._protocol.client import ClientConnection, State
 from .._protocol.events import (
@@ -34,8 +39,19 @@ from .._protocol.events import (
 )
 from .._protocol.identity import Identity
 from .._transport.sync import Lock, Mailbox, Transport
+from .._types import check_timeout
 
-__all__ = ["Channel", "PendingCall", "Session"]
+__all__ = ["CLIENT_CLOSED", "Channel", "PendingCall", "Session", "encode_payload"]
+
+CLIENT_CLOSED = "this Client is closed (close() was called); create a new Client"
+
+
+def encode_payload(value: Any, what: str = "parameter") -> Raw:
+    """A struct or plain JSON values as the bytes to send; refused before anything is sent."""
+    try:
+        return wire.raw(value)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise LMStudioValueError(f"the {what} cannot be sent as JSON: {exc}") from None
 
 
 def fresh(error: LMStudioError) -> LMStudioError:
@@ -62,6 +78,7 @@ class _Link(msgspec.Struct):
             self.core.state is State.OPEN
             and self.transport is not None
             and not self.transport.closed
+            and self.transport.on_own_loop()
         )
 
 
@@ -77,6 +94,7 @@ class Session:
         # callers share them. Never held across a wait.
         self._guard = threading.Lock()
         self._link: _Link | None = None
+        self._client_closed = False
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -89,10 +107,19 @@ class Session:
         link = self._link
         if link is not None and link.usable:
             return link
+        if self._client_closed:
+            raise LMStudioClientClosedError(CLIENT_CLOSED)
+        if link is not None and link.transport is not None and link.transport.orphaned():
+            # Its event loop is gone (an earlier asyncio.run() ended): nothing can read this
+            # socket any more, and no call of the running loop is waiting on it.
+            self._link = None
+            link.transport.abort()
         with self._connect_lock.hold(timeout):
             link = self._link
             if link is not None and link.usable:
                 return link
+            if self._client_closed:  # closed while we waited for the lock
+                raise LMStudioClientClosedError(CLIENT_CLOSED)
             if link is not None and link.transport is not None:
                 link.transport.close()
             link = _Link(ClientConnection(self._identity, namespace=self.namespace), Mailbox())
@@ -117,9 +144,14 @@ class Session:
             return link
 
     def close(self) -> None:
+        """Close the socket for good: later calls raise LMStudioClientClosedError."""
+        self._client_closed = True
         link, self._link = self._link, None
         if link is not None and link.transport is not None:
-            link.transport.close()
+            if link.transport.on_own_loop():
+                link.transport.close()
+            else:  # no closing handshake from a loop the socket does not belong to
+                link.transport.abort()
 
     # -- calls --------------------------------------------------------------------------------
 
@@ -201,9 +233,9 @@ class Session:
             link.core.abandon_call(call_id)
             link.calls.pop(call_id, None)
 
-    def _send_on_channel(self, link: _Link, channel_id: int, message: Any) -> None:
+    def _send_on_channel(self, link: _Link, channel_id: int, message: Raw) -> None:
         with self._guard:
-            link.core.send_on_channel(channel_id, wire.raw(message))
+            link.core.send_on_channel(channel_id, message)
         self._flush(link)
 
     def _abandon_channel(self, link: _Link, channel_id: int) -> None:
@@ -230,6 +262,8 @@ class PendingCall:
         self.endpoint = endpoint
 
     def result(self, timeout: float | None) -> Raw | UnsetType:
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} call")
         try:
             event = self._box.get(timeout)
         except BaseException:
@@ -269,6 +303,8 @@ class Channel:
         """
         if self.finished:
             raise LocalProtocolError(f"the {self.endpoint} channel has already finished")
+        if self._link.transport is not None:
+            self._link.transport.ensure_own_loop(f"the {self.endpoint} channel")
         event = self._box.get(timeout)
         if isinstance(event, ChannelMessage):
             return event.message
@@ -279,15 +315,16 @@ class Channel:
 
     def receive_value(self, timeout: float | None) -> Any:
         """The next packet as plain JSON values, or None once the channel closed."""
-        message = self.receive(timeout)
+        message = self.receive(check_timeout(timeout))
         return None if message is None else msgspec.json.decode(message)
 
     def send(self, message: Any) -> bool:
         """Send a client packet; False when the channel or socket is already gone."""
+        payload = encode_payload(message, "message")
         if self.finished or not self._link.usable:
             return False
         try:
-            self._session._send_on_channel(self._link, self.channel_id, message)
+            self._session._send_on_channel(self._link, self.channel_id, payload)
         except LMStudioError:
             return False
         return True

@@ -2,6 +2,12 @@
 small primitives the async session needs. Hand-written twin of ``sync.py``; both keep the same
 names (minus the ``Async`` prefix) so that the session layer can be generated from one source.
 
+A socket belongs to the event loop that opened it. Met by another loop, it is dropped when its
+own loop has closed (an earlier ``asyncio.run()`` ended, so nothing can read it again and the
+session reconnects on the running loop), and refused with ``LMStudioEventLoopError`` while its
+loop is still open (calls of that loop may be in flight, and asyncio objects are not shared
+between loops).
+
 The socket is an ``asyncio.Protocol``: the loop's callbacks feed the WebSocket core and hand
 each message to the session's handler (which routes it into per-call mailboxes) with no task in
 between; writes are buffered by asyncio, so sending never awaits and can happen from plain
@@ -15,6 +21,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -22,7 +29,7 @@ from typing import Generic, TypeVar
 
 import websockets
 
-from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
+from .._exceptions import LMStudioConnectionError, LMStudioEventLoopError, LMStudioTimeoutError
 from .common import CLOSE_TIMEOUT, connect_error, greeting_ok, greeting_request
 from .wscore import WebSocketCore
 
@@ -77,6 +84,13 @@ class AsyncMailbox(Generic[T]):
         return self._items.popleft()
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # called outside a loop, e.g. from a finalizer
+        return None
+
+
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
@@ -87,9 +101,15 @@ class AsyncLock:
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @contextlib.asynccontextmanager
     async def hold(self, timeout: float | None) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and self._loop.is_closed():
+                self._lock = asyncio.Lock()  # asyncio.Lock binds to the loop that first waits
+            self._loop = loop
         try:
             async with asyncio.timeout(timeout):
                 await self._lock.acquire()
@@ -137,9 +157,9 @@ class AsyncTransport:
         self._on_text = on_text
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
-        loop = asyncio.get_running_loop()
-        self._handshake: asyncio.Future[None] = loop.create_future()
-        self._lost: asyncio.Future[None] = loop.create_future()
+        self._loop = asyncio.get_running_loop()
+        self._handshake: asyncio.Future[None] = self._loop.create_future()
+        self._lost: asyncio.Future[None] = self._loop.create_future()
         self._opened = False
         self._closed_by_us = False
         self.closed = False
@@ -188,13 +208,49 @@ class AsyncTransport:
         self._core.send_text(frame)
         self._write(self._core.data_to_send())
 
+    def on_own_loop(self) -> bool:
+        """Whether the running event loop is the one this socket belongs to."""
+        return _running_loop() is self._loop
+
+    def ensure_own_loop(self, what: str) -> None:
+        """Refuse to wait for ``what`` (a call or channel on this socket) from another loop:
+        its answers are read by the loop that owns the socket, so the wait could only time out."""
+        if not self.on_own_loop():
+            raise LMStudioEventLoopError(
+                f"{what} was started on another event loop; its answers can only be received "
+                "there. Finish calls and streams on the loop that started them."
+            )
+
+    def orphaned(self) -> bool:
+        """Whether another loop may drop this socket and connect anew: True once the socket has
+        ended or its own loop has closed. Raises while its own loop is still open."""
+        if self.on_own_loop():
+            return False
+        if self.closed or self._loop.is_closed():
+            return True
+        raise LMStudioEventLoopError(
+            f"this AsyncClient's {self._core.uri.resource_name} socket belongs to another event "
+            "loop, which is still open; asyncio sockets cannot be shared between loops. Use one "
+            "AsyncClient per event loop (or run every call on the loop that made the first one)."
+        )
+
     def abort(self) -> None:
         """Drop the socket at once, without the closing handshake (after a failed or timed-out
-        open, when the peer may not answer a close frame)."""
+        open, when the peer may not answer a close frame). Safe from any loop or thread."""
         self._closed_by_us = True
         self.closed = True
-        if self._transport is not None:
+        if self._transport is None:
+            return
+        if self.on_own_loop():
             self._transport.abort()
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._transport.abort)
+        except RuntimeError:  # its loop is closed: tell the peer, the fd goes with the transport
+            sock = self._transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     async def aclose(self) -> None:
         """Closing handshake, bounded by CLOSE_TIMEOUT; then the socket is gone."""

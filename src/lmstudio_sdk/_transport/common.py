@@ -46,13 +46,25 @@ def greeting_ok(response: bytes) -> bool:
 
 
 def connect_error(url: str, exc: BaseException) -> LMStudioConnectionError:
-    """Translate a failed WebSocket open into an error that says what to do next."""
+    """Translate a failed WebSocket open into an error that says what to do next.
+
+    LM Studio checks identities after the upgrade, in the first message; before it, its guard
+    answers 403 to any path that is not ``/<namespace>``. So a 403 or 404 on the upgrade means
+    a wrong path or prefix (or not an LM Studio at all), never a refused token. Only an HTTP
+    401/407 (a proxy asking for credentials) is an authentication failure.
+    """
     if isinstance(exc, websockets.InvalidStatus):
         status = exc.response.status_code
-        if status in (401, 403):
+        if status in (401, 407):
             return AuthenticationError(
-                f"{url} refused the WebSocket upgrade (HTTP {status}). Is this an LM Studio "
-                "server, and is the path prefix right?"
+                f"{url} asked for HTTP authentication (HTTP {status}) before the WebSocket "
+                "upgrade: a proxy in front of LM Studio wants credentials of its own"
+            )
+        if status in (403, 404):
+            return LMStudioConnectionError(
+                f"{url} refused the WebSocket upgrade (HTTP {status}): no LM Studio SDK socket "
+                "at this path. Check the base URL's path prefix (the sockets are "
+                "<base URL>/llm, /embedding, /system, …) and that this is an LM Studio server."
             )
         return LMStudioConnectionError(f"{url} answered HTTP {status} instead of a WebSocket")
     return LMStudioConnectionError(

@@ -166,6 +166,17 @@ class Transport:
             self._core.send_text(frame)
             self._write_locked(self._core.data_to_send())
 
+    def on_own_loop(self) -> bool:
+        """Twin of the asyncio transport's check: blocking sockets have no event loop."""
+        return True
+
+    def ensure_own_loop(self, what: str) -> None:
+        """Twin of the asyncio transport's check: blocking sockets have no event loop."""
+
+    def orphaned(self) -> bool:
+        """Twin of the asyncio transport's check: only another event loop orphans a socket."""
+        return False
+
     def abort(self) -> None:
         """Drop the socket at once, without the closing handshake (after a failed or timed-out
         open, when the peer may not answer a close frame); the reader then ends by itself."""

@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
+
 # Module names under lmstudio_sdk.cli, in the order `--help` lists them.
 _SUBCOMMAND_MODULES: tuple[str, ...] = ("chat", "serve", "models")
 
@@ -20,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lmstudio-sdk",
         description="Chat with, manage and serve local LLMs over LM Studio's SDK API.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)

