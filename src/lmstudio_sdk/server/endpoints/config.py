@@ -1,17 +1,16 @@
-"""The prediction config defaults of the server, and KV configs as wire dicts."""
+"""The prediction config defaults of the server."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..._protocol.schema import (
+from ..._protocol.kv_config import collapse
+from ..._protocol.packets.shared import (
     KVConfig,
     KVConfigField,
     KVConfigLayer,
     KVConfigStack,
 )
 
-__all__ = ["BASE_PREDICTION_CONFIG", "kv_to_wire", "prediction_config"]
+__all__ = ["BASE_PREDICTION_CONFIG", "EMPTY_CONFIG", "prediction_config"]
 
 
 # The server's own prediction defaults, applied under the client's layers (LM Studio's values).
@@ -30,10 +29,9 @@ BASE_PREDICTION_CONFIG = KVConfig(
 )
 
 
-def kv_to_wire(config: KVConfig) -> dict[str, Any]:
-    return {"fields": [{"key": f.key, "value": f.value} for f in config.fields]}
+EMPTY_CONFIG = KVConfig(fields=[])
 
 
 def prediction_config(stack: KVConfigStack) -> KVConfig:
     base = KVConfigLayer(layer_name="modelDefault", config=BASE_PREDICTION_CONFIG)
-    return KVConfigStack(layers=[base, *stack.layers]).collapse()
+    return collapse(KVConfigStack(layers=[base, *stack.layers]))

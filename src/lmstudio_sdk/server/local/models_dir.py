@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..._protocol.schema import EmbeddingModelInfo, LLMInfo, Quantization
+from ..._protocol.packets.shared import EmbeddingModelInfo, LLMInfo, Quantization
 
 __all__ = [
     "GGUFMetadata",
