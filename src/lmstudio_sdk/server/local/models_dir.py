@@ -400,6 +400,7 @@ def _to_scanned(c: _Candidate, key: str, domain: str, variants: list[str] | None
         "max_context_length": int(max_ctx) if isinstance(max_ctx, int) else 2048,
         "publisher": c.publisher,
         "indexed_model_identifier": rel_path,
+        "device_identifier": None,
         "params_string": params_string(meta),
         "architecture": meta.architecture or None,
         "quantization": quantization(meta),
