@@ -27,4 +27,9 @@ async def upload_file_base64(
     )
 
 
-TABLE = NamespaceTable("/files", rpcs={"uploadFileBase64": RpcEndpoint(upload_file_base64)})
+TABLE = NamespaceTable(
+    "/files",
+    rpcs={
+        "uploadFileBase64": RpcEndpoint(upload_file_base64),
+    },
+)

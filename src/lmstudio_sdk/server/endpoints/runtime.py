@@ -15,7 +15,10 @@ from .context import CallContext, NamespaceTable, RpcEndpoint
 __all__ = ["TABLE"]
 
 
-_PLATFORMS = {"darwin": "mac", "win32": "win"}
+_PLATFORMS = {
+    "darwin": "mac",
+    "win32": "win",
+}
 
 
 class SuperJsonMeta(msgspec.Struct, frozen=True):

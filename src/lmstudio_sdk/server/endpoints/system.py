@@ -100,5 +100,7 @@ TABLE = NamespaceTable(
         "startHttpServer": RpcEndpoint(start_http_server),
         "stopHttpServer": RpcEndpoint(stop_http_server),
     },
-    channels={"alive": ChannelEndpoint(alive)},
+    channels={
+        "alive": ChannelEndpoint(alive),
+    },
 )
