@@ -35,26 +35,10 @@ from .helpers import (
     predict_params,
     stack,
 )
+from .test_predict import TOOLS
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "endpoints-sdk-2.0.0.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
-
-TOOLS = {
-    "type": "toolArray",
-    "tools": [
-        {
-            "type": "function",
-            "function": {
-                "name": "add",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-                    "required": ["a", "b"],
-                },
-            },
-        }
-    ],
-}
 
 
 def _is_void(schema: Any) -> bool:

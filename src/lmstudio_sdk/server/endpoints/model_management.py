@@ -16,27 +16,7 @@ from typing import Any, TypeVar
 
 from ..._protocol import packets
 from ..._protocol.kv_config import collapse
-from ..._protocol.packets.shared import (
-    CountTokensResult,
-    EmbeddingModelInstanceInfo,
-    EstimateModelUsageParameter,
-    EstimateModelUsageResult,
-    EstimateModelUsageResultMemory,
-    GetBasePredictionConfigParameter,
-    GetInstanceProcessingStateResult,
-    GetLoadConfigParameter,
-    GetModelInfoParameter,
-    GetOrLoadCreationParameter,
-    GetOrLoadLoadProgressPacket,
-    KVConfig,
-    LLMInfo,
-    LLMInstanceInfo,
-    LoadModelCreationParameter,
-    ProgressPacket,
-    TokenizeParameter,
-    TokenizeResult,
-    UnloadModelParameter,
-)
+from ..._protocol.packets import shared
 from ..errors import ServerError
 from ..services.models import Domain, Instance
 from .config import BASE_PREDICTION_CONFIG, EMPTY_CONFIG
@@ -55,8 +35,8 @@ def _domain(ctx: CallContext) -> Domain:
     return "llm" if ctx.namespace == "/llm" else "embedding"
 
 
-InstanceInfo = LLMInstanceInfo | EmbeddingModelInstanceInfo
-ProgressType = type[ProgressPacket] | type[GetOrLoadLoadProgressPacket]
+InstanceInfo = shared.LLMInstanceInfo | shared.EmbeddingModelInstanceInfo
+ProgressType = type[shared.ProgressPacket] | type[shared.GetOrLoadLoadProgressPacket]
 
 
 def _packets(ctx: CallContext) -> Any:
@@ -106,7 +86,7 @@ async def list_loaded(ctx: CallContext, _: None) -> list[InstanceInfo]:
     return [i.instance_info() for i in ctx.models.loaded(_domain(ctx))]
 
 
-async def get_model_info(ctx: CallContext, p: GetModelInfoParameter) -> InstanceInfo | None:
+async def get_model_info(ctx: CallContext, p: shared.GetModelInfoParameter) -> InstanceInfo | None:
     """None (not found, and not told to throw) is sent as no result at all."""
     models = ctx.models
     if p.throw_if_not_found:
@@ -115,45 +95,49 @@ async def get_model_info(ctx: CallContext, p: GetModelInfoParameter) -> Instance
     return None if instance is None else instance.instance_info()
 
 
-async def get_load_config(ctx: CallContext, p: GetLoadConfigParameter) -> KVConfig:
+async def get_load_config(ctx: CallContext, p: shared.GetLoadConfigParameter) -> shared.KVConfig:
     return ctx.models.find(p.specifier, _domain(ctx)).load_config
 
 
 async def get_base_prediction_config(
-    ctx: CallContext, p: GetBasePredictionConfigParameter
-) -> KVConfig:
+    ctx: CallContext, p: shared.GetBasePredictionConfigParameter
+) -> shared.KVConfig:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     return BASE_PREDICTION_CONFIG if instance.domain == "llm" else EMPTY_CONFIG
 
 
-async def unload_model(ctx: CallContext, p: UnloadModelParameter) -> None:
+async def unload_model(ctx: CallContext, p: shared.UnloadModelParameter) -> None:
     await ctx.models.unload(p.identifier, _domain(ctx))
 
 
 async def get_instance_processing_state(
-    ctx: CallContext, p: GetModelInfoParameter
-) -> GetInstanceProcessingStateResult:
+    ctx: CallContext, p: shared.GetModelInfoParameter
+) -> shared.GetInstanceProcessingStateResult:
     models = ctx.models
     if p.throw_if_not_found:
         instance: Instance | None = models.find(p.specifier, _domain(ctx))
     else:
         instance = models.find_optional(p.specifier, _domain(ctx))
     if instance is None:
-        return GetInstanceProcessingStateResult(status="idle", queued=0)
-    return GetInstanceProcessingStateResult(status=instance.status, queued=instance.queued)
+        return shared.GetInstanceProcessingStateResult(status="idle", queued=0)
+    return shared.GetInstanceProcessingStateResult(status=instance.status, queued=instance.queued)
 
 
 async def estimate_model_usage(
-    ctx: CallContext, p: EstimateModelUsageParameter
-) -> EstimateModelUsageResult:
+    ctx: CallContext, p: shared.EstimateModelUsageParameter
+) -> shared.EstimateModelUsageResult:
     info, _ = ctx.models.resolve(p.model_key, _domain(ctx))
-    key = "llm.load.contextLength" if isinstance(info, LLMInfo) else "embedding.load.contextLength"
+    key = (
+        "llm.load.contextLength"
+        if isinstance(info, shared.LLMInfo)
+        else "embedding.load.contextLength"
+    )
     context = collapse(p.load_config_stack).get(key)
     if not isinstance(context, int) or context < 1:
         context = min(4096, info.max_context_length)
     # No GPU offload here; a rough KV-cache size per token keeps the numbers plausible.
     context_bytes = context * 131_072
-    memory = EstimateModelUsageResultMemory(
+    memory = shared.EstimateModelUsageResultMemory(
         confidence="low",
         model_vram_bytes=0,
         context_vram_bytes=0,
@@ -162,22 +146,22 @@ async def estimate_model_usage(
         context_bytes=context_bytes,
         total_bytes=info.size_bytes + context_bytes,
     )
-    return EstimateModelUsageResult(memory=memory, passes_guardrails=True)
+    return shared.EstimateModelUsageResult(memory=memory, passes_guardrails=True)
 
 
-async def tokenize(ctx: CallContext, p: TokenizeParameter) -> TokenizeResult:
+async def tokenize(ctx: CallContext, p: shared.TokenizeParameter) -> shared.TokenizeResult:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     ctx.models.touch(instance)
-    return TokenizeResult(tokens=list(instance.model.tokenize(p.input_string)))
+    return shared.TokenizeResult(tokens=list(instance.model.tokenize(p.input_string)))
 
 
-async def count_tokens(ctx: CallContext, p: TokenizeParameter) -> CountTokensResult:
+async def count_tokens(ctx: CallContext, p: shared.TokenizeParameter) -> shared.CountTokensResult:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     ctx.models.touch(instance)
-    return CountTokensResult(token_count=len(instance.model.tokenize(p.input_string)))
+    return shared.CountTokensResult(token_count=len(instance.model.tokenize(p.input_string)))
 
 
-async def load_model(ctx: ChannelContext, p: LoadModelCreationParameter) -> None:
+async def load_model(ctx: ChannelContext, p: shared.LoadModelCreationParameter) -> None:
     models = ctx.models
     wire = _packets(ctx)
     info, ambiguous = models.resolve(p.model_key, _domain(ctx))
@@ -189,13 +173,13 @@ async def load_model(ctx: ChannelContext, p: LoadModelCreationParameter) -> None
         p.load_config_stack,
         identifier=p.identifier,
         ttl_ms=p.ttl_ms,
-        on_progress=_progress_sender(ctx, ProgressPacket),
+        on_progress=_progress_sender(ctx, shared.ProgressPacket),
     )
     instance = await _unless_cancelled(ctx, load, f'Loading "{info.model_key}"')
     ctx.send(wire.LoadModelSuccessPacket(info=instance.instance_info()))
 
 
-async def get_or_load(ctx: ChannelContext, p: GetOrLoadCreationParameter) -> None:
+async def get_or_load(ctx: ChannelContext, p: shared.GetOrLoadCreationParameter) -> None:
     models = ctx.models
     wire = _packets(ctx)
     domain = _domain(ctx)
@@ -211,7 +195,7 @@ async def get_or_load(ctx: ChannelContext, p: GetOrLoadCreationParameter) -> Non
         info,
         p.load_config_stack,
         ttl_ms=ttl,
-        on_progress=_progress_sender(ctx, GetOrLoadLoadProgressPacket),
+        on_progress=_progress_sender(ctx, shared.GetOrLoadLoadProgressPacket),
     )
     loaded, _started = await _unless_cancelled(ctx, load, f'Loading "{info.model_key}"')
     ctx.send(wire.GetOrLoadLoadSuccessPacket(info=loaded.instance_info()))
