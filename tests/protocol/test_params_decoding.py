@@ -40,6 +40,7 @@ from lmstudio_sdk._protocol.packets.shared import (
 )
 from lmstudio_sdk._protocol.results import (
     LMStudioVersion,
+    decode_kv_config,
     decode_model_list,
     decode_result,
     decode_version,
@@ -256,3 +257,9 @@ def test_an_unusable_model_list_is_a_protocol_error(value: Any) -> None:
 def test_a_void_model_list_is_a_protocol_error() -> None:
     with pytest.raises(RemoteProtocolError, match=r"^LM Studio sent no result for listLoaded$"):
         decode_model_list(UNSET, "listLoaded", instances=True)
+
+
+def test_an_empty_kv_config_may_come_without_its_field_list() -> None:
+    assert decode_kv_config(raw({}), "getLoadConfig") == KVConfig(fields=[])
+    with pytest.raises(RemoteProtocolError, match=r"invalid result for getLoadConfig: "):
+        decode_kv_config(raw({"fields": 1}), "getLoadConfig")

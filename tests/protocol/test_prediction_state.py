@@ -320,3 +320,17 @@ def test_unknown_enum_literals_pass_through_and_are_logged_once(
         "",
         "c",
     )
+
+
+def test_missing_prompt_details_count_as_zero() -> None:
+    progress = {"type": "promptProcessingProgress", "progress": 0.5}
+    [event] = PredictionState().feed(packet({**progress, "details": {"cachedTokenCount": 3}}))
+    assert event == PromptProcessingProgress(
+        0.5,
+        PromptProcessingDetails(
+            cached_token_count=3,
+            total_prompt_token_count=0,
+            processed_prompt_token_count=0,
+            unprocessed_prompt_token_count=0,
+        ),
+    )

@@ -61,7 +61,12 @@ from .._protocol.packets.shared import (
     UnloadModelParameter,
 )
 from .._protocol.prediction import PredictionResult
-from .._protocol.results import decode_model_info, decode_model_list, decode_result
+from .._protocol.results import (
+    decode_kv_config,
+    decode_model_info,
+    decode_model_list,
+    decode_result,
+)
 from .._types import NOT_GIVEN, Timeout
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
@@ -146,7 +151,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
             GetLoadConfigParameter(specifier=self.specifier),
             timeout,
         )
-        return decode_result(raw, KVConfig, "getLoadConfig")
+        return decode_kv_config(raw, "getLoadConfig")
 
     async def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
         return (await self.get_info(timeout=timeout)).context_length

@@ -17,14 +17,16 @@ from .._exceptions import RemoteProtocolError
 from .packets.shared import (
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
+    KVConfig,
     LLMInfo,
     LLMInstanceInfo,
 )
 from .packets.system import VersionResult
-from .tolerance import fill_model_info, note_enum
+from .tolerance import fill_kv_config, fill_model_info, note_enum
 
 __all__ = [
     "LMStudioVersion",
+    "decode_kv_config",
     "decode_model_info",
     "decode_model_list",
     "decode_result",
@@ -51,24 +53,30 @@ def decode_result(raw: Raw | UnsetType, type: type[T], endpoint: str) -> T:
         ) from exc
 
 
-def decode_version(raw: Raw | UnsetType) -> LMStudioVersion:
-    """``system.version``'s answer; a server that sends no ``build`` reports build 0."""
-    loose = decode_result(raw, dict[str, Any], "version")
+def _convert(loose: Any, type: type[T], endpoint: str) -> T:
+    """A result already decoded as builtins (and filled in), as ``type``."""
     try:
-        return msgspec.convert({"build": 0, **loose}, LMStudioVersion)
-    except msgspec.ValidationError as exc:
-        raise RemoteProtocolError(f"LM Studio sent an invalid result for version: {exc}") from exc
-
-
-def decode_model_info(raw: Raw | UnsetType, type: type[T], endpoint: str) -> T:
-    """One model info, tolerating the fields older servers leave out."""
-    loose = decode_result(raw, Any, endpoint)
-    try:
-        return msgspec.convert(fill_model_info(loose), type)
+        return msgspec.convert(loose, type)
     except msgspec.ValidationError as exc:
         raise RemoteProtocolError(
             f"LM Studio sent an invalid result for {endpoint}: {exc}"
         ) from exc
+
+
+def decode_version(raw: Raw | UnsetType) -> LMStudioVersion:
+    """``system.version``'s answer; a server that sends no ``build`` reports build 0."""
+    loose = decode_result(raw, dict[str, Any], "version")
+    return _convert({"build": 0, **loose}, LMStudioVersion, "version")
+
+
+def decode_kv_config(raw: Raw | UnsetType, endpoint: str) -> KVConfig:
+    """A KV config result (an empty one may come as ``{}``)."""
+    return _convert(fill_kv_config(decode_result(raw, Any, endpoint)), KVConfig, endpoint)
+
+
+def decode_model_info(raw: Raw | UnsetType, type: type[T], endpoint: str) -> T:
+    """One model info, tolerating the fields older servers leave out."""
+    return _convert(fill_model_info(decode_result(raw, Any, endpoint)), type, endpoint)
 
 
 _INFO_TYPES: dict[str, tuple[type[Any], type[Any]]] = {
@@ -92,12 +100,7 @@ def decode_model_list(raw: Raw | UnsetType, endpoint: str, *, instances: bool) -
                 _skipped_domains.add(key)
                 logger.info("skipping models of a domain this SDK does not know: %s", key)
             continue
-        try:
-            model = msgspec.convert(fill_model_info(loose), types[1] if instances else types[0])
-        except msgspec.ValidationError as exc:
-            raise RemoteProtocolError(
-                f"LM Studio sent an invalid result for {endpoint}: {exc}"
-            ) from exc
+        model = _convert(fill_model_info(loose), types[1] if instances else types[0], endpoint)
         note_enum("format", model.format)
         models.append(model)
     return models

@@ -10,6 +10,7 @@ __all__ = [
     "KnownModelFormat",
     "KnownReasoningType",
     "KnownStopReason",
+    "fill_kv_config",
     "fill_model_info",
     "fill_packet",
     "note_enum",
@@ -70,6 +71,17 @@ _FRAGMENT_DEFAULTS: dict[str, Any] = {
     "isStructural": False,
 }
 _EMPTY_KV: dict[str, Any] = {"fields": []}
+_DETAILS_DEFAULTS: dict[str, Any] = {
+    "cachedTokenCount": 0,
+    "totalPromptTokenCount": 0,
+    "processedPromptTokenCount": 0,
+    "unprocessedPromptTokenCount": 0,
+}
+
+
+def fill_kv_config(config: Any) -> Any:
+    """A KV config with its field list (an empty config may come as ``{}``)."""
+    return {**_EMPTY_KV, **config} if isinstance(config, dict) else config
 
 
 def fill_model_info(info: Any) -> Any:
@@ -94,8 +106,10 @@ def fill_packet(packet: Any) -> Any:
         filled["info"] = fill_model_info(filled["info"])
     if kind == "fragment" and isinstance(filled.get("fragment"), dict):
         filled["fragment"] = {**_FRAGMENT_DEFAULTS, **filled["fragment"]}
+    elif kind == "promptProcessingProgress" and isinstance(filled.get("details"), dict):
+        filled["details"] = {**_DETAILS_DEFAULTS, **filled["details"]}
     elif kind == "success" and "stats" in filled:
-        filled.setdefault("loadModelConfig", _EMPTY_KV)
-        filled.setdefault("predictionConfig", _EMPTY_KV)
+        filled["loadModelConfig"] = fill_kv_config(filled.get("loadModelConfig", _EMPTY_KV))
+        filled["predictionConfig"] = fill_kv_config(filled.get("predictionConfig", _EMPTY_KV))
         filled["modelInfo"] = fill_model_info(filled.get("modelInfo"))
     return filled

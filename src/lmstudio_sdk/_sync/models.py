@@ -62,7 +62,12 @@ from .._protocol.packets.shared import (
     UnloadModelParameter,
 )
 from .._protocol.prediction import PredictionResult
-from .._protocol.results import decode_model_info, decode_model_list, decode_result
+from .._protocol.results import (
+    decode_kv_config,
+    decode_model_info,
+    decode_model_list,
+    decode_result,
+)
 from .._types import NOT_GIVEN, Timeout
 from .session import Channel
 from .streams import Load, PredictionStream
@@ -147,7 +152,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
             GetLoadConfigParameter(specifier=self.specifier),
             timeout,
         )
-        return decode_result(raw, KVConfig, "getLoadConfig")
+        return decode_kv_config(raw, "getLoadConfig")
 
     def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
         return (self.get_info(timeout=timeout)).context_length
