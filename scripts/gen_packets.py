@@ -34,7 +34,12 @@ LINE = 100
 BASE = "WireStruct"
 # Shapes whose struct takes its behaviour from a hand-written base in _protocol/packet_base.py.
 _INFOS = ("LLMInfo", "LLMInstanceInfo", "EmbeddingModelInfo", "EmbeddingModelInstanceInfo")
-BASES = {"KVConfig": "KVConfigBase", **dict.fromkeys(_INFOS, "ModelInfoBase")}
+_CHAT_MESSAGES = ("UserMessageData", "AssistantMessageData", "SystemMessageData", "ToolMessageData")
+BASES = {
+    "KVConfig": "KVConfigBase",
+    **dict.fromkeys(_INFOS, "ModelInfoBase"),
+    **dict.fromkeys(_CHAT_MESSAGES, "ChatMessageBase"),
+}
 
 # (schema key, Python suffix of the top-level name, registry attribute), per endpoint kind.
 PARTS: dict[str, list[tuple[str, str, str]]] = {

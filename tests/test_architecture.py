@@ -114,7 +114,7 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
     ("engines",),  # the engine interface, scripted, llama
     ("services",),  # models manager, file store, identities, observer
     ("endpoints",),  # handlers, one module per namespace
-    ("catalog", "router", "session"),  # (namespace, endpoint) → handler; one socket
+    ("router", "session"),  # (namespace, endpoint) → handler and wire types; one socket
     ("app", "thread", "recorder", "__init__"),  # the server, its thread, the test recorder
 )
 # Optional heavy dependencies a module may import on first use rather than at import time.

@@ -55,20 +55,20 @@ _PUBLIC: dict[str, str] = {
     "LlmLoadConfigDict": "._protocol.config_types",
     "LlmPredictionConfig": "._protocol.config_types",
     "LlmPredictionConfigDict": "._protocol.config_types",
-    "LMStudioVersion": "._protocol.params",
+    "LMStudioVersion": "._protocol.results",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
-    "ChatHistoryData": "._protocol.schema",
-    "ChatMessageData": "._protocol.schema",
-    "EmbeddingModelInfo": "._protocol.schema",
-    "EmbeddingModelInstanceInfo": "._protocol.schema",
-    "FilePart": "._protocol.schema",
-    "KVConfig": "._protocol.schema",
-    "LLMInfo": "._protocol.schema",
-    "LLMInstanceInfo": "._protocol.schema",
-    "PredictionFragment": "._protocol.schema",
-    "PredictionStats": "._protocol.schema",
-    "ToolCallRequest": "._protocol.schema",
+    "ChatHistoryData": "._protocol.packets.shared",
+    "ChatMessageData": "._protocol.packets.shared",
+    "EmbeddingModelInfo": "._protocol.packets.shared",
+    "EmbeddingModelInstanceInfo": "._protocol.packets.shared",
+    "FilePart": "._protocol.packets.shared",
+    "KVConfig": "._protocol.packets.shared",
+    "LLMInfo": "._protocol.packets.shared",
+    "LLMInstanceInfo": "._protocol.packets.shared",
+    "PredictionFragment": "._protocol.packets.shared",
+    "PredictionStats": "._protocol.packets.shared",
+    "ToolCallRequest": "._protocol.packets.shared",
     "Client": "._sync.client",
     "SystemNamespace": "._sync.client",
     "FilesNamespace": "._sync.files",
@@ -119,20 +119,20 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
     from ._protocol.errors import ErrorData as ErrorData
-    from ._protocol.params import LMStudioVersion as LMStudioVersion
+    from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
+    from ._protocol.packets.shared import ChatMessageData as ChatMessageData
+    from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
+    from ._protocol.packets.shared import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
+    from ._protocol.packets.shared import FilePart as FilePart
+    from ._protocol.packets.shared import KVConfig as KVConfig
+    from ._protocol.packets.shared import LLMInfo as LLMInfo
+    from ._protocol.packets.shared import LLMInstanceInfo as LLMInstanceInfo
+    from ._protocol.packets.shared import PredictionFragment as PredictionFragment
+    from ._protocol.packets.shared import PredictionStats as PredictionStats
+    from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
-    from ._protocol.schema import ChatHistoryData as ChatHistoryData
-    from ._protocol.schema import ChatMessageData as ChatMessageData
-    from ._protocol.schema import EmbeddingModelInfo as EmbeddingModelInfo
-    from ._protocol.schema import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
-    from ._protocol.schema import FilePart as FilePart
-    from ._protocol.schema import KVConfig as KVConfig
-    from ._protocol.schema import LLMInfo as LLMInfo
-    from ._protocol.schema import LLMInstanceInfo as LLMInstanceInfo
-    from ._protocol.schema import PredictionFragment as PredictionFragment
-    from ._protocol.schema import PredictionStats as PredictionStats
-    from ._protocol.schema import ToolCallRequest as ToolCallRequest
+    from ._protocol.results import LMStudioVersion as LMStudioVersion
     from ._sync.client import Client as Client
     from ._sync.client import SystemNamespace as SystemNamespace
     from ._sync.files import FilesNamespace as FilesNamespace

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.chat import message_data
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
     KVConfig,
     KVConfigField,
     LLMInfo,
@@ -51,7 +51,7 @@ def predict_config(max_tokens: int = 32, **extra: Any) -> KVConfig:
 def chat(*messages: tuple[str, str]) -> ChatHistoryData:
     return ChatHistoryData(
         messages=[
-            ChatMessageData(role=role, content=[TextPart(text=text)])  # type: ignore[arg-type]
+            message_data(role, [TextPart(text=text)])  # type: ignore[arg-type]
             for role, text in messages
         ]
     )

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.chat import message_data
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
     FilePart,
     TextPart,
     ToolCallRequest,
@@ -307,10 +307,10 @@ async def test_forced_tool_call(smol: Any) -> None:
 async def test_tool_round_trip_history(smol: Any) -> None:
     history = ChatHistoryData(
         messages=[
-            ChatMessageData(role="user", content=[TextPart(text="Weather in Paris?")]),
-            ChatMessageData(
-                role="assistant",
-                content=[
+            message_data("user", [TextPart(text="Weather in Paris?")]),
+            message_data(
+                "assistant",
+                [
                     TextPart(text=""),
                     ToolCallRequestPart(
                         tool_call_request=ToolCallRequest(
@@ -319,9 +319,9 @@ async def test_tool_round_trip_history(smol: Any) -> None:
                     ),
                 ],
             ),
-            ChatMessageData(
-                role="tool",
-                content=[ToolCallResultPart(content='{"temp_c": 21}', tool_call_id="call_1")],
+            message_data(
+                "tool",
+                [ToolCallResultPart(content='{"temp_c": 21}', tool_call_id="call_1")],
             ),
         ]
     )
@@ -567,9 +567,9 @@ async def test_image_prompt_through_the_projector(
     image = png(64, 48)
     history = ChatHistoryData(
         messages=[
-            ChatMessageData(
-                role="user",
-                content=[
+            message_data(
+                "user",
+                [
                     TextPart(text="What is in this picture?"),
                     FilePart(
                         name="a.png",
@@ -604,11 +604,9 @@ async def test_image_prompt_through_the_projector(
 async def test_image_without_bytes_is_an_error(smol: Any) -> None:
     history = ChatHistoryData(
         messages=[
-            ChatMessageData(
-                role="user",
-                content=[
-                    FilePart(name="a.png", identifier="nope", size_bytes=1, file_type="image")
-                ],
+            message_data(
+                "user",
+                [FilePart(name="a.png", identifier="nope", size_bytes=1, file_type="image")],
             )
         ]
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lmstudio_sdk._protocol.schema import EmbeddingModelInfo, LLMInfo
+from lmstudio_sdk._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
 
 from .conftest import MINILM_PATH, SMOL_PATH, TINY_PATH, requires_engine
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.chat import message_data
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
     FilePart,
     KVConfig,
     KVConfigField,
@@ -120,9 +120,9 @@ def test_sampling_params_mapping() -> None:
 def test_images_need_a_vision_model() -> None:
     history = ChatHistoryData(
         messages=[
-            ChatMessageData(
-                role="user",
-                content=[FilePart(name="a.png", identifier="f", size_bytes=1, file_type="image")],
+            message_data(
+                "user",
+                [FilePart(name="a.png", identifier="f", size_bytes=1, file_type="image")],
             )
         ]
     )

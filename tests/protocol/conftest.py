@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lmstudio_sdk._protocol import params, prediction, tolerance
+from lmstudio_sdk._protocol import prediction, results, tolerance
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -44,6 +44,6 @@ def traffic() -> Callable[[str], list[Record]]:
 def _fresh_log_once_sets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The "log once" sets are module globals; give every test its own."""
     monkeypatch.setattr(prediction, "_unknown_seen", set(), raising=False)
-    monkeypatch.setattr(params, "_skipped_domains", set(), raising=False)
+    monkeypatch.setattr(results, "_skipped_domains", set(), raising=False)
     monkeypatch.setattr(tolerance, "_seen", set(), raising=False)
     yield

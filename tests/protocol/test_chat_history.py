@@ -11,10 +11,9 @@ import msgspec
 import pytest
 
 from lmstudio_sdk._exceptions import LMStudioValueError
-from lmstudio_sdk._protocol.chat import to_history
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.chat import message_data, to_history
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
     FilePart,
     TextPart,
     ToolCallRequest,
@@ -113,15 +112,15 @@ def test_content_lists_mix_strings_parts_and_dicts() -> None:
                     file_part,
                 ],
             },
-            ChatMessageData(role="assistant", content=[TextPart(text="ok")]),
+            message_data("assistant", [TextPart(text="ok")]),
             {"role": "assistant"},
         ]
     )
     assert history.messages == [
-        ChatMessageData(role="system", content=[TextPart(text="be brief")]),
-        ChatMessageData(
-            role="user",
-            content=[
+        message_data("system", [TextPart(text="be brief")]),
+        message_data(
+            "user",
+            [
                 TextPart(text="look:"),
                 TextPart(text="at this"),
                 TextPart(text="42"),
@@ -130,8 +129,8 @@ def test_content_lists_mix_strings_parts_and_dicts() -> None:
                 file_part,
             ],
         ),
-        ChatMessageData(role="assistant", content=[TextPart(text="ok")]),
-        ChatMessageData(role="assistant", content=[TextPart(text="")]),
+        message_data("assistant", [TextPart(text="ok")]),
+        message_data("assistant", [TextPart(text="")]),
     ]
 
 
@@ -154,9 +153,9 @@ def test_tool_messages_and_tool_call_shapes() -> None:
         ]
     )
     assert history.messages == [
-        ChatMessageData(
-            role="assistant",
-            content=[
+        message_data(
+            "assistant",
+            [
                 TextPart(text="calling"),
                 ToolCallRequestPart(tool_call_request=request),
                 ToolCallRequestPart(
@@ -166,18 +165,14 @@ def test_tool_messages_and_tool_call_shapes() -> None:
                 ToolCallRequestPart(tool_call_request=ToolCallRequest(name="k")),
             ],
         ),
-        ChatMessageData(role="tool", content=[ToolCallResultPart(content="{'result': 3}")]),
-        ChatMessageData(
-            role="tool", content=[ToolCallResultPart(content="plain", tool_call_id="c1")]
-        ),
+        message_data("tool", [ToolCallResultPart(content="{'result': 3}")]),
+        message_data("tool", [ToolCallResultPart(content="plain", tool_call_id="c1")]),
     ]
 
 
 def test_read_only_mappings_are_messages_too() -> None:
     message = MappingProxyType({"role": "user", "content": "hi"})
-    assert to_history([message]).messages == [
-        ChatMessageData(role="user", content=[TextPart(text="hi")])
-    ]
+    assert to_history([message]).messages == [message_data("user", [TextPart(text="hi")])]
 
 
 @pytest.mark.parametrize(

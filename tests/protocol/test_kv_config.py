@@ -36,7 +36,7 @@ from lmstudio_sdk._protocol.kv_config import (
     validate_kv_value,
 )
 from lmstudio_sdk._protocol.kv_keys import KV_KEYS
-from lmstudio_sdk._protocol.schema import KVConfig, KVConfigField
+from lmstudio_sdk._protocol.packets.shared import KVConfig, KVConfigField
 
 Fields = list[tuple[str, Any]]
 Encoder = Callable[[Mapping[str, Any] | None], KVConfig]
@@ -319,10 +319,10 @@ def test_prediction_fields_come_in_ts_order() -> None:
 
 
 def test_no_config_and_empty_config_give_no_fields() -> None:
-    assert prediction_config_to_kv(None) == KVConfig()
-    assert prediction_config_to_kv({}) == KVConfig()
-    assert llm_load_config_to_kv(None) == KVConfig()
-    assert embedding_load_config_to_kv(None) == KVConfig()
+    assert prediction_config_to_kv(None) == KVConfig(fields=[])
+    assert prediction_config_to_kv({}) == KVConfig(fields=[])
+    assert llm_load_config_to_kv(None) == KVConfig(fields=[])
+    assert embedding_load_config_to_kv(None) == KVConfig(fields=[])
 
 
 def test_none_values_count_as_not_given() -> None:
@@ -350,7 +350,8 @@ def test_nested_values_are_copied_and_tuples_become_lists() -> None:
         ),
     ]
     schema["type"] = "array"
-    assert result.fields[1].value["jsonSchema"]["type"] == "object"
+    value: Any = result.fields[1].value
+    assert value["jsonSchema"]["type"] == "object"
 
 
 def test_extra_keys_of_nested_values_are_kept() -> None:
@@ -1271,11 +1272,11 @@ def test_every_encoded_field_passes_validation() -> None:
 def test_unknown_keys_lists_each_unknown_key_once_in_order() -> None:
     received = kv(("b.x", 1), ("llm.prediction.temperature", 1), ("a.x", 1), ("b.x", 2))
     assert unknown_keys(received) == ["b.x", "a.x"]
-    assert unknown_keys(KVConfig()) == []
+    assert unknown_keys(KVConfig(fields=[])) == []
 
 
 def test_api_override_stack_on_the_wire() -> None:
-    assert msgspec.json.decode(msgspec.json.encode(api_override_stack(KVConfig()))) == {
+    assert msgspec.json.decode(msgspec.json.encode(api_override_stack(KVConfig(fields=[])))) == {
         "layers": [{"layerName": "apiOverride", "config": {"fields": []}}]
     }
     one = api_override_stack(prediction_config_to_kv({"temperature": 0.5}))
@@ -1310,7 +1311,7 @@ def test_completion_stack_adds_empty_stop_strings_unless_given() -> None:
     }
     given_stops = completion_stack(prediction_config_to_kv({"stop_strings": ["\n"]}))
     assert pairs(given_stops.layers[0].config) == [("llm.prediction.stopStrings", ["\n"])]
-    assert pairs(completion_stack(KVConfig()).layers[0].config) == [
+    assert pairs(completion_stack(KVConfig(fields=[])).layers[0].config) == [
         ("llm.prediction.stopStrings", [])
     ]
 

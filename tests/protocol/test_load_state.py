@@ -11,7 +11,7 @@ from msgspec import Raw
 
 from lmstudio_sdk._exceptions import RemoteProtocolError
 from lmstudio_sdk._protocol.loading import LoadState
-from lmstudio_sdk._protocol.schema import EmbeddingModelInstanceInfo, LLMInstanceInfo
+from lmstudio_sdk._protocol.packets.shared import EmbeddingModelInstanceInfo, LLMInstanceInfo
 
 INFO = {
     "type": "llm",

@@ -1,4 +1,4 @@
-"""params: request parameter shapes, decode_result and decode_model_list."""
+"""Request parameters as packet structs; results: decode_result and decode_model_list."""
 
 from __future__ import annotations
 
@@ -11,35 +11,41 @@ import pytest
 from msgspec import UNSET, Raw
 
 from lmstudio_sdk._exceptions import RemoteProtocolError
-from lmstudio_sdk._protocol.params import (
-    ApplyPromptTemplateParams,
-    CountTokensResult,
-    EmbedStringParams,
-    GetModelInfoParams,
-    GetOrLoadParams,
-    LMStudioVersion,
-    LoadModelParams,
-    PredictParams,
-    TokenizeResult,
-    UnloadModelParams,
-    decode_model_list,
-    decode_result,
+from lmstudio_sdk._protocol.chat import message_data
+from lmstudio_sdk._protocol.packets.embedding import EmbedStringParameter
+from lmstudio_sdk._protocol.packets.llm import (
+    ApplyPromptTemplateOpts,
+    ApplyPromptTemplateParameter,
+    PredictCreationParameter,
 )
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
+    CountTokensResult,
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
+    GetModelInfoParameter,
+    GetOrLoadCreationParameter,
     InstanceReferenceSpecifier,
     KVConfig,
     KVConfigLayer,
     KVConfigStack,
     LLMInfo,
     LLMInstanceInfo,
+    LoadModelCreationParameter,
     ModelQuery,
     QuerySpecifier,
     TextPart,
+    TokenizeResult,
+    UnloadModelParameter,
 )
+from lmstudio_sdk._protocol.results import (
+    LMStudioVersion,
+    decode_kv_config,
+    decode_model_list,
+    decode_result,
+    decode_version,
+)
+from lmstudio_sdk._protocol.tolerance import fill_model_info
 
 LLM = {
     "type": "llm",
@@ -66,7 +72,7 @@ def wire(params: msgspec.Struct) -> Any:
 
 
 def test_get_model_info_params_match_the_py_recording() -> None:
-    params = GetModelInfoParams(
+    params = GetModelInfoParameter(
         specifier=QuerySpecifier(query=ModelQuery(identifier="missing-model")),
         throw_if_not_found=True,
     )
@@ -77,10 +83,10 @@ def test_get_model_info_params_match_the_py_recording() -> None:
 
 
 def test_get_or_load_params_match_the_py_recording() -> None:
-    params = GetOrLoadParams(
+    params = GetOrLoadCreationParameter(
         identifier="load-me",
         load_config_stack=KVConfigStack(
-            layers=[KVConfigLayer(layer_name="apiOverride", config=KVConfig())]
+            layers=[KVConfigLayer(layer_name="apiOverride", config=KVConfig(fields=[]))]
         ),
         load_ttl_ms=3600000,
     )
@@ -92,13 +98,15 @@ def test_get_or_load_params_match_the_py_recording() -> None:
 
 
 def test_optional_params_are_omitted_not_null() -> None:
-    assert wire(LoadModelParams(model_key="k", load_config_stack=KVConfigStack())) == {
+    assert wire(
+        LoadModelCreationParameter(model_key="k", load_config_stack=KVConfigStack(layers=[]))
+    ) == {
         "modelKey": "k",
         "loadConfigStack": {"layers": []},
     }
-    assert wire(UnloadModelParams(identifier="my-qwen")) == {"identifier": "my-qwen"}
+    assert wire(UnloadModelParameter(identifier="my-qwen")) == {"identifier": "my-qwen"}
     assert wire(
-        EmbedStringParams(
+        EmbedStringParameter(
             model_specifier=InstanceReferenceSpecifier(instance_reference="inst-ref-0002"),
             input_string="hello",
         )
@@ -109,13 +117,13 @@ def test_optional_params_are_omitted_not_null() -> None:
 
 
 def test_predict_and_apply_prompt_template_params() -> None:
-    history = ChatHistoryData(
-        messages=[ChatMessageData(role="user", content=[TextPart(text="hi")])]
-    )
+    history = ChatHistoryData(messages=[message_data("user", [TextPart(text="hi")])])
     spec = InstanceReferenceSpecifier(instance_reference="inst-ref-0001")
-    stack = KVConfigStack()
+    stack = KVConfigStack(layers=[])
     assert wire(
-        PredictParams(model_specifier=spec, history=history, prediction_config_stack=stack)
+        PredictCreationParameter(
+            model_specifier=spec, history=history, prediction_config_stack=stack
+        )
     ) == {
         "modelSpecifier": {"type": "instanceReference", "instanceReference": "inst-ref-0001"},
         "history": {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
@@ -124,8 +132,11 @@ def test_predict_and_apply_prompt_template_params() -> None:
     # PY 1.5 sends "opts": {} by default.
     assert (
         wire(
-            ApplyPromptTemplateParams(
-                specifier=spec, history=history, prediction_config_stack=stack
+            ApplyPromptTemplateParameter(
+                specifier=spec,
+                history=history,
+                prediction_config_stack=stack,
+                opts=ApplyPromptTemplateOpts(),
             )
         )["opts"]
         == {}
@@ -144,12 +155,10 @@ def test_decode_result() -> None:
         11,
         1879,
     ]
-    assert decode_result(raw({"version": "0.3.99", "build": 1}), LMStudioVersion, "version") == (
+    assert decode_version(raw({"version": "0.3.99", "build": 1})) == (
         LMStudioVersion(version="0.3.99", build=1)
     )
-    assert (
-        decode_result(raw({"version": "0.4.0", "extra": 1}), LMStudioVersion, "version").build == 0
-    )
+    assert decode_version(raw({"version": "0.4.0", "extra": 1})).build == 0
 
 
 def test_a_void_result_where_one_is_needed_is_a_protocol_error() -> None:
@@ -168,8 +177,8 @@ def test_an_unusable_result_is_a_protocol_error(value: Any) -> None:
 def test_decode_model_list_by_domain() -> None:
     items = [LLM, EMBEDDING]
     assert decode_model_list(raw(items), "listDownloadedModels", instances=False) == [
-        msgspec.convert(LLM, LLMInfo),
-        msgspec.convert(EMBEDDING, EmbeddingModelInfo),
+        msgspec.convert(fill_model_info(LLM), LLMInfo),
+        msgspec.convert(fill_model_info(EMBEDDING), EmbeddingModelInfo),
     ]
     instances = decode_model_list(
         raw([{**LLM, **INSTANCE}, {**EMBEDDING, **INSTANCE}]), "listLoaded", instances=True
@@ -248,3 +257,9 @@ def test_an_unusable_model_list_is_a_protocol_error(value: Any) -> None:
 def test_a_void_model_list_is_a_protocol_error() -> None:
     with pytest.raises(RemoteProtocolError, match=r"^LM Studio sent no result for listLoaded$"):
         decode_model_list(UNSET, "listLoaded", instances=True)
+
+
+def test_an_empty_kv_config_may_come_without_its_field_list() -> None:
+    assert decode_kv_config(raw({}), "getLoadConfig") == KVConfig(fields=[])
+    with pytest.raises(RemoteProtocolError, match=r"invalid result for getLoadConfig: "):
+        decode_kv_config(raw({"fields": 1}), "getLoadConfig")

@@ -10,17 +10,17 @@ import pytest
 from msgspec import Raw
 
 from lmstudio_sdk._exceptions import RemoteProtocolError
+from lmstudio_sdk._protocol.packets.shared import (
+    PredictionFragment,
+    PromptProcessingDetails,
+    ToolCallRequest,
+)
 from lmstudio_sdk._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
     ToolCallGenerationEnded,
     ToolCallGenerationFailed,
     ToolCallGenerationStarted,
-)
-from lmstudio_sdk._protocol.schema import (
-    PredictionFragment,
-    PromptProcessingDetails,
-    ToolCallRequest,
 )
 
 from .recorded import RECORDED_INSTANCE
@@ -44,6 +44,17 @@ SUCCESS = {
     "loadModelConfig": {"fields": [{"key": "llm.load.contextLength", "value": 4096}]},
     "predictionConfig": {"fields": [{"key": "llm.prediction.temperature", "value": 0.7}]},
 }
+
+
+def text_fragment(content: str) -> PredictionFragment:
+    """The fragment a plain text packet decodes to."""
+    return PredictionFragment(
+        content=content,
+        tokens_count=1,
+        contains_drafted=False,
+        reasoning_type="none",
+        is_structural=False,
+    )
 
 
 def packet(value: dict[str, Any]) -> Raw:
@@ -78,13 +89,18 @@ def test_recorded_ts2_prediction() -> None:
     ) == [
         PromptProcessingProgress(
             1.0,
-            PromptProcessingDetails(total_prompt_token_count=12, processed_prompt_token_count=12),
+            PromptProcessingDetails(
+                cached_token_count=0,
+                total_prompt_token_count=12,
+                processed_prompt_token_count=12,
+                unprocessed_prompt_token_count=0,
+            ),
         )
     ]
     assert not state.first_fragment_seen
-    assert state.feed(fragment("Hello")) == [PredictionFragment(content="Hello")]
+    assert state.feed(fragment("Hello")) == [text_fragment("Hello")]
     assert state.first_fragment_seen
-    assert state.feed(fragment(" world")) == [PredictionFragment(content=" world")]
+    assert state.feed(fragment(" world")) == [text_fragment(" world")]
     assert not state.finished
     assert state.feed(packet(SUCCESS)) == []
     assert state.finished
@@ -213,7 +229,7 @@ def test_unknown_packet_types_are_tolerated_and_logged_once(
         "ignoring an unknown prediction packet type 'speculativeDecodingStats'",
         "ignoring an unknown prediction packet type 'error'",
     ]
-    assert state.feed(fragment("ok")) == [PredictionFragment(content="ok")]
+    assert state.feed(fragment("ok")) == [text_fragment("ok")]
 
 
 @pytest.mark.parametrize(
@@ -303,4 +319,18 @@ def test_unknown_enum_literals_pass_through_and_are_logged_once(
         "abc",
         "",
         "c",
+    )
+
+
+def test_missing_prompt_details_count_as_zero() -> None:
+    progress = {"type": "promptProcessingProgress", "progress": 0.5}
+    [event] = PredictionState().feed(packet({**progress, "details": {"cachedTokenCount": 3}}))
+    assert event == PromptProcessingProgress(
+        0.5,
+        PromptProcessingDetails(
+            cached_token_count=3,
+            total_prompt_token_count=0,
+            processed_prompt_token_count=0,
+            unprocessed_prompt_token_count=0,
+        ),
     )

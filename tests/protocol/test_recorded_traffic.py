@@ -34,8 +34,8 @@ from lmstudio_sdk._protocol.events import (
 )
 from lmstudio_sdk._protocol.identity import Identity
 from lmstudio_sdk._protocol.loading import LoadState
+from lmstudio_sdk._protocol.packets.shared import EmbeddingModelInstanceInfo, LLMInstanceInfo
 from lmstudio_sdk._protocol.prediction import PredictionState
-from lmstudio_sdk._protocol.schema import EmbeddingModelInstanceInfo, LLMInstanceInfo
 from lmstudio_sdk._protocol.server import ServerConnection
 
 Record = dict[str, Any]

@@ -1,4 +1,4 @@
-"""schema: the payload shapes TS 2.0 requires (model infos, KV configs, fragments)."""
+"""Packet structs: the payload shapes TS 2.0 requires (model infos, KV configs, fragments)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.kv_config import collapse
+from lmstudio_sdk._protocol.packets.shared import (
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
     KVConfig,
@@ -19,7 +20,6 @@ from lmstudio_sdk._protocol.schema import (
     LLMInstanceInfo,
     PredictionFragment,
     Quantization,
-    model_info_to_wire,
 )
 
 from .recorded import RECORDED_INSTANCE
@@ -31,8 +31,23 @@ MINIMAL: dict[str, Any] = {
     "path": "p/k.gguf",
     "size_bytes": 1,
     "max_context_length": 2048,
+    "publisher": "",
+    "indexed_model_identifier": "",
+    "device_identifier": None,
 }
-INSTANCE: dict[str, Any] = {"identifier": "k", "instance_reference": "ref", "context_length": 1024}
+LLM_FLAGS: dict[str, Any] = {"vision": False, "trained_for_tool_use": False}
+INSTANCE: dict[str, Any] = {
+    "identifier": "k",
+    "instance_reference": "ref",
+    "context_length": 1024,
+    "ttl_ms": None,
+    "last_used_time": None,
+}
+
+
+def model_info_to_wire(info: Any) -> Any:
+    """A model info as the server sends it: the struct, encoded."""
+    return json.loads(msgspec.json.encode(info))
 
 
 def test_recorded_instance_round_trips_through_model_info_to_wire() -> None:
@@ -44,9 +59,12 @@ def test_recorded_instance_round_trips_through_model_info_to_wire() -> None:
 @pytest.mark.parametrize(
     ("info", "required_nulls"),
     [
-        (LLMInfo(**MINIMAL), {"deviceIdentifier"}),
+        (LLMInfo(**MINIMAL, **LLM_FLAGS), {"deviceIdentifier"}),
         (EmbeddingModelInfo(**MINIMAL), {"deviceIdentifier"}),
-        (LLMInstanceInfo(**MINIMAL, **INSTANCE), {"deviceIdentifier", "ttlMs", "lastUsedTime"}),
+        (
+            LLMInstanceInfo(**MINIMAL, **LLM_FLAGS, **INSTANCE),
+            {"deviceIdentifier", "ttlMs", "lastUsedTime"},
+        ),
         (
             EmbeddingModelInstanceInfo(**MINIMAL, **INSTANCE),
             {"deviceIdentifier", "ttlMs", "lastUsedTime"},
@@ -68,12 +86,12 @@ def test_model_info_to_wire_keeps_required_nulls_and_drops_optional_ones(
 
 
 def test_domain_is_the_wire_tag() -> None:
-    assert LLMInfo(**MINIMAL).domain == "llm"
+    assert LLMInfo(**MINIMAL, **LLM_FLAGS).domain == "llm"
     assert EmbeddingModelInstanceInfo(**MINIMAL, **INSTANCE).domain == "embedding"
 
 
 def test_model_info_to_wire_keeps_false_flags() -> None:
-    data = model_info_to_wire(LLMInfo(**MINIMAL))
+    data = model_info_to_wire(LLMInfo(**MINIMAL, **LLM_FLAGS))
     assert data["type"] == "llm"
     assert data["vision"] is False
     assert data["trainedForToolUse"] is False
@@ -95,11 +113,11 @@ def test_kv_config_lookups() -> None:
 
 
 def test_empty_kv_lists_stay_on_the_wire() -> None:
-    assert msgspec.json.encode(KVConfig()) == b'{"fields":[]}'
-    assert msgspec.json.encode(KVConfigStack()) == b'{"layers":[]}'
-    assert msgspec.json.encode(KVConfigLayer(layer_name="apiOverride", config=KVConfig())) == (
-        b'{"layerName":"apiOverride","config":{"fields":[]}}'
-    )
+    assert msgspec.json.encode(KVConfig(fields=[])) == b'{"fields":[]}'
+    assert msgspec.json.encode(KVConfigStack(layers=[])) == b'{"layers":[]}'
+    assert msgspec.json.encode(
+        KVConfigLayer(layer_name="apiOverride", config=KVConfig(fields=[]))
+    ) == (b'{"layerName":"apiOverride","config":{"fields":[]}}')
 
 
 def test_collapse_lets_later_layers_win() -> None:
@@ -117,12 +135,22 @@ def test_collapse_lets_later_layers_win() -> None:
             ),
         ]
     )
-    assert stack.collapse().as_dict() == {"t": 0.1, "k": 40}
-    assert KVConfigStack().collapse() == KVConfig()
+    assert collapse(stack).as_dict() == {"t": 0.1, "k": 40}
+    assert collapse(KVConfigStack(layers=[])) == KVConfig(fields=[])
 
 
 def test_prediction_fragment_keeps_every_field_on_the_wire() -> None:
-    assert json.loads(msgspec.json.encode(PredictionFragment(content="Hello"))) == {
+    assert json.loads(
+        msgspec.json.encode(
+            PredictionFragment(
+                content="Hello",
+                tokens_count=1,
+                contains_drafted=False,
+                reasoning_type="none",
+                is_structural=False,
+            )
+        )
+    ) == {
         "content": "Hello",
         "tokensCount": 1,
         "containsDrafted": False,

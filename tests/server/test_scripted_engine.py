@@ -6,9 +6,9 @@ import subprocess
 import sys
 from typing import Any
 
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.chat import message_data
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
     KVConfig,
     KVConfigField,
     TextPart,
@@ -64,9 +64,7 @@ def test_embeddings() -> None:
 
 
 async def _run(model: LoadedModel, text: str, **config: Any) -> list[EngineEvent]:
-    history = ChatHistoryData(
-        messages=[ChatMessageData(role="user", content=[TextPart(text=text)])]
-    )
+    history = ChatHistoryData(messages=[message_data("user", [TextPart(text=text)])])
     fields = [KVConfigField(key=k.replace("__", "."), value=v) for k, v in config.items()]
     request = PredictionRequest(config=KVConfig(fields=fields), history=history)
     return [event async for event in model.predict(request)]
@@ -76,7 +74,7 @@ async def _load() -> LoadedModel:
     engine = ScriptedEngine()
     [info] = [m for m in engine.list_models() if m.model_key == SCRIPTED_LLM_KEY]
     progress: list[float] = []
-    model = await engine.load(info, KVConfig(), progress.append)
+    model = await engine.load(info, KVConfig(fields=[]), progress.append)
     assert progress == [0.25, 0.5, 0.75, 1.0]
     return model
 
@@ -104,10 +102,8 @@ async def test_stop_string_spanning_tokens_never_leaks() -> None:
 
 async def test_cancel_before_first_token() -> None:
     model = await _load()
-    history = ChatHistoryData(
-        messages=[ChatMessageData(role="user", content=[TextPart(text="!long 5")])]
-    )
-    request = PredictionRequest(config=KVConfig(), history=history)
+    history = ChatHistoryData(messages=[message_data("user", [TextPart(text="!long 5")])])
+    request = PredictionRequest(config=KVConfig(fields=[]), history=history)
     request.cancel.set()
     events = [event async for event in model.predict(request)]
     assert not [e for e in events if isinstance(e, FragmentGenerated)]

@@ -14,8 +14,8 @@ from msgspec import UNSET
 
 from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
-from .._protocol.params import LMStudioVersion, decode_model_list, decode_result
-from .._protocol.schema import EmbeddingModelInfo, LLMInfo
+from .._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
+from .._protocol.results import LMStudioVersion, decode_model_list, decode_version
 from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
@@ -104,7 +104,7 @@ class AsyncSystemNamespace:
 
     async def get_lmstudio_version(self, *, timeout: Timeout = NOT_GIVEN) -> LMStudioVersion:
         raw = await self._pool.rpc("system", "version", None, timeout)
-        return decode_result(raw, LMStudioVersion, "version")
+        return decode_version(raw)
 
 
 class AsyncClient:

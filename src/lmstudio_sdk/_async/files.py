@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._exceptions import LMStudioValueError
-from .._protocol.params import UploadFileBase64Params, UploadFileResult, decode_result
-from .._protocol.schema import FilePart
+from .._protocol.packets.files import UploadFileBase64Parameter, UploadFileBase64Result
+from .._protocol.packets.shared import FilePart
+from .._protocol.results import decode_result
 from .._transport.asyncio import read_file_async
 from .._types import NOT_GIVEN, Timeout
 
@@ -45,11 +46,11 @@ class AsyncFilesNamespace:
             except OSError as exc:
                 raise LMStudioValueError(f"cannot read {path}: {exc.strerror}") from exc
             name = name or path.name
-        parameter = UploadFileBase64Params(
+        parameter = UploadFileBase64Parameter(
             name=name, content_base64=base64.b64encode(data).decode("ascii")
         )
         raw = await self._pool.rpc("files", "uploadFileBase64", parameter, timeout)
-        uploaded = decode_result(raw, UploadFileResult, "uploadFileBase64")
+        uploaded = decode_result(raw, UploadFileBase64Result, "uploadFileBase64")
         return FilePart(
             name=name,
             identifier=uploaded.identifier,

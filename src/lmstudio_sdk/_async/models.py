@@ -10,7 +10,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, cast, overload
 
 from msgspec import Raw, UnsetType
 
@@ -33,35 +33,39 @@ from .._protocol.kv_config import (
     llm_load_config_to_kv,
     prediction_config_to_kv,
 )
-from .._protocol.params import (
-    ApplyPromptTemplateParams,
+from .._protocol.packets.embedding import EmbedStringParameter, EmbedStringResult
+from .._protocol.packets.llm import (
+    ApplyPromptTemplateOpts,
+    ApplyPromptTemplateParameter,
     ApplyPromptTemplateResult,
-    CompleteRawTextParams,
-    CountTokensResult,
-    EmbedStringParams,
-    EmbedStringResult,
-    GetModelInfoParams,
-    GetOrLoadParams,
-    LoadModelParams,
-    PredictParams,
-    SpecifierParams,
-    TokenizeParams,
-    TokenizeResult,
-    UnloadModelParams,
-    decode_model_list,
-    decode_result,
+    CompleteRawTextCreationParameter,
+    PredictCreationParameter,
 )
-from .._protocol.prediction import PredictionResult
-from .._protocol.schema import (
+from .._protocol.packets.shared import (
+    CountTokensResult,
     EmbeddingModelInstanceInfo,
+    GetLoadConfigParameter,
+    GetModelInfoParameter,
+    GetOrLoadCreationParameter,
     InstanceReferenceSpecifier,
     KVConfig,
     KVConfigStack,
     LLMInstanceInfo,
+    LoadModelCreationParameter,
     ModelQuery,
     ModelSpecifier,
     PredictionFragment,
     QuerySpecifier,
+    TokenizeParameter,
+    TokenizeResult,
+    UnloadModelParameter,
+)
+from .._protocol.prediction import PredictionResult
+from .._protocol.results import (
+    decode_kv_config,
+    decode_model_info,
+    decode_model_list,
+    decode_result,
 )
 from .._types import NOT_GIVEN, Timeout
 from .session import AsyncChannel
@@ -135,16 +139,19 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         raw = await self._pool.rpc(
             self._namespace,
             "getModelInfo",
-            GetModelInfoParams(specifier=self.specifier, throw_if_not_found=True),
+            GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
             timeout,
         )
-        return decode_result(raw, self._info_type, "getModelInfo")
+        return decode_model_info(raw, self._info_type, "getModelInfo")
 
     async def _get_load_kv(self, timeout: Timeout) -> KVConfig:
         raw = await self._pool.rpc(
-            self._namespace, "getLoadConfig", SpecifierParams(specifier=self.specifier), timeout
+            self._namespace,
+            "getLoadConfig",
+            GetLoadConfigParameter(specifier=self.specifier),
+            timeout,
         )
-        return decode_result(raw, KVConfig, "getLoadConfig")
+        return decode_kv_config(raw, "getLoadConfig")
 
     async def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
         return (await self.get_info(timeout=timeout)).context_length
@@ -165,22 +172,25 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         """Token ids of a string, or of each string of a list (sent concurrently)."""
         if isinstance(text, str):
             results = await self._pipelined("tokenize", [text], timeout)
-            return decode_result(results[0], TokenizeResult, "tokenize").tokens
+            return _token_ids(results[0])
         results = await self._pipelined("tokenize", list(text), timeout)
-        return [decode_result(r, TokenizeResult, "tokenize").tokens for r in results]
+        return [_token_ids(r) for r in results]
 
     async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
         raw = await self._pool.rpc(
             self._namespace,
             "countTokens",
-            TokenizeParams(specifier=self.specifier, input_string=text),
+            TokenizeParameter(specifier=self.specifier, input_string=text),
             timeout,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
     async def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
         await self._pool.rpc(
-            self._namespace, "unloadModel", UnloadModelParams(identifier=self.identifier), timeout
+            self._namespace,
+            "unloadModel",
+            UnloadModelParameter(identifier=self.identifier),
+            timeout,
         )
 
     async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
@@ -191,9 +201,9 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
-                parameter = EmbedStringParams(model_specifier=self.specifier, input_string=text)
+                parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
-                parameter = TokenizeParams(specifier=self.specifier, input_string=text)
+                parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
             calls.append(await session.start_rpc(endpoint, wire.raw(parameter), limit))
         results = []
         try:
@@ -224,7 +234,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         ``timeout``, which bounds each wait for the next packet.
         """
         kv = prediction_config_to_kv(options.get("config"))
-        parameter = PredictParams(
+        parameter = PredictCreationParameter(
             model_specifier=self.specifier,
             history=to_history(chat),
             prediction_config_stack=api_override_stack(kv),
@@ -245,7 +255,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         if not isinstance(prompt, str):
             raise LMStudioValueError(f"prompt must be a string, not {type(prompt).__name__}")
         kv = prediction_config_to_kv(options.get("config"))
-        parameter = CompleteRawTextParams(
+        parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
             raw_prompt=prompt,
             prediction_config_stack=completion_stack(kv),
@@ -273,10 +283,11 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         raw = await self._pool.rpc(
             self._namespace,
             "applyPromptTemplate",
-            ApplyPromptTemplateParams(
+            ApplyPromptTemplateParameter(
                 specifier=self.specifier,
                 history=to_history(chat),
                 prediction_config_stack=stack,
+                opts=ApplyPromptTemplateOpts(),
             ),
             timeout,
         )
@@ -285,7 +296,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
     def _stream(
         self,
         endpoint: str,
-        parameter: PredictParams | CompleteRawTextParams,
+        parameter: PredictCreationParameter | CompleteRawTextCreationParameter,
         kv: KVConfig,
         options: PredictionOptions,
     ) -> AsyncPredictionStream:
@@ -380,13 +391,13 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
             raw = await self._pool.rpc(
                 self._namespace,
                 "getModelInfo",
-                GetModelInfoParams(
+                GetModelInfoParameter(
                     specifier=QuerySpecifier(query=ModelQuery()), throw_if_not_found=True
                 ),
                 timeout,
             )
-            return self._pinned(decode_result(raw, self._info_type, "getModelInfo"))
-        parameter = GetOrLoadParams(
+            return self._pinned(decode_model_info(raw, self._info_type, "getModelInfo"))
+        parameter = GetOrLoadCreationParameter(
             identifier=key,
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
             load_ttl_ms=_ttl_ms(ttl),
@@ -404,7 +415,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         timeout: Timeout = NOT_GIVEN,
     ) -> HandleT:
         """Load a new instance of a downloaded model (even if one is already loaded)."""
-        parameter = LoadModelParams(
+        parameter = LoadModelCreationParameter(
             model_key=key,
             identifier=identifier,
             ttl_ms=_ttl_ms(ttl),
@@ -414,7 +425,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
 
     async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
         await self._pool.rpc(
-            self._namespace, "unloadModel", UnloadModelParams(identifier=identifier), timeout
+            self._namespace, "unloadModel", UnloadModelParameter(identifier=identifier), timeout
         )
 
     async def _load_channel(
@@ -461,6 +472,11 @@ class _LazySession:
     ) -> AsyncChannel:
         session = await self._pool.session(self._namespace, self._timeout)
         return await session.open_channel(endpoint, creation_parameter, timeout=timeout)
+
+
+def _token_ids(raw: Raw | UnsetType) -> list[int]:
+    # The schema types token ids as numbers; LM Studio sends integers.
+    return cast(list[int], decode_result(raw, TokenizeResult, "tokenize").tokens)
 
 
 def _ttl_ms(ttl: float | None) -> int | None:

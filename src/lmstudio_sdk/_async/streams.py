@@ -19,13 +19,13 @@ from msgspec import Raw, UnsetType
 
 from .._exceptions import LMStudioError, LocalProtocolError
 from .._protocol.loading import LoadState
+from .._protocol.packets.shared import PredictionFragment
 from .._protocol.prediction import (
     PredictionEvent,
     PredictionResult,
     PredictionState,
     PromptProcessingProgress,
 )
-from .._protocol.schema import PredictionFragment
 from .._types import NOT_GIVEN, Timeout, resolve_timeout
 from .session import AsyncChannel
 

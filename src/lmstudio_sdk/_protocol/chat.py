@@ -1,4 +1,7 @@
-"""Turning what users pass as a chat into the wire's ``ChatHistoryData``."""
+"""Turning what users pass as a chat into the wire's ``ChatHistoryData``.
+
+Messages are the packet vocabulary's role-tagged structs (``UserMessageData``, …).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,21 @@ from typing import Any, Literal, TypedDict
 from msgspec import ValidationError, convert
 
 from .._exceptions import LMStudioValueError
-from .schema import (
+from .packets.shared import (
+    AssistantMessageData,
     ChatHistoryData,
     ChatMessageData,
-    ContentPart,
     FilePart,
+    SystemMessageData,
     TextPart,
     ToolCallRequest,
     ToolCallRequestPart,
     ToolCallResultPart,
+    ToolMessageData,
+    UserMessageData,
 )
 
-__all__ = ["ChatLike", "ChatMessageDict", "to_history"]
+__all__ = ["ChatLike", "ChatMessageDict", "message_data", "to_history"]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -39,6 +45,20 @@ class ChatMessageDict(TypedDict, total=False):
 ChatLike = str | ChatHistoryData | Sequence[ChatMessageDict | ChatMessageData | Mapping[str, Any]]
 
 _ROLES = ("system", "user", "assistant", "tool")
+# Any content part; which parts a role may hold is the server's to check, as before.
+ContentPart = TextPart | FilePart | ToolCallRequestPart | ToolCallResultPart
+_MESSAGE_TYPES: dict[str, type[Any]] = {
+    "system": SystemMessageData,
+    "user": UserMessageData,
+    "assistant": AssistantMessageData,
+    "tool": ToolMessageData,
+}
+
+
+def message_data(role: Role, parts: Sequence[ContentPart]) -> ChatMessageData:
+    """The role-tagged message struct of ``role`` holding ``parts``."""
+    message: ChatMessageData = _MESSAGE_TYPES[role](content=list(parts))
+    return message
 
 
 def to_history(chat: ChatLike) -> ChatHistoryData:
@@ -46,9 +66,7 @@ def to_history(chat: ChatLike) -> ChatHistoryData:
     if isinstance(chat, ChatHistoryData):
         return chat
     if isinstance(chat, str):
-        return ChatHistoryData(
-            messages=[ChatMessageData(role="user", content=[TextPart(text=chat)])]
-        )
+        return ChatHistoryData(messages=[UserMessageData(content=[TextPart(text=chat)])])
     if not isinstance(chat, Sequence):
         kind = type(chat).__name__
         raise LMStudioValueError(
@@ -102,7 +120,7 @@ def _message(message: object, index: int) -> ChatMessageData:
         if role != "assistant":
             raise LMStudioValueError(f"chat message {index}: only assistant messages call tools")
         parts.append(ToolCallRequestPart(tool_call_request=_tool_call(call, index)))
-    return ChatMessageData(role=role, content=parts)
+    return message_data(role, parts)
 
 
 def _as_part(part: object, index: int) -> ContentPart:

@@ -11,7 +11,7 @@ from typing import Any, Literal, NotRequired, Required, TypedDict
 
 import msgspec
 
-from .schema import KVConfig
+from .packets.shared import KVConfig
 
 __all__ = [
     "ArgumentOverrideParameterDict",
@@ -358,7 +358,7 @@ class LlmPredictionConfig(msgspec.Struct, frozen=True, kw_only=True):
     tail_free_sampling: float | Literal[False] | None = None
     locally_typical_sampling: float | Literal[False] | None = None
     logit_bias: list[tuple[int, float | Literal["-inf"]]] | None = None
-    raw: KVConfig = msgspec.field(default_factory=KVConfig)
+    raw: KVConfig = msgspec.field(default_factory=lambda: KVConfig(fields=[]))
 
 
 class LlmLoadConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -409,7 +409,7 @@ class LlmLoadConfig(msgspec.Struct, frozen=True, kw_only=True):
     vllm_reasoning_parser: str | None = None
     vllm_tool_call_parser: str | None = None
     env_vars: dict[str, str] | None = None
-    raw: KVConfig = msgspec.field(default_factory=KVConfig)
+    raw: KVConfig = msgspec.field(default_factory=lambda: KVConfig(fields=[]))
 
 
 class EmbeddingLoadConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -424,4 +424,4 @@ class EmbeddingLoadConfig(msgspec.Struct, frozen=True, kw_only=True):
     seed: int | Literal[False] | None = None
     eval_batch_size: int | None = None
     env_vars: dict[str, str] | None = None
-    raw: KVConfig = msgspec.field(default_factory=KVConfig)
+    raw: KVConfig = msgspec.field(default_factory=lambda: KVConfig(fields=[]))

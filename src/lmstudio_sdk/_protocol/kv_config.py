@@ -57,11 +57,12 @@ from .kv_options import (
     Kind,
     Option,
 )
-from .schema import KVConfig, KVConfigField, KVConfigLayer, KVConfigStack
+from .packets.shared import KVConfig, KVConfigField, KVConfigLayer, KVConfigStack
 
 __all__ = [
     "COMPLETE_MODE_TEMPLATE_LAYER",
     "api_override_stack",
+    "collapse",
     "completion_stack",
     "embedding_load_config_to_kv",
     "kv_to_embedding_load_config",
@@ -447,6 +448,15 @@ def validate_kv_value(key: str, value: Any) -> None:
 def unknown_keys(kv: KVConfig) -> list[str]:
     """Keys of ``kv`` that are not in :data:`KV_KEYS`, each once, in order."""
     return [key for key in dict.fromkeys(f.key for f in kv.fields) if key not in KV_KEYS]
+
+
+def collapse(stack: KVConfigStack) -> KVConfig:
+    """One config from a stack: later layers override earlier ones key by key (LM Studio's rule)."""
+    merged: dict[str, Any] = {}
+    for layer in stack.layers:
+        for item in layer.config.fields:
+            merged[item.key] = item.value
+    return KVConfig(fields=[KVConfigField(key=k, value=v) for k, v in merged.items()])
 
 
 def api_override_stack(kv: KVConfig) -> KVConfigStack:

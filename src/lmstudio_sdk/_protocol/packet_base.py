@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-__all__ = ["KVConfigBase", "ModelInfoBase", "WireStruct"]
+__all__ = ["ChatMessageBase", "KVConfigBase", "ModelInfoBase", "WireStruct"]
 
 
 class WireStruct(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
@@ -25,6 +25,15 @@ class ModelInfoBase(WireStruct, frozen=True, kw_only=True):
     @property
     def domain(self) -> str:
         """``"llm"`` or ``"embedding"``: the wire's ``type`` tag."""
+        return str(self.__struct_config__.tag)
+
+
+class ChatMessageBase(WireStruct, frozen=True, kw_only=True):
+    """Base of the role-tagged chat messages (user, assistant, system, tool)."""
+
+    @property
+    def role(self) -> str:
+        """``"user"``, ``"assistant"``, ``"system"`` or ``"tool"``: the wire's ``role`` tag."""
         return str(self.__struct_config__.tag)
 
 

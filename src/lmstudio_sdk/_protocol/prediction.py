@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from msgspec import Raw
 
 from .._exceptions import RemoteProtocolError
 from .errors import parse_error_data
-from .schema import (
+from .packets import ENDPOINTS
+from .packets.llm import PredictToolCallGenerationEndPacket, PredictToolCallGenerationFailedPacket
+from .packets.shared import (
     KVConfig,
     LLMInstanceInfo,
+    PredictFragmentPacket,
     PredictionFragment,
     PredictionStats,
+    PredictPromptProcessingProgressPacket,
+    PredictSuccessPacket,
+    PredictToolCallGenerationStartPacket,
     PromptProcessingDetails,
     ToolCallRequest,
 )
-from .tolerance import note_enum
+from .tolerance import fill_packet, note_enum
 
 __all__ = [
     "PredictionEvent",
@@ -40,62 +46,10 @@ __all__ = [
 logger = logging.getLogger("lmstudio_sdk.protocol")
 
 
-class _Packet(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type"):
-    pass
-
-
-class _FragmentPacket(_Packet, frozen=True, kw_only=True, tag="fragment"):
-    fragment: PredictionFragment
-
-
-class _ProgressPacket(_Packet, frozen=True, kw_only=True, tag="promptProcessingProgress"):
-    progress: float
-    details: PromptProcessingDetails | None = None
-
-
-class _ToolCallStartPacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationStart"):
-    tool_call_id: str | None = None
-
-
-class _ToolCallNamePacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationNameReceived"):
-    name: str
-
-
-class _ToolCallArgumentPacket(
-    _Packet, frozen=True, kw_only=True, tag="toolCallGenerationArgumentFragmentGenerated"
-):
-    content: str
-
-
-class _ToolCallEndPacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationEnd"):
-    tool_call_request: ToolCallRequest
-    raw_content: str | None = None
-
-
-class _ToolCallFailedPacket(_Packet, frozen=True, kw_only=True, tag="toolCallGenerationFailed"):
-    error: Any = None
-    raw_content: str | None = None
-
-
-class _SuccessPacket(_Packet, frozen=True, kw_only=True, tag="success"):
-    stats: PredictionStats
-    model_info: LLMInstanceInfo
-    load_model_config: KVConfig = msgspec.field(default_factory=KVConfig)
-    prediction_config: KVConfig = msgspec.field(default_factory=KVConfig)
-
-
-_PredictionPacket = (
-    _FragmentPacket
-    | _ProgressPacket
-    | _ToolCallStartPacket
-    | _ToolCallNamePacket
-    | _ToolCallArgumentPacket
-    | _ToolCallEndPacket
-    | _ToolCallFailedPacket
-    | _SuccessPacket
-)
+# The predict channel's packets; completeRawText sends a subset of them.
+_PredictionPacket = ENDPOINTS["llm", "predict"].to_client
 _decoder = msgspec.json.Decoder(_PredictionPacket)
-_KNOWN_TYPES = frozenset(cls.__struct_config__.tag for cls in _PredictionPacket.__args__)
+_KNOWN_TYPES = frozenset(cls.__struct_config__.tag for cls in get_args(_PredictionPacket))
 _unknown_seen: set[str] = set()
 
 
@@ -165,7 +119,7 @@ class PredictionState:
         self._reasoning: list[str] = []
         self._non_reasoning: list[str] = []
         self._tool_calls: list[ToolCallRequest] = []
-        self._success: _SuccessPacket | None = None
+        self._success: PredictSuccessPacket | None = None
         self.first_fragment_seen = False
 
     @property
@@ -176,17 +130,14 @@ class PredictionState:
         try:
             packet = _decoder.decode(message)
         except msgspec.ValidationError as exc:
-            kind = _packet_type(message)
-            if kind is not None and kind not in _KNOWN_TYPES:
-                if kind not in _unknown_seen:
-                    _unknown_seen.add(kind)
-                    logger.info("ignoring an unknown prediction packet type %r", kind)
+            lenient = _decode_leniently(message, exc)
+            if lenient is None:
                 return []
-            raise RemoteProtocolError(
-                f"LM Studio sent an invalid prediction packet: {exc}"
-            ) from exc
+            packet = lenient
+            if isinstance(packet, _ProgressWithoutDetails):
+                return [PromptProcessingProgress(packet.progress, None)]
         match packet:
-            case _FragmentPacket(fragment=fragment):
+            case PredictFragmentPacket(fragment=fragment):
                 note_enum("reasoningType", fragment.reasoning_type)
                 self.first_fragment_seen = True
                 self._content.append(fragment.content)
@@ -196,16 +147,19 @@ class PredictionState:
                     elif fragment.reasoning_type == "none":
                         self._non_reasoning.append(fragment.content)
                 return [fragment]
-            case _ProgressPacket(progress=progress, details=details):
-                return [PromptProcessingProgress(progress, details)]
-            case _ToolCallStartPacket(tool_call_id=tool_call_id):
+            case PredictPromptProcessingProgressPacket(progress=progress, details=details):
+                return [PromptProcessingProgress(float(progress), details)]
+            case PredictToolCallGenerationStartPacket(tool_call_id=tool_call_id):
                 return [ToolCallGenerationStarted(tool_call_id)]
-            case _ToolCallEndPacket(tool_call_request=request, raw_content=raw_content):
+            case PredictToolCallGenerationEndPacket(
+                tool_call_request=request, raw_content=raw_content
+            ):
                 self._tool_calls.append(request)
                 return [ToolCallGenerationEnded(request, raw_content)]
-            case _ToolCallFailedPacket(error=error, raw_content=raw_content):
-                return [ToolCallGenerationFailed(parse_error_data(error).title, raw_content)]
-            case _SuccessPacket():
+            case PredictToolCallGenerationFailedPacket(error=error, raw_content=raw_content):
+                title = parse_error_data(msgspec.to_builtins(error)).title
+                return [ToolCallGenerationFailed(title, raw_content)]
+            case PredictSuccessPacket():
                 note_enum("stopReason", packet.stats.stop_reason)
                 self._success = packet
                 return []
@@ -236,7 +190,30 @@ class PredictionState:
         )
 
 
-def _packet_type(message: Raw) -> str | None:
+class _ProgressWithoutDetails(msgspec.Struct, frozen=True):
+    """A progress packet of a TS 1.x era server, which sent no details."""
+
+    progress: float
+
+
+def _decode_leniently(message: Raw, error: msgspec.ValidationError) -> Any:
+    """The packet, tolerating what older servers leave out; None for an unknown type."""
     loose = msgspec.json.decode(message)  # a payload slot always holds valid JSON
     kind = loose.get("type") if isinstance(loose, dict) else None
-    return kind if isinstance(kind, str) else None
+    if not isinstance(kind, str) or kind not in _KNOWN_TYPES:
+        if isinstance(kind, str):
+            if kind not in _unknown_seen:
+                _unknown_seen.add(kind)
+                logger.info("ignoring an unknown prediction packet type %r", kind)
+            return None
+        raise RemoteProtocolError(f"LM Studio sent an invalid prediction packet: {error}")
+    filled = fill_packet(loose)
+    if kind == "toolCallGenerationFailed":
+        # The error may be a plain string, or missing, from older servers.
+        filled["error"] = msgspec.to_builtins(parse_error_data(filled.get("error")))
+    try:
+        if kind == "promptProcessingProgress" and "details" not in filled:
+            return msgspec.convert(filled, _ProgressWithoutDetails)
+        return msgspec.convert(filled, _PredictionPacket)
+    except msgspec.ValidationError as exc:
+        raise RemoteProtocolError(f"LM Studio sent an invalid prediction packet: {exc}") from exc

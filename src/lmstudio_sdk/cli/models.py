@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from .._protocol.schema import LLMInfo, model_info_to_wire
+from .._protocol.packets.shared import LLMInfo
 from ..server.local.model_install import InstallError, InstallResult, install_models
 from ..server.local.models_dir import default_models_dir, scan_models
 
@@ -86,9 +86,7 @@ def _list(args: argparse.Namespace) -> int:
     models_dir = _models_dir(args)
     infos = scan_models(models_dir)
     if args.json:
-        sys.stdout.write(
-            msgspec.json.encode([model_info_to_wire(i) for i in infos]).decode() + "\n"
-        )
+        sys.stdout.write(msgspec.json.encode(infos).decode() + "\n")
         return 0
     if not infos:
         print(f"No models in {models_dir}")

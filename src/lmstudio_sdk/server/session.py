@@ -31,10 +31,11 @@ from .._protocol.events import (
     RpcRequested,
     ServerEvent,
 )
+from .._protocol.packets.shared import CancelPacket
 from .._protocol.server import ServerConnection, ServerState
 from .endpoints.context import CallContext, ChannelContext, ChannelEndpoint, RpcEndpoint
 from .errors import ServerError, error_from_exception
-from .router import Router
+from .router import Route, Router
 from .services import Services
 
 __all__ = ["Session"]
@@ -208,9 +209,9 @@ class Session:
             self.conn.fail_channel(channel_id, error_data(warning, suggestion=_HELP[kind]))
 
     def _start_rpc(self, event: RpcRequested) -> None:
-        endpoint = self.router.rpc(self.namespace, event.endpoint)
-        if not isinstance(endpoint, RpcEndpoint):
-            known = endpoint == "unhandled"
+        route = self.router.rpc(self.namespace, event.endpoint)
+        if not isinstance(route, Route):
+            known = route == "unhandled"
             kind = "rpcEndpointUnhandled" if known else "rpcEndpointUnknown"
             verb = "is not implemented by this server" if known else "does not exist"
             self._reject_call(
@@ -220,8 +221,9 @@ class Session:
             )
             return
         try:
-            raw = _unwrap_superjson(event.parameter) if endpoint.superjson else event.parameter
-            param = _decode_param(raw, endpoint.param_type)
+            superjson = route.wire.serialization == "superjson"
+            raw = _unwrap_superjson(event.parameter) if superjson else event.parameter
+            param = _decode_param(raw, route.wire.parameter)
         except ValueError as exc:
             self._reject_call(
                 event.call_id,
@@ -229,12 +231,12 @@ class Session:
                 "rpcParameterTypeError",
             )
             return
-        self._spawn(self._run_rpc(event.call_id, endpoint, param), f"rpc {event.endpoint}")
+        self._spawn(self._run_rpc(event.call_id, route.handler, param), f"rpc {event.endpoint}")
 
     def _start_channel(self, event: ChannelOpened) -> None:
-        endpoint = self.router.channel(self.namespace, event.endpoint)
-        if not isinstance(endpoint, ChannelEndpoint):
-            known = endpoint == "unhandled"
+        route = self.router.channel(self.namespace, event.endpoint)
+        if not isinstance(route, Route):
+            known = route == "unhandled"
             kind = "channelEndpointUnhandled" if known else "channelEndpointUnknown"
             verb = "is not implemented by this server" if known else "does not exist"
             self._reject_channel(
@@ -244,7 +246,7 @@ class Session:
             )
             return
         try:
-            param = _decode_param(event.creation_parameter, endpoint.param_type)
+            param = _decode_param(event.creation_parameter, route.wire.creation_parameter)
         except ValueError as exc:
             self._reject_channel(
                 event.channel_id,
@@ -259,7 +261,9 @@ class Session:
             self._identity(),
             functools.partial(self._send_channel_message, event.channel_id),
         )
-        self._channels[event.channel_id] = _OpenChannel(event.channel_id, endpoint, context)
+        self._channels[event.channel_id] = _OpenChannel(
+            event.channel_id, route.handler, route.wire.to_server, context
+        )
         self._spawn(
             self._run_channel(self._channels[event.channel_id], param), f"channel {event.endpoint}"
         )
@@ -279,7 +283,7 @@ class Session:
         channel = self._channels.get(event.channel_id)
         if channel is None:
             return
-        packet_type = channel.endpoint.packet_type
+        packet_type = channel.packet_type
         try:
             if packet_type is None:
                 raise ValueError("this channel takes no packets from the client")
@@ -289,7 +293,7 @@ class Session:
                 f"Invalid packet on channel {event.channel_id}: {exc}", "channelMessageTypeError"
             )
             return
-        if getattr(packet, "type", None) == "cancel":
+        if isinstance(packet, CancelPacket):
             self.services.observer.cancel_received(
                 self.namespace, event.channel_id, self.client_identifier
             )
@@ -324,7 +328,7 @@ class Session:
     async def _run_channel(self, channel: _OpenChannel, param: Any) -> None:
         channel_id = channel.channel_id
         try:
-            await channel.endpoint.handler(channel.context, param)
+            await channel.handler.handler(channel.context, param)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -345,15 +349,12 @@ class Session:
 @dataclass(frozen=True, slots=True)
 class _OpenChannel:
     channel_id: int
-    endpoint: ChannelEndpoint
+    handler: ChannelEndpoint
+    packet_type: Any  # the endpoint's to_server union; None: the client sends no packets
     context: ChannelContext
 
 
-class _Cancel(msgspec.Struct, frozen=True):
-    type: str = "cancel"
-
-
-_CANCEL = _Cancel()
+_CANCEL = CancelPacket()
 
 _HELP = {
     "rpcEndpointUnknown": "Check the endpoint name and the namespace (socket path) it is sent on.",

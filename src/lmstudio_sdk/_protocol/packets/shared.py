@@ -7,7 +7,7 @@ from typing import Any, TypeAlias
 
 import msgspec
 
-from ..packet_base import KVConfigBase, ModelInfoBase, WireStruct
+from ..packet_base import ChatMessageBase, KVConfigBase, ModelInfoBase, WireStruct
 
 __all__ = [
     "AssistantContentPart",
@@ -434,7 +434,7 @@ AssistantContentPart: TypeAlias = TextPart | FilePart | ToolCallRequestPart
 
 
 class AssistantMessageData(
-    WireStruct, frozen=True, kw_only=True, tag_field="role", tag="assistant"
+    ChatMessageBase, frozen=True, kw_only=True, tag_field="role", tag="assistant"
 ):
     """Wire shape first seen at llm.applyPromptTemplate.parameter.history.messages[].0."""
 
@@ -444,13 +444,13 @@ class AssistantMessageData(
 UserContentPart: TypeAlias = TextPart | FilePart
 
 
-class UserMessageData(WireStruct, frozen=True, kw_only=True, tag_field="role", tag="user"):
+class UserMessageData(ChatMessageBase, frozen=True, kw_only=True, tag_field="role", tag="user"):
     """Wire shape first seen at llm.applyPromptTemplate.parameter.history.messages[].1."""
 
     content: list[UserContentPart]
 
 
-class SystemMessageData(WireStruct, frozen=True, kw_only=True, tag_field="role", tag="system"):
+class SystemMessageData(ChatMessageBase, frozen=True, kw_only=True, tag_field="role", tag="system"):
     """Wire shape first seen at llm.applyPromptTemplate.parameter.history.messages[].2."""
 
     content: list[UserContentPart]
@@ -466,7 +466,7 @@ class ToolCallResultPart(
     name: str | None = None
 
 
-class ToolMessageData(WireStruct, frozen=True, kw_only=True, tag_field="role", tag="tool"):
+class ToolMessageData(ChatMessageBase, frozen=True, kw_only=True, tag_field="role", tag="tool"):
     """Wire shape first seen at llm.applyPromptTemplate.parameter.history.messages[].3."""
 
     content: list[ToolCallResultPart]

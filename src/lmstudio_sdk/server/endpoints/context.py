@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..._protocol.packets.shared import CancelPacket
 from ..services import Services
 
 __all__ = ["CallContext", "ChannelContext", "ChannelEndpoint", "NamespaceTable", "RpcEndpoint"]
@@ -42,11 +43,12 @@ class ChannelContext(CallContext):
     ) -> None:
         super().__init__(services, namespace, client_identifier)
         self._send = send
-        self.cancelled = asyncio.Event()  # the client sent {"type": "cancel"}
+        self.cancelled = asyncio.Event()  # the client sent a cancel packet
         self._cancel_callbacks: list[Callable[[], None]] = []
 
     def send(self, message: Any) -> None:
-        """Queue one channel packet (no-op once the channel or the socket is gone)."""
+        """Queue one channel packet, a struct of the endpoint's ``to_client`` union (no-op once
+        the channel or the socket is gone)."""
         self._send(message)
 
     def on_cancel(self, callback: Callable[[], None]) -> None:
@@ -55,26 +57,31 @@ class ChannelContext(CallContext):
             callback()
 
     def receive(self, packet: Any) -> None:
-        if getattr(packet, "type", None) == "cancel" and not self.cancelled.is_set():
+        if isinstance(packet, CancelPacket) and not self.cancelled.is_set():
             self.cancelled.set()
             for callback in self._cancel_callbacks:
                 callback()
 
 
+# The wire types of an endpoint (parameter, result, packets) come from the packet vocabulary's
+# ENDPOINTS registry, looked up by the router; a table names only the handler.
+
+
 @dataclass(frozen=True, slots=True)
 class RpcEndpoint:
+    """An RPC handler: takes the decoded parameter (None if void), returns a struct of the
+    endpoint's result type (None: no result). A superjson endpoint returns its result already
+    wrapped in superjson's envelope."""
+
     handler: Callable[[CallContext, Any], Awaitable[Any]]
-    param_type: Any = None  # None: the parameter is void (must be omitted)
-    # superjson endpoints wrap the parameter as {"json": …, "meta"?: …}; the handler returns
-    # its result already superjson-encoded.
-    superjson: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelEndpoint:
+    """A channel handler: takes the decoded creation parameter, sends packets through its
+    context and returns to close the channel (raising fails it)."""
+
     handler: Callable[[ChannelContext, Any], Awaitable[None]]
-    param_type: Any = None  # None: void creation parameter
-    packet_type: Any = None  # None: the client sends no packets on this channel
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..._protocol.params import (
-    EmbedStringParams,
-)
+from ..._protocol.packets.embedding import EmbedStringParameter, EmbedStringResult
 from . import model_management
 from .context import CallContext, NamespaceTable, RpcEndpoint
 
 __all__ = ["TABLE"]
 
 
-async def embed_string(ctx: CallContext, p: EmbedStringParams) -> Any:
+async def embed_string(ctx: CallContext, p: EmbedStringParameter) -> EmbedStringResult:
     models = ctx.models
     instance = models.find(p.model_specifier, "embedding")
     async with models.use(instance, "computingEmbedding"):
         vector = await instance.model.embed(p.input_string)
-    return {"embedding": vector}
+    return EmbedStringResult(embedding=list(vector))
 
 
 TABLE = NamespaceTable(
     "/embedding",
-    rpcs={**model_management.RPCS, "embedString": RpcEndpoint(embed_string, EmbedStringParams)},
+    rpcs={**model_management.RPCS, "embedString": RpcEndpoint(embed_string)},
     channels=dict(model_management.CHANNELS),
 )

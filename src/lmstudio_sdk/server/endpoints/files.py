@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
-from ..._protocol.params import (
-    UploadFileBase64Params,
-)
+from ..._protocol.packets.files import UploadFileBase64Parameter, UploadFileBase64Result
 from ..errors import ServerError
 from .context import CallContext, NamespaceTable, RpcEndpoint
 
 __all__ = ["TABLE"]
 
 
-async def upload_file_base64(ctx: CallContext, p: UploadFileBase64Params) -> Any:
+async def upload_file_base64(
+    ctx: CallContext, p: UploadFileBase64Parameter
+) -> UploadFileBase64Result:
     # Refuse an oversized upload before decoding it (4 base64 characters per 3 bytes).
     ctx.files.check_size(max(0, len(p.content_base64) * 3 // 4 - 2))
     try:
@@ -23,9 +22,14 @@ async def upload_file_base64(ctx: CallContext, p: UploadFileBase64Params) -> Any
     except (binascii.Error, ValueError) as exc:
         raise ServerError(f"contentBase64 is not valid base64: {exc}") from exc
     stored = ctx.files.add(ctx.client_identifier, p.name, data)
-    return {"identifier": stored.identifier, "fileType": stored.file_type, "sizeBytes": len(data)}
+    return UploadFileBase64Result(
+        identifier=stored.identifier, file_type=stored.file_type, size_bytes=len(data)
+    )
 
 
 TABLE = NamespaceTable(
-    "/files", rpcs={"uploadFileBase64": RpcEndpoint(upload_file_base64, UploadFileBase64Params)}
+    "/files",
+    rpcs={
+        "uploadFileBase64": RpcEndpoint(upload_file_base64),
+    },
 )

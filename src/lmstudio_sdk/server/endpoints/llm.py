@@ -4,19 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._protocol.params import (
-    ApplyPromptTemplateParams,
-    CancelPacket,
-    CompleteRawTextParams,
-    PredictParams,
+import msgspec
+
+from ..._protocol.kv_config import collapse
+from ..._protocol.packets.llm import (
+    ApplyPromptTemplateParameter,
+    ApplyPromptTemplateResult,
+    CompleteRawTextCreationParameter,
+    PredictCreationParameter,
+    PredictToolCallGenerationEndPacket,
+    PredictToolCallGenerationFailedPacket,
 )
-from ..._protocol.schema import (
+from ..._protocol.packets.shared import (
     ChatHistoryData,
     FilePart,
     KVConfigStack,
+    LLMInstanceInfo,
     ModelSpecifier,
+    PredictFragmentPacket,
     PredictionFragment,
     PredictionStats,
+    PredictPromptProcessingProgressPacket,
+    PredictSuccessPacket,
+    PredictToolCallGenerationArgumentFragmentGeneratedPacket,
+    PredictToolCallGenerationNameReceivedPacket,
+    PredictToolCallGenerationStartPacket,
+    SerializedError,
     TextPart,
 )
 from ..engines.base import (
@@ -34,7 +47,7 @@ from ..engines.base import (
 from ..errors import ServerError, preset_not_found
 from ..services.models import Instance
 from . import model_management
-from .config import kv_to_wire, prediction_config
+from .config import prediction_config
 from .context import CallContext, ChannelContext, ChannelEndpoint, NamespaceTable, RpcEndpoint
 
 __all__ = ["TABLE"]
@@ -92,14 +105,15 @@ async def _predict(
                 predicted_tokens_count=finished.predicted_tokens_count,
                 total_tokens_count=finished.prompt_tokens_count + finished.predicted_tokens_count,
             )
+            model_info = instance.instance_info()
+            assert isinstance(model_info, LLMInstanceInfo)  # found in the "llm" domain
             ctx.send(
-                {
-                    "type": "success",
-                    "stats": stats,
-                    "modelInfo": instance.wire_info(),
-                    "loadModelConfig": kv_to_wire(instance.load_config),
-                    "predictionConfig": kv_to_wire(config),
-                }
+                PredictSuccessPacket(
+                    stats=stats,
+                    model_info=model_info,
+                    load_model_config=instance.load_config,
+                    prediction_config=config,
+                )
             )
     finally:
         instance.cancel_tokens.discard(token)
@@ -114,11 +128,7 @@ async def _stream_prediction(
             match event:
                 case PromptProgress(progress=progress, details=details):
                     ctx.send(
-                        {
-                            "type": "promptProcessingProgress",
-                            "progress": progress,
-                            "details": details,
-                        }
+                        PredictPromptProcessingProgressPacket(progress=progress, details=details)
                     )
                 case FragmentGenerated():
                     instance.status = "generating"
@@ -129,30 +139,29 @@ async def _stream_prediction(
                         reasoning_type=event.reasoning_type,
                         is_structural=event.is_structural,
                     )
-                    ctx.send({"type": "fragment", "fragment": fragment})
+                    ctx.send(PredictFragmentPacket(fragment=fragment))
                 case ToolCallStarted(tool_call_id=call_id):
                     instance.status = "generating"
-                    packet: dict[str, Any] = {"type": "toolCallGenerationStart"}
-                    if call_id is not None:
-                        packet["toolCallId"] = call_id
-                    ctx.send(packet)
+                    ctx.send(PredictToolCallGenerationStartPacket(tool_call_id=call_id))
                 case ToolCallNameReceived(name=name):
-                    ctx.send({"type": "toolCallGenerationNameReceived", "name": name})
+                    ctx.send(PredictToolCallGenerationNameReceivedPacket(name=name))
                 case ToolCallArgumentFragment(content=content):
                     ctx.send(
-                        {"type": "toolCallGenerationArgumentFragmentGenerated", "content": content}
+                        PredictToolCallGenerationArgumentFragmentGeneratedPacket(content=content)
                     )
                 case ToolCallEnded(request=tool_request, raw_content=raw_content):
-                    packet = {"type": "toolCallGenerationEnd", "toolCallRequest": tool_request}
-                    if raw_content is not None:
-                        packet["rawContent"] = raw_content
-                    ctx.send(packet)
+                    ctx.send(
+                        PredictToolCallGenerationEndPacket(
+                            tool_call_request=tool_request, raw_content=raw_content
+                        )
+                    )
                 case ToolCallFailed(title=title, raw_content=raw_content):
-                    error = ServerError(title).data
-                    packet = {"type": "toolCallGenerationFailed", "error": error}
-                    if raw_content is not None:
-                        packet["rawContent"] = raw_content
-                    ctx.send(packet)
+                    error = msgspec.convert(
+                        msgspec.to_builtins(ServerError(title).data), SerializedError
+                    )
+                    ctx.send(
+                        PredictToolCallGenerationFailedPacket(error=error, raw_content=raw_content)
+                    )
                 case PredictionFinished():
                     return event
     finally:
@@ -170,9 +179,9 @@ async def _stream_prediction(
 _RAW_COMPLETION_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
-def _raw_completion_prompt(p: PredictParams) -> str | None:
+def _raw_completion_prompt(p: PredictCreationParameter) -> str | None:
     """The raw prompt when this predict is a text completion in disguise, else None."""
-    template = p.prediction_config_stack.collapse().get("llm.prediction.promptTemplate")
+    template = collapse(p.prediction_config_stack).get("llm.prediction.promptTemplate")
     if not isinstance(template, dict) or template.get("type") != "jinja":
         return None
     jinja = template.get("jinjaPromptTemplate")
@@ -186,7 +195,7 @@ def _raw_completion_prompt(p: PredictParams) -> str | None:
     )
 
 
-async def predict(ctx: ChannelContext, p: PredictParams) -> None:
+async def predict(ctx: ChannelContext, p: PredictCreationParameter) -> None:
     raw_prompt = _raw_completion_prompt(p)
     await _predict(
         ctx,
@@ -198,7 +207,7 @@ async def predict(ctx: ChannelContext, p: PredictParams) -> None:
     )
 
 
-async def complete_raw_text(ctx: ChannelContext, p: CompleteRawTextParams) -> None:
+async def complete_raw_text(ctx: ChannelContext, p: CompleteRawTextCreationParameter) -> None:
     await _predict(
         ctx,
         p.model_specifier,
@@ -208,9 +217,12 @@ async def complete_raw_text(ctx: ChannelContext, p: CompleteRawTextParams) -> No
     )
 
 
-async def apply_prompt_template(ctx: CallContext, p: ApplyPromptTemplateParams) -> Any:
+async def apply_prompt_template(
+    ctx: CallContext, p: ApplyPromptTemplateParameter
+) -> ApplyPromptTemplateResult:
     instance = ctx.models.find(p.specifier, "llm")
-    tools = p.opts.tool_definitions
+    # The engine takes tool definitions as builtins, as they come in a prediction config.
+    tools: Any = msgspec.to_builtins(p.opts.tool_definitions)
     if tools is None:
         setting = prediction_config(p.prediction_config_stack).get("llm.prediction.tools")
         if isinstance(setting, dict) and setting.get("type") == "toolArray":
@@ -222,18 +234,18 @@ async def apply_prompt_template(ctx: CallContext, p: ApplyPromptTemplateParams) 
         omit_eos_token=bool(p.opts.omit_eos_token),
         tools=tools or None,
     )
-    return {"formatted": formatted}
+    return ApplyPromptTemplateResult(formatted=formatted)
 
 
 TABLE = NamespaceTable(
     "/llm",
     rpcs={
         **model_management.RPCS,
-        "applyPromptTemplate": RpcEndpoint(apply_prompt_template, ApplyPromptTemplateParams),
+        "applyPromptTemplate": RpcEndpoint(apply_prompt_template),
     },
     channels={
         **model_management.CHANNELS,
-        "predict": ChannelEndpoint(predict, PredictParams, CancelPacket),
-        "completeRawText": ChannelEndpoint(complete_raw_text, CompleteRawTextParams, CancelPacket),
+        "predict": ChannelEndpoint(predict),
+        "completeRawText": ChannelEndpoint(complete_raw_text),
     },
 )

@@ -1,9 +1,10 @@
 """The RPCs and channels shared by /llm and /embedding: listing, inspecting, loading and
 unloading models, and tokenizing with them.
 
-Handlers return builtins (or msgspec structs) for RPC results; ``None`` means a void result.
-Channel handlers send packets through their context and return to close the channel; raising
-ends it with ``channelError`` instead.
+Handlers return packet structs for RPC results; ``None`` means a void (or absent) result.
+Channel handlers send packet structs through their context and return to close the channel;
+raising ends it with ``channelError`` instead. The load channels' packets differ per namespace
+only in the model info they carry, so each handler picks its namespace's packet module.
 """
 
 from __future__ import annotations
@@ -13,25 +14,12 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ..._protocol.params import (
-    BasePredictionConfigParams,
-    CancelPacket,
-    EstimateModelUsageParams,
-    GetModelInfoParams,
-    GetOrLoadParams,
-    LoadModelParams,
-    SpecifierParams,
-    TokenizeParams,
-    UnloadModelParams,
-)
-from ..._protocol.schema import (
-    KVConfig,
-    LLMInfo,
-    model_info_to_wire,
-)
+from ..._protocol import packets
+from ..._protocol.kv_config import collapse
+from ..._protocol.packets import shared
 from ..errors import ServerError
 from ..services.models import Domain, Instance
-from .config import BASE_PREDICTION_CONFIG, kv_to_wire
+from .config import BASE_PREDICTION_CONFIG, EMPTY_CONFIG
 from .context import CallContext, ChannelContext, ChannelEndpoint, RpcEndpoint
 
 __all__ = ["CHANNELS", "RPCS"]
@@ -47,7 +35,16 @@ def _domain(ctx: CallContext) -> Domain:
     return "llm" if ctx.namespace == "/llm" else "embedding"
 
 
-def _progress_sender(ctx: ChannelContext, packet_type: str) -> Callable[[float], None]:
+InstanceInfo = shared.LLMInstanceInfo | shared.EmbeddingModelInstanceInfo
+ProgressType = type[shared.ProgressPacket] | type[shared.GetOrLoadLoadProgressPacket]
+
+
+def _packets(ctx: CallContext) -> Any:
+    """The namespace's packet module (``packets.llm`` or ``packets.embedding``)."""
+    return packets.llm if ctx.namespace == "/llm" else packets.embedding
+
+
+def _progress_sender(ctx: ChannelContext, packet_type: ProgressType) -> Callable[[float], None]:
     """An on_progress callback that is safe from engine threads and only reports rises."""
     loop = asyncio.get_running_loop()
     loop_thread = threading.get_ident()
@@ -58,7 +55,7 @@ def _progress_sender(ctx: ChannelContext, packet_type: str) -> Callable[[float],
         value = min(max(float(value), 0.0), 1.0)
         if value > last:
             last = value
-            ctx.send({"type": packet_type, "progress": value})
+            ctx.send(packet_type(progress=value))
 
     def on_progress(value: float) -> None:
         if threading.get_ident() == loop_thread:
@@ -85,83 +82,90 @@ async def _unless_cancelled(ctx: ChannelContext, work: Coroutine[Any, Any, T], w
     return task.result()
 
 
-async def list_loaded(ctx: CallContext, _: None) -> Any:
-    return [i.wire_info() for i in ctx.models.loaded(_domain(ctx))]
+async def list_loaded(ctx: CallContext, _: None) -> list[InstanceInfo]:
+    return [i.instance_info() for i in ctx.models.loaded(_domain(ctx))]
 
 
-async def get_model_info(ctx: CallContext, p: GetModelInfoParams) -> Any:
+async def get_model_info(ctx: CallContext, p: shared.GetModelInfoParameter) -> InstanceInfo | None:
+    """None (not found, and not told to throw) is sent as no result at all."""
     models = ctx.models
     if p.throw_if_not_found:
-        return models.find(p.specifier, _domain(ctx)).wire_info()
+        return models.find(p.specifier, _domain(ctx)).instance_info()
     instance = models.find_optional(p.specifier, _domain(ctx))
-    return None if instance is None else instance.wire_info()
+    return None if instance is None else instance.instance_info()
 
 
-async def get_load_config(ctx: CallContext, p: SpecifierParams) -> Any:
-    return kv_to_wire(ctx.models.find(p.specifier, _domain(ctx)).load_config)
+async def get_load_config(ctx: CallContext, p: shared.GetLoadConfigParameter) -> shared.KVConfig:
+    return ctx.models.find(p.specifier, _domain(ctx)).load_config
 
 
-async def get_base_prediction_config(ctx: CallContext, p: BasePredictionConfigParams) -> Any:
+async def get_base_prediction_config(
+    ctx: CallContext, p: shared.GetBasePredictionConfigParameter
+) -> shared.KVConfig:
     instance = ctx.models.find(p.specifier, _domain(ctx))
-    return kv_to_wire(BASE_PREDICTION_CONFIG if instance.domain == "llm" else KVConfig())
+    return BASE_PREDICTION_CONFIG if instance.domain == "llm" else EMPTY_CONFIG
 
 
-async def unload_model(ctx: CallContext, p: UnloadModelParams) -> None:
+async def unload_model(ctx: CallContext, p: shared.UnloadModelParameter) -> None:
     await ctx.models.unload(p.identifier, _domain(ctx))
 
 
-async def get_instance_processing_state(ctx: CallContext, p: GetModelInfoParams) -> Any:
+async def get_instance_processing_state(
+    ctx: CallContext, p: shared.GetModelInfoParameter
+) -> shared.GetInstanceProcessingStateResult:
     models = ctx.models
     if p.throw_if_not_found:
         instance: Instance | None = models.find(p.specifier, _domain(ctx))
     else:
         instance = models.find_optional(p.specifier, _domain(ctx))
     if instance is None:
-        return {"status": "idle", "queued": 0}
-    return {"status": instance.status, "queued": instance.queued}
+        return shared.GetInstanceProcessingStateResult(status="idle", queued=0)
+    return shared.GetInstanceProcessingStateResult(status=instance.status, queued=instance.queued)
 
 
-async def estimate_model_usage(ctx: CallContext, p: EstimateModelUsageParams) -> Any:
+async def estimate_model_usage(
+    ctx: CallContext, p: shared.EstimateModelUsageParameter
+) -> shared.EstimateModelUsageResult:
     info, _ = ctx.models.resolve(p.model_key, _domain(ctx))
-    key = "llm.load.contextLength" if isinstance(info, LLMInfo) else "embedding.load.contextLength"
-    context = p.load_config_stack.collapse().get(key)
+    key = (
+        "llm.load.contextLength"
+        if isinstance(info, shared.LLMInfo)
+        else "embedding.load.contextLength"
+    )
+    context = collapse(p.load_config_stack).get(key)
     if not isinstance(context, int) or context < 1:
         context = min(4096, info.max_context_length)
     # No GPU offload here; a rough KV-cache size per token keeps the numbers plausible.
     context_bytes = context * 131_072
-    return {
-        "memory": {
-            "confidence": "low",
-            "modelVramBytes": 0,
-            "contextVramBytes": 0,
-            "totalVramBytes": 0,
-            "modelBytes": info.size_bytes,
-            "contextBytes": context_bytes,
-            "totalBytes": info.size_bytes + context_bytes,
-        },
-        "passesGuardrails": True,
-    }
+    memory = shared.EstimateModelUsageResultMemory(
+        confidence="low",
+        model_vram_bytes=0,
+        context_vram_bytes=0,
+        total_vram_bytes=0,
+        model_bytes=info.size_bytes,
+        context_bytes=context_bytes,
+        total_bytes=info.size_bytes + context_bytes,
+    )
+    return shared.EstimateModelUsageResult(memory=memory, passes_guardrails=True)
 
 
-async def tokenize(ctx: CallContext, p: TokenizeParams) -> Any:
+async def tokenize(ctx: CallContext, p: shared.TokenizeParameter) -> shared.TokenizeResult:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     ctx.models.touch(instance)
-    return {"tokens": instance.model.tokenize(p.input_string)}
+    return shared.TokenizeResult(tokens=list(instance.model.tokenize(p.input_string)))
 
 
-async def count_tokens(ctx: CallContext, p: TokenizeParams) -> Any:
+async def count_tokens(ctx: CallContext, p: shared.TokenizeParameter) -> shared.CountTokensResult:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     ctx.models.touch(instance)
-    return {"tokenCount": len(instance.model.tokenize(p.input_string))}
+    return shared.CountTokensResult(token_count=len(instance.model.tokenize(p.input_string)))
 
 
-async def load_model(ctx: ChannelContext, p: LoadModelParams) -> None:
+async def load_model(ctx: ChannelContext, p: shared.LoadModelCreationParameter) -> None:
     models = ctx.models
+    wire = _packets(ctx)
     info, ambiguous = models.resolve(p.model_key, _domain(ctx))
-    resolved: dict[str, Any] = {"type": "resolved", "info": model_info_to_wire(info)}
-    if ambiguous:
-        resolved["ambiguous"] = ambiguous
-    ctx.send(resolved)
+    ctx.send(wire.LoadModelResolvedPacket(info=info, ambiguous=ambiguous or None))
     if p.ttl_ms is not None and p.ttl_ms < 1:
         raise ServerError("ttlMs must be at least 1")
     load = models.load(
@@ -169,47 +173,46 @@ async def load_model(ctx: ChannelContext, p: LoadModelParams) -> None:
         p.load_config_stack,
         identifier=p.identifier,
         ttl_ms=p.ttl_ms,
-        on_progress=_progress_sender(ctx, "progress"),
+        on_progress=_progress_sender(ctx, shared.ProgressPacket),
     )
     instance = await _unless_cancelled(ctx, load, f'Loading "{info.model_key}"')
-    ctx.send({"type": "success", "info": instance.wire_info()})
+    ctx.send(wire.LoadModelSuccessPacket(info=instance.instance_info()))
 
 
-async def get_or_load(ctx: ChannelContext, p: GetOrLoadParams) -> None:
+async def get_or_load(ctx: ChannelContext, p: shared.GetOrLoadCreationParameter) -> None:
     models = ctx.models
+    wire = _packets(ctx)
     domain = _domain(ctx)
     instance = models.find_for_get_or_load(p.identifier, domain)
     if instance is not None:
         models.touch(instance)
-        ctx.send({"type": "alreadyLoaded", "info": instance.wire_info()})
+        ctx.send(wire.GetOrLoadAlreadyLoadedPacket(info=instance.instance_info()))
         return
     info, _ = models.resolve(p.identifier, domain)
-    ctx.send(
-        {"type": "startLoading", "identifier": info.model_key, "info": model_info_to_wire(info)}
-    )
+    ctx.send(wire.GetOrLoadStartLoadingPacket(identifier=info.model_key, info=info))
     ttl = p.load_ttl_ms if p.load_ttl_ms is not None else DEFAULT_JIT_TTL_MS
     load = models.get_or_load_jit(
         info,
         p.load_config_stack,
         ttl_ms=ttl,
-        on_progress=_progress_sender(ctx, "loadProgress"),
+        on_progress=_progress_sender(ctx, shared.GetOrLoadLoadProgressPacket),
     )
     loaded, _started = await _unless_cancelled(ctx, load, f'Loading "{info.model_key}"')
-    ctx.send({"type": "loadSuccess", "info": loaded.wire_info()})
+    ctx.send(wire.GetOrLoadLoadSuccessPacket(info=loaded.instance_info()))
 
 
 RPCS: dict[str, RpcEndpoint] = {
     "listLoaded": RpcEndpoint(list_loaded),
-    "getModelInfo": RpcEndpoint(get_model_info, GetModelInfoParams),
-    "getLoadConfig": RpcEndpoint(get_load_config, SpecifierParams),
-    "getBasePredictionConfig": RpcEndpoint(get_base_prediction_config, BasePredictionConfigParams),
-    "unloadModel": RpcEndpoint(unload_model, UnloadModelParams),
-    "getInstanceProcessingState": RpcEndpoint(get_instance_processing_state, GetModelInfoParams),
-    "estimateModelUsage": RpcEndpoint(estimate_model_usage, EstimateModelUsageParams),
-    "tokenize": RpcEndpoint(tokenize, TokenizeParams),
-    "countTokens": RpcEndpoint(count_tokens, TokenizeParams),
+    "getModelInfo": RpcEndpoint(get_model_info),
+    "getLoadConfig": RpcEndpoint(get_load_config),
+    "getBasePredictionConfig": RpcEndpoint(get_base_prediction_config),
+    "unloadModel": RpcEndpoint(unload_model),
+    "getInstanceProcessingState": RpcEndpoint(get_instance_processing_state),
+    "estimateModelUsage": RpcEndpoint(estimate_model_usage),
+    "tokenize": RpcEndpoint(tokenize),
+    "countTokens": RpcEndpoint(count_tokens),
 }
 CHANNELS: dict[str, ChannelEndpoint] = {
-    "loadModel": ChannelEndpoint(load_model, LoadModelParams, CancelPacket),
-    "getOrLoad": ChannelEndpoint(get_or_load, GetOrLoadParams, CancelPacket),
+    "loadModel": ChannelEndpoint(load_model),
+    "getOrLoad": ChannelEndpoint(get_or_load),
 }

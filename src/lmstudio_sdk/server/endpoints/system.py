@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
 
-from ..._protocol.params import (
-    ModelKeyParams,
-    NotifyParams,
-    SetExperimentFlagParams,
-    StartHttpServerParams,
-)
-from ..._protocol.schema import (
-    model_info_to_wire,
+from ..._protocol.packets.shared import ModelInfo
+from ..._protocol.packets.system import (
+    InfoResult,
+    ListDownloadedModelVariantsParameter,
+    NotifyParameter,
+    SetExperimentFlagParameter,
+    StartHttpServerParameter,
+    VersionResult,
 )
 from ..errors import ServerError, path_not_found
 from .context import CallContext, ChannelContext, ChannelEndpoint, NamespaceTable, RpcEndpoint
@@ -28,35 +27,37 @@ LMSTUDIO_VERSION = "0.4.0"
 LMSTUDIO_BUILD = 1
 
 
-async def list_downloaded_models(ctx: CallContext, _: None) -> Any:
-    return [model_info_to_wire(m) for m in ctx.models.downloaded()]
+async def list_downloaded_models(ctx: CallContext, _: None) -> list[ModelInfo]:
+    return list(ctx.models.downloaded())
 
 
-async def list_downloaded_model_variants(ctx: CallContext, p: ModelKeyParams) -> Any:
+async def list_downloaded_model_variants(
+    ctx: CallContext, p: ListDownloadedModelVariantsParameter
+) -> list[ModelInfo]:
     models = ctx.models.downloaded()
     found = [m for m in models if m.model_key == p.model_key]
     if not found:
         raise path_not_found(p.model_key, [m.model_key for m in models])
-    return [model_info_to_wire(m) for m in found]
+    return found
 
 
-async def version(ctx: CallContext, _: None) -> Any:
-    return {"version": LMSTUDIO_VERSION, "build": LMSTUDIO_BUILD}
+async def version(ctx: CallContext, _: None) -> VersionResult:
+    return VersionResult(version=LMSTUDIO_VERSION, build=LMSTUDIO_BUILD)
 
 
-async def info(ctx: CallContext, _: None) -> Any:
-    return {"pid": os.getpid(), "isDaemon": True, "version": LMSTUDIO_VERSION}
+async def info(ctx: CallContext, _: None) -> InfoResult:
+    return InfoResult(pid=os.getpid(), is_daemon=True, version=LMSTUDIO_VERSION)
 
 
-async def notify(ctx: CallContext, p: NotifyParams) -> None:
+async def notify(ctx: CallContext, p: NotifyParameter) -> None:
     ctx.notify(p.title, p.description)
 
 
-async def get_experiment_flags(ctx: CallContext, _: None) -> Any:
+async def get_experiment_flags(ctx: CallContext, _: None) -> list[str]:
     return sorted(ctx.experiment_flags)
 
 
-async def set_experiment_flag(ctx: CallContext, p: SetExperimentFlagParams) -> None:
+async def set_experiment_flag(ctx: CallContext, p: SetExperimentFlagParameter) -> None:
     if p.value:
         ctx.experiment_flags.add(p.code)
     else:
@@ -73,7 +74,7 @@ def _no_http_server() -> ServerError:
 _SERVER_HINT = "the URL printed by `lmstudio-sdk serve`"
 
 
-async def start_http_server(ctx: CallContext, p: StartHttpServerParams) -> None:
+async def start_http_server(ctx: CallContext, p: StartHttpServerParameter) -> None:
     raise _no_http_server()
 
 
@@ -90,14 +91,16 @@ TABLE = NamespaceTable(
     "/system",
     rpcs={
         "listDownloadedModels": RpcEndpoint(list_downloaded_models),
-        "listDownloadedModelVariants": RpcEndpoint(list_downloaded_model_variants, ModelKeyParams),
+        "listDownloadedModelVariants": RpcEndpoint(list_downloaded_model_variants),
         "version": RpcEndpoint(version),
         "info": RpcEndpoint(info),
-        "notify": RpcEndpoint(notify, NotifyParams),
+        "notify": RpcEndpoint(notify),
         "getExperimentFlags": RpcEndpoint(get_experiment_flags),
-        "setExperimentFlag": RpcEndpoint(set_experiment_flag, SetExperimentFlagParams),
-        "startHttpServer": RpcEndpoint(start_http_server, StartHttpServerParams),
+        "setExperimentFlag": RpcEndpoint(set_experiment_flag),
+        "startHttpServer": RpcEndpoint(start_http_server),
         "stopHttpServer": RpcEndpoint(stop_http_server),
     },
-    channels={"alive": ChannelEndpoint(alive)},
+    channels={
+        "alive": ChannelEndpoint(alive),
+    },
 )

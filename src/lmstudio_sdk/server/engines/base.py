@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..._protocol.schema import (
+from ..._protocol.packets.shared import (
     ChatHistoryData,
     EmbeddingModelInfo,
     KVConfig,

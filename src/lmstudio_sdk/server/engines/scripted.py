@@ -28,7 +28,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from ..._protocol.schema import (
+from ..._protocol.packets.shared import (
     ChatHistoryData,
     EmbeddingModelInfo,
     FilePart,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..._protocol.schema import EmbeddingModelInfo, LLMInfo, Quantization
+from ..._protocol.packets.shared import EmbeddingModelInfo, LLMInfo, Quantization
 
 __all__ = [
     "GGUFMetadata",
@@ -400,6 +400,7 @@ def _to_scanned(c: _Candidate, key: str, domain: str, variants: list[str] | None
         "max_context_length": int(max_ctx) if isinstance(max_ctx, int) else 2048,
         "publisher": c.publisher,
         "indexed_model_identifier": rel_path,
+        "device_identifier": None,
         "params_string": params_string(meta),
         "architecture": meta.architecture or None,
         "quantization": quantization(meta),

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from ..._protocol.schema import (
+from ..._protocol.kv_config import collapse
+from ..._protocol.packets.shared import (
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
     InstanceReferenceSpecifier,
@@ -27,7 +28,6 @@ from ..._protocol.schema import (
     LLMInstanceInfo,
     ModelQuery,
     ModelSpecifier,
-    model_info_to_wire,
 )
 from ..engines.base import CancelToken, Engine, LoadedModel
 from ..errors import (
@@ -105,9 +105,6 @@ class Instance:
         if isinstance(self.info, LLMInfo):
             return LLMInstanceInfo(**fields, **extra)
         return EmbeddingModelInstanceInfo(**fields, **extra)
-
-    def wire_info(self) -> dict[str, Any]:
-        return model_info_to_wire(self.instance_info())
 
 
 def _matches_path(info: LLMInfo | EmbeddingModelInfo, key: str) -> bool:
@@ -256,7 +253,7 @@ class ModelManager:
             raise ServerError("The server is shutting down")
         name = self._reserve_identifier(identifier, info.model_key)
         try:
-            model = await self.engine.load(info, stack.collapse(), on_progress)
+            model = await self.engine.load(info, collapse(stack), on_progress)
         finally:
             self._reserved.discard(name)
         instance = Instance(identifier=name, info=info, model=model, ttl_ms=ttl_ms, jit=jit)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ...._protocol.schema import EmbeddingModelInfo, KVConfig, LLMInfo
+from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, LLMInfo
 from ...errors import ServerError
 from ...local.models_dir import ScannedModel, scan_model_files
 from .model import LlamaLoadedModel

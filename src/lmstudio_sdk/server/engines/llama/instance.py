@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ...._protocol.schema import EmbeddingModelInfo, LLMInfo
+from ...._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
 
 __all__ = ["LlamaInstance"]
 

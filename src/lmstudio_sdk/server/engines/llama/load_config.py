@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ...._protocol.schema import EmbeddingModelInfo, KVConfig, KVConfigField, LLMInfo
+from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, KVConfigField, LLMInfo
 from ...errors import ServerError
 from .sampling import checkbox
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from ...._protocol.schema import ChatHistoryData, EmbeddingModelInfo, KVConfig, LLMInfo
+from ...._protocol.packets.shared import ChatHistoryData, EmbeddingModelInfo, KVConfig, LLMInfo
 from ...errors import ServerError
 from ...local.models_dir import ScannedModel
 from ..base import EngineEvent, PredictionRequest

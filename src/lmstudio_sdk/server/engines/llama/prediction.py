@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ...._protocol.schema import FilePart, PromptProcessingDetails
+from ...._protocol.packets.shared import FilePart, PromptProcessingDetails
 from ...errors import ServerError
 from ..base import CancelToken, PredictionFinished, PredictionRequest, PromptProgress
 from .generation import generate

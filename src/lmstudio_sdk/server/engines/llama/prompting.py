@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from ...._protocol.schema import ChatHistoryData
+from ...._protocol.packets.shared import ChatHistoryData
 from ...errors import ServerError
 from .instance import LlamaInstance
 from .sampling import SamplingParams

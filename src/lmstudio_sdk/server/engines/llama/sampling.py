@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...._protocol.schema import KVConfig
+from ...._protocol.packets.shared import KVConfig
 from .tools import ReasoningTags, tools_from_config
 
 __all__ = ["SamplingParams", "checkbox", "sampling_from_config"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ...._protocol.schema import (
+from ...._protocol.packets.shared import (
     ChatHistoryData,
     FilePart,
     TextPart,

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...._protocol.schema import ToolCallRequest
+from ...._protocol.packets.shared import ToolCallRequest
 from ..base import (
     EngineEvent,
     FragmentGenerated,

@@ -1,0 +1,106 @@
+"""Decoding RPC results into the packet vocabulary's result types, leniently.
+
+Unknown fields are ignored by every packet struct; what this module adds is the server's
+protocol error for a result we cannot use, and model lists that skip (and log once) domains
+this SDK does not know.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeAlias, TypeVar
+
+import msgspec
+from msgspec import Raw, UnsetType
+
+from .._exceptions import RemoteProtocolError
+from .packets.shared import (
+    EmbeddingModelInfo,
+    EmbeddingModelInstanceInfo,
+    KVConfig,
+    LLMInfo,
+    LLMInstanceInfo,
+)
+from .packets.system import VersionResult
+from .tolerance import fill_kv_config, fill_model_info, note_enum
+
+__all__ = [
+    "LMStudioVersion",
+    "decode_kv_config",
+    "decode_model_info",
+    "decode_model_list",
+    "decode_result",
+    "decode_version",
+]
+
+logger = logging.getLogger("lmstudio_sdk.protocol")
+
+T = TypeVar("T")
+
+LMStudioVersion: TypeAlias = VersionResult
+"""What ``system.version`` answers (``version``, ``build``)."""
+
+
+def decode_result(raw: Raw | UnsetType, type: type[T], endpoint: str) -> T:
+    """Decode an endpoint's result; a shape we cannot use is the server's protocol error."""
+    if isinstance(raw, UnsetType):
+        raise RemoteProtocolError(f"LM Studio sent no result for {endpoint}")
+    try:
+        return msgspec.json.decode(raw, type=type)
+    except msgspec.ValidationError as exc:
+        raise RemoteProtocolError(
+            f"LM Studio sent an invalid result for {endpoint}: {exc}"
+        ) from exc
+
+
+def _convert(loose: Any, type: type[T], endpoint: str) -> T:
+    """A result already decoded as builtins (and filled in), as ``type``."""
+    try:
+        return msgspec.convert(loose, type)
+    except msgspec.ValidationError as exc:
+        raise RemoteProtocolError(
+            f"LM Studio sent an invalid result for {endpoint}: {exc}"
+        ) from exc
+
+
+def decode_version(raw: Raw | UnsetType) -> LMStudioVersion:
+    """``system.version``'s answer; a server that sends no ``build`` reports build 0."""
+    loose = decode_result(raw, dict[str, Any], "version")
+    return _convert({"build": 0, **loose}, LMStudioVersion, "version")
+
+
+def decode_kv_config(raw: Raw | UnsetType, endpoint: str) -> KVConfig:
+    """A KV config result (an empty one may come as ``{}``)."""
+    return _convert(fill_kv_config(decode_result(raw, Any, endpoint)), KVConfig, endpoint)
+
+
+def decode_model_info(raw: Raw | UnsetType, type: type[T], endpoint: str) -> T:
+    """One model info, tolerating the fields older servers leave out."""
+    return _convert(fill_model_info(decode_result(raw, Any, endpoint)), type, endpoint)
+
+
+_INFO_TYPES: dict[str, tuple[type[Any], type[Any]]] = {
+    "llm": (LLMInfo, LLMInstanceInfo),
+    "embedding": (EmbeddingModelInfo, EmbeddingModelInstanceInfo),
+}
+_skipped_domains: set[str] = set()
+
+
+def decode_model_list(raw: Raw | UnsetType, endpoint: str, *, instances: bool) -> list[Any]:
+    """Decode a list of model infos, skipping (and logging once) domains we do not know."""
+    items = decode_result(raw, list[Raw], endpoint)
+    models: list[Any] = []
+    for item in items:
+        loose = decode_result(item, dict[str, Any], endpoint)
+        domain = loose.get("type")
+        types = _INFO_TYPES.get(domain) if isinstance(domain, str) else None
+        if types is None:
+            key = repr(domain)  # the domain may be any JSON value, hashable or not
+            if key not in _skipped_domains:
+                _skipped_domains.add(key)
+                logger.info("skipping models of a domain this SDK does not know: %s", key)
+            continue
+        model = _convert(fill_model_info(loose), types[1] if instances else types[0], endpoint)
+        note_enum("format", model.format)
+        models.append(model)
+    return models
