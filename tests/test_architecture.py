@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,119 @@ def imported_modules(path: Path) -> set[str]:
 
 def files(layer: str) -> list[Path]:
     return sorted((PACKAGE / layer).rglob("*.py"))
+
+
+# -- who may import whom: one table, the same as docs/architecture.md's --------------------------
+
+DOCS = PACKAGE.parent.parent / "docs" / "architecture.md"
+SDK_LAYERS = ("_protocol", "_transport", "_async", "_sync", "server", "cli")
+# Each layer's allowed imports besides the standard library and its own modules: other SDK
+# layers or leaf modules, and third-party packages.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "_protocol": frozenset({"_exceptions", "_types", "msgspec"}),
+    "_transport": frozenset({"_protocol", "_exceptions", "websockets"}),
+    "_async": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
+    "_sync": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
+    "server": frozenset(
+        {"_protocol", "_exceptions", "_types", "_version", "msgspec", "websockets"}
+        | {"httpx", "llama_cpp", "numpy", "gguf", "jinja2"}  # engines' optional extras
+    ),
+    "cli": frozenset({"*"}),
+}
+LEAF_MODULES = {"_exceptions", "_types", "_version"}
+# Which concurrency a module may use: the sync face never imports asyncio, and each transport
+# twin uses its own kind only.
+NEVER_IMPORTS: dict[str, frozenset[str]] = {
+    "_sync": frozenset({"asyncio"}),
+    "_transport/sync.py": frozenset({"asyncio"}),
+    "_transport/asyncio.py": frozenset({"threading", "queue", "concurrent"}),
+}
+
+
+def layer_of(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0]
+
+
+def foreign_imports(path: Path) -> set[str]:
+    """The SDK layers / leaf modules and third-party packages a file imports, not its own."""
+    own = layer_of(path)
+    found: set[str] = set()
+    for module in imported_modules(path):
+        parts = module.split(".")
+        if parts[0] == "lmstudio_sdk":
+            if len(parts) > 1 and parts[1] != own:
+                found.add(parts[1])
+        elif parts[0] and parts[0] not in sys.stdlib_module_names and parts[0] != "__future__":
+            found.add(parts[0])
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", [p for layer in SDK_LAYERS for p in files(layer)], ids=lambda p: module_name(p)
+)
+def test_each_layer_imports_only_what_the_table_allows(path: Path) -> None:
+    allowed = MAY_IMPORT[layer_of(path)]
+    if "*" in allowed:
+        return
+    bad = foreign_imports(path) - allowed
+    assert not bad, (
+        f"{module_name(path)} imports {sorted(bad)}; its layer may import {sorted(allowed)}"
+    )
+
+
+@pytest.mark.parametrize("where", sorted(NEVER_IMPORTS))
+def test_each_face_uses_its_own_concurrency(where: str) -> None:
+    paths = files(where) if not where.endswith(".py") else [PACKAGE / where]
+    assert paths
+    for path in paths:
+        tops = {m.split(".")[0] for m in imported_modules(path)}
+        bad = tops & NEVER_IMPORTS[where]
+        assert not bad, f"{module_name(path)} imports {sorted(bad)}"
+
+
+@pytest.mark.parametrize("name", sorted(LEAF_MODULES))
+def test_leaf_modules_import_no_layer(name: str) -> None:
+    """_exceptions, _types and _version sit under every layer: they import none, except
+    _protocol's error data for type hints only (never at run time)."""
+    path = PACKAGE / f"{name}.py"
+    tree = ast.parse(path.read_text(), filename=str(path))
+    runtime = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    layers = {
+        m.split(".")[1]
+        for node in runtime
+        for m in imported_modules_of(node, path)
+        if m.startswith("lmstudio_sdk.") and m.count(".") >= 1
+    }
+    assert layers <= LEAF_MODULES, f"{name} imports {sorted(layers - LEAF_MODULES)} at run time"
+
+
+def imported_modules_of(node: ast.Import | ast.ImportFrom, path: Path) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    if not node.level:
+        return {node.module or ""}
+    base = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]).split(".")
+    return {".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))}
+
+
+def docs_table() -> dict[str, set[str]]:
+    """The "who may import whom" table of docs/architecture.md: layer -> names it may import."""
+    text = DOCS.read_text().split("## Who may import whom", 1)[1].split("\n## ", 1)[0]
+    known = set(SDK_LAYERS) | LEAF_MODULES | {n for names in MAY_IMPORT.values() for n in names}
+    rows: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        for layer in re.findall(r"`(\w+)`", cells[0]):
+            if layer in SDK_LAYERS:
+                names = set(re.findall(r"`(\w+)`", cells[1])) & known
+                rows[layer] = {"*"} if cells[1] == "everything" else names
+    return rows
+
+
+def test_the_docs_table_is_the_checked_table() -> None:
+    assert docs_table() == {layer: set(names) for layer, names in MAY_IMPORT.items()}
 
 
 @pytest.mark.parametrize("path", files("_protocol"), ids=lambda p: p.name)
