@@ -114,7 +114,12 @@ def _add_tools(s: PredictionSettings, config: KVConfig) -> None:
     s.body["tools"] = [{"type": "function", "function": t["function"]} for t in s.tools]
     choice = config.get(P + "toolChoice")
     mode = choice.get("mode") if isinstance(choice, dict) else choice
-    if mode in ("none", "auto", "required"):
+    if mode == "required" and len(s.tools) == 1:
+        # The same demand, in the form every upstream honours (llama-cpp-python ignores
+        # "required" but forces a named function).
+        name = s.tools[0]["function"].get("name")
+        s.body["tool_choice"] = {"type": "function", "function": {"name": name}}
+    elif mode in ("none", "auto", "required"):
         s.body["tool_choice"] = mode
     elif isinstance(choice, dict) and isinstance(choice.get("name"), str):
         s.body["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}

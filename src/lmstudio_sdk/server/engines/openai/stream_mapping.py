@@ -106,8 +106,11 @@ class ChunkMapper:
             call = self._calls[index] = _ToolCall(id=delta.get("id"))
             events.append(ToolCallStarted(call.id))
         function = delta.get("function") or {}
-        if isinstance(function.get("name"), str):
-            call.name += function["name"]
+        name = function.get("name")
+        # A name may arrive in pieces before the arguments; some servers (llama-cpp-python)
+        # repeat the whole name in every delta.
+        if isinstance(name, str) and not call.named and name != call.name:
+            call.name += name
         arguments = function.get("arguments")
         if isinstance(arguments, dict):  # some servers send the object, not its JSON
             arguments = json.dumps(arguments)

@@ -83,14 +83,19 @@ class UpstreamTokenizer:
     async def count(self, text: str) -> int:
         """A token count for stats when the upstream reports none: its tokenizer when it has
         one, else about four characters per token."""
-        for route in self._routes(self._pool.pick(self._model_id).url):
+        upstream_url = self._pool.pick(self._model_id).url
+        for route in self._routes(upstream_url):
             body = {"model": self._model_id, route.input_field: text}
             try:
                 answer = await post_json(self._pool, self._model_id, route.path, body)
-            except ServerError:
-                continue
+            except ServerError as exc:
+                if _is_refusal(exc):
+                    continue
+                break  # a failing upstream: estimate, and ask again next time
             if (tokens := self._learn(route, answer)) is not None:
                 return len(tokens)
+        else:
+            self._unsupported_on.add(upstream_url)
         return max(1, math.ceil(len(text) / 4))
 
 

@@ -77,7 +77,14 @@ class UpstreamPool:
         """The async client of the running loop (made on first use)."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(timeout=self.timeout, headers=self.headers)
+            # No idle keep-alive connections: the server never closes its engine, and a
+            # socket left open when the loop ends is a ResourceWarning. A TCP connect per
+            # request costs nothing next to a prediction.
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout,
+                headers=self.headers,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
             self._client_loop = loop
         return self._client
 
