@@ -304,3 +304,14 @@ async def test_an_upstream_error_fails_only_that_call(
     with pytest.raises(lms.LMStudioServerError, match="boom"):
         await model.respond("hi")
     assert (await model.respond("hi")).content == "Hello there"
+
+
+async def test_a_stream_that_ends_unfinished_is_an_error(fake: FakeUpstream) -> None:
+    # llama-cpp-python's server answers a failed request with an empty 200 stream.
+    fake.routes["/v1/chat/completions"] = lambda body: Sse([], done=False)
+    model = await load(OpenAIEngine([fake.url]))
+    with pytest.raises(ServerError, match="without finishing the reply"):
+        await run(model, PredictionRequest(config(), history=history()))
+    # Without [DONE] but with a finish_reason, the reply is complete.
+    fake.routes["/v1/chat/completions"] = lambda body: Sse(REPLY, done=False)
+    assert text(await run(model, PredictionRequest(config(), history=history()))) == "Hello there"

@@ -34,13 +34,22 @@ def context_length_of(entry: dict[str, Any]) -> int:
     return DEFAULT_CONTEXT_LENGTH
 
 
+def format_of(model_id: str, entry: dict[str, Any]) -> str:
+    """A guess, for display only (LM Studio's clients insist on one of their formats):
+    llama.cpp servers (``meta`` in the listing, llama-cpp-python's ``owned_by: me``, a
+    ``.gguf`` id) serve GGUF; vLLM, SGLang and Ray Serve serve Hugging Face safetensors."""
+    if isinstance(entry.get("meta"), dict) or entry.get("owned_by") in ("me", "llamacpp"):
+        return "gguf"
+    return "gguf" if "gguf" in model_id.lower() else "safetensors"
+
+
 def model_info(
     model_id: str, entry: dict[str, Any], embedding: bool
 ) -> LLMInfo | EmbeddingModelInfo:
     owner = entry.get("owned_by")
     common: dict[str, Any] = {
         "model_key": model_id,
-        "format": "openai",
+        "format": format_of(model_id, entry),
         "display_name": model_id,
         "publisher": owner if isinstance(owner, str) else "",
         "path": model_id,

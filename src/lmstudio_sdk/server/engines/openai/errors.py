@@ -8,6 +8,7 @@ from ...errors import ServerError
 __all__ = [
     "no_upstream_for",
     "not_supported_by_upstream",
+    "unfinished_stream",
     "upstream_dropped",
     "upstream_refused",
     "upstream_timed_out",
@@ -55,4 +56,14 @@ def no_upstream_for(model: str, upstreams: list[str]) -> ServerError:
         suggestion="Start an upstream that serves it, or wait for the health check to see "
         "one come back.",
         display_data={"code": "openai.noUpstream", "model": model},
+    )
+
+
+def unfinished_stream(upstream: str, endpoint: str) -> ServerError:
+    return ServerError(
+        f"The upstream {upstream} ended {endpoint} without finishing the reply",
+        cause="The stream closed with no finish_reason and no [DONE]. llama-cpp-python's "
+        "server does this when the request fails, e.g. a prompt longer than its context.",
+        suggestion="See the upstream's log for the reason.",
+        display_data={"code": "openai.unfinishedStream", "endpoint": endpoint},
     )

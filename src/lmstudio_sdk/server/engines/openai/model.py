@@ -20,7 +20,7 @@ from ...._protocol.schema import (
 )
 from ...errors import ServerError
 from ..base import CancelToken, EngineEvent, PredictionFinished, PredictionRequest
-from .errors import not_supported_by_upstream
+from .errors import not_supported_by_upstream, unfinished_stream
 from .request_body import (
     chat_body,
     completion_body,
@@ -29,7 +29,7 @@ from .request_body import (
 )
 from .stream_mapping import ChunkMapper
 from .tokenizer import UpstreamTokenizer
-from .transport import Cancelled, post_json, stream_events
+from .transport import Cancelled, EndedWithoutDone, post_json, stream_events
 from .upstreams import UpstreamPool
 
 __all__ = ["OpenAILoadedModel"]
@@ -163,6 +163,9 @@ class OpenAILoadedModel:
                             break  # leaving aclosing() closes the upstream stream
             except Cancelled:
                 cancelled = True
+            except EndedWithoutDone as ended:
+                if mapper.finish_reason is None:
+                    raise unfinished_stream(ended.upstream, path) from ended
         for event in mapper.finish(cancelled=cancelled):
             yield event
         prompt_tokens = mapper.usage.get("prompt_tokens")

@@ -24,13 +24,21 @@ from .errors import (
 from .sse import DONE, SseDecoder
 from .upstreams import Upstream, UpstreamPool
 
-__all__ = ["Cancelled", "post_json", "post_json_sync", "stream_events"]
+__all__ = ["Cancelled", "EndedWithoutDone", "post_json", "post_json_sync", "stream_events"]
 
 CANCEL_POLL_S = 0.02
 
 
 class Cancelled(Exception):
     """The caller cancelled; the upstream stream has been closed."""
+
+
+class EndedWithoutDone(Exception):
+    """The stream ended without ``data: [DONE]``: complete only if it said why it finished."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.upstream = upstream
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -110,7 +118,8 @@ async def stream_events(
 ) -> AsyncGenerator[Any, None]:
     """The decoded JSON of each SSE event of ``POST path`` (stream=true), until [DONE].
 
-    Raises Cancelled when ``cancel`` is set (the connection is closed on the way out).
+    Raises Cancelled when ``cancel`` is set (the connection is closed on the way out), and
+    EndedWithoutDone when the stream ends without [DONE].
     """
     tried: set[str] = set()
     while True:
@@ -136,7 +145,7 @@ async def stream_events(
                     event = decoder.end()
                     if event is not None and event is not DONE:
                         yield event
-                    return
+                    raise EndedWithoutDone(upstream.url)
             except httpx.ConnectError as exc:
                 pool.mark_down(upstream, str(exc))
                 tried.add(upstream.url)
