@@ -4,6 +4,8 @@ each failure becomes, cancellation, and the spreading of requests over upstreams
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -21,7 +23,7 @@ from lmstudio_sdk._protocol.schema import (
     TextPart,
 )
 from lmstudio_sdk.server import ServerThread
-from lmstudio_sdk.server.engines import create_engine
+from lmstudio_sdk.server.engines import EngineUnavailableError, create_engine
 from lmstudio_sdk.server.engines.base import (
     CancelToken,
     EngineEvent,
@@ -315,3 +317,25 @@ async def test_a_stream_that_ends_unfinished_is_an_error(fake: FakeUpstream) -> 
     # Without [DONE] but with a finish_reason, the reply is complete.
     fake.routes["/v1/chat/completions"] = lambda body: Sse(REPLY, done=False)
     assert text(await run(model, PredictionRequest(config(), history=history()))) == "Hello there"
+
+
+def test_the_engine_refuses_to_start_without_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == "httpx" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(EngineUnavailableError, match=r"lmstudio-sdk\[openai\]"):
+        create_engine("openai", upstreams=["http://127.0.0.1:1"])
+
+
+async def test_listing_skips_a_down_upstream_until_it_is_due(fake: FakeUpstream) -> None:
+    engine = OpenAIEngine(["http://127.0.0.1:1", fake.url], health_interval=60)
+    assert {m.model_key for m in engine.list_models()} == {LLM, EMBED}
+    down = engine.pool.upstreams[0]
+    assert not down.healthy
+    checked = down.checked_at
+    engine.pool._listed_at = -math.inf  # as if the listing were old
+    engine.list_models()
+    assert down.checked_at == checked  # not asked again before health_interval

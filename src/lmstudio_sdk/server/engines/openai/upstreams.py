@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ _log = logging.getLogger("lmstudio_sdk.server.engines.openai")
 
 CONNECT_TIMEOUT_S = 5.0
 HEALTH_TIMEOUT_S = 3.0
+LISTING_MAX_AGE_S = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -68,6 +70,7 @@ class UpstreamPool:
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._checks: set[asyncio.Task[None]] = set()
+        self._listed_at = -math.inf
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -89,9 +92,8 @@ class UpstreamPool:
         return self._client
 
     def sync_client(self, timeout: float) -> httpx.Client:
-        return httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S), headers=self.headers
-        )
+        connect = min(timeout, CONNECT_TIMEOUT_S)
+        return httpx.Client(timeout=httpx.Timeout(timeout, connect=connect), headers=self.headers)
 
     # -- choosing ---------------------------------------------------------------------------
 
@@ -134,9 +136,18 @@ class UpstreamPool:
         upstream.healthy = True
 
     def refresh_sync(self) -> None:
-        """Re-list every upstream's models now (blocking, a few seconds at most)."""
+        """Re-list the upstreams' models (blocking: the server lists models synchronously).
+
+        At most once per LISTING_MAX_AGE_S, and an upstream found down is asked again only
+        after ``health_interval``, so that an unreachable host does not stall every listing.
+        """
+        now = time.monotonic()
+        if now - self._listed_at < LISTING_MAX_AGE_S:
+            return
+        self._listed_at = now
+        due = [u for u in self.upstreams if u.healthy or now - u.checked_at >= self.health_interval]
         with self.sync_client(HEALTH_TIMEOUT_S) as client:
-            for upstream in self.upstreams:
+            for upstream in due:
                 try:
                     response = client.get(f"{upstream.url}/v1/models")
                     response.raise_for_status()
