@@ -121,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"lmstudio-sdk serve: --api-token: {exc}", file=sys.stderr)
             return 2
+    if args.upstream and args.engine != "openai":
+        print("lmstudio-sdk serve: --upstream needs --engine openai", file=sys.stderr)
+        return 2
     try:
         engine = build_engine(args)
     except (EngineUnavailableError, ValueError) as exc:

@@ -116,15 +116,17 @@ class OpenAILoadedModel:
         """The upstream's chunks; a refused ``json_schema`` response format is retried once
         in llama-cpp-python's older shape (nothing was streamed yet)."""
         model = self._info.model_key
+        streamed = False
         try:
             first = stream_events(self._pool, model, path, body, cancel)
             async with contextlib.aclosing(first):
                 async for chunk in first:
+                    streamed = True
                     yield chunk
             return
         except ServerError as exc:
             legacy = legacy_response_format(body)
-            if legacy is None or "response_format" not in exc.title:
+            if streamed or legacy is None or "response_format" not in exc.title:
                 raise
         second = stream_events(self._pool, model, path, legacy, cancel)
         async with contextlib.aclosing(second):

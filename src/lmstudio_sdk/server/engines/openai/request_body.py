@@ -37,6 +37,11 @@ __all__ = [
 P = "llm.prediction."
 
 
+# Streamed, with the token counts in a last chunk where the upstream offers that (vLLM,
+# SGLang, llama-server); others ignore the option and the engine counts itself.
+_STREAM: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
+
+
 def _checkbox(value: Any) -> tuple[bool, Any]:
     """``(checked, value)`` of a checkbox value; plain values count as checked."""
     if isinstance(value, dict) and "checked" in value:
@@ -167,13 +172,13 @@ def chat_body(
     model: str, history: ChatHistoryData, settings: PredictionSettings, files: Mapping[str, bytes]
 ) -> dict[str, Any]:
     messages = [m for message in history.messages for m in _message(message, files)]
-    return {"model": model, "messages": messages, "stream": True, **settings.body}
+    return {"model": model, "messages": messages, **_STREAM, **settings.body}
 
 
 def completion_body(model: str, prompt: str, settings: PredictionSettings) -> dict[str, Any]:
     body = {k: v for k, v in settings.body.items() if k not in ("tools", "tool_choice")}
     body.pop("response_format", None)  # not part of /v1/completions
-    return {"model": model, "prompt": prompt, "stream": True, **body}
+    return {"model": model, "prompt": prompt, **_STREAM, **body}
 
 
 def legacy_response_format(body: dict[str, Any]) -> dict[str, Any] | None:
