@@ -19,9 +19,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 python -m pip install --quiet --upgrade pip
 
 if (( dev )); then
-  python -m pip install --quiet -e '.[dev]'
+  python -m pip install --quiet -e '.[dev,openai]'
 else
-  python -m pip install --quiet -e .
+  python -m pip install --quiet -e '.[openai]'
 fi
 
 # The server extra without llama-cpp-python itself (built separately, faster, below).
@@ -32,5 +32,8 @@ bash scripts/install-engine.sh
 lmstudio-sdk models install all --with-vision
 
 if (( dev )); then
+  # llama-cpp-python's own OpenAI-compatible server (its `server` extra, without reinstalling
+  # llama-cpp-python itself): the real upstream of the openai engine's tests.
+  python -m pip install --quiet fastapi uvicorn sse-starlette starlette-context pydantic-settings
   (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -9,11 +9,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from lmstudio_sdk.server import ServerThread
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
+from lmstudio_sdk.server.local.model_install import install_models
+
+from .openai_engine.upstream import MISSING as UPSTREAM_MISSING
+from .openai_engine.upstream import SKIP_REASON as UPSTREAM_SKIP_REASON
+from .openai_engine.upstream import start_upstream
 
 API_TOKEN = "sk-lm-abcdEFGH:abcdefghijABCDEFGHIJ"
 OTHER_TOKEN = "sk-lm-zzzzZZZZ:zzzzzzzzzzZZZZZZZZZZ"
@@ -103,3 +109,26 @@ def server_process() -> Iterator[ServerProcess]:
         yield proc
     finally:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def upstream_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled models for llama-cpp-python's server, installed once per session."""
+    if UPSTREAM_MISSING:
+        pytest.skip(UPSTREAM_SKIP_REASON)
+    root = tmp_path_factory.mktemp("openai-upstream-models")
+    install_models(["all"], root, with_vision=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_upstream(
+    upstream_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on SmolLM2 and MiniLM, once per session
+    (the upstream of the openai engine's tests and of its conformance run); its URL."""
+    upstream = start_upstream(upstream_models_dir, tmp_path_factory.mktemp("openai-upstream"))
+    try:
+        yield upstream.url
+    finally:
+        upstream.stop()

@@ -25,6 +25,7 @@ from .harness import (
     EngineSetup,
     ServerProcess,
     llama_setup,
+    openai_setup,
     run_script,
     scripted_setup,
     start_server,
@@ -53,11 +54,17 @@ def llama_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(
     scope="session",
-    params=["scripted", pytest.param("llama", marks=pytest.mark.llama)],
+    params=[
+        "scripted",
+        pytest.param("llama", marks=pytest.mark.llama),
+        pytest.param("openai", marks=pytest.mark.openai),
+    ],
 )
 def engine(request: pytest.FixtureRequest) -> EngineSetup:
     if request.param == "scripted":
         return scripted_setup()
+    if request.param == "openai":
+        return openai_setup(request.getfixturevalue("llama_cpp_upstream"))
     models_dir: Path = request.getfixturevalue("llama_models_dir")
     return llama_setup(models_dir)
 

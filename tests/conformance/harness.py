@@ -66,6 +66,12 @@ def llama_setup(models_dir: Path) -> EngineSetup:
     return EngineSetup("llama", args, script_timeout_s=150.0)
 
 
+def openai_setup(upstream_url: str) -> EngineSetup:
+    """The openai engine in front of llama-cpp-python's server (tests/openai_engine)."""
+    args = ("--engine", "openai", "--upstream", upstream_url)
+    return EngineSetup("openai", args, script_timeout_s=150.0)
+
+
 _LISTENING = re.compile(r"^LM Studio SDK server listening on (ws://\S+)$")
 
 

@@ -129,6 +129,9 @@ ENGINES = {
     ),
 }
 
+# The openai engine in front of llama-cpp-python's server on the same models.
+ENGINES["openai"] = ENGINES["llama"]
+
 # Set by main() from --engine.
 E = ENGINES["scripted"]
 SCENARIO_TIMEOUT_S = E.scenario_timeout_s

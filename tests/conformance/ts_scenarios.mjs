@@ -69,6 +69,10 @@ const ENGINES = {
   },
 };
 
+// The openai engine in front of llama-cpp-python's server on the same models (its context is
+// 2048, so the error prompt is refused upstream).
+ENGINES.openai = { ...ENGINES.llama };
+
 // The sentences of the embed scenario: `related` means nearly what `anchor` means, `unrelated`
 // does not (py_official_scenarios.py embeds the same three).
 const EMBED_TEXTS = {
@@ -95,7 +99,7 @@ const E = ENGINES[engineName];
 const [baseUrl, apiToken] = positional;
 if (!baseUrl || !E || positional.length > 2) {
   process.stderr.write(
-    "usage: node ts_scenarios.mjs [--engine scripted|llama] ws://HOST:PORT [API_TOKEN]\n",
+    "usage: node ts_scenarios.mjs [--engine scripted|llama|openai] ws://HOST:PORT [API_TOKEN]\n",
   );
   process.exit(2);
 }

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from ..server import LMStudioServer
-from ..server.engines import EngineUnavailableError, create_engine
+from ..server.engines import ENGINE_NAMES, EngineUnavailableError, create_engine
 from ..server.engines.base import Engine
 from ..server.services.auth import parse_api_token
 from .arguments import existing_dir, tcp_port
@@ -39,9 +39,24 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--engine",
-        choices=("scripted", "llama"),
+        choices=ENGINE_NAMES,
         default="scripted",
-        help="scripted: deterministic test engine; llama: llama.cpp (default: %(default)s)",
+        help="scripted: deterministic test engine; llama: llama.cpp; openai: in front of "
+        "OpenAI-compatible servers given with --upstream (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="openai engine: an OpenAI-compatible server, e.g. http://gpu1:8000 (repeat for "
+        "several; requests go to the one with the fewest in flight)",
+    )
+    parser.add_argument(
+        "--upstream-api-key",
+        default=None,
+        metavar="KEY",
+        help="openai engine: sent to every upstream as 'Authorization: Bearer KEY'",
     )
     parser.add_argument(
         "--models-dir",
@@ -86,6 +101,8 @@ def build_engine(args: argparse.Namespace) -> Engine:
         n_threads=args.threads,
         token_delay=args.token_delay,
         load_delay=getattr(args, "load_delay", 0.0),
+        upstreams=getattr(args, "upstream", []),
+        upstream_api_key=getattr(args, "upstream_api_key", None),
     )
 
 
@@ -104,9 +121,12 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"lmstudio-sdk serve: --api-token: {exc}", file=sys.stderr)
             return 2
+    if args.upstream and args.engine != "openai":
+        print("lmstudio-sdk serve: --upstream needs --engine openai", file=sys.stderr)
+        return 2
     try:
         engine = build_engine(args)
-    except EngineUnavailableError as exc:
+    except (EngineUnavailableError, ValueError) as exc:
         print(f"lmstudio-sdk serve: {exc}", file=sys.stderr)
         return 2
     try:
