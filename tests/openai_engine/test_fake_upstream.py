@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import lmstudio_sdk as lms
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.chat import message_data
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
     EmbeddingModelInfo,
     KVConfig,
     KVConfigField,
@@ -42,7 +42,7 @@ REPLY = [chunk(role="assistant"), chunk("Hello"), chunk(" there"), chunk(finish=
 
 
 def history(text: str = "hi") -> ChatHistoryData:
-    return ChatHistoryData(messages=[ChatMessageData(role="user", content=[TextPart(text=text)])])
+    return ChatHistoryData(messages=[message_data("user", [TextPart(text=text)])])
 
 
 def config(**fields: Any) -> KVConfig:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from lmstudio_sdk._protocol.schema import (
+from lmstudio_sdk._protocol.chat import message_data
+from lmstudio_sdk._protocol.packets.shared import (
     ChatHistoryData,
-    ChatMessageData,
     KVConfig,
     KVConfigField,
     TextPart,
@@ -278,14 +278,10 @@ def test_chat_with_tool_round_becomes_openai_messages() -> None:
     call = ToolCallRequest(name="add", arguments={"a": 1}, id="c1")
     history = ChatHistoryData(
         messages=[
-            ChatMessageData(role="system", content=[TextPart(text="Be brief.")]),
-            ChatMessageData(role="user", content=[TextPart(text="1+?")]),
-            ChatMessageData(
-                role="assistant", content=[ToolCallRequestPart(tool_call_request=call)]
-            ),
-            ChatMessageData(
-                role="tool", content=[ToolCallResultPart(content="1", tool_call_id="c1")]
-            ),
+            message_data("system", [TextPart(text="Be brief.")]),
+            message_data("user", [TextPart(text="1+?")]),
+            message_data("assistant", [ToolCallRequestPart(tool_call_request=call)]),
+            message_data("tool", [ToolCallResultPart(content="1", tool_call_id="c1")]),
         ]
     )
     body = chat_body("m", history, settings_from_config(kv(temperature=0)), {})

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ...._protocol.schema import EmbeddingModelInfo, LLMInfo
+from ...._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
 from .upstreams import Upstream, UpstreamPool
 
 __all__ = ["DEFAULT_CONTEXT_LENGTH", "ModelCatalog"]
@@ -56,10 +56,11 @@ def model_info(
         "indexed_model_identifier": model_id,
         "size_bytes": 0,  # the upstream does not say
         "max_context_length": context_length_of(entry),
+        "device_identifier": None,
     }
     if embedding:
         return EmbeddingModelInfo(**common)
-    return LLMInfo(**common, trained_for_tool_use=True)
+    return LLMInfo(**common, vision=False, trained_for_tool_use=True)
 
 
 class ModelCatalog:

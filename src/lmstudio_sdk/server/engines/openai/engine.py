@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...._protocol.schema import EmbeddingModelInfo, KVConfig, KVConfigField, LLMInfo
+from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, KVConfigField, LLMInfo
 from .catalog import ModelCatalog
 from .errors import no_upstream_for
 from .model import OpenAILoadedModel

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from ...._protocol.schema import (
+from ...._protocol.packets.shared import (
     ChatHistoryData,
     EmbeddingModelInfo,
     KVConfig,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...._protocol.schema import (
+from ...._protocol.packets.shared import (
     ChatHistoryData,
     ChatMessageData,
     FilePart,

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ...._protocol.schema import ToolCallRequest
+from ...._protocol.packets.shared import ToolCallRequest
 from ...errors import ServerError
 from ..base import (
     EngineEvent,
