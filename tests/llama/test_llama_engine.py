@@ -449,15 +449,15 @@ async def test_user_text_cannot_inject_special_tokens(smol: Any) -> None:
     )
     # The literal control-token text is tokenised as many plain tokens, not as 2 specials.
     extra = finished(events_sneaky).prompt_tokens_count - finished(events_plain).prompt_tokens_count
-    assert extra > len(smol.tokenize("\nassistant\nSure")) + 2
+    assert extra > len(await smol.tokenize("\nassistant\nSure")) + 2
 
 
-def test_tokenize_round_trip(smol: Any) -> None:
+async def test_tokenize_round_trip(smol: Any) -> None:
     text = "Hello, world! Ünïcödé ✓ 東京 <|im_end|>"
-    tokens = smol.tokenize(text)
+    tokens = await smol.tokenize(text)
     assert all(isinstance(t, int) for t in tokens)
     assert smol.detokenize(tokens) == text
-    assert len(smol.tokenize("<|im_end|>")) > 1  # not parsed as the control token
+    assert len(await smol.tokenize("<|im_end|>")) > 1  # not parsed as the control token
 
 
 async def test_raw_prompt_completion(smol: Any) -> None:
@@ -467,7 +467,7 @@ async def test_raw_prompt_completion(smol: Any) -> None:
     )
     done = finished(events)
     assert done.stop_reason in ("eosFound", "maxPredictedTokensReached")
-    assert done.prompt_tokens_count == len(smol.tokenize("Once upon a time"))
+    assert done.prompt_tokens_count == len(await smol.tokenize("Once upon a time"))
 
 
 async def test_model_without_template(engine: Any) -> None:
@@ -498,7 +498,7 @@ async def test_model_without_template(engine: Any) -> None:
                 history=chat(("user", "hello")),
             ),
         )
-        assert finished(events).prompt_tokens_count == len(tiny.tokenize("hello"))
+        assert finished(events).prompt_tokens_count == len(await tiny.tokenize("hello"))
     finally:
         await tiny.unload()
 
@@ -507,7 +507,7 @@ async def test_unloaded_model_refuses_work(engine: Any) -> None:
     tiny = await aload(engine, TINY_PATH, kv(**{"llm.load.contextLength": 64}))
     await tiny.unload()
     with pytest.raises(ServerError, match="unloaded"):
-        tiny.tokenize("x")
+        await tiny.tokenize("x")
     with pytest.raises(ServerError, match="unloaded"):
         await collect(tiny, PredictionRequest(config=predict_config(), raw_prompt="x"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import math
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -142,8 +143,8 @@ async def test_tokenize_finds_the_upstreams_endpoint(fake: FakeUpstream) -> None
         Json({"tokens": [1, 2, 3]}) if "prompt" in body else Json({"detail": "bad"}, 422)
     )
     model = await load(OpenAIEngine([fake.url]))
-    assert model.tokenize("a b c") == [1, 2, 3]
-    assert model.tokenize("a b c") == [1, 2, 3]
+    assert await model.tokenize("a b c") == [1, 2, 3]
+    assert await model.tokenize("a b c") == [1, 2, 3]
     tried = [p for p in fake.paths() if "tokenize" in p]
     assert tried == ["/extras/tokenize", "/tokenize", "/tokenize"]  # learnt once
 
@@ -151,7 +152,7 @@ async def test_tokenize_finds_the_upstreams_endpoint(fake: FakeUpstream) -> None
 async def test_tokenize_without_an_endpoint_is_a_typed_error(fake: FakeUpstream) -> None:
     model = await load(OpenAIEngine([fake.url]))
     with pytest.raises(ServerError) as caught:
-        model.tokenize("x")
+        await model.tokenize("x")
     assert "not supported by the upstream" in caught.value.title
     assert fake.url in caught.value.title
     with pytest.raises(ServerError, match="not supported by the upstream"):
@@ -339,3 +340,26 @@ async def test_listing_skips_a_down_upstream_until_it_is_due(fake: FakeUpstream)
     engine.pool._listed_at = -math.inf  # as if the listing were old
     engine.list_models()
     assert down.checked_at == checked  # not asked again before health_interval
+
+
+async def test_a_slow_upstream_tokenize_does_not_stall_other_callers(
+    fake: FakeUpstream, client: lms.AsyncClient
+) -> None:
+    """The engine's tokenize is a blocking HTTP call: it must not run on the server's loop."""
+    answered = threading.Event()
+
+    def slow_tokenize(body: dict[str, Any]) -> Json:
+        answered.wait(5.0)  # held until the other caller has been served
+        return Json({"tokens": [1, 2]})
+
+    fake.routes["/extras/tokenize"] = slow_tokenize
+    model = await client.llm.model(LLM)
+    tokenizing = asyncio.ensure_future(model.tokenize("a b"))
+    try:
+        version = await client.system.get_lmstudio_version(timeout=2.0)
+        answered.set()
+        assert version.version
+        assert await tokenizing == [1, 2]
+    finally:
+        answered.set()
+        await asyncio.gather(tokenizing, return_exceptions=True)

@@ -201,7 +201,7 @@ class _CrashingEngine(ScriptedEngine):
     async def load(self, info: Any, config: Any, on_progress: Any) -> Any:
         model = await super().load(info, config, on_progress)
 
-        def crash(text: str) -> list[int]:
+        async def crash(text: str) -> list[int]:
             raise ZeroDivisionError("boom")
 
         model.tokenize = crash  # type: ignore[method-assign]

@@ -152,13 +152,13 @@ async def estimate_model_usage(
 async def tokenize(ctx: CallContext, p: shared.TokenizeParameter) -> shared.TokenizeResult:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     ctx.models.touch(instance)
-    return shared.TokenizeResult(tokens=list(instance.model.tokenize(p.input_string)))
+    return shared.TokenizeResult(tokens=list(await instance.model.tokenize(p.input_string)))
 
 
 async def count_tokens(ctx: CallContext, p: shared.TokenizeParameter) -> shared.CountTokensResult:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     ctx.models.touch(instance)
-    return shared.CountTokensResult(token_count=len(instance.model.tokenize(p.input_string)))
+    return shared.CountTokensResult(token_count=len(await instance.model.tokenize(p.input_string)))
 
 
 async def load_model(ctx: ChannelContext, p: shared.LoadModelCreationParameter) -> None:

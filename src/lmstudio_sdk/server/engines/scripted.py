@@ -252,7 +252,7 @@ class ScriptedModel:
     def load_config(self) -> KVConfig:
         return self._load_config
 
-    def tokenize(self, text: str) -> list[int]:
+    async def tokenize(self, text: str) -> list[int]:
         return [scripted_token_id(t) for t in scripted_tokenize(text)]
 
     def apply_prompt_template(

@@ -132,7 +132,7 @@ class LlamaLoadedModel:
     def has_vision(self) -> bool:
         return self._vision is not None
 
-    def tokenize(self, text: str) -> list[int]:
+    async def tokenize(self, text: str) -> list[int]:
         """Tokens of ``text`` as plain text (special-token syntax is not parsed, no BOS)."""
         self._check_open()
         return self._tokenize(text, add_bos=False, special=False)

@@ -75,8 +75,8 @@ class OpenAILoadedModel:
     def load_config(self) -> KVConfig:
         return self._load_config
 
-    def tokenize(self, text: str) -> list[int]:
-        return self._tokenizer.tokenize(text)
+    async def tokenize(self, text: str) -> list[int]:
+        return await self._tokenizer.tokenize(text)
 
     def apply_prompt_template(
         self,

@@ -4,9 +4,6 @@ llama-cpp-python's server: ``POST /extras/tokenize {"model", "input"}`` → ``{"
 vLLM and SGLang: ``POST /tokenize {"model", "prompt"}`` → ``{"tokens"}``; llama.cpp's
 ``llama-server``: ``POST /tokenize {"content"}`` → ``{"tokens"}``. An upstream with none of
 them gets the typed "not supported by the upstream" error.
-
-The server calls ``tokenize`` synchronously, so these requests block its loop for as long as
-the upstream takes (bounded by TOKENIZE_TIMEOUT_S); tokenizing is fast on every upstream.
 """
 
 from __future__ import annotations
@@ -17,12 +14,10 @@ from typing import Any
 
 from ...errors import ServerError
 from .errors import not_supported_by_upstream
-from .transport import post_json, post_json_sync
+from .transport import post_json
 from .upstreams import UpstreamPool
 
 __all__ = ["TOKENIZE_ROUTES", "UpstreamTokenizer"]
-
-TOKENIZE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -63,12 +58,12 @@ class UpstreamTokenizer:
             self._route = route
         return tokens
 
-    def tokenize(self, text: str) -> list[int]:
+    async def tokenize(self, text: str) -> list[int]:
         upstream = self._pool.pick(self._model_id)
         for route in self._routes(upstream.url):
             body = {"model": self._model_id, route.input_field: text}
             try:
-                answer = post_json_sync(self._pool, upstream, route.path, body, TOKENIZE_TIMEOUT_S)
+                answer = await post_json(self._pool, self._model_id, route.path, body)
             except ServerError as exc:
                 if _is_refusal(exc):
                     continue  # another shape, or none

@@ -24,7 +24,7 @@ from .errors import (
 from .sse import DONE, SseDecoder
 from .upstreams import Upstream, UpstreamPool
 
-__all__ = ["Cancelled", "EndedWithoutDone", "post_json", "post_json_sync", "stream_events"]
+__all__ = ["Cancelled", "EndedWithoutDone", "post_json", "stream_events"]
 
 CANCEL_POLL_S = 0.02
 
@@ -85,20 +85,6 @@ async def post_json(pool: UpstreamPool, model: str, path: str, body: dict[str, A
             return response.json()
         except ValueError as exc:
             raise upstream_dropped(upstream.url, path, "the answer is not JSON") from exc
-
-
-def post_json_sync(
-    pool: UpstreamPool, upstream: Upstream, path: str, body: dict[str, Any], timeout: float
-) -> Any:
-    """Blocking: for the few engine calls the server makes synchronously (tokenize)."""
-    with pool.lease(upstream), pool.sync_client(timeout) as client:
-        try:
-            response = client.post(f"{upstream.url}{path}", json=body)
-        except httpx.HTTPError as exc:
-            raise _failure(upstream, path, exc, timeout) from exc
-    if response.status_code >= 400:
-        raise refusal(upstream, path, response.status_code, _error_message(response))
-    return response.json()
 
 
 async def _next_or_cancel(lines: AsyncIterator[str], cancel: CancelToken) -> str | None:
