@@ -19,7 +19,9 @@ __all__ = [
     "error_from_exception",
     "identifier_not_found",
     "no_model_matching_query",
+    "not_supported",
     "path_not_found",
+    "permission_denied",
     "preset_not_found",
     "specific_model_unloaded",
 ]
@@ -40,13 +42,20 @@ class ServerError(Exception):
         cause: str | None = None,
         suggestion: str | None = None,
         display_data: dict[str, Any] | None = None,
+        machine_data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(title)
         self.title = title
         self.cause = cause
         self.suggestion = suggestion
         self.display_data = display_data
-        self.data = error_data(title, cause=cause, suggestion=suggestion, display_data=display_data)
+        self.data = error_data(
+            title,
+            cause=cause,
+            suggestion=suggestion,
+            display_data=display_data,
+            machine_data=machine_data,
+        )
 
 
 def error_from_exception(exc: BaseException) -> ErrorData:
@@ -155,3 +164,23 @@ def preset_not_found(identifier: str) -> ServerError:
             "totalAvailablePresets": 0,
         },
     )
+
+
+# errorData codes of this server's own kinds of refusal (the client maps them to
+# NotSupportedByServerError and PermissionDeniedError).
+NOT_SUPPORTED = "notSupported"
+PERMISSION_DENIED = "permissionDenied"
+
+
+def not_supported(
+    title: str, reason: str, *, suggestion: str | None = None, endpoint: str | None = None
+) -> ServerError:
+    """This server does not do what was asked; ``reason`` (the cause) says why."""
+    machine: dict[str, Any] = {"code": NOT_SUPPORTED}
+    if endpoint is not None:
+        machine["endpoint"] = endpoint
+    return ServerError(title, cause=reason, suggestion=suggestion, machine_data=machine)
+
+
+def permission_denied(title: str, suggestion: str) -> ServerError:
+    return ServerError(title, suggestion=suggestion, machine_data={"code": PERMISSION_DENIED})

@@ -1,0 +1,96 @@
+"""Facts about the machine the server runs on, for /runtime surveyHardware and listEngines:
+CPU model, instruction set extensions, cores, memory, and the llama.cpp build if installed.
+
+Read from Linux's /proc where it exists, else from ``platform`` and ``os``; nothing here
+imports an engine (the llama.cpp build comes from the installed package's metadata).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+__all__ = ["Machine", "llama_cpp_build", "machine"]
+
+_CPUINFO = Path("/proc/cpuinfo")
+_MEMINFO = Path("/proc/meminfo")
+
+# /proc/cpuinfo flag → the name LM Studio reports for an instruction set extension.
+_EXTENSIONS = {
+    "avx": "AVX",
+    "avx2": "AVX2",
+    "avx512f": "AVX512",
+    "avx_vnni": "AVX_VNNI",
+    "avx512_vnni": "AVX512_VNNI",
+    "f16c": "F16C",
+    "fma": "FMA",
+    "sse4_1": "SSE4.1",
+    "sse4_2": "SSE4.2",
+    "asimd": "NEON",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    cpu_name: str | None
+    architecture: str  # "x86_64", "arm64", …
+    instruction_set_extensions: list[str]
+    logical_cores: int
+    memory_bytes: int  # total RAM; 0 when unknown
+
+
+def _cpuinfo_fields() -> dict[str, str]:
+    """The first processor's ``key: value`` lines of /proc/cpuinfo (empty elsewhere)."""
+    try:
+        text = _CPUINFO.read_text(errors="replace")
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def _memory_bytes() -> int:
+    try:
+        for line in _MEMINFO.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024  # the kernel reports kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+@cache
+def machine() -> Machine:
+    """This machine's facts (read once: they do not change while the server runs)."""
+    fields = _cpuinfo_fields()
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    arch = platform.machine() or "unknown"
+    return Machine(
+        cpu_name=fields.get("model name") or platform.processor() or None,
+        architecture={"aarch64": "arm64", "AMD64": "x86_64"}.get(arch, arch),
+        instruction_set_extensions=[name for flag, name in _EXTENSIONS.items() if flag in flags],
+        logical_cores=os.cpu_count() or 1,
+        memory_bytes=_memory_bytes(),
+    )
+
+
+def llama_cpp_build() -> str | None:
+    """The installed llama-cpp-python version (it pins one llama.cpp build), or None."""
+    try:
+        return importlib.metadata.version("llama_cpp_python")
+    except importlib.metadata.PackageNotFoundError:
+        return None
