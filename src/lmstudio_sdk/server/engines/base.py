@@ -156,6 +156,12 @@ class LoadedModel(Protocol):
     def context_length(self) -> int: ...
 
     @property
+    def parallel_slots(self) -> int:
+        """How many predictions (or embeddings) the instance runs side by side; the server
+        queues the rest."""
+        ...
+
+    @property
     def load_config(self) -> KVConfig:
         """The effective load config (every load key the engine used)."""
         ...

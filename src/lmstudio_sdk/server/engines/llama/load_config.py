@@ -10,7 +10,7 @@ from ...._protocol.schema import EmbeddingModelInfo, KVConfig, KVConfigField, LL
 from ...errors import ServerError
 from .sampling import checkbox
 
-__all__ = ["translate_load_config"]
+__all__ = ["DEFAULT_PARALLEL_PREDICTIONS", "parallel_predictions", "translate_load_config"]
 
 _log = logging.getLogger("lmstudio_sdk.server.engines.llama")
 
@@ -43,6 +43,18 @@ _KV_CACHE_TYPES = {
 }
 
 _DEFAULT_LLM_CONTEXT = 4096
+
+#: LM Studio's default ``maxParallelPredictions`` (load key ``llm.load.numParallelSessions``).
+DEFAULT_PARALLEL_PREDICTIONS = 4
+_PARALLEL_KEY = "llm.load.numParallelSessions"
+# llama.cpp's own limit on sequences per context (LLAMA_MAX_SEQ).
+_MAX_PARALLEL = 256
+
+
+def parallel_predictions(effective: KVConfig) -> int:
+    """The number of prediction slots an effective LLM load config asks for."""
+    value = effective.get(_PARALLEL_KEY)
+    return value if isinstance(value, int) else 1
 
 
 def translate_load_config(
@@ -93,6 +105,12 @@ def translate_load_config(
         kwargs["n_batch"] = batch
     used[prefix + "llama.evalBatchSize"] = kwargs.get("n_batch", 512)
     if not is_embedding:
+        parallel = get(_PARALLEL_KEY)
+        if parallel is None:
+            parallel = DEFAULT_PARALLEL_PREDICTIONS
+        elif not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
+            raise ServerError(f"Invalid number of parallel predictions: {parallel!r}")
+        used[_PARALLEL_KEY] = min(parallel, _MAX_PARALLEL)
         ubatch = get("llm.load.llama.physicalBatchSize")
         if isinstance(ubatch, int) and ubatch > 0:
             kwargs["n_ubatch"] = ubatch
