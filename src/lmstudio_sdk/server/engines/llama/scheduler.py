@@ -56,6 +56,7 @@ class Job:
     sampler: Any = None
     prompt_done: bool = False
     cached: int = 0
+    order: int = 0  # admission order: prompts are evaluated first come, first served
 
 
 class _Slot:
@@ -91,6 +92,7 @@ class BatchScheduler:
         self._waiting: collections.deque[Job] = collections.deque()
         self._wake = threading.Condition()
         self._closed = False
+        self._admitted = 0
         self._thread = threading.Thread(target=self._loop, name=f"batch-{name}", daemon=True)
         self._thread.start()
 
@@ -152,6 +154,8 @@ class BatchScheduler:
                 break
             self._waiting.popleft()
             slot = max(free, key=lambda s: _common_prefix(s.resident, job.generation.context))
+            self._admitted += 1
+            job.order = self._admitted
             slot.job = job
             admitted.append((slot, job))
         return admitted
@@ -237,7 +241,13 @@ class BatchScheduler:
         planned: list[tuple[_Slot, int, int | None]] = []  # slot, tokens added, output index
         active = self._active()
         generating = [s for s in active if s.job is not None and s.job.prompt_done]
-        prompting = [s for s in active if s.job is not None and not s.job.prompt_done]
+        # One prompt per step, the oldest first: on a CPU a batch costs about its token count,
+        # so evaluating prompts one after the other gives the first request its first token
+        # sooner, and the last no later, than evaluating them all together.
+        prompting = sorted(
+            (s for s in active if s.job is not None and not s.job.prompt_done),
+            key=lambda s: s.job.order if s.job is not None else 0,
+        )[:1]
         for slot in generating + prompting:
             job = slot.job
             assert job is not None
