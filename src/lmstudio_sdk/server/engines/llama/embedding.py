@@ -60,10 +60,16 @@ class EmbeddingBatcher:
 
     async def embed(self, tokens: list[int]) -> list[float]:
         if len(tokens) > self.n_ctx:
+            # LM Studio cuts such input to the context and only logs a warning; the
+            # embedString result has no field to say so, so the caller gets an error instead
+            # of the embedding of a text it did not send.
             raise ServerError(
                 f"The input ({len(tokens)} tokens) is longer than the model's context "
                 f"({self.n_ctx} tokens)",
-                suggestion="Split the text into shorter pieces and embed each of them.",
+                cause="An embedding of the truncated text would not be the embedding of the "
+                "input, and the result cannot say that it was truncated.",
+                suggestion="Split the text into shorter pieces and embed each of them, or "
+                "load the model with a longer context if it supports one.",
             )
         loop = asyncio.get_running_loop()
         request = _Request(tokens, loop, loop.create_future())
