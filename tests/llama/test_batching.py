@@ -25,7 +25,7 @@ from lmstudio_sdk.server.engines.base import (
 from lmstudio_sdk.server.errors import ServerError
 
 from ..server.helpers import by_identifier, connect, load, predict_params, stack
-from .conftest import chat, predict_config, requires_engine
+from .conftest import SMOL_PATH, aload, chat, kv, predict_config, requires_engine
 from .helpers import collect, finished, text_of
 
 pytestmark = [pytest.mark.llama, requires_engine]
@@ -203,3 +203,34 @@ async def test_embedding_input_longer_than_the_context_is_an_error(minilm: Any) 
     assert "512" in str(caught.value)
     # A short input next to it is still fine.
     assert len(await minilm.embed("short")) == 384
+
+
+async def test_shared_kv_cache_runs_parallel_sequences(engine: Any) -> None:
+    config = kv(
+        **{
+            "llm.load.contextLength": 512,
+            "llm.load.numParallelSessions": 2,
+            "llm.load.useUnifiedKvCache": True,
+        }
+    )
+    model = await aload(engine, SMOL_PATH, config)
+    try:
+        assert model.parallel_slots == 2
+        assert model.context_length == 512
+        assert model.load_config.get("llm.load.useUnifiedKvCache") is True
+        system = "You are terse. " * 20
+        requests = [
+            PredictionRequest(
+                config=predict_config(12), history=chat(("system", system), ("user", question))
+            )
+            for question in ("Name a color.", "Name a fruit.", "Name a city.")
+        ]
+        results = await asyncio.gather(*(collect(model, r) for r in requests))
+        for events in results:
+            assert finished(events).stop_reason in ("eosFound", "maxPredictedTokensReached")
+            assert text_of(events)
+        # The third one found the system prompt cached by the others (a shared prefix).
+        details = [e.details for e in results[2] if isinstance(e, PromptProgress)]
+        assert details[0].cached_token_count >= len(model.tokenize(system))
+    finally:
+        await model.unload()

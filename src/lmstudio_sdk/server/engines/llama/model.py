@@ -21,7 +21,7 @@ from ...errors import ServerError
 from ...local.models_dir import ScannedModel
 from ..base import EngineEvent, PredictionRequest
 from .embedding import EmbeddingBatcher
-from .load_config import parallel_predictions, translate_load_config
+from .load_config import parallel_predictions, translate_load_config, unified_kv_cache
 from .prediction import Prediction
 from .runtime import LOAD_LOCK, llama_cpp_module, model_progress, parallel_context
 from .scheduler import BatchScheduler
@@ -80,7 +80,13 @@ class LlamaLoadedModel:
         else:
             slots = parallel_predictions(load_config)
             self._scheduler = BatchScheduler(
-                llama_cpp, llm._ctx, slots, self._batch_size, n_threads, name
+                llama_cpp,
+                llm._ctx,
+                slots,
+                self._batch_size,
+                n_threads,
+                name,
+                shared_cache=unified_kv_cache(load_config),
             )
 
     # -- construction -----------------------------------------------------------------------
@@ -102,12 +108,13 @@ class LlamaLoadedModel:
         report(0.01)
         try:
             slots = 1 if is_embedding else parallel_predictions(effective)
-            if slots > 1:
+            unified = unified_kv_cache(effective)
+            if slots > 1 and not unified:
                 kwargs["n_ctx"] = int(kwargs["n_ctx"]) * slots  # one stream per sequence
             with (
                 LOAD_LOCK,
                 model_progress(lambda v: report(0.01 + 0.89 * v)),
-                parallel_context(slots) if slots > 1 else contextlib.nullcontext(),
+                parallel_context(slots, unified=unified) if slots > 1 else contextlib.nullcontext(),
             ):
                 llm = llama_cpp.Llama(str(scanned.file), **kwargs)
         except ServerError:

@@ -84,15 +84,16 @@ def model_progress(callback: Callable[[float], bool]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def parallel_context(n_seq_max: int) -> Iterator[None]:
+def parallel_context(n_seq_max: int, *, unified: bool) -> Iterator[None]:
     """Make the context of one ``Llama(...)`` call hold ``n_seq_max`` sequences, each in a KV
-    stream of its own (``n_ctx / n_seq_max`` cells).
+    stream of its own (``n_ctx / n_seq_max`` cells), or all in one ``unified`` cache.
 
     Separate streams keep each sequence's cells contiguous from cell 0 in position order, so
     its attention sums in the same order however other sequences come and go: batched greedy
     output then equals the same request run alone. A unified cache would interleave the
     sequences' cells, and llama.cpp's SIMD sums of the attention depend on where the cells
-    lie (logits moved by up to 0.47 on SmolLM2), which flips greedy choices.
+    lie (logits moved by up to 0.47 on SmolLM2), which flips greedy choices; it costs no extra
+    memory, though.
 
     ``Llama.__init__`` starts from ``llama_context_default_params()`` and sets neither field for
     an LLM, so, as in :func:`model_progress`, the defaults are wrapped for the duration of the
@@ -104,7 +105,7 @@ def parallel_context(n_seq_max: int) -> Iterator[None]:
     def patched() -> Any:
         params = original()
         params.n_seq_max = n_seq_max
-        params.kv_unified = False
+        params.kv_unified = unified
         return params
 
     module.llama_context_default_params = patched

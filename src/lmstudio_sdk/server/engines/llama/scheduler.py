@@ -79,9 +79,18 @@ class BatchScheduler:
     """Runs the jobs of one context in slots, decoding them together."""
 
     def __init__(
-        self, lc: Any, ctx: Any, n_slots: int, n_batch: int, n_threads: int, name: str
+        self,
+        lc: Any,
+        ctx: Any,
+        n_slots: int,
+        n_batch: int,
+        n_threads: int,
+        name: str,
+        *,
+        shared_cache: bool,
     ) -> None:
         self._lc = lc
+        self._shared_cache = shared_cache
         self._context = ctx  # llama-cpp-python's LlamaContext (what samplers take)
         self._ctx = ctx.ctx
         self._mem = lc.llama_get_memory(self._ctx)
@@ -197,6 +206,12 @@ class BatchScheduler:
         best = min(best, len(target) - 1)  # re-evaluate at least one token for its logits
         if donor is slot or best <= own:
             self._forget(slot, min(own, best))
+            return
+        if self._shared_cache:
+            # One cache: the cells of the prefix just get a second owner.
+            self._forget(slot, 0)
+            self._lc.llama_memory_seq_cp(self._mem, donor.seq_id, slot.seq_id, 0, best)
+            slot.resident = donor.resident[:best]
             return
         # Sequences live in streams of their own, and llama.cpp copies between streams only
         # whole (the data is copied at the next decode): copy all, then cut to the prefix.
