@@ -41,6 +41,7 @@ __all__ = [
     "ToolCallFailed",
     "ToolCallNameReceived",
     "ToolCallStarted",
+    "parallel_slots",
 ]
 
 
@@ -156,12 +157,6 @@ class LoadedModel(Protocol):
     def context_length(self) -> int: ...
 
     @property
-    def parallel_slots(self) -> int:
-        """How many predictions (or embeddings) the instance runs side by side; the server
-        queues the rest."""
-        ...
-
-    @property
     def load_config(self) -> KVConfig:
         """The effective load config (every load key the engine used)."""
         ...
@@ -188,6 +183,14 @@ class LoadedModel(Protocol):
         ...
 
     async def unload(self) -> None: ...
+
+
+def parallel_slots(model: LoadedModel) -> int:
+    """How many predictions (or embeddings) an instance runs side by side; the server queues
+    the rest. An engine opts in with a ``parallel_slots`` attribute on its loaded models;
+    without one, the server runs one at a time."""
+    slots = getattr(model, "parallel_slots", 1)
+    return max(1, slots) if isinstance(slots, int) else 1
 
 
 class Engine(Protocol):

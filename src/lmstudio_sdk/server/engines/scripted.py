@@ -248,10 +248,6 @@ class ScriptedModel:
         return self._context_length
 
     @property
-    def parallel_slots(self) -> int:
-        return 1  # one prediction at a time, as its tests expect
-
-    @property
     def load_config(self) -> KVConfig:
         return self._load_config
 

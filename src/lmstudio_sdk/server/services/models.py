@@ -29,7 +29,7 @@ from ..._protocol.schema import (
     ModelSpecifier,
     model_info_to_wire,
 )
-from ..engines.base import CancelToken, Engine, LoadedModel
+from ..engines.base import CancelToken, Engine, LoadedModel, parallel_slots
 from ..errors import (
     ServerError,
     domain_mismatch,
@@ -79,7 +79,7 @@ class Instance:
         self.last_used_time: int | None = None
         # As many predictions / embeddings at a time as the engine runs side by side (its
         # parallel slots); the rest wait here and are reported as queued.
-        self.slots = asyncio.Semaphore(max(1, model.parallel_slots))
+        self.slots = asyncio.Semaphore(parallel_slots(model))
         self.active = 0
         self.queued = 0
         self.status: ProcessingStatus = "idle"
@@ -90,7 +90,7 @@ class Instance:
 
     async def drained(self) -> None:
         """Wait until no work runs on the instance (taking every slot, then giving them back)."""
-        n = max(1, self.model.parallel_slots)
+        n = parallel_slots(self.model)
         taken = 0
         try:
             for _ in range(n):
