@@ -138,7 +138,7 @@ async def test_prompt_cache_is_reused_on_the_next_turn(smol: Any) -> None:
     other = chat(("system", system), ("user", "Name a fruit."))
     events = await collect(smol, PredictionRequest(config=predict_config(4), history=other))
     details = [e.details for e in events if isinstance(e, PromptProgress)]
-    assert details[0].cached_token_count >= len(smol.tokenize(system))
+    assert details[0].cached_token_count >= len(await smol.tokenize(system))
 
 
 async def test_requests_beyond_the_slots_are_reported_as_queued(models_dir: Any) -> None:
@@ -231,6 +231,6 @@ async def test_shared_kv_cache_runs_parallel_sequences(engine: Any) -> None:
             assert text_of(events)
         # The third one found the system prompt cached by the others (a shared prefix).
         details = [e.details for e in results[2] if isinstance(e, PromptProgress)]
-        assert details[0].cached_token_count >= len(model.tokenize(system))
+        assert details[0].cached_token_count >= len(await model.tokenize(system))
     finally:
         await model.unload()
