@@ -26,7 +26,14 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
 )
-from .._types import NOT_GIVEN, AsyncCallback, Timeout, resolve_timeout, run_async_callback
+from .._types import (
+    NOT_GIVEN,
+    AsyncCallback,
+    Timeout,
+    checked_arguments,
+    resolve_timeout,
+    run_async_callback,
+)
 from .session import AsyncChannel
 
 __all__ = ["AsyncLoad", "AsyncPredictionStream"]
@@ -85,6 +92,7 @@ class AsyncPredictionStream:
             if not self._done:
                 self.cancel()  # the caller left the loop early
 
+    @checked_arguments
     async def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
         """Wait for the end of the prediction (consuming what was not iterated yet).
 
@@ -97,6 +105,7 @@ class AsyncPredictionStream:
             raise self._failure
         return self._state.result()
 
+    @checked_arguments
     def cancel(self) -> None:
         """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``."""
         if self._done or self._cancel_requested:
@@ -105,6 +114,7 @@ class AsyncPredictionStream:
         if self._channel is not None:
             self._channel.send(_CANCEL)
 
+    @checked_arguments
     async def aclose(self) -> None:
         """Stop listening: cancel the prediction if it is still running."""
         if not self._done:

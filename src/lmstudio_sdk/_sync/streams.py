@@ -27,7 +27,14 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
 )
-from .._types import NOT_GIVEN, Callback, Timeout, resolve_timeout, run_callback
+from .._types import (
+    NOT_GIVEN,
+    Callback,
+    Timeout,
+    checked_arguments,
+    resolve_timeout,
+    run_callback,
+)
 from .session import Channel
 
 __all__ = ["Load", "PredictionStream"]
@@ -86,6 +93,7 @@ class PredictionStream:
             if not self._done:
                 self.cancel()  # the caller left the loop early
 
+    @checked_arguments
     def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
         """Wait for the end of the prediction (consuming what was not iterated yet).
 
@@ -98,6 +106,7 @@ class PredictionStream:
             raise self._failure
         return self._state.result()
 
+    @checked_arguments
     def cancel(self) -> None:
         """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``."""
         if self._done or self._cancel_requested:
@@ -106,6 +115,7 @@ class PredictionStream:
         if self._channel is not None:
             self._channel.send(_CANCEL)
 
+    @checked_arguments
     def close(self) -> None:
         """Stop listening: cancel the prediction if it is still running."""
         if not self._done:
