@@ -147,3 +147,16 @@ async def test_structured_output_cut_off_is_a_typed_error(server: RunningServer)
         assert caught.value.raw_text == result.content
         assert caught.value.stop_reason == "maxPredictedTokensReached"
         assert isinstance(caught.value, ValueError)
+
+
+async def test_another_context_length_of_a_loaded_model_is_reported(
+    server: RunningServer,
+) -> None:
+    async with lms.AsyncClient(server.url, timeout=10) as client:
+        loaded = await client.llm.load(ECHO, config={"context_length": 1024})
+        try:
+            with pytest.warns(UserWarning, match="context length 1024, not the 2048 asked for"):
+                same = await client.llm.model(loaded.identifier, config={"context_length": 2048})
+            assert same.identifier == loaded.identifier
+        finally:
+            await loaded.unload()

@@ -10,6 +10,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack, cast, overload
 
@@ -417,6 +418,9 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         """
         _check_optional_str("model() key", key)
         check_callback(on_progress, "on_progress")
+        # Checked even without a key (when nothing loads): a bad value is never dropped silently.
+        load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
+        ttl_ms = _ttl_ms(ttl)
         if key is None:
             raw = self._pool.rpc(
                 self._namespace,
@@ -428,11 +432,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             )
             return self._pinned(decode_model_info(raw, self._info_type, "getModelInfo"))
         parameter = GetOrLoadCreationParameter(
-            identifier=key,
-            load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
-            load_ttl_ms=_ttl_ms(ttl),
+            identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        return self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        _warn_if_context_differs(key, load_config_stack, handle.info)
+        return handle
 
     @checked_arguments
     def load(
@@ -575,4 +579,23 @@ def _check_prediction_options(
     check_callback(options.get("on_fragment"), "on_fragment")
     check_callback(
         options.get("on_prompt_processing_progress"), "on_prompt_processing_progress"
+    )
+
+
+def _warn_if_context_differs(
+    key: str, stack: KVConfigStack, info: LLMInstanceInfo | EmbeddingModelInstanceInfo | None
+) -> None:
+    """LM Studio answers getOrLoad with the loaded instance as it is, whatever config was asked
+    for: say so when the context length differs, rather than let it pass silently."""
+    asked = [
+        f.value for f in stack.layers[0].config.fields if f.key.endswith(".load.contextLength")
+    ]
+    if info is None or not asked or asked[0] == info.context_length:
+        return
+    warnings.warn(
+        f"model({key!r}) returned an instance with context length {info.context_length}, "
+        f"not the {asked[0]} asked for: an instance of it was already loaded. Unload it first, "
+        f"or load() a new instance",
+        UserWarning,
+        stacklevel=3,
     )
