@@ -172,14 +172,16 @@ NOT_SUPPORTED = "notSupported"
 PERMISSION_DENIED = "permissionDenied"
 
 
-def not_supported(
-    title: str, reason: str, *, suggestion: str | None = None, endpoint: str | None = None
-) -> ServerError:
-    """This server does not do what was asked; ``reason`` (the cause) says why."""
-    machine: dict[str, Any] = {"code": NOT_SUPPORTED}
-    if endpoint is not None:
-        machine["endpoint"] = endpoint
-    return ServerError(title, cause=reason, suggestion=suggestion, machine_data=machine)
+def not_supported(endpoint: str, reason: str, *, suggestion: str | None = None) -> ServerError:
+    """This server does not implement ``endpoint`` ("/namespace/endpoint"); ``reason`` says
+    why. The title reads "not implemented: <endpoint>: <why>"; ``errorData`` carries the code
+    and the endpoint for clients that map errors to types."""
+    return ServerError(
+        f"not implemented: {endpoint}: {reason}",
+        cause=reason,
+        suggestion=suggestion,
+        machine_data={"code": NOT_SUPPORTED, "endpoint": endpoint},
+    )
 
 
 def permission_denied(title: str, suggestion: str) -> ServerError:

@@ -195,38 +195,38 @@ class Session:
             self._channel_message(event)
 
     def _reject_call(
-        self, call_id: int, warning: str, kind: str, reason: str | None = None
+        self, call_id: int, warning: str, kind: str, refusal: ServerError | None = None
     ) -> None:
         """LM Studio only warns; unless faithful, we also end the call with an error."""
         self.conn.send_warning(warning, kind)
         if self.faithful_errors:
             self.conn.drop_call(call_id)
         else:
-            self.conn.send_rpc_error(call_id, _rejection(warning, kind, reason))
+            self.conn.send_rpc_error(call_id, _rejection(warning, kind, refusal))
 
     def _reject_channel(
-        self, channel_id: int, warning: str, kind: str, reason: str | None = None
+        self, channel_id: int, warning: str, kind: str, refusal: ServerError | None = None
     ) -> None:
         self.conn.send_warning(warning, kind)
         if self.faithful_errors:
             self.conn.drop_channel(channel_id)
         else:
-            self.conn.fail_channel(channel_id, _rejection(warning, kind, reason))
+            self.conn.fail_channel(channel_id, _rejection(warning, kind, refusal))
 
     def _missing_endpoint(
         self, what: str, endpoint: str, route: Missing
-    ) -> tuple[str, str, str | None]:
-        """The warning, its kind and (for an endpoint the protocol knows) why this server
-        leaves it out."""
-        where = f'{what} endpoint "{endpoint}" on {self.namespace}'
+    ) -> tuple[str, str, ServerError | None]:
+        """The warning, its kind and (for an endpoint the protocol knows) the error that says
+        why this server leaves it out."""
         kind = what.lower()
         if route == "unhandled":
-            reason = reason_for(self.namespace, endpoint)
-            return (
-                f"{where} is not implemented by this server: {reason}",
-                kind + "EndpointUnhandled",
-                reason,
+            kind += "EndpointUnhandled"
+            path = f"{self.namespace}/{endpoint}"
+            refusal = not_supported(
+                path, reason_for(self.namespace, endpoint), suggestion=_HELP[kind]
             )
+            return refusal.title, kind, refusal
+        where = f'{what} endpoint "{endpoint}" on {self.namespace}'
         return f"{where} does not exist", kind + "EndpointUnknown", None
 
     def _start_rpc(self, event: RpcRequested) -> None:
@@ -379,11 +379,11 @@ _HELP = {
 }
 
 
-def _rejection(warning: str, kind: str, reason: str | None) -> ErrorData:
-    """The error that ends a rejected call; an endpoint this server leaves out gets
-    NotSupportedByServerError's code, with the reason as its cause."""
-    if reason is not None:
-        return not_supported(warning, reason, suggestion=_HELP[kind]).data
+def _rejection(warning: str, kind: str, refusal: ServerError | None) -> ErrorData:
+    """The error that ends a rejected call: for an endpoint this server leaves out, the
+    refusal that says why (NotSupportedByServerError on the client)."""
+    if refusal is not None:
+        return refusal.data
     return error_data(warning, suggestion=_HELP[kind])
 
 

@@ -51,7 +51,6 @@ REASONS: dict[tuple[str, str], str] = {
     ("repository", "lmLinkSetDisabled"): _LM_LINK,
     ("repository", "lmLinkSetPreferredDevice"): _LM_LINK,
     ("repository", "lmLinkUpdateDeviceName"): _LM_LINK,
-    ("runtime", "selectEngine"): _RUNTIMES + "; it runs exactly one engine",
     ("runtime", "removeEngine"): _RUNTIMES,
     ("runtime", "searchRuntimeExtensions"): _RUNTIMES,
     ("runtime", "downloadRuntimeExtension"): _RUNTIMES,

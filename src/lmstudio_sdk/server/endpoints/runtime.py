@@ -15,6 +15,7 @@ from ..._protocol.packets.runtime import (
     GPUSurveyResult,
     GPUSurveyResultResult,
     ListEnginesResultItem,
+    SelectEngineParameter,
     SurveyHardwareParameter,
     SurveyHardwareResult,
     SurveyHardwareResultEngine,
@@ -24,6 +25,7 @@ from ..._protocol.packets.runtime import (
 )
 from ..._protocol.packets.shared import GetEngineSelectionsResultItem1, ListEnginesResultItemCpu
 from ..._version import __version__
+from ..errors import not_supported
 from ..local.machine import llama_cpp_build, machine
 from .context import CallContext, NamespaceTable, RpcEndpoint
 
@@ -125,11 +127,26 @@ async def get_engine_selections(ctx: CallContext, _: None) -> SuperJsonMap:
     return SuperJsonMap(json=[("GGUF", _engine_descriptor(ctx))])
 
 
+async def select_engine(ctx: CallContext, p: SelectEngineParameter) -> None:
+    # This server runs exactly one engine for GGUF: selecting it is a no-op; anything else
+    # names an engine (or a format) it does not have.
+    descriptor = _engine_descriptor(ctx)
+    if p.model_format_name != "GGUF" or p.engine != descriptor:
+        raise not_supported(
+            "/runtime/selectEngine",
+            f"this server runs one engine, {descriptor.name} {descriptor.version}, for GGUF "
+            f"only; it cannot select {p.engine.name} {p.engine.version} for "
+            f"{p.model_format_name} (engines are chosen with `lmstudio-sdk serve --engine`)",
+            suggestion="Call listEngines for the engine this server has.",
+        )
+
+
 TABLE = NamespaceTable(
     "/runtime",
     rpcs={
         "listEngines": RpcEndpoint(list_engines),
         "getEngineSelections": RpcEndpoint(get_engine_selections),
         "surveyHardware": RpcEndpoint(survey_hardware, parameter_optional=True),
+        "selectEngine": RpcEndpoint(select_engine),
     },
 )

@@ -66,14 +66,11 @@ async def set_experiment_flag(ctx: CallContext, p: SetExperimentFlagParameter) -
 
 def _no_http_server(endpoint: str) -> Exception:
     return not_supported(
-        "The embedded lmstudio-sdk server has no separate HTTP (OpenAI-compatible) server",
-        "this server speaks only the SDK API (and its discovery over HTTP), on one port",
-        suggestion=f"Connect SDK clients to {_SERVER_HINT}.",
-        endpoint=endpoint,
+        f"/system/{endpoint}",
+        "this server has no separate HTTP (OpenAI-compatible) server to start or stop: its one "
+        "port speaks only the SDK API (and its discovery over HTTP)",
+        suggestion="Connect SDK clients to the URL printed by `lmstudio-sdk serve`.",
     )
-
-
-_SERVER_HINT = "the URL printed by `lmstudio-sdk serve`"
 
 
 async def start_http_server(ctx: CallContext, p: StartHttpServerParameter) -> None:

@@ -85,6 +85,10 @@ class LogBus:
         """Publishers may skip building an event nobody will read."""
         return bool(self._subscribers)
 
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
     def subscribe(self) -> LogSubscription:
         """A new subscriber on the running loop; ``unsubscribe`` it when it goes."""
         subscription = LogSubscription(asyncio.get_running_loop(), self._queue_size)
