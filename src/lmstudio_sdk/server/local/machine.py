@@ -19,18 +19,12 @@ __all__ = ["Machine", "llama_cpp_build", "machine"]
 _CPUINFO = Path("/proc/cpuinfo")
 _MEMINFO = Path("/proc/meminfo")
 
-# /proc/cpuinfo flag → the name LM Studio reports for an instruction set extension.
+# /proc/cpuinfo flag → the name LM Studio reports for an instruction set extension (the schema
+# knows only these three).
 _EXTENSIONS = {
     "avx": "AVX",
     "avx2": "AVX2",
-    "avx512f": "AVX512",
-    "avx_vnni": "AVX_VNNI",
-    "avx512_vnni": "AVX512_VNNI",
-    "f16c": "F16C",
-    "fma": "FMA",
-    "sse4_1": "SSE4.1",
-    "sse4_2": "SSE4.2",
-    "asimd": "NEON",
+    "asimd": "AdvSIMD",
 }
 
 
