@@ -10,7 +10,7 @@ import pytest
 
 import lmstudio_sdk as lms
 from lmstudio_sdk.cli import main
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, ServerProcess, free_port
 
 ECHO = "scripted-echo-1b"
 
@@ -72,3 +72,17 @@ def test_log_stream_refuses_a_bad_count(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["log", "stream", "--count", "0"])
     assert "positive" in capsys.readouterr().err
+
+
+def test_serve_exits_when_a_token_holder_requests_shutdown() -> None:
+    token = "sk-lm-abcdEFGH:abcdefghijABCDEFGHIJ"
+    proc = ServerProcess(free_port(), "--api-token", token)
+    proc.start()
+    try:
+        assert proc.process is not None
+        with lms.Client(proc.url, api_token=token, timeout=10) as client:
+            client.system.request_shutdown()
+            client.system.when_disconnected(timeout=10)
+        assert proc.process.wait(timeout=15) == 0
+    finally:
+        proc.kill()
