@@ -21,7 +21,7 @@ def test_status_text(server: RunningServer, capsys: pytest.CaptureFixture[str]) 
     assert code == 0, err
     assert f"pid {os.getpid()}" in out
     assert "engine:   lmstudio-sdk-scripted" in out
-    assert f"{os.cpu_count()} logical cores" in out and "no GPU" in out
+    assert f"{os.cpu_count()} logical cores" in out and "CPU only" in out
 
 
 def test_status_json(server: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:

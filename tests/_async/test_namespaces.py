@@ -100,8 +100,8 @@ async def test_survey_reports_this_machine(client: lms.AsyncClient) -> None:
     assert engine.hardware_survey is not None
     cpu = engine.hardware_survey.cpu_survey_result.cpu_info
     assert cpu is not None
-    arch = {"aarch64": "arm64", "AMD64": "x86_64"}.get(platform.machine(), platform.machine())
-    assert cpu.architecture == arch
+    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "ARM64", "arm64": "ARM64"}
+    assert cpu.architecture == arch.get(platform.machine().lower(), "unknown")
     gpus = engine.hardware_survey.gpu_survey_result
     assert gpus.gpu_info == [] and gpus.result.code == "noDevicesFound"
     assert engine.memory_info is not None

@@ -1,6 +1,6 @@
 """/runtime: the engine this server runs and the machine it runs on, described as LM Studio
-describes its engines and hardware surveys (real facts: CPU, cores, memory, no GPU, the
-llama.cpp build)."""
+describes its engines and hardware surveys (real facts: CPU, cores, memory, the GPUs it does
+not use, the llama.cpp build)."""
 
 from __future__ import annotations
 
@@ -78,12 +78,18 @@ async def list_engines(ctx: CallContext, _: None) -> list[ListEnginesResultItem]
     return [engine]
 
 
-_NO_GPU = GPUSurveyResult(
-    result=GPUSurveyResultResult(
-        code="noDevicesFound", message="No GPU found: this server's engines run on the CPU"
-    ),
-    gpu_info=[],
-)
+def _gpu_survey(gpu_names: list[str]) -> GPUSurveyResult:
+    """No GPU for this server's engines: they run on the CPU (the llama engine's
+    llama-cpp-python build offloads nothing; see docs/server.md). GPUs the machine has are
+    named in the message, not reported as devices the engine uses."""
+    present = f" (this machine has {', '.join(gpu_names)})" if gpu_names else ""
+    return GPUSurveyResult(
+        result=GPUSurveyResultResult(
+            code="noDevicesFound",
+            message=f"No GPU in use: this server's engines run on the CPU{present}",
+        ),
+        gpu_info=[],
+    )
 
 
 async def survey_hardware(
@@ -109,11 +115,11 @@ async def survey_hardware(
         compatibility=SurveyHardwareResultEngineCompatibility(
             status="compatible",
             message=f"{facts.cpu_name or facts.architecture}: {facts.logical_cores} logical "
-            f"cores, {gib:.1f} GiB RAM, no GPU",
+            f"cores, {gib:.1f} GiB RAM; engines run on the CPU only",
         ),
         supported_model_format_names=["GGUF"],
         hardware_survey=SurveyHardwareResultEngineHardwareSurvey(
-            gpu_survey_result=_NO_GPU, cpu_survey_result=cpu
+            gpu_survey_result=_gpu_survey(facts.gpu_names), cpu_survey_result=cpu
         ),
         memory_info=SurveyHardwareResultEngineMemoryInfo(
             ram_capacity=facts.memory_bytes, vram_capacity=0, total_memory=facts.memory_bytes

@@ -28,13 +28,18 @@ _EXTENSIONS = {
 }
 
 
+_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "ARM64", "arm64": "ARM64"}
+_NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
+
+
 @dataclass(frozen=True, slots=True)
 class Machine:
     cpu_name: str | None
-    architecture: str  # "x86_64", "arm64", …
+    architecture: str  # as LM Studio's schema names it: "x86_64", "ARM64" or "unknown"
     instruction_set_extensions: list[str]
     logical_cores: int
     memory_bytes: int  # total RAM; 0 when unknown
+    gpu_names: list[str]  # GPUs the kernel's drivers report (NVIDIA's), whether or not used
 
 
 def _cpuinfo_fields() -> dict[str, str]:
@@ -75,11 +80,29 @@ def machine() -> Machine:
     arch = platform.machine() or "unknown"
     return Machine(
         cpu_name=fields.get("model name") or platform.processor() or None,
-        architecture={"aarch64": "arm64", "AMD64": "x86_64"}.get(arch, arch),
+        architecture=_ARCHITECTURES.get(arch.lower(), "unknown"),
         instruction_set_extensions=[name for flag, name in _EXTENSIONS.items() if flag in flags],
         logical_cores=os.cpu_count() or 1,
         memory_bytes=_memory_bytes(),
+        gpu_names=_nvidia_gpu_names(),
     )
+
+
+def _nvidia_gpu_names() -> list[str]:
+    """The NVIDIA driver's GPUs (``/proc/driver/nvidia/gpus/*/information``); [] elsewhere."""
+    names = []
+    try:
+        folders = sorted(_NVIDIA_GPUS.iterdir())
+    except OSError:
+        return []
+    for folder in folders:
+        try:
+            text = (folder / "information").read_text(errors="replace")
+        except OSError:
+            continue
+        model = next((line for line in text.splitlines() if line.startswith("Model:")), None)
+        names.append(model.partition(":")[2].strip() if model else folder.name)
+    return names
 
 
 def llama_cpp_build() -> str | None:
