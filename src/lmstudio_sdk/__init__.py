@@ -32,6 +32,15 @@ _PUBLIC: dict[str, str] = {
     "AsyncLLM": "._async.models",
     "AsyncLLMNamespace": "._async.models",
     "AsyncChannel": "._async.session",
+    "AsyncPool": "._async.hosts",
+    "AsyncPoolEmbeddingModel": "._async.hosts",
+    "AsyncPoolLLM": "._async.hosts",
+    "AsyncPoolPredictionStream": "._async.hosts",
+    "HostUnavailableError": "._exceptions",
+    "Pool": "._sync.hosts",
+    "PoolEmbeddingModel": "._sync.hosts",
+    "PoolLLM": "._sync.hosts",
+    "PoolPredictionStream": "._sync.hosts",
     "AsyncPredictionStream": "._async.streams",
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
@@ -105,6 +114,10 @@ __all__ = sorted(_PUBLIC)
 if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is not static)
     from ._async.client import AsyncClient as AsyncClient
     from ._async.files import AsyncFilesNamespace as AsyncFilesNamespace
+    from ._async.hosts import AsyncPool as AsyncPool
+    from ._async.hosts import AsyncPoolEmbeddingModel as AsyncPoolEmbeddingModel
+    from ._async.hosts import AsyncPoolLLM as AsyncPoolLLM
+    from ._async.hosts import AsyncPoolPredictionStream as AsyncPoolPredictionStream
     from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
@@ -118,6 +131,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
     from ._exceptions import DomainMismatchError as DomainMismatchError
+    from ._exceptions import HostUnavailableError as HostUnavailableError
     from ._exceptions import LMStudioClientClosedError as LMStudioClientClosedError
     from ._exceptions import LMStudioConnectionError as LMStudioConnectionError
     from ._exceptions import LMStudioError as LMStudioError
@@ -168,6 +182,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.results import ServerLog as ServerLog
     from ._sync.client import Client as Client
     from ._sync.files import FilesNamespace as FilesNamespace
+    from ._sync.hosts import Pool as Pool
+    from ._sync.hosts import PoolEmbeddingModel as PoolEmbeddingModel
+    from ._sync.hosts import PoolLLM as PoolLLM
+    from ._sync.hosts import PoolPredictionStream as PoolPredictionStream
     from ._sync.models import LLM as LLM
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace
