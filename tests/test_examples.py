@@ -58,3 +58,12 @@ def test_stream_logs(server: RunningServer) -> None:
 def test_every_example_has_a_usage_docstring(name: str) -> None:
     text = (EXAMPLES / name).read_text()
     assert text.startswith('"""') and f"python examples/{name}" in text
+
+
+def test_pool(server: RunningServer, slow_server: RunningServer) -> None:
+    hosts = f"{server.url},{slow_server.url}"
+    out = run_example("pool.py", hosts, "scripted-echo-1b", "scripted-embed-small")
+    assert "You said: Question 5: name a colour." in out
+    per_host = next(line for line in out.splitlines() if line.startswith("predictions per host:"))
+    assert server.url in per_host and slow_server.url in per_host  # both hosts served
+    assert "9 vectors of" in out

@@ -67,6 +67,12 @@ async def test_complete_and_respond(three: list[str]) -> None:
     async with lms.AsyncPool(three, timeout=10) as pool:
         model = await pool.llm.model(ECHO)
         assert (await model.respond("hello")).content == "You said: hello"
+        fragments: list[str] = []
+        capped = await model.respond(
+            "!long 9", config={"max_tokens": 4}, on_fragment=lambda f: fragments.append(f.content)
+        )
+        assert capped.content.split() == ["word0", "word1", "word2", "word3"]
+        assert "".join(fragments) == capped.content
         assert (await model.complete("!long 3")).content.split() == ["word0", "word1", "word2"]
 
 
@@ -107,13 +113,19 @@ async def test_bad_input_is_refused_with_typed_errors(three: list[str]) -> None:
         model = await pool.llm.model(ECHO)
         with pytest.raises(lms.LMStudioValueError, match="bogus"):
             model.respond_stream("hi", bogus=1)  # type: ignore[call-arg]
+        with pytest.raises(lms.ConfigKeyError, match="max_tokens"):
+            model.respond_stream("hi", config={"max_tokenz": 3})  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="config="):
+            model.respond_stream("hi", temperature=0.5)  # type: ignore[call-arg]
+        with pytest.raises(lms.LMStudioValueError, match="timeout"):
+            model.complete_stream("hi", timeout=-1)
         with pytest.raises(lms.LMStudioValueError, match="prompt"):
             model.complete_stream(123)  # type: ignore[arg-type]
         with pytest.raises(lms.LMStudioValueError):
             model.respond_stream(42)  # type: ignore[arg-type]
         embedder = await pool.embedding.model(EMBED)
         with pytest.raises(lms.LMStudioValueError, match="list of strings"):
-            await embedder.embed(5)  # type: ignore[arg-type]
+            await embedder.embed(5)  # type: ignore[call-overload]
         with pytest.raises(lms.ModelNotFoundError):
             await pool.llm.model("no-such-model-anywhere")
     with pytest.raises(lms.HostUnavailableError, match="closed"):

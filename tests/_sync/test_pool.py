@@ -68,6 +68,12 @@ def test_complete_and_respond(three: list[str]) -> None:
     with lms.Pool(three, timeout=10) as pool:
         model = pool.llm.model(ECHO)
         assert (model.respond("hello")).content == "You said: hello"
+        fragments: list[str] = []
+        capped = model.respond(
+            "!long 9", config={"max_tokens": 4}, on_fragment=lambda f: fragments.append(f.content)
+        )
+        assert capped.content.split() == ["word0", "word1", "word2", "word3"]
+        assert "".join(fragments) == capped.content
         assert (model.complete("!long 3")).content.split() == ["word0", "word1", "word2"]
 
 
@@ -108,13 +114,19 @@ def test_bad_input_is_refused_with_typed_errors(three: list[str]) -> None:
         model = pool.llm.model(ECHO)
         with pytest.raises(lms.LMStudioValueError, match="bogus"):
             model.respond_stream("hi", bogus=1)  # type: ignore[call-arg]
+        with pytest.raises(lms.ConfigKeyError, match="max_tokens"):
+            model.respond_stream("hi", config={"max_tokenz": 3})  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="config="):
+            model.respond_stream("hi", temperature=0.5)  # type: ignore[call-arg]
+        with pytest.raises(lms.LMStudioValueError, match="timeout"):
+            model.complete_stream("hi", timeout=-1)
         with pytest.raises(lms.LMStudioValueError, match="prompt"):
             model.complete_stream(123)  # type: ignore[arg-type]
         with pytest.raises(lms.LMStudioValueError):
             model.respond_stream(42)  # type: ignore[arg-type]
         embedder = pool.embedding.model(EMBED)
         with pytest.raises(lms.LMStudioValueError, match="list of strings"):
-            embedder.embed(5)  # type: ignore[arg-type]
+            embedder.embed(5)  # type: ignore[call-overload]
         with pytest.raises(lms.ModelNotFoundError):
             pool.llm.model("no-such-model-anywhere")
     with pytest.raises(lms.HostUnavailableError, match="closed"):

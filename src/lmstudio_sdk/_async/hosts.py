@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
-from typing import Never, Protocol, TypeVar, Unpack
+from typing import Never, Protocol, TypeVar, Unpack, overload
 
 from .._exceptions import (
     HostUnavailableError,
@@ -27,6 +27,7 @@ from .._exceptions import (
 )
 from .._protocol.chat import ChatLike, to_history
 from .._protocol.config_types import EmbeddingLoadConfigDict, LlmLoadConfigDict
+from .._protocol.kv_config import prediction_config_to_kv
 from .._protocol.packets.shared import PredictionFragment
 from .._protocol.prediction import PredictionResult
 from .._protocol.routing import HostState, pick, split_evenly
@@ -45,6 +46,7 @@ from .models import (
     AsyncEmbeddingModel,
     AsyncLLM,
     PredictionOptions,
+    _check_prediction_options,
 )
 from .streams import AsyncPredictionStream
 
@@ -59,7 +61,6 @@ __all__ = [
 
 DEFAULT_PROBE_INTERVAL = 5.0
 DEFAULT_PROBE_TIMEOUT = 2.0
-_PREDICTION_OPTIONS = tuple(sorted(PredictionOptions.__optional_keys__))
 _STOP = object()
 
 T = TypeVar("T")
@@ -408,7 +409,7 @@ class AsyncPoolLLM:
         self, chat: ChatLike, **options: Unpack[PredictionOptions]
     ) -> AsyncPoolPredictionStream:
         """As ``AsyncLLM.respond_stream``; the host is chosen when the prediction starts."""
-        reject_unknown_arguments("respond_stream()", options, _PREDICTION_OPTIONS)
+        _check_options("respond_stream()", options)
         to_history(chat)  # bad input fails here, not on a host
         return AsyncPoolPredictionStream(
             self, lambda handle: handle.respond_stream(chat, **options), options
@@ -424,7 +425,7 @@ class AsyncPoolLLM:
         self, prompt: str, **options: Unpack[PredictionOptions]
     ) -> AsyncPoolPredictionStream:
         """As ``AsyncLLM.complete_stream``; the host is chosen when the prediction starts."""
-        reject_unknown_arguments("complete_stream()", options, _PREDICTION_OPTIONS)
+        _check_options("complete_stream()", options)
         if not isinstance(prompt, str):
             raise LMStudioValueError(f"prompt must be a string, not {type(prompt).__name__}")
         return AsyncPoolPredictionStream(
@@ -434,6 +435,14 @@ class AsyncPoolLLM:
     async def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
         """As ``AsyncLLM.complete``, on the chosen host."""
         return await self.complete_stream(prompt, **options).result()
+
+
+def _check_options(where: str, options: PredictionOptions) -> None:
+    """Bad options fail when the call is made, not later on whichever host it lands."""
+    _check_prediction_options(where, options, stream_alternative=None)
+    prediction_config_to_kv(options.get("config"))
+    if "timeout" in options and options["timeout"] is not NOT_GIVEN:
+        check_timeout(options["timeout"])
 
 
 class AsyncPoolPredictionStream:
@@ -541,6 +550,16 @@ class AsyncPoolEmbeddingModel:
             )
             host.embedders[self.key] = handle
         return handle
+
+    @overload
+    async def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
+        self, texts: str, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[float]: ...
+
+    @overload
+    async def embed(
+        self, texts: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+    ) -> list[list[float]]: ...
 
     @checked_arguments
     async def embed(
