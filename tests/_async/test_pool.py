@@ -179,3 +179,39 @@ async def test_the_probe_brings_a_host_back() -> None:
             assert (await model.respond("back")).content == "You said: back"
         finally:
             process.kill()
+
+
+async def test_result_after_a_partial_iteration_continues_the_same_prediction(
+    three: list[str],
+) -> None:
+    async with lms.AsyncPool(three, timeout=10) as pool:
+        model = await pool.llm.model(ECHO)
+        stream = model.respond_stream("!long 10")
+        seen: list[str] = []
+        async for fragment in stream:
+            seen.append(fragment.content)
+            if len(seen) == 3:
+                break
+        async for fragment in stream:  # iterating again continues
+            seen.append(fragment.content)
+            if len(seen) == 5:
+                break
+        result = await stream.result()
+        assert result.content.split() == [f"word{i}" for i in range(10)]
+        assert "".join(seen) == result.content[: len("".join(seen))]
+        assert pool.in_flight() == dict.fromkeys(three, 0)
+        async with model.respond_stream("!long 200") as early:
+            async for _ in early:
+                break
+        assert pool.in_flight() == dict.fromkeys(three, 0), "aclose releases the host"
+
+
+async def test_a_model_unloaded_behind_the_pools_back_is_loaded_again(three: list[str]) -> None:
+    async with lms.AsyncPool(three[2:], timeout=10) as pool:
+        model = await pool.llm.model(ECHO)
+        assert (await model.respond("one")).content == "You said: one"
+        async with lms.AsyncClient(three[2], timeout=10) as client:
+            for loaded in await client.llm.list_loaded():
+                await loaded.unload()
+        assert (await model.respond("two")).content == "You said: two"
+        assert pool.hosts == {three[2]: True}

@@ -180,3 +180,39 @@ def test_the_probe_brings_a_host_back() -> None:
             assert (model.respond("back")).content == "You said: back"
         finally:
             process.kill()
+
+
+def test_result_after_a_partial_iteration_continues_the_same_prediction(
+    three: list[str],
+) -> None:
+    with lms.Pool(three, timeout=10) as pool:
+        model = pool.llm.model(ECHO)
+        stream = model.respond_stream("!long 10")
+        seen: list[str] = []
+        for fragment in stream:
+            seen.append(fragment.content)
+            if len(seen) == 3:
+                break
+        for fragment in stream:  # iterating again continues
+            seen.append(fragment.content)
+            if len(seen) == 5:
+                break
+        result = stream.result()
+        assert result.content.split() == [f"word{i}" for i in range(10)]
+        assert "".join(seen) == result.content[: len("".join(seen))]
+        assert pool.in_flight() == dict.fromkeys(three, 0)
+        with model.respond_stream("!long 200") as early:
+            for _ in early:
+                break
+        assert pool.in_flight() == dict.fromkeys(three, 0), "close releases the host"
+
+
+def test_a_model_unloaded_behind_the_pools_back_is_loaded_again(three: list[str]) -> None:
+    with lms.Pool(three[2:], timeout=10) as pool:
+        model = pool.llm.model(ECHO)
+        assert (model.respond("one")).content == "You said: one"
+        with lms.Client(three[2], timeout=10) as client:
+            for loaded in client.llm.list_loaded():
+                loaded.unload()
+        assert (model.respond("two")).content == "You said: two"
+        assert pool.hosts == {three[2]: True}

@@ -13,7 +13,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Never, Protocol, TypeVar, Unpack, overload
 
@@ -282,6 +282,10 @@ class AsyncPool:
             except ModelNotFoundError:
                 if model is None:
                     raise
+                if model in host.llms or model in host.embedders:
+                    host.llms.pop(model, None)  # a stale handle (the host lost the instance):
+                    host.embedders.pop(model, None)  # load it again there
+                    continue
                 host.cannot_load.add(model)
                 excluded.add(host.name)
                 if pick((h.state() for h in self._hosts), model, exclude=excluded) is None:
@@ -466,65 +470,98 @@ class AsyncPoolPredictionStream:
         self._host: str | None = None
         self._done = False
         self._cancelled = False
+        self._fragments: AsyncGenerator[PredictionFragment, None] | None = None
+        self._failure: LMStudioError | None = None
 
     @property
     def host(self) -> str | None:
         """The host running the prediction (None before it starts)."""
         return self._host
 
-    async def __aiter__(self) -> AsyncIterator[PredictionFragment]:
-        pool = self._model._pool
-        excluded: set[str] = set()
-        while True:
-            host = await pool._choose(self._model.key, excluded)
-            self._host = host.name
-            host.in_flight += 1
-            received = 0
-            try:
-                self._inner = self._start(await self._model._on(host, self._timeout))
-                if self._cancelled:
-                    self._inner.cancel()
-                async for fragment in self._inner:
-                    received += 1
-                    yield fragment
-                self._done = True
-                return
-            except ModelNotFoundError:
-                host.cannot_load.add(self._model.key)
-                excluded.add(host.name)
-                if (
-                    pick((h.state() for h in pool._hosts), self._model.key, exclude=excluded)
-                    is None
-                ):
-                    raise
-            except LMStudioConnectionError as exc:
-                if received or not pool.retry_unstarted or self._cancelled:
-                    pool._lost(host, exc, "during a prediction")
-                host.mark_down()
-                excluded.add(host.name)
-            finally:
-                host.in_flight -= 1
+    def __aiter__(self) -> AsyncIterator[PredictionFragment]:
+        """The fragments; iterating again (or ``result()``) continues where the last left off."""
+        if self._fragments is None:
+            self._fragments = self._run()
+        return self._fragments
+
+    async def _run(self) -> AsyncGenerator[PredictionFragment, None]:
+        try:
+            pool = self._model._pool
+            key = self._model.key
+            excluded: set[str] = set()
+            while True:
+                host = await pool._choose(key, excluded)
+                self._host = host.name
+                host.in_flight += 1
+                received = 0
+                cached = key in host.llms
+                try:
+                    self._inner = self._start(await self._model._on(host, self._timeout))
+                    if self._cancelled:
+                        self._inner.cancel()
+                    async for fragment in self._inner:
+                        received += 1
+                        yield fragment
+                    self._done = True
+                    return
+                except ModelNotFoundError:
+                    if received:
+                        raise
+                    if cached:  # the host lost the instance we knew (e.g. restarted): load again
+                        host.llms.pop(key, None)
+                        continue
+                    host.cannot_load.add(key)
+                    excluded.add(host.name)
+                    if pick((h.state() for h in pool._hosts), key, exclude=excluded) is None:
+                        raise
+                except LMStudioConnectionError as exc:
+                    if received or not pool.retry_unstarted or self._cancelled:
+                        pool._lost(host, exc, "during a prediction")
+                    host.mark_down()
+                    excluded.add(host.name)
+                finally:
+                    host.in_flight -= 1
+        except LMStudioError as exc:
+            self._failure = exc
+            raise
 
     @checked_arguments
-    async def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
-        """Run the prediction to its end and return its result."""
-        if timeout is not NOT_GIVEN:
-            check_timeout(timeout)
-        if not self._done:
-            async for _ in self:
-                pass
-        assert self._inner is not None
-        try:
-            return await self._inner.result(timeout=timeout)
-        except LMStudioConnectionError as exc:  # pragma: no cover - the loop above raised it
-            raise HostUnavailableError(f"host {self._host}: {exc}", host=self._host) from exc
+    async def result(self) -> PredictionResult:
+        """Run the prediction to its end (consuming what was not iterated yet) and return its
+        result; each wait is bounded by the ``timeout`` the prediction was started with."""
+        async for _ in self:
+            pass
+        if self._failure is not None:
+            raise self._failure
+        assert self._inner is not None  # the loop above ran to its end
+        return await self._inner.result()
 
     @checked_arguments
     def cancel(self) -> None:
-        """Ask the host to stop (never blocks)."""
+        """Ask the host to stop (never blocks); ``result()`` then reports ``userStopped``."""
         self._cancelled = True
         if self._inner is not None:
             self._inner.cancel()
+
+    @checked_arguments
+    async def aclose(self) -> None:
+        """Stop listening: cancel the prediction if it still runs and release its host."""
+        self.cancel()
+        if self._fragments is not None:
+            await self._fragments.aclose()
+        if self._inner is not None:
+            await self._inner.aclose()
+
+    async def __aenter__(self) -> AsyncPoolPredictionStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 class AsyncPoolEmbeddingModel:
