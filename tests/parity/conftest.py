@@ -31,7 +31,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     seen = False
     for key in ("passed", "failed", "error"):
         for report in terminalreporter.stats.get(key, []):
-            if not isinstance(report, pytest.TestReport) or "tests/parity/" not in report.nodeid:
+            if (
+                not isinstance(report, pytest.TestReport)
+                or "tests/parity/test_parity.py::test_parity[" not in report.nodeid
+            ):
                 continue
             if report.when != "call" and report.passed:
                 continue
