@@ -26,7 +26,10 @@ class ScenarioFailed(AssertionError):
 def record(scenario: ParityScenario, path: Path, run: Callable[[str], None]) -> Traffic:
     """Run ``run(url)`` against a fresh recording server; the normalised traffic."""
     with ServerThread(
-        lambda: ScriptedEngine(token_delay=scenario.token_delay), port=0, record=path
+        lambda: ScriptedEngine(token_delay=scenario.token_delay),
+        port=0,
+        api_token=scenario.api_token,
+        record=path,
     ) as handle:
         run(handle.url)
     traffic = normalise(load(path))
@@ -47,12 +50,15 @@ class TypeScriptRecordings:
     def get(self, scenario: ParityScenario) -> Traffic:
         if scenario.name not in self._cache:
             path = self.folder / f"{scenario.name}.jsonl"
-            self._cache[scenario.name] = record(scenario, path, self._runner(scenario.name))
+            runner = self._runner(scenario.name, scenario.api_token)
+            self._cache[scenario.name] = record(scenario, path, runner)
         return self._cache[scenario.name].copy()
 
-    def _runner(self, name: str) -> Callable[[str], None]:
+    def _runner(self, name: str, api_token: str | None) -> Callable[[str], None]:
         def run(url: str) -> None:
             command = [self.node, str(HERE / "scenarios.mjs"), url, name]
+            if api_token is not None:
+                command.append(api_token)
             try:
                 done = subprocess.run(
                     command,

@@ -1,6 +1,6 @@
 // Parity scenarios, the official TypeScript client's side (@lmstudio/sdk 2.0.0).
 //
-// Usage: node scenarios.mjs ws://127.0.0.1:PORT SCENARIO
+// Usage: node scenarios.mjs ws://127.0.0.1:PORT SCENARIO [API_TOKEN]
 //
 // Runs one scenario with a fresh client against a server that records its traffic
 // (`LMStudioServer(record=…)`), closes the client, and prints one JSON line on stdout:
@@ -71,6 +71,12 @@ const SCENARIOS = {
   version: (c) => c.system.getLMStudioVersion(),
   list_downloaded: (c) => c.system.listDownloadedModels(),
   list_downloaded_llm: (c) => c.system.listDownloadedModels("llm"),
+  list_downloaded_embedding: (c) => c.system.listDownloadedModels("embedding"),
+  // Run against a server that requires API_TOKEN (given on the command line).
+  auth_api_token: async (c) => {
+    await c.llm.listLoaded();
+    await c.system.listDownloadedModels();
+  },
 
   // -- model management ------------------------------------------------------------------------
   list_loaded: (c) => c.llm.listLoaded(),
@@ -98,6 +104,20 @@ const SCENARIOS = {
   },
   unload_handle: async (c) => {
     const model = await c.llm.load(LLM, { identifier: "parity-unload" });
+    await model.unload();
+  },
+  dynamic_handle: async (c) => {
+    await c.llm.load(LLM, { identifier: "parity-dynamic" });
+    const handle = c.llm.createDynamicHandle("parity-dynamic");
+    await handle.respond("hello parity");
+    await handle.countTokens("hello parity");
+  },
+  embedding_model_info: async (c) => (await c.embedding.model(EMBEDDING)).getModelInfo(),
+  embedding_load_config: async (c) => (await c.embedding.model(EMBEDDING)).getLoadConfig(),
+  embedding_context_length: async (c) =>
+    (await c.embedding.model(EMBEDDING)).getContextLength(),
+  embedding_unload_handle: async (c) => {
+    const model = await c.embedding.load(EMBEDDING, { identifier: "parity-unload" });
     await model.unload();
   },
   model_info: async (c) => {
@@ -231,16 +251,16 @@ const SCENARIOS = {
 };
 
 async function main() {
-  const [baseUrl, name, ...extra] = process.argv.slice(2);
+  const [baseUrl, name, apiToken, ...extra] = process.argv.slice(2);
   const scenario = SCENARIOS[name];
   if (!baseUrl || !scenario || extra.length > 0) {
     process.stderr.write(
-      `usage: node scenarios.mjs ws://HOST:PORT SCENARIO\nscenarios: ${Object.keys(SCENARIOS).join(" ")}\n`,
+      `usage: node scenarios.mjs ws://HOST:PORT SCENARIO [API_TOKEN]\nscenarios: ${Object.keys(SCENARIOS).join(" ")}\n`,
     );
     process.exit(2);
   }
   const logger = { debug: () => {}, info: () => {}, warn: console.error, error: console.error };
-  const client = new LMStudioClient({ baseUrl, logger });
+  const client = new LMStudioClient({ baseUrl, logger, ...(apiToken ? { apiToken } : {}) });
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error("scenario timed out")), SCENARIO_TIMEOUT_MS);

@@ -19,6 +19,8 @@ from typing import Any
 
 from .traffic import Difference, Traffic, combine, drop_call, member_value
 
+API_TOKEN = "sk-lm-parityID:paritySecret12345678"
+
 # -- the deliberate differences, each with its reason ---------------------------------------------
 
 
@@ -61,39 +63,53 @@ def _without_ttl(value: Any) -> Any:
 
 
 LLM_TTL = (jit_ttl("/llm"),)
-
-GET_INFO_THROWS = combine(
-    "handle.get_info() asks the server to throw (throwIfNotFound: true), so a gone instance is "
-    "the server's ModelNotFoundError with its message; the TypeScript SDK asks for no error and "
-    "raises one of its own on an empty answer.",
-    member_value(
-        "", "ours", "/llm", ("parameter", "throwIfNotFound"), True, endpoint="getModelInfo"
-    ),
-    member_value(
-        "", "ts", "/llm", ("parameter", "throwIfNotFound"), False, endpoint="getModelInfo"
-    ),
-)
-LOAD_CONFIG_ALONE = drop_call(
-    "get_load_config() is one getLoadConfig call; the TypeScript SDK also fetches the model's "
-    "info (getModelInfo) that it does not need for the answer.",
-    "ts",
-    "/llm",
-    "getModelInfo",
-)
-CONTEXT_FROM_INFO = combine(
-    "get_context_length() reads the instance info's contextLength (getModelInfo); the "
-    "TypeScript SDK 2.0 reads llm.load.contextLength from getLoadConfig. Same value, one call "
-    "each.",
-    drop_call("", "ts", "/llm", "getLoadConfig"),
-    drop_call("", "ours", "/llm", "getModelInfo"),
-)
-UNLOAD_PINNED = combine(
-    "a pinned handle's unload() sends unloadModel with the identifier it already knows; the "
-    "TypeScript SDK first looks the instance up (getModelInfo) and adds deviceIdentifier: null.",
-    drop_call("", "ts", "/llm", "getModelInfo"),
-    member_value("", "ts", "/llm", ("parameter", "deviceIdentifier"), None, endpoint="unloadModel"),
-)
 EMBEDDING_TTL = (jit_ttl("/embedding"),)
+
+
+def get_info_throws(namespace: str) -> Difference:
+    return combine(
+        "handle.get_info() asks the server to throw (throwIfNotFound: true), so a gone instance "
+        "is the server's ModelNotFoundError with its message; the TypeScript SDK asks for no "
+        "error and raises one of its own on an empty answer.",
+        member_value(
+            "", "ours", namespace, ("parameter", "throwIfNotFound"), True, endpoint="getModelInfo"
+        ),
+        member_value(
+            "", "ts", namespace, ("parameter", "throwIfNotFound"), False, endpoint="getModelInfo"
+        ),
+    )
+
+
+def load_config_alone(namespace: str) -> Difference:
+    return drop_call(
+        "get_load_config() is one getLoadConfig call; the TypeScript SDK also fetches the "
+        "model's info (getModelInfo) that it does not need for the answer.",
+        "ts",
+        namespace,
+        "getModelInfo",
+    )
+
+
+def context_from_info(namespace: str) -> Difference:
+    return combine(
+        "get_context_length() reads the instance info's contextLength (getModelInfo); the "
+        "TypeScript SDK 2.0 reads the load config's contextLength (getLoadConfig). Same value, "
+        "one call each.",
+        drop_call("", "ts", namespace, "getLoadConfig"),
+        drop_call("", "ours", namespace, "getModelInfo"),
+    )
+
+
+def unload_pinned(namespace: str) -> Difference:
+    return combine(
+        "a pinned handle's unload() sends unloadModel with the identifier it already knows; the "
+        "TypeScript SDK first looks the instance up (getModelInfo) and adds deviceIdentifier: "
+        "null.",
+        drop_call("", "ts", namespace, "getModelInfo"),
+        member_value(
+            "", "ts", namespace, ("parameter", "deviceIdentifier"), None, endpoint="unloadModel"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -106,6 +122,8 @@ class ParityScenario:
     # Compare what the server sent back too. Off only where the server's frames depend on
     # timing (how many fragments go out before a cancel arrives).
     compare_server_frames: bool = True
+    # Both clients present this API token to a server that requires it (None: guests).
+    api_token: str | None = None
 
 
 SCENARIOS: tuple[ParityScenario, ...] = (
@@ -113,6 +131,8 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("version"),
     ParityScenario("list_downloaded"),
     ParityScenario("list_downloaded_llm"),
+    ParityScenario("list_downloaded_embedding"),
+    ParityScenario("auth_api_token", api_token=API_TOKEN),
     # model management
     ParityScenario("list_loaded"),
     ParityScenario("list_loaded_embedding"),
@@ -122,10 +142,15 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("load_with_config_and_progress"),
     ParityScenario("load_embedding"),
     ParityScenario("unload_by_identifier"),
-    ParityScenario("unload_handle", (UNLOAD_PINNED,)),
-    ParityScenario("model_info", (*LLM_TTL, GET_INFO_THROWS)),
-    ParityScenario("load_config", (*LLM_TTL, LOAD_CONFIG_ALONE)),
-    ParityScenario("context_length", (*LLM_TTL, CONTEXT_FROM_INFO)),
+    ParityScenario("unload_handle", (unload_pinned("/llm"),)),
+    ParityScenario("dynamic_handle"),
+    ParityScenario("embedding_model_info", (*EMBEDDING_TTL, get_info_throws("/embedding"))),
+    ParityScenario("embedding_load_config", (*EMBEDDING_TTL, load_config_alone("/embedding"))),
+    ParityScenario("embedding_context_length", (*EMBEDDING_TTL, context_from_info("/embedding"))),
+    ParityScenario("embedding_unload_handle", (unload_pinned("/embedding"),)),
+    ParityScenario("model_info", (*LLM_TTL, get_info_throws("/llm"))),
+    ParityScenario("load_config", (*LLM_TTL, load_config_alone("/llm"))),
+    ParityScenario("context_length", (*LLM_TTL, context_from_info("/llm"))),
     # predictions
     ParityScenario("respond", LLM_TTL),
     ParityScenario("respond_stream", LLM_TTL),

@@ -19,11 +19,11 @@ from .traffic import compare
 pytestmark = pytest.mark.parity
 
 
-def _run_ours(face: str, name: str, url: str) -> None:
+def _run_ours(face: str, scenario: ParityScenario, url: str) -> None:
     if face == "async":
-        asyncio.run(async_ours.run(name, url))
+        asyncio.run(async_ours.run(scenario.name, url, scenario.api_token))
     else:
-        sync_ours.run(name, url)
+        sync_ours.run(scenario.name, url, scenario.api_token)
 
 
 def test_every_scenario_is_written_for_both_sdks() -> None:
@@ -45,9 +45,7 @@ def test_parity(
     record_property: Callable[[str, object], None],
 ) -> None:
     ts = ts_recordings.get(scenario)
-    ours = record(
-        scenario, tmp_path / "ours.jsonl", lambda url: _run_ours(face, scenario.name, url)
-    )
+    ours = record(scenario, tmp_path / "ours.jsonl", lambda url: _run_ours(face, scenario, url))
     verdict = compare(ts, ours, scenario.differences)
     record_property(OUTCOME_PROPERTY, verdict.outcome)
     if verdict.outcome == "failing":

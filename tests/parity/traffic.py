@@ -7,7 +7,8 @@ of what either side sends.
 
 Normalising erases what legitimately differs between two runs of the same action:
 
-* the identity: ``clientIdentifier`` (random for guests), passkeys (already redacted);
+* the identity: a guest's random ``clientIdentifier`` (its prefix and length are kept; an API
+  token's identifier is compared as it is), passkeys (already redacted);
 * call and channel ids: renumbered per socket in order of first use (a client may count from 0
   or 1; only which frames share an id matters);
 * server-made names: instance references, uploaded file identifiers (they carry a time);
@@ -113,8 +114,9 @@ def normalise(events: list[dict[str, Any]]) -> Traffic:
             return renumber(conn, key, value)
         if key in TIMING_KEYS and isinstance(value, int | float):
             return "<time>"
-        if key == "clientIdentifier" and isinstance(value, str):
-            return "<client>"
+        if key == "clientIdentifier" and isinstance(value, str) and value.startswith("guest:"):
+            # A guest's name is random; its form (prefix, length) is compared.
+            return f"guest:<{len(value) - len('guest:')} random characters>"
         if isinstance(value, str):
             return rename(value)
         return value

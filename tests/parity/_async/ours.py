@@ -58,9 +58,9 @@ def scenario(fn: Scenario) -> Scenario:
     return fn
 
 
-async def run(name: str, url: str) -> None:
+async def run(name: str, url: str, api_token: str | None = None) -> None:
     """Run scenario ``name`` with a fresh client of ``url``, then close the client."""
-    async with lms.AsyncClient(url, timeout=15) as client:
+    async with lms.AsyncClient(url, api_token=api_token, timeout=15) as client:
         await SCENARIOS[name](client)
 
 
@@ -80,6 +80,18 @@ async def list_downloaded(client: lms.AsyncClient) -> None:
 @scenario
 async def list_downloaded_llm(client: lms.AsyncClient) -> None:
     await client.system.list_downloaded_models("llm")
+
+
+@scenario
+async def list_downloaded_embedding(client: lms.AsyncClient) -> None:
+    await client.system.list_downloaded_models("embedding")
+
+
+@scenario
+async def auth_api_token(client: lms.AsyncClient) -> None:
+    # Run against a server that requires the API token the client was given.
+    await client.llm.list_loaded()
+    await client.system.list_downloaded_models()
 
 
 # -- model management -----------------------------------------------------------------------------
@@ -138,6 +150,35 @@ async def unload_by_identifier(client: lms.AsyncClient) -> None:
 @scenario
 async def unload_handle(client: lms.AsyncClient) -> None:
     model = await client.llm.load(LLM, identifier="parity-unload")
+    await model.unload()
+
+
+@scenario
+async def dynamic_handle(client: lms.AsyncClient) -> None:
+    await client.llm.load(LLM, identifier="parity-dynamic")
+    handle = client.llm.handle("parity-dynamic")
+    await handle.respond("hello parity")
+    await handle.count_tokens("hello parity")
+
+
+@scenario
+async def embedding_model_info(client: lms.AsyncClient) -> None:
+    await (await client.embedding.model(EMBEDDING)).get_info()
+
+
+@scenario
+async def embedding_load_config(client: lms.AsyncClient) -> None:
+    await (await client.embedding.model(EMBEDDING)).get_load_config()
+
+
+@scenario
+async def embedding_context_length(client: lms.AsyncClient) -> None:
+    await (await client.embedding.model(EMBEDDING)).get_context_length()
+
+
+@scenario
+async def embedding_unload_handle(client: lms.AsyncClient) -> None:
+    model = await client.embedding.load(EMBEDDING, identifier="parity-unload")
     await model.unload()
 
 

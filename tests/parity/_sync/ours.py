@@ -59,9 +59,9 @@ def scenario(fn: Scenario) -> Scenario:
     return fn
 
 
-def run(name: str, url: str) -> None:
+def run(name: str, url: str, api_token: str | None = None) -> None:
     """Run scenario ``name`` with a fresh client of ``url``, then close the client."""
-    with lms.Client(url, timeout=15) as client:
+    with lms.Client(url, api_token=api_token, timeout=15) as client:
         SCENARIOS[name](client)
 
 
@@ -81,6 +81,18 @@ def list_downloaded(client: lms.Client) -> None:
 @scenario
 def list_downloaded_llm(client: lms.Client) -> None:
     client.system.list_downloaded_models("llm")
+
+
+@scenario
+def list_downloaded_embedding(client: lms.Client) -> None:
+    client.system.list_downloaded_models("embedding")
+
+
+@scenario
+def auth_api_token(client: lms.Client) -> None:
+    # Run against a server that requires the API token the client was given.
+    client.llm.list_loaded()
+    client.system.list_downloaded_models()
 
 
 # -- model management -----------------------------------------------------------------------------
@@ -139,6 +151,35 @@ def unload_by_identifier(client: lms.Client) -> None:
 @scenario
 def unload_handle(client: lms.Client) -> None:
     model = client.llm.load(LLM, identifier="parity-unload")
+    model.unload()
+
+
+@scenario
+def dynamic_handle(client: lms.Client) -> None:
+    client.llm.load(LLM, identifier="parity-dynamic")
+    handle = client.llm.handle("parity-dynamic")
+    handle.respond("hello parity")
+    handle.count_tokens("hello parity")
+
+
+@scenario
+def embedding_model_info(client: lms.Client) -> None:
+    (client.embedding.model(EMBEDDING)).get_info()
+
+
+@scenario
+def embedding_load_config(client: lms.Client) -> None:
+    (client.embedding.model(EMBEDDING)).get_load_config()
+
+
+@scenario
+def embedding_context_length(client: lms.Client) -> None:
+    (client.embedding.model(EMBEDDING)).get_context_length()
+
+
+@scenario
+def embedding_unload_handle(client: lms.Client) -> None:
+    model = client.embedding.load(EMBEDDING, identifier="parity-unload")
     model.unload()
 
 
