@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.sync.client import connect as sync_connect
 
 import lmstudio_sdk as lms
 from lmstudio_sdk.cli import build_parser
@@ -18,6 +19,7 @@ from lmstudio_sdk.server import ServerThread
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 from lmstudio_sdk.server.traffic_log import REDACTED, redact
 
+from .helpers import TIMEOUT, auth_packet
 from .test_thread_cli import _version_over
 
 TOKEN_ID = "abcdEFGH"
@@ -132,3 +134,18 @@ def test_serve_record_into_missing_folder_exits_2(
     args = build_parser().parse_args(["serve", "--port", "0", "--record", target])
     assert args.func(args) == 2
     assert "--record" in capsys.readouterr().err
+
+
+def test_binary_and_non_json_frames_are_recorded_by_size_or_text(tmp_path: Path) -> None:
+    log = tmp_path / "traffic.jsonl"
+    with ServerThread(ScriptedEngine, port=0, record=log) as handle:
+        with sync_connect(handle.url + "/system", open_timeout=TIMEOUT) as ws:
+            ws.send(auth_packet())
+            assert json.loads(ws.recv(TIMEOUT)) == {"success": True}
+            ws.send(b"\x00\x01\x02")
+            ws.send("not json")
+            warnings = [json.loads(ws.recv(TIMEOUT)) for _ in range(2)]
+            assert all(w["type"] == "communicationWarning" for w in warnings)
+    received = [e for e in _lines(log) if e["dir"] == "c2s"]
+    assert received[1] == {**received[1], "binaryBytes": 3}
+    assert received[2]["text"] == "not json"
