@@ -82,6 +82,8 @@ const SCENARIOS = {
   list_loaded: (c) => c.llm.listLoaded(),
   list_loaded_embedding: (c) => c.embedding.listLoaded(),
   get_or_load: (c) => c.llm.model(LLM),
+  // Ours with ttl=None: no TTL, the TypeScript SDK's default.
+  get_or_load_without_ttl: (c) => c.llm.model(LLM),
   get_or_load_with_config: (c) => c.llm.model(LLM, { ttl: 120, config: { contextLength: 1024 } }),
   any_loaded: async (c) => {
     await c.llm.model(LLM);

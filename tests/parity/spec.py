@@ -6,8 +6,9 @@ generated). Both run against a fresh embedded server (scripted engine) that reco
 traffic; ``test_parity.py`` compares the two recordings frame by frame.
 
 A difference is either fixed in our SDK or listed here with its reason and an eraser
-(``traffic.unordered``, ``traffic.drop`` or a function of your own) that removes exactly that
-difference, so the rest of the scenario is still compared. Protocol-level bugs are never
+(``member_value``, ``drop_call``, ``combine``, ``unordered``, ``drop`` from ``traffic.py``, or
+a function of your own) that removes exactly that difference, so the rest of the scenario is
+still compared. Protocol-level bugs are never
 listed: fix them. A listed difference that no longer occurs fails the test, so this table
 cannot rot.
 """
@@ -138,6 +139,7 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("list_loaded_embedding"),
     ParityScenario("get_or_load", LLM_TTL),
     ParityScenario("get_or_load_with_config"),
+    ParityScenario("get_or_load_without_ttl"),
     ParityScenario("any_loaded", LLM_TTL),
     ParityScenario("load_with_config_and_progress"),
     ParityScenario("load_embedding"),

@@ -113,6 +113,11 @@ async def get_or_load(client: lms.AsyncClient) -> None:
 
 
 @scenario
+async def get_or_load_without_ttl(client: lms.AsyncClient) -> None:
+    await client.llm.model(LLM, ttl=None)  # what the TypeScript SDK does by default
+
+
+@scenario
 async def get_or_load_with_config(client: lms.AsyncClient) -> None:
     await client.llm.model(LLM, ttl=120, config={"context_length": 1024})
 

@@ -114,6 +114,11 @@ def get_or_load(client: lms.Client) -> None:
 
 
 @scenario
+def get_or_load_without_ttl(client: lms.Client) -> None:
+    client.llm.model(LLM, ttl=None)  # what the TypeScript SDK does by default
+
+
+@scenario
 def get_or_load_with_config(client: lms.Client) -> None:
     client.llm.model(LLM, ttl=120, config={"context_length": 1024})
 
