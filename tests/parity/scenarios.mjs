@@ -72,6 +72,30 @@ const SCENARIOS = {
   list_downloaded: (c) => c.system.listDownloadedModels(),
   list_downloaded_llm: (c) => c.system.listDownloadedModels("llm"),
   list_downloaded_embedding: (c) => c.system.listDownloadedModels("embedding"),
+  system_info: (c) => c.system.getInfo(),
+  list_variants: (c) => c.system.listDownloadedModelVariants(LLM),
+  notify: (c) => c.system.notify({ title: "Parity", description: "done", noAutoDismiss: true }),
+  experiment_flags: async (c) => {
+    await c.system.unstable_setExperimentFlag("parity-flag", true);
+    await c.system.unstable_getExperimentFlags();
+  },
+  error_http_server: async (c) => {
+    await expectError(c.system.startHttpServer({ port: 41999, cors: true }));
+    await expectError(c.system.stopHttpServer());
+  },
+
+  // -- runtime ---------------------------------------------------------------------------------
+  runtime_engines: async (c) => {
+    await c.runtime.engine.list();
+    await c.runtime.engine.getSelections();
+  },
+  select_engine: async (c) => {
+    const [engine] = await c.runtime.engine.list();
+    await c.runtime.engine.select({ name: engine.name, version: engine.version }, "GGUF");
+  },
+  survey_hardware: (c) => c.runtime.surveyHardware(),
+  survey_hardware_all: (c) => c.runtime.surveyHardware({ type: "all" }),
+
   // Run against a server that requires API_TOKEN (given on the command line).
   auth_api_token: async (c) => {
     await c.llm.listLoaded();

@@ -133,7 +133,17 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("list_downloaded"),
     ParityScenario("list_downloaded_llm"),
     ParityScenario("list_downloaded_embedding"),
+    ParityScenario("system_info"),
+    ParityScenario("list_variants"),
+    ParityScenario("notify"),
+    ParityScenario("experiment_flags"),
+    ParityScenario("error_http_server"),
     ParityScenario("auth_api_token", api_token=API_TOKEN),
+    # runtime
+    ParityScenario("runtime_engines"),
+    ParityScenario("select_engine"),
+    ParityScenario("survey_hardware"),
+    ParityScenario("survey_hardware_all"),
     # model management
     ParityScenario("list_loaded"),
     ParityScenario("list_loaded_embedding"),

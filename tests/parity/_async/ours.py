@@ -88,6 +88,62 @@ async def list_downloaded_embedding(client: lms.AsyncClient) -> None:
 
 
 @scenario
+async def system_info(client: lms.AsyncClient) -> None:
+    await client.system.get_info()
+
+
+@scenario
+async def list_variants(client: lms.AsyncClient) -> None:
+    await client.system.list_downloaded_model_variants(LLM)
+
+
+@scenario
+async def notify(client: lms.AsyncClient) -> None:
+    await client.system.notify("Parity", description="done", no_auto_dismiss=True)
+
+
+@scenario
+async def experiment_flags(client: lms.AsyncClient) -> None:
+    await client.system.set_experiment_flag("parity-flag", True)
+    await client.system.get_experiment_flags()
+
+
+@scenario
+async def error_http_server(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.NotSupportedByServerError):
+        await client.system.start_http_server(port=41999, cors=True)
+    with pytest.raises(lms.NotSupportedByServerError):
+        await client.system.stop_http_server()
+
+
+# -- runtime --------------------------------------------------------------------------------------
+
+
+@scenario
+async def runtime_engines(client: lms.AsyncClient) -> None:
+    await client.runtime.list_engines()
+    await client.runtime.get_engine_selections()
+
+
+@scenario
+async def select_engine(client: lms.AsyncClient) -> None:
+    [engine, *_] = await client.runtime.list_engines()
+    await client.runtime.select_engine(
+        lms.EngineSpecifier(name=engine.name, version=engine.version), "GGUF"
+    )
+
+
+@scenario
+async def survey_hardware(client: lms.AsyncClient) -> None:
+    await client.runtime.survey_hardware()
+
+
+@scenario
+async def survey_hardware_all(client: lms.AsyncClient) -> None:
+    await client.runtime.survey_hardware("all")
+
+
+@scenario
 async def auth_api_token(client: lms.AsyncClient) -> None:
     # Run against a server that requires the API token the client was given.
     await client.llm.list_loaded()

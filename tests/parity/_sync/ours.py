@@ -89,6 +89,62 @@ def list_downloaded_embedding(client: lms.Client) -> None:
 
 
 @scenario
+def system_info(client: lms.Client) -> None:
+    client.system.get_info()
+
+
+@scenario
+def list_variants(client: lms.Client) -> None:
+    client.system.list_downloaded_model_variants(LLM)
+
+
+@scenario
+def notify(client: lms.Client) -> None:
+    client.system.notify("Parity", description="done", no_auto_dismiss=True)
+
+
+@scenario
+def experiment_flags(client: lms.Client) -> None:
+    client.system.set_experiment_flag("parity-flag", True)
+    client.system.get_experiment_flags()
+
+
+@scenario
+def error_http_server(client: lms.Client) -> None:
+    with pytest.raises(lms.NotSupportedByServerError):
+        client.system.start_http_server(port=41999, cors=True)
+    with pytest.raises(lms.NotSupportedByServerError):
+        client.system.stop_http_server()
+
+
+# -- runtime --------------------------------------------------------------------------------------
+
+
+@scenario
+def runtime_engines(client: lms.Client) -> None:
+    client.runtime.list_engines()
+    client.runtime.get_engine_selections()
+
+
+@scenario
+def select_engine(client: lms.Client) -> None:
+    [engine, *_] = client.runtime.list_engines()
+    client.runtime.select_engine(
+        lms.EngineSpecifier(name=engine.name, version=engine.version), "GGUF"
+    )
+
+
+@scenario
+def survey_hardware(client: lms.Client) -> None:
+    client.runtime.survey_hardware()
+
+
+@scenario
+def survey_hardware_all(client: lms.Client) -> None:
+    client.runtime.survey_hardware("all")
+
+
+@scenario
 def auth_api_token(client: lms.Client) -> None:
     # Run against a server that requires the API token the client was given.
     client.llm.list_loaded()
