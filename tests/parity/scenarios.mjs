@@ -96,6 +96,15 @@ const SCENARIOS = {
   survey_hardware: (c) => c.runtime.surveyHardware(),
   survey_hardware_all: (c) => c.runtime.surveyHardware({ type: "all" }),
 
+  // -- diagnostics -----------------------------------------------------------------------------
+  stream_logs: async (c) => {
+    const stop = c.diagnostics.unstable_streamLogs(() => {});
+    // 2.0 subscribes in the background: give the subscription time to reach the server.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stop();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the unsubscribe goes out
+  },
+
   // Run against a server that requires API_TOKEN (given on the command line).
   auth_api_token: async (c) => {
     await c.llm.listLoaded();

@@ -171,8 +171,8 @@ def decode_log_packet(raw: Raw) -> LogEvent | None:
 
 def superjson_undefined() -> dict[str, Any]:
     """superjson's encoding of ``undefined``: the parameter of a superjson endpoint that takes
-    none (``getEngineSelections``), as the TypeScript SDK sends it. LM Studio deserialises every
-    superjson parameter, so it is never left out as a raw endpoint's would be."""
+    none (``getEngineSelections``), as the TypeScript SDK sends it: a superjson payload is
+    always an envelope, never left out as a raw endpoint's undefined parameter is."""
     return {"json": None, "meta": {"values": ["undefined"]}}
 
 

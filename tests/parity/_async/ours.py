@@ -143,6 +143,15 @@ async def survey_hardware_all(client: lms.AsyncClient) -> None:
     await client.runtime.survey_hardware("all")
 
 
+# -- diagnostics ----------------------------------------------------------------------------------
+
+
+@scenario
+async def stream_logs(client: lms.AsyncClient) -> None:
+    stream = await client.diagnostics.stream_logs()
+    await stream.aclose()
+
+
 @scenario
 async def auth_api_token(client: lms.AsyncClient) -> None:
     # Run against a server that requires the API token the client was given.

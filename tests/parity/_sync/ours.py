@@ -144,6 +144,15 @@ def survey_hardware_all(client: lms.Client) -> None:
     client.runtime.survey_hardware("all")
 
 
+# -- diagnostics ----------------------------------------------------------------------------------
+
+
+@scenario
+def stream_logs(client: lms.Client) -> None:
+    stream = client.diagnostics.stream_logs()
+    stream.close()
+
+
 @scenario
 def auth_api_token(client: lms.Client) -> None:
     # Run against a server that requires the API token the client was given.
