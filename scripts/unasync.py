@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TREES = [
     (ROOT / "src/lmstudio_sdk/_async", ROOT / "src/lmstudio_sdk/_sync"),
     (ROOT / "tests/_async", ROOT / "tests/_sync"),
+    (ROOT / "tests/parity/_async", ROOT / "tests/parity/_sync"),
 ]
 
 # (pattern, replacement), applied in order to every line.

@@ -110,12 +110,13 @@ def _message(message: object, index: int) -> ChatMessageData:
                 parts.append(_as_part(part, index))
     else:
         raise LMStudioValueError(f"chat message {index} content must be a string or a list")
-    for image in message.get("images") or []:
+    images = list(message.get("images") or [])
+    for image in images:
         if not isinstance(image, FilePart):
             raise LMStudioValueError(
                 f"chat message {index}: images must come from client.files.prepare_image()"
             )
-        parts.append(image)
+    parts[:0] = images  # before the text, as the TypeScript SDK sends them
     for call in message.get("tool_calls") or []:
         if role != "assistant":
             raise LMStudioValueError(f"chat message {index}: only assistant messages call tools")
