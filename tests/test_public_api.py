@@ -17,6 +17,7 @@ import lmstudio_sdk
 INIT = Path(lmstudio_sdk.__file__)
 
 EXPORTED = [
+    "ActResult",
     "AsyncChannel",
     "AsyncClient",
     "AsyncEmbeddingModel",
@@ -28,6 +29,7 @@ EXPORTED = [
     "AsyncSystemNamespace",
     "AuthenticationError",
     "Channel",
+    "Chat",
     "ChatHistoryData",
     "ChatMessageData",
     "ChatMessageDict",
@@ -43,6 +45,8 @@ EXPORTED = [
     "ErrorData",
     "FilePart",
     "FilesNamespace",
+    "GuardDecision",
+    "InvalidToolRequestError",
     "KVConfig",
     "LLM",
     "LLMInfo",
@@ -64,6 +68,7 @@ EXPORTED = [
     "LocalProtocolError",
     "ModelNotFoundError",
     "NOT_GIVEN",
+    "PredictionEvent",
     "PredictionFragment",
     "PredictionResult",
     "PredictionStats",
@@ -74,9 +79,24 @@ EXPORTED = [
     "ServerNotFoundError",
     "StructuredOutputError",
     "SystemNamespace",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolCallArgumentFragment",
+    "ToolCallError",
+    "ToolCallFailedError",
+    "ToolCallGenerationEnded",
+    "ToolCallGenerationFailed",
+    "ToolCallGenerationStarted",
+    "ToolCallNameReceived",
+    "ToolCallOutcome",
     "ToolCallRequest",
+    "ToolCallResultPart",
+    "ToolFunctionDef",
+    "ToolFunctionDefDict",
     "UnsupportedFeatureError",
     "__version__",
+    "tool",
+    "tool_from_schema",
 ]
 
 

@@ -26,6 +26,7 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
 )
+from .._transport.asyncio import AsyncAwaitableSelf
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
@@ -49,8 +50,9 @@ class AsyncChannelOpener(Protocol):
     ) -> AsyncChannel: ...
 
 
-class AsyncPredictionStream:
-    """One prediction. Iterate it for fragments, or await ``result()``.
+class AsyncPredictionStream(AsyncAwaitableSelf):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
+    await ``result()``.
 
     ``timeout`` bounds each wait for the next packet (not the whole prediction).
     """
@@ -88,6 +90,20 @@ class AsyncPredictionStream:
                 for event in await self._step(self._timeout):
                     if isinstance(event, PredictionFragment):
                         yield event
+        finally:
+            if not self._done:
+                self.cancel()  # the caller left the loop early
+
+    @checked_arguments
+    async def events(self) -> AsyncIterator[PredictionEvent]:
+        """Every event, typed: ``PredictionFragment`` (content and reasoning),
+        ``PromptProcessingProgress`` (with cache details), and the tool-call events
+        (``ToolCallGenerationStarted``, ``ToolCallNameReceived``, ``ToolCallArgumentFragment``,
+        ``ToolCallGenerationEnded``, ``ToolCallGenerationFailed``)."""
+        try:
+            while not self._done:
+                for event in await self._step(self._timeout):
+                    yield event
         finally:
             if not self._done:
                 self.cancel()  # the caller left the loop early

@@ -27,6 +27,7 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
 )
+from .._transport.sync import AwaitableSelf
 from .._types import (
     NOT_GIVEN,
     Callback,
@@ -50,8 +51,9 @@ class ChannelOpener(Protocol):
     ) -> Channel: ...
 
 
-class PredictionStream:
-    """One prediction. Iterate it for fragments, or ``result()``.
+class PredictionStream(AwaitableSelf):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
+    ``result()``.
 
     ``timeout`` bounds each wait for the next packet (not the whole prediction).
     """
@@ -89,6 +91,20 @@ class PredictionStream:
                 for event in self._step(self._timeout):
                     if isinstance(event, PredictionFragment):
                         yield event
+        finally:
+            if not self._done:
+                self.cancel()  # the caller left the loop early
+
+    @checked_arguments
+    def events(self) -> Iterator[PredictionEvent]:
+        """Every event, typed: ``PredictionFragment`` (content and reasoning),
+        ``PromptProcessingProgress`` (with cache details), and the tool-call events
+        (``ToolCallGenerationStarted``, ``ToolCallNameReceived``, ``ToolCallArgumentFragment``,
+        ``ToolCallGenerationEnded``, ``ToolCallGenerationFailed``)."""
+        try:
+            while not self._done:
+                for event in self._step(self._timeout):
+                    yield event
         finally:
             if not self._done:
                 self.cancel()  # the caller left the loop early

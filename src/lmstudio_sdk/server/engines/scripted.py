@@ -6,7 +6,8 @@ predict every fragment. The last user message may carry one directive:
 * ``!long N``            reply with N tokens: ``word0 word1 … word{N-1}``
 * ``!tool NAME {json}``  call tool NAME with the JSON arguments (only when tools are configured
                          with ``llm.prediction.tools``; an unknown tool name or bad JSON gives a
-                         ``toolCallGenerationFailed``); stop reason ``toolCalls``
+                         ``toolCallGenerationFailed``); stop reason ``toolCalls``. Several
+                         ``!tool`` lines make several calls in one round, in order.
 * ``!error``             the engine raises :class:`ServerError` (the client sees a channelError)
 * ``!think TEXT``        reasoning fragments (start tag, reasoning, end tag), then the answer
 
@@ -462,7 +463,11 @@ class ScriptedModel:
             plan += [("none", t) for t in scripted_tokenize(f"You said: {rest}")]
             return plan
         if name == "tool" and tools is not None:
-            return [("tool", _tool_call_events(rest, tools, salt))]
+            calls = re.split(r"\n\s*!tool\b", rest)
+            return [
+                ("tool", _tool_call_events(call, tools, salt * 100 + index))
+                for index, call in enumerate(calls)
+            ]
         # A directive that does not apply (e.g. !tool without tools) is echoed like any text.
         return [("none", t) for t in scripted_tokenize(f"You said: !{name} {rest}".rstrip())]
 
