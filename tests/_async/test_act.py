@@ -272,3 +272,30 @@ async def test_act_refuses_misuse(client: lms.AsyncClient) -> None:
     args: dict[str, Any] = {"on_round_start": 3}
     with pytest.raises(lms.LMStudioValueError, match="on_round_start"):
         await model.act("hi", [add], **args)
+
+
+async def test_stream_callbacks_and_reasoning_split(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(ECHO)
+    firsts: list[bool] = []
+    fragments: list[lms.PredictionFragment] = []
+    messages: list[lms.ChatMessageData] = []
+    progress: list[float] = []
+    chat = lms.Chat()
+    chat.add_user_message("!think about it")
+    result = await model.respond(
+        chat,
+        on_first_token=lambda: firsts.append(True),
+        on_prediction_fragment=fragments.append,
+        on_message=messages.append,
+        on_prompt_processing_progress=progress.append,
+    )
+    assert firsts == [True]
+    assert "".join(f.content for f in fragments) == result.content
+    assert {f.reasoning_type for f in fragments} >= {"reasoning", "none"}
+    assert result.reasoning_content and result.non_reasoning_content == "You said: about it"
+    assert progress[-1] == 1.0
+    assert len(messages) == 1 and messages[0].role == "assistant"
+    chat.append(messages[0])
+    assert str(chat).splitlines()[-1] == f"assistant: {result.content}"
+    with pytest.raises(lms.LMStudioValueError, match="same callback"):
+        await model.respond("x", on_fragment=print, on_prediction_fragment=print)

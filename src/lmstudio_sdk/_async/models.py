@@ -10,7 +10,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -56,6 +56,7 @@ from .._protocol.packets.llm import (
     PredictCreationParameter,
 )
 from .._protocol.packets.shared import (
+    AssistantMessageData,
     ChatMessageData,
     CountTokensResult,
     EmbeddingModelInstanceInfo,
@@ -126,6 +127,12 @@ class PredictionOptions(TypedDict, total=False):
     preset: str | None
     """A preset saved in LM Studio, by name or identifier."""
     on_fragment: AsyncCallback[PredictionFragment] | None
+    on_prediction_fragment: AsyncCallback[PredictionFragment] | None
+    """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
+    on_first_token: Callable[[], Awaitable[None] | None] | None
+    """Called once, when the model produces its first token (text or tool call)."""
+    on_message: AsyncCallback[AssistantMessageData] | None
+    """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
@@ -429,8 +436,10 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             wire.raw(parameter),
             timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
-            on_fragment=options.get("on_fragment"),
+            on_fragment=options.get("on_fragment") or options.get("on_prediction_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
+            on_first_token=options.get("on_first_token"),
+            on_message=options.get("on_message"),
         )
 
 
@@ -675,10 +684,19 @@ def _check_prediction_options(
         reject_unknown_arguments(where, {name: value}, sorted(_OPTION_NAMES))
     preset = options.get("preset")
     _check_optional_str(f"{where} preset", preset)
-    check_async_callback(options.get("on_fragment"), "on_fragment")
-    check_async_callback(
-        options.get("on_prompt_processing_progress"), "on_prompt_processing_progress"
-    )
+    for callback in (
+        "on_fragment",
+        "on_prediction_fragment",
+        "on_first_token",
+        "on_message",
+        "on_prompt_processing_progress",
+    ):
+        check_async_callback(options.get(callback), callback)
+    if options.get("on_fragment") is not None and options.get("on_prediction_fragment") is not None:
+        raise LMStudioValueError(
+            f"{where} got on_fragment= and on_prediction_fragment=: they are the same callback, "
+            "pass one"
+        )
 
 
 def _warn_if_context_differs(

@@ -29,7 +29,7 @@ from .packets.shared import (
     UserMessageData,
 )
 
-__all__ = ["Chat", "ChatLike", "ChatMessageDict", "message_data", "to_history"]
+__all__ = ["Chat", "ChatLike", "ChatMessageDict", "assistant_message", "message_data", "to_history"]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -418,6 +418,14 @@ class Chat:
     def __str__(self) -> str:
         """One line per message: ``role: text``, with files and tool calls named."""
         return "\n".join(_describe(message) for message in self._messages)
+
+
+def assistant_message(result: _AssistantReply) -> AssistantMessageData:
+    """A finished prediction as the assistant message a chat records (with its tool calls)."""
+    calls: list[ToolCallRequest] = list(getattr(result, "tool_calls", []))
+    parts: list[TextPart | FilePart | ToolCallRequestPart] = [TextPart(text=result.content)]
+    parts += [ToolCallRequestPart(tool_call_request=call) for call in calls]
+    return AssistantMessageData(content=parts)
 
 
 ChatLike = (
