@@ -391,16 +391,24 @@ async def run_concurrently_async(
     try:
         _, pending = await asyncio.wait(tasks, timeout=timeout)
     except BaseException:
-        for task in tasks:
-            task.cancel()
+        await _cancel_all(tasks)
         raise
     if pending:
-        for task in pending:
-            task.cancel()
+        await _cancel_all(tasks)
         raise LMStudioTimeoutError(
             f"{len(pending)} tool call(s) did not finish within {timeout:g} s; they were cancelled"
         )
     return [task.result() for task in tasks]
+
+
+# How long a cancelled call may take to unwind (its finally blocks) before we stop waiting.
+_CANCEL_GRACE = 2.0
+
+
+async def _cancel_all(tasks: Sequence[asyncio.Future[CallOutcome]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=_CANCEL_GRACE)
 
 
 class AsyncAwaitableSelf:
