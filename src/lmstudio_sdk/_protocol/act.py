@@ -70,7 +70,7 @@ class GuardDecision:
     ``GuardDecision.deny(reason)`` (the model sees the reason as the tool's error)."""
 
     kind: Literal["allow", "override", "deny"]
-    arguments: Mapping[str, Any] | None = None
+    arguments: Mapping[str, object] | None = None
     reason: str = ""
 
     @classmethod
@@ -78,7 +78,7 @@ class GuardDecision:
         return cls("allow")
 
     @classmethod
-    def allow_with(cls, arguments: Mapping[str, Any]) -> GuardDecision:
+    def allow_with(cls, arguments: Mapping[str, object]) -> GuardDecision:
         if not isinstance(arguments, Mapping):
             raise LMStudioValueError("GuardDecision.allow_with() takes the arguments as a dict")
         return cls("override", arguments=dict(arguments))

@@ -38,9 +38,9 @@ class ChatMessageDict(TypedDict, total=False):
     """A message as a plain dict, OpenAI style: ``{"role": "user", "content": "hi"}``."""
 
     role: Role
-    content: str | list[Any]
+    content: str | list[object]
     images: list[FilePart]
-    tool_calls: list[Any]
+    tool_calls: list[object]
     tool_call_id: str
     name: str
 
@@ -200,7 +200,12 @@ class Chat:
 
     @classmethod
     def from_history(
-        cls, history: str | Chat | ChatHistoryData | Mapping[str, Any] | Sequence[Any]
+        cls,
+        history: str
+        | Chat
+        | ChatHistoryData
+        | Mapping[str, object]
+        | Sequence[ChatMessageDict | ChatMessageData | Mapping[str, object]],
     ) -> Chat:
         """A new chat from a string (one user message), another ``Chat`` (copied),
         ``ChatHistoryData``, a ``{"messages": [...]}`` dict (the wire shape, as ``to_dict()``
@@ -429,7 +434,10 @@ def assistant_message(result: _AssistantReply) -> AssistantMessageData:
 
 
 ChatLike = (
-    str | Chat | ChatHistoryData | Sequence[ChatMessageDict | ChatMessageData | Mapping[str, Any]]
+    str
+    | Chat
+    | ChatHistoryData
+    | Sequence[ChatMessageDict | ChatMessageData | Mapping[str, object]]
 )
 """What every method that takes a chat accepts."""
 

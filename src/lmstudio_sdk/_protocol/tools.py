@@ -40,6 +40,7 @@ from typing import (
     Final,
     Generic,
     ParamSpec,
+    Protocol,
     TypedDict,
     TypeVar,
     get_type_hints,
@@ -65,10 +66,11 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 @dataclass(frozen=True, eq=False)
-class Tool(Generic[P, R]):
+class Tool(Generic[P, R_co]):
     """A function a model may call: its name, description, JSON schema and implementation.
 
     Calling the tool calls the function. Make one with :func:`tool` (from a typed function)
@@ -79,12 +81,17 @@ class Tool(Generic[P, R]):
     description: str
     parameters: dict[str, Any]
     """The JSON schema of the arguments (an object schema)."""
-    implementation: Callable[P, R]
+    implementation: Callable[P, R_co]
     is_async: bool
     _validator: Callable[[Mapping[str, Any]], dict[str, Any]] = dataclasses.field(repr=False)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
         return self.implementation(*args, **kwargs)
+
+    @property
+    def __name__(self) -> str:
+        """The tool's name (a tool passes for the function it wraps)."""
+        return self.name
 
     def validate(self, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
         """The keyword arguments to call the implementation with, from a model's arguments.
@@ -114,6 +121,15 @@ class Tool(Generic[P, R]):
         }
 
 
+class ToolFunction(Protocol):
+    """A plain function used as a tool (its signature and docstring are read at run time).
+
+    Typed by its name only, so that a list of functions has no ``Any`` in its type."""
+
+    @property
+    def __name__(self) -> str: ...
+
+
 class ParamDefDict(TypedDict, total=False):
     """``lmstudio``'s inline parameter form: ``{"type": int, "default": 3}``."""
 
@@ -126,8 +142,8 @@ class ToolFunctionDefDict(TypedDict):
 
     name: str
     description: str
-    parameters: Mapping[str, Any]
-    implementation: Callable[..., Any]
+    parameters: Mapping[str, object]
+    implementation: ToolFunction
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -171,8 +187,9 @@ class ToolFunctionDef:
         return _build(self.name, self.description, fields, self.implementation)
 
 
-ToolLike = Tool[..., Any] | ToolFunctionDef | ToolFunctionDefDict | Callable[..., Any]
-"""What ``act(tools=...)`` takes: tools, ``lmstudio``-style definitions, or plain functions."""
+ToolLike = ToolFunction | ToolFunctionDef | ToolFunctionDefDict
+"""What ``act(tools=...)`` takes: plain functions, ``Tool``s (which have a ``__name__`` too)
+and ``lmstudio``-style definitions."""
 
 
 @overload

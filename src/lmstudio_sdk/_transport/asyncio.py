@@ -50,6 +50,7 @@ __all__ = [
 logger = logging.getLogger("lmstudio_sdk.transport")
 
 T = TypeVar("T")
+SelfT = TypeVar("SelfT")
 
 
 class AsyncMailbox(Generic[T]):
@@ -415,7 +416,7 @@ class AsyncAwaitableSelf:
     """``await obj`` gives ``obj``: ``await model.respond_stream(...)`` is the stream itself,
     as in the official Python SDK (``async for`` works without the ``await`` too)."""
 
-    def __await__(self) -> Generator[Any, None, Any]:
+    def __await__(self: SelfT) -> Generator[Any, None, SelfT]:
         return _self(self).__await__()
 
 
