@@ -299,3 +299,31 @@ async def test_stream_callbacks_and_reasoning_split(client: lms.AsyncClient) -> 
     assert str(chat).splitlines()[-1] == f"assistant: {result.content}"
     with pytest.raises(lms.LMStudioValueError, match="same callback"):
         await model.respond("x", on_fragment=print, on_prediction_fragment=print)
+
+
+async def test_tool_naming_shows_the_model_other_names_and_maps_calls_back(
+    client: lms.AsyncClient,
+) -> None:
+    model = await client.llm.model(ECHO)
+
+    def lookup(word: str) -> str:
+        """Look a word up."""
+        return word.upper()
+
+    dotted = lms.tool(lookup, name="dict.lookup")
+    # removeSpecial (LM Studio's default) shows the model "dict_lookup"; the call comes back
+    # under the tool's own name, so act() finds the tool.
+    result = await model.act(request_chat('dict_lookup {"word": "hi"}'), [dotted])
+    assert result.results[0].tool_calls[0].name == "dict.lookup"
+    assert result.content == 'Tool result: "HI"'
+    camel = await model.act(
+        request_chat('dictLookup {"word": "x"}'), [dotted], config={"tool_naming": "camelCase"}
+    )
+    assert camel.content == 'Tool result: "X"'
+    # passThrough: the model sees "dict.lookup", so "dict_lookup" names no tool.
+    with pytest.raises(lms.InvalidToolRequestError):
+        await model.act(
+            request_chat('dict_lookup {"word": "hi"}'),
+            [dotted],
+            config={"tool_naming": "passThrough"},
+        )
