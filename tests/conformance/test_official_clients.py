@@ -326,6 +326,15 @@ def check_auth_right_token(d: Detail, x: Expectations) -> None:
     assert x.llm_key in d["downloadedKeys"], d
 
 
+def check_stream_logs(d: Detail, x: Expectations) -> None:
+    del x
+    assert d["outputs"], f"no llm.prediction.output of {d['identifier']}: {d['kinds']}"
+    assert set(d["outputs"]) <= set(d["replies"]), d
+    assert all("log round" in text for text in d["inputs"]), d["inputs"]
+    assert set(d["kinds"]) <= {"server.log", "llm.prediction.input", "llm.prediction.output"}
+    assert all(t > 1_700_000_000_000 for t in d["timestamps"])
+
+
 CHECKS: dict[str, Callable[[Detail, Expectations], None]] = {
     "lmstudio_version": check_lmstudio_version,
     "list_downloaded": check_list_downloaded,
@@ -345,6 +354,7 @@ CHECKS: dict[str, Callable[[Detail, Expectations], None]] = {
     "unknown_model": check_unknown_model,
     "image": check_image,
     "act_two_tools": check_act_two_tools,
+    "stream_logs": check_stream_logs,
     "auth_wrong_token": check_auth_refused,
     "auth_no_token": check_auth_refused,
     "auth_right_token": check_auth_right_token,
@@ -368,9 +378,9 @@ REFUSED: dict[str, dict[str, str]] = {
     },
 }
 
-# Scenarios only the TypeScript script runs (lmstudio 1.5.0 has no version call; its act() is
-# exercised by our own act() in tests/llama/test_sdk_e2e.py instead).
-TS_ONLY = ("lmstudio_version", "act_two_tools")
+# Scenarios only the TypeScript script runs (lmstudio 1.5.0 has no version call and no log
+# stream; its act() is exercised by our own act() in tests/llama/test_sdk_e2e.py instead).
+TS_ONLY = ("lmstudio_version", "stream_logs", "act_two_tools")
 COMMON = [name for name in CHECKS if name not in TS_ONLY]
 TS_SCENARIOS = [*TS_ONLY, *COMMON]
 PY_SCENARIOS = [f"{flavour}.{name}" for flavour in ("sync", "async") for name in COMMON]
