@@ -38,6 +38,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bfind_local_server_async\b", "find_local_server"),
     (r"\bread_file_async\b", "read_file"),
     (r"\b(check|run)_async_callback\b", r"\1_callback"),
+    (r"\bcall_async_hook\b", "call_hook"),
+    (r"\brun_concurrently_async\b", "run_concurrently"),
     (r"\blmstudio_sdk\._async\b", "lmstudio_sdk._sync"),
     (r"\b_Async(?=[A-Z])", "_"),
     (r"\bAsync(?=[A-Z])", ""),

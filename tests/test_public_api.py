@@ -19,6 +19,7 @@ import lmstudio_sdk
 INIT = Path(lmstudio_sdk.__file__)
 
 EXPORTED = [
+    "ActResult",
     "AsyncChannel",
     "AsyncClient",
     "AsyncDiagnosticsNamespace",
@@ -33,6 +34,7 @@ EXPORTED = [
     "AsyncSystemNamespace",
     "AuthenticationError",
     "Channel",
+    "Chat",
     "ChatHistoryData",
     "ChatMessageData",
     "ChatMessageDict",
@@ -51,7 +53,9 @@ EXPORTED = [
     "ErrorData",
     "FilePart",
     "FilesNamespace",
+    "GuardDecision",
     "HardwareSurvey",
+    "InvalidToolRequestError",
     "KVConfig",
     "LLM",
     "LLMInfo",
@@ -77,6 +81,7 @@ EXPORTED = [
     "NOT_GIVEN",
     "NotSupportedByServerError",
     "PermissionDeniedError",
+    "PredictionEvent",
     "PredictionFragment",
     "PredictionInputLog",
     "PredictionOutputLog",
@@ -93,9 +98,24 @@ EXPORTED = [
     "ServerNotFoundError",
     "StructuredOutputError",
     "SystemNamespace",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolCallArgumentFragment",
+    "ToolCallError",
+    "ToolCallFailedError",
+    "ToolCallGenerationEnded",
+    "ToolCallGenerationFailed",
+    "ToolCallGenerationStarted",
+    "ToolCallNameReceived",
+    "ToolCallOutcome",
     "ToolCallRequest",
+    "ToolCallResultPart",
+    "ToolFunctionDef",
+    "ToolFunctionDefDict",
     "UnsupportedFeatureError",
     "__version__",
+    "tool",
+    "tool_from_schema",
 ]
 
 

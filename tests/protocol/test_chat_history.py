@@ -178,10 +178,10 @@ def test_read_only_mappings_are_messages_too() -> None:
 @pytest.mark.parametrize(
     ("chat", "message"),
     [
-        (5, "a chat must be a string, a list of messages or ChatHistoryData, not int"),
+        (5, "a chat must be a string, a Chat, a list of messages or ChatHistoryData, not int"),
         (
             {"role": "user", "content": "hi"},
-            "a chat must be a string, a list of messages or ChatHistoryData, not dict",
+            "a chat must be a string, a Chat, a list of messages or ChatHistoryData, not dict",
         ),
         (["hi"], "chat message 0 must be a dict, not str"),
         ([{"role": "user", "content": "a"}, 3], "chat message 1 must be a dict, not int"),
