@@ -22,12 +22,14 @@ import collections
 import contextlib
 import logging
 import socket
-import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import websockets
+
+if TYPE_CHECKING:
+    import ssl
 
 from .._exceptions import LMStudioConnectionError, LMStudioEventLoopError, LMStudioTimeoutError
 from .common import CLOSE_TIMEOUT, connect_error, greeting_ok, greeting_request
@@ -89,6 +91,12 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:  # called outside a loop, e.g. from a finalizer
         return None
+
+
+def _tls_context() -> ssl.SSLContext:
+    import ssl  # only wss:// needs it: a plain client need not load OpenSSL's libssl
+
+    return ssl.create_default_context()
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -182,7 +190,7 @@ class AsyncTransport:
                     lambda: _StreamProtocol(self),
                     uri.host,
                     uri.port,
-                    ssl=ssl.create_default_context() if uri.secure else None,
+                    ssl=_tls_context() if uri.secure else None,
                 )
                 self._transport = transport
                 self._write(self._core.data_to_send())

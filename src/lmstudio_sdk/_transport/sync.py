@@ -14,13 +14,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
-import queue
 import socket
-import ssl
 import threading
 import time
+
+# queue's own C core: the queue module adds nothing we use, and its import ~0.1 MB of RSS.
+from _queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -46,7 +46,7 @@ class Mailbox(Generic[T]):
     __slots__ = ("_queue",)
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[T] = queue.SimpleQueue()
+        self._queue: SimpleQueue[T] = SimpleQueue()
 
     def put(self, item: T) -> None:
         self._queue.put(item)
@@ -54,7 +54,7 @@ class Mailbox(Generic[T]):
     def get(self, timeout: float | None) -> T:
         try:
             return self._queue.get(timeout=timeout)
-        except queue.Empty:
+        except Empty:
             raise LMStudioTimeoutError(f"no answer from LM Studio within {timeout:g} s") from None
 
 
@@ -90,6 +90,8 @@ class Transport:
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
         pending: list[str],
+        *,
+        secure: bool,
     ) -> None:
         self._sock = sock
         self._core = core
@@ -103,7 +105,7 @@ class Transport:
         self._writing = False
         self._writer: threading.Thread | None = None
         # TLS sockets refuse send() flags: they always go through the writer thread.
-        self._direct = _DONTWAIT != 0 and not isinstance(sock, ssl.SSLSocket)
+        self._direct = _DONTWAIT != 0 and not secure
         self._ended = threading.Event()
         self._closed_by_us = False
         self.closed = False
@@ -134,6 +136,8 @@ class Transport:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if core.uri.secure:
+                import ssl  # only wss:// needs it (~3 MB of RSS: OpenSSL's libssl)
+
                 context = ssl.create_default_context()
                 sock = context.wrap_socket(sock, server_hostname=core.uri.host)
             sock.sendall(core.data_to_send())
@@ -156,7 +160,7 @@ class Transport:
         except (OSError, websockets.WebSocketException) as exc:
             sock.close()
             raise connect_error(url, exc) from exc
-        return cls(sock, core, on_text, on_closed, pending)
+        return cls(sock, core, on_text, on_closed, pending, secure=core.uri.secure)
 
     def send(self, frame: str) -> None:
         """Send one text frame; never blocks. Frames after close are dropped."""
@@ -293,9 +297,23 @@ def probe_greeting(host: str, port: int, timeout: float) -> bool:
 
 
 def find_local_server(ports: tuple[int, ...], timeout: float) -> int | None:
-    """Probe every discovery port at once; the first port in list order that answers wins."""
-    with ThreadPoolExecutor(max_workers=len(ports), thread_name_prefix="lmstudio-probe") as pool:
-        answers = list(pool.map(lambda p: probe_greeting("127.0.0.1", p, timeout), ports))
+    """Probe every discovery port at once; the first port in list order that answers wins.
+
+    Plain threads, not concurrent.futures: its import costs ~0.8 MB of RSS in every process.
+    """
+    answers = [False] * len(ports)
+
+    def probe(index: int) -> None:
+        answers[index] = probe_greeting("127.0.0.1", ports[index], timeout)
+
+    threads = [
+        threading.Thread(target=probe, args=(i,), name="lmstudio-probe", daemon=True)
+        for i in range(len(ports))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return next((port for port, ok in zip(ports, answers, strict=True) if ok), None)
 
 
