@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._batching import bench_batching
 from ._common import (
     ECHO_KEY,
     EMBED_KEY,
@@ -34,6 +35,7 @@ from ._common import (
     pin_command,
     run_worker,
 )
+from ._llama_models import default_models_dir, find_model, llama_model_key
 from ._report import Better, Row, write
 
 WORKER_TIMEOUT = 240.0
@@ -413,18 +415,6 @@ def bench_capacity(b: Bench) -> None:
 # -- real inference -------------------------------------------------------------------------------
 
 
-def default_models_dir() -> Path:
-    """The folder ``lmstudio-sdk serve`` uses when given none."""
-    from lmstudio_sdk.server.local.models_dir import default_models_dir as server_default
-
-    return server_default()
-
-
-def find_model(models_dir: Path) -> Path | None:
-    found = sorted(models_dir.glob("**/SmolLM2-135M-Instruct*.gguf"))
-    return next((f for f in found if "mmproj" not in f.name), None)
-
-
 def bench_inference(b: Bench, models_dir: Path) -> None:
     p = b.plan
     b.log("real inference (llama.cpp)")
@@ -482,16 +472,6 @@ def bench_inference(b: Bench, models_dir: Path) -> None:
         )
     row = b.add("inference", names[1], "s", "lower", ttft[0], ttft[1], target=0.010, with_cpu=False)
     row.difference = True
-
-
-def llama_model_key(url: str, model_path: Path) -> str:
-    import lmstudio_sdk
-
-    with lmstudio_sdk.Client(url, timeout=60) as client:
-        for info in client.system.list_downloaded_models("llm"):
-            if Path(info.path).name == model_path.name:
-                return info.model_key
-    raise RuntimeError(f"the llama server does not list {model_path.name}")
 
 
 # -- machine -------------------------------------------------------------------------------------
@@ -566,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("import", "protocol", "capacity", "inference"),
+        choices=("import", "protocol", "capacity", "inference", "batching"),
         action="append",
         help="run only these groups (repeatable)",
     )
@@ -577,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         "protocol": lambda: bench_protocol(bench),
         "capacity": lambda: bench_capacity(bench),
         "inference": lambda: bench_inference(bench, args.models_dir or default_models_dir()),
+        "batching": lambda: bench_batching(bench, args.models_dir or default_models_dir()),
     }
     load_before = _load_average()
     started = time.perf_counter()

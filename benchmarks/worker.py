@@ -24,6 +24,9 @@ CASES = {
     "capacity": "_cases:capacity",
     "inference-ours": "_inference:ours",
     "inference-direct": "_inference:direct",
+    "batching-parallel": "_batching_cases:parallel",
+    "batching-prompt-cache": "_batching_cases:prompt_cache",
+    "batching-embed": "_batching_cases:embed_batched",
 }
 
 

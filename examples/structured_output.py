@@ -34,7 +34,10 @@ def main(host: str | None, model_key: str | None) -> None:
         except lms.LMStudioServerError as exc:
             print(f"the server refused: {exc}")
             return
-        print(result.parsed if result.structured else result.content)
+        try:
+            print(result.parsed)
+        except lms.StructuredOutputError as exc:  # e.g. max_tokens cut the JSON off
+            print(f"no complete JSON ({exc.stop_reason}): {exc.raw_text!r}")
 
 
 def arguments() -> tuple[str | None, str | None]:

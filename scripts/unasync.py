@@ -36,6 +36,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\b_transport\.asyncio\b", "_transport.sync"),
     (r"\bfind_local_server_async\b", "find_local_server"),
     (r"\bread_file_async\b", "read_file"),
+    (r"\b(check|run)_async_callback\b", r"\1_callback"),
     (r"\blmstudio_sdk\._async\b", "lmstudio_sdk._sync"),
     (r"\b_Async(?=[A-Z])", "_"),
     (r"\bAsync(?=[A-Z])", ""),

@@ -72,6 +72,7 @@ EXPORTED = [
     "PromptProcessingProgress",
     "RemoteProtocolError",
     "ServerNotFoundError",
+    "StructuredOutputError",
     "SystemNamespace",
     "ToolCallRequest",
     "UnsupportedFeatureError",

@@ -46,6 +46,7 @@ _PUBLIC: dict[str, str] = {
     "PresetNotFoundError": "._exceptions",
     "RemoteProtocolError": "._exceptions",
     "ServerNotFoundError": "._exceptions",
+    "StructuredOutputError": "._exceptions",
     "UnsupportedFeatureError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
     "ErrorData": "._protocol.errors",
@@ -110,6 +111,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import PresetNotFoundError as PresetNotFoundError
     from ._exceptions import RemoteProtocolError as RemoteProtocolError
     from ._exceptions import ServerNotFoundError as ServerNotFoundError
+    from ._exceptions import StructuredOutputError as StructuredOutputError
     from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
     from ._protocol.chat import ChatMessageDict as ChatMessageDict
     from ._protocol.config_types import EmbeddingLoadConfig as EmbeddingLoadConfig

@@ -17,6 +17,7 @@
     │   └── RemoteProtocolError                     the server sent something off-protocol
     ├── LMStudioValueError (ValueError)             bad input from the caller
     │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
+    ├── StructuredOutputError (ValueError)          `.parsed` of a reply that is not JSON
     ├── LMStudioClientClosedError (RuntimeError)    the client was closed: make a new one
     ├── LMStudioEventLoopError (RuntimeError)       an AsyncClient met a second, open event loop
     └── PredictionCancelledError                    reserved: cancel() never raises, it stops
@@ -49,6 +50,7 @@ __all__ = [
     "PresetNotFoundError",
     "RemoteProtocolError",
     "ServerNotFoundError",
+    "StructuredOutputError",
     "UnsupportedFeatureError",
 ]
 
@@ -144,6 +146,19 @@ class ConfigKeyError(LMStudioValueError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return self.message
+
+
+class StructuredOutputError(LMStudioError, ValueError):
+    """A reply could not be read as JSON, typically because ``max_tokens`` cut it off.
+
+    ``raw_text`` is what the model produced; ``stop_reason`` is why it stopped
+    (``"maxPredictedTokensReached"``, ``"contextLengthReached"``, ...).
+    """
+
+    def __init__(self, message: str, *, raw_text: str, stop_reason: str) -> None:
+        self.raw_text = raw_text
+        self.stop_reason = stop_reason
+        super().__init__(message)
 
 
 class LMStudioClientClosedError(LMStudioError, RuntimeError):

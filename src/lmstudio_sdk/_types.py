@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import difflib
 import enum
+import functools
+import inspect
 import math
-from collections.abc import Iterable, Mapping
-from typing import Final, Literal
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final, Literal, ParamSpec, TypeAlias, TypeVar
 
 from ._exceptions import LMStudioValueError
 
 __all__ = [
     "NOT_GIVEN",
+    "AsyncCallback",
+    "Callback",
     "NotGiven",
     "Timeout",
+    "check_async_callback",
+    "check_callback",
     "check_timeout",
+    "checked_arguments",
     "reject_unknown_arguments",
     "resolve_timeout",
+    "run_async_callback",
+    "run_callback",
 ]
 
 
@@ -66,3 +75,82 @@ def reject_unknown_arguments(
         match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
         hint = f"; did you mean {match[0]!r}?" if match else ""
         raise LMStudioValueError(f"{where} got an unknown argument {name!r}{hint}")
+
+
+# -- callbacks: the async face awaits what a callback returns, the sync face cannot ---------------
+
+ValueT = TypeVar("ValueT")
+AsyncCallback: TypeAlias = Callable[[ValueT], Awaitable[None] | None]
+"""A callback of the async face: a plain function or a coroutine function (awaited)."""
+Callback: TypeAlias = Callable[[ValueT], None]
+"""A callback of the sync face: a plain function."""
+
+_NO_AWAIT = "the sync Client cannot await it: pass a plain function, or use AsyncClient"
+
+
+def check_async_callback(callback: object, name: str) -> None:
+    """A callback of the async face is any callable, or None."""
+    if callback is not None and not callable(callback):
+        raise LMStudioValueError(
+            f"{name} must be a function or None, not {type(callback).__name__}"
+        )
+
+
+def check_callback(callback: object, name: str) -> None:
+    """A callback of the sync face is a callable that is not a coroutine function, or None."""
+    check_async_callback(callback, name)
+    if inspect.iscoroutinefunction(callback):
+        raise LMStudioValueError(f"{name} is a coroutine function; {_NO_AWAIT}")
+
+
+async def run_async_callback(callback: AsyncCallback[ValueT] | None, value: ValueT) -> None:
+    if callback is not None:
+        outcome = callback(value)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+def run_callback(callback: Callback[ValueT] | None, value: ValueT) -> None:
+    if callback is not None:
+        outcome: object = callback(value)
+        if inspect.isawaitable(outcome):
+            if inspect.iscoroutine(outcome):
+                outcome.close()  # no "coroutine was never awaited" warning on top of our error
+            raise LMStudioValueError(f"a callback returned an awaitable; {_NO_AWAIT}")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def checked_arguments(func: Callable[P, R]) -> Callable[P, R]:
+    """Report a call that does not fit ``func``'s signature as LMStudioValueError.
+
+    Python's own ``TypeError`` ("got an unexpected keyword argument") names no alternative
+    and is not an ``LMStudioError``. Only errors of the call itself are translated: those
+    raised before ``func``'s body runs, so their traceback ends in this wrapper.
+    """
+    signature = inspect.signature(func)
+    where = f"{func.__name__}()"
+
+    @functools.wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TypeError as exc:
+            if exc.__traceback__ is None or exc.__traceback__.tb_next is not None:
+                raise  # raised inside func: not about the shape of the call
+            _reject_misfit(where, signature, kwargs)
+            raise LMStudioValueError(f"{where}: {exc}") from None
+
+    return call
+
+
+def _reject_misfit(where: str, signature: inspect.Signature, kwargs: Mapping[str, Any]) -> None:
+    takes = [
+        name
+        for name, parameter in signature.parameters.items()
+        if name != "self"
+        and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    ]
+    reject_unknown_arguments(where, {k: v for k, v in kwargs.items() if k not in takes}, takes)

@@ -82,3 +82,82 @@ def test_the_escape_hatch_checks_its_arguments(server: RunningServer) -> None:
             pass
         # Nothing above reached the server as garbage: the socket still answers.
         assert client.system.get_lmstudio_version()
+
+
+# -- keyword arguments, argument types, callbacks, structured output ---------------------------
+
+
+def test_unknown_prediction_keywords_are_refused(server: RunningServer) -> None:
+    with lms.Client(server.url, timeout=10) as client:
+        model = client.llm.model(ECHO)
+        with pytest.raises(lms.LMStudioValueError, match=r"config=, e\.g\. config=\{'max_tokens'"):
+            model.respond("!long 50", max_tokens=3)  # type: ignore[call-arg]
+        with pytest.raises(lms.LMStudioValueError, match=r"use respond_stream\(\) to stream"):
+            model.respond("hi", stream=True)  # type: ignore[call-arg]
+        with pytest.raises(lms.LMStudioValueError, match=r"use complete_stream\(\)"):
+            model.complete("hi", stream=True)  # type: ignore[call-arg]
+        with pytest.raises(lms.LMStudioValueError, match="did you mean 'on_fragment'"):
+            model.respond_stream("hi", on_fragmnt=print)  # type: ignore[call-arg]
+        with pytest.raises(lms.LMStudioValueError, match="did you mean 'timeout'"):
+            model.tokenize("hi", timeot=3)  # type: ignore[call-overload]
+        with pytest.raises(lms.LMStudioValueError, match="preset must be a string"):
+            model.respond("hi", preset=5)  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="on_fragment must be a function"):
+            model.respond("hi", on_fragment="print")  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="max_tokens must be a positive integer"):
+            model.respond("hi", config={"max_tokens": -5})
+        with pytest.raises(lms.ConfigKeyError, match="did you mean 'json_schema'"):
+            model.respond(
+                "hi",
+                config={"structured": {"type": "json", "json_schem": {}}},  # type: ignore[arg-type]
+            )
+        assert (
+            model.respond("!long 50", config={"max_tokens": 3})
+        ).stats.predicted_tokens_count == 3
+
+
+def test_wrong_argument_types_are_refused_before_sending(server: RunningServer) -> None:
+    with lms.Client(server.url, timeout=10) as client:
+        model = client.llm.model(ECHO)
+        embedder = client.embedding.model("scripted-embed-small")
+        with pytest.raises(lms.LMStudioValueError, match="not bytes"):
+            model.tokenize(b"abc")  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="item 1 is a int"):
+            model.tokenize(["a", 2])  # type: ignore[list-item]
+        with pytest.raises(lms.LMStudioValueError, match="must be a string, not NoneType"):
+            model.count_tokens(None)  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="not int"):
+            embedder.embed(123)  # type: ignore[call-overload]
+        with pytest.raises(lms.LMStudioValueError, match="ttl must be a positive number"):
+            client.llm.model(ECHO, ttl="long")  # type: ignore[arg-type]
+        with pytest.raises(lms.LMStudioValueError, match="source must be a path or bytes"):
+            client.files.prepare_file(42)  # type: ignore[arg-type]
+        assert model.tokenize(["a", "b"])  # the socket is still fine
+
+
+def test_structured_output_cut_off_is_a_typed_error(server: RunningServer) -> None:
+    with lms.Client(server.url, timeout=10) as client:
+        model = client.llm.model(ECHO)
+        schema: dict[str, Any] = {"type": "object"}
+        result = model.respond(
+            '{"name": "a long name"}',
+            config={"structured": {"type": "json", "jsonSchema": schema}, "max_tokens": 2},
+        )
+        with pytest.raises(lms.StructuredOutputError, match="max_tokens cut it off") as caught:
+            result.parsed  # noqa: B018
+        assert caught.value.raw_text == result.content
+        assert caught.value.stop_reason == "maxPredictedTokensReached"
+        assert isinstance(caught.value, ValueError)
+
+
+def test_another_context_length_of_a_loaded_model_is_reported(
+    server: RunningServer,
+) -> None:
+    with lms.Client(server.url, timeout=10) as client:
+        loaded = client.llm.load(ECHO, config={"context_length": 1024})
+        try:
+            with pytest.warns(UserWarning, match="context length 1024, not the 2048 asked for"):
+                same = client.llm.model(loaded.identifier, config={"context_length": 2048})
+            assert same.identifier == loaded.identifier
+        finally:
+            loaded.unload()

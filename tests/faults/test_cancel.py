@@ -172,9 +172,12 @@ async def test_cancel_racing_the_end_is_quiet(
         before = ServerRecorder.of(fast_thread.server).cancels_received
         with caplog.at_level(logging.WARNING, logger="lmstudio_sdk.protocol"):
             for i in range(20):
-                stream = model.respond_stream(f"race {i}")
+                # Most replies are short, so their cancel races the end; every fifth is long
+                # enough that its cancel surely meets a running prediction, even on a busy box.
+                prompt = "!long 20000" if i % 5 == 0 else f"race {i}"
+                stream = model.respond_stream(prompt)
                 async for _ in stream:
-                    break  # the rest of the (short) reply is already on its way
+                    break  # the rest of the reply is already on its way
             # Frames are handled in order: a warning for any cancel above precedes this reply.
             assert (await model.respond("done")).content == "You said: done"
         # Some cancels reached a running prediction (and were logged); the others arrived

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -421,9 +422,76 @@ def test_false_sends_the_checkbox_unchecked_with_ts_placeholder(
 
 
 def test_zero_is_a_value_not_false() -> None:
-    assert pairs(prediction_config_to_kv({"maxTokens": 0})) == [
-        ("llm.prediction.maxPredictedTokens", {"checked": True, "value": 0})
+    # maxTokens=0 is now refused (below); logProbs is a checkbox key where 0 is valid.
+    assert pairs(prediction_config_to_kv({"logProbs": 0})) == [
+        ("llm.prediction.logProbs", {"checked": True, "value": 0})
     ]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"max_tokens": -5}, "max_tokens must be a positive integer or False, got -5"),
+        ({"maxTokens": 0}, "maxTokens must be a positive integer or False, got 0"),
+        ({"temperature": -3}, "temperature must be a number >= 0, got -3"),
+        ({"top_p_sampling": 1.5}, "top_p_sampling must be a number between 0 and 1"),
+        ({"log_probs": 101}, "log_probs must be an integer from 0 to 100"),
+    ],
+)
+def test_impossible_values_are_refused(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(LMStudioValueError, match=re.escape(message)):
+        prediction_config_to_kv(config)
+
+
+def test_load_values_are_bounded() -> None:
+    with pytest.raises(LMStudioValueError, match="context_length must be a positive integer"):
+        llm_load_config_to_kv({"context_length": 0})
+    with pytest.raises(LMStudioValueError, match="from 1 to 1023"):
+        llm_load_config_to_kv({"max_parallel_predictions": 0})
+
+
+def test_false_max_tokens_means_no_limit() -> None:
+    assert pairs(prediction_config_to_kv({"max_tokens": False})) == [
+        ("llm.prediction.maxPredictedTokens", {"checked": False, "value": 1})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "suggestion"),
+    [
+        ({"structured": {"type": "json", "jsonSchem": {}}}, "jsonSchem", "jsonSchema"),
+        ({"structured": {"type": "json", "json_shema": {}}}, "json_shema", "json_schema"),
+        ({"tool_choice": {"type": "generic", "mod": "auto"}}, "mod", "mode"),
+        ({"reasoning_parsing": {"enabled": True, "startStrin": "<"}}, "startStrin", "startString"),
+    ],
+)
+def test_nested_keys_are_checked_like_top_level_ones(
+    config: dict[str, Any], key: str, suggestion: str
+) -> None:
+    with pytest.raises(ConfigKeyError) as caught:
+        prediction_config_to_kv(config)
+    assert caught.value.key == key and caught.value.suggestion == suggestion
+
+
+def test_nested_keys_take_snake_case_and_are_sent_in_camel_case() -> None:
+    schema = {"type": "object", "properties": {"a_b": {"type": "string"}}}
+    kv = prediction_config_to_kv({"structured": {"type": "json", "json_schema": schema}})
+    # The schema itself is user data: its keys are left alone.
+    assert pairs(kv) == [("llm.prediction.structured", {"type": "json", "jsonSchema": schema})]
+    template = {
+        "type": "manual",
+        "manual_prompt_template": {
+            "before_system": "S:",
+            "after_system": "",
+            "before_user": "U:",
+            "after_user": "",
+            "before_assistant": "A:",
+            "after_assistant": "",
+        },
+        "stop_strings": [],
+    }
+    [(_, sent)] = pairs(prediction_config_to_kv({"prompt_template": template}))
+    assert sent["manualPromptTemplate"]["beforeSystem"] == "S:" and "stopStrings" in sent
 
 
 def test_mlx_kv_cache_quantization_false_sends_it_disabled() -> None:
@@ -1116,69 +1184,74 @@ def test_log_memory_is_bounded(
 _numbers = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False) | st.integers(-(2**31), 2**31)
 _ints = st.integers(-(2**31), 2**31)
 _text = st.text(max_size=20)
+# Values within the ranges the options accept (impossible ones are refused, tested above).
+_non_negative = st.floats(min_value=0, max_value=1e6) | st.integers(0, 2**31)
+_unit = st.floats(min_value=0, max_value=1)
+_positive = st.integers(1, 2**31)
+_count = st.integers(0, 2**31)
 
 PREDICTION_SCALARS: dict[str, st.SearchStrategy[Any]] = {
-    "temperature": _numbers,
+    "temperature": _non_negative,
     "context_overflow_policy": st.sampled_from(["stopAtLimit", "truncateMiddle", "rollingWindow"]),
-    "max_tokens": _ints | st.just(False),
-    "reasoning_budget": _ints | st.just(False),
+    "max_tokens": _positive | st.just(False),
+    "reasoning_budget": _count | st.just(False),
     "stop_strings": st.lists(_text, max_size=3),
     "tool_naming": st.sampled_from(["passThrough", "removeSpecial", "snakeCase", "camelCase"]),
     "top_k_sampling": _numbers,
-    "repeat_penalty": _numbers | st.just(False),
+    "repeat_penalty": _non_negative | st.just(False),
     "presence_penalty": _numbers | st.just(False),
-    "min_p_sampling": _numbers | st.just(False),
-    "top_p_sampling": _numbers | st.just(False),
-    "xtc_probability": _numbers | st.just(False),
-    "xtc_threshold": _numbers | st.just(False),
-    "log_probs": _ints | st.just(False),
-    "cpu_threads": _ints,
+    "min_p_sampling": _unit | st.just(False),
+    "top_p_sampling": _unit | st.just(False),
+    "xtc_probability": _unit | st.just(False),
+    "xtc_threshold": _unit | st.just(False),
+    "log_probs": st.integers(0, 100) | st.just(False),
+    "cpu_threads": _positive,
     "enable_thinking": st.booleans(),
     "draft_model": _text,
-    "speculative_decoding_num_draft_tokens_exact": _ints,
-    "speculative_decoding_min_draft_length_to_consider": _ints,
-    "speculative_decoding_min_continue_drafting_probability": _numbers,
-    "user_max_image_dimension_pixels": _ints | st.just(False),
+    "speculative_decoding_num_draft_tokens_exact": _positive,
+    "speculative_decoding_min_draft_length_to_consider": _count,
+    "speculative_decoding_min_continue_drafting_probability": _unit,
+    "user_max_image_dimension_pixels": _positive | st.just(False),
     "ignore_model_preferred_max_image_dimension": st.booleans(),
     "system_prompt": _text,
     "seed": _ints | st.just(False),
     "frequency_penalty": _numbers | st.just(False),
-    "tail_free_sampling": _numbers | st.just(False),
-    "locally_typical_sampling": _numbers | st.just(False),
+    "tail_free_sampling": _unit | st.just(False),
+    "locally_typical_sampling": _unit | st.just(False),
 }
 
 _ratios = st.floats(min_value=0, max_value=1) | st.sampled_from(["max", "off"])
 LOAD_SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "auto_fit": st.booleans(),
     "gpu_strict_vram_cap": st.booleans(),
-    "max_parallel_predictions": _ints,
+    "max_parallel_predictions": st.integers(1, 1023),
     "use_unified_kv_cache": st.booleans(),
     "offload_kv_cache_to_gpu": st.booleans(),
-    "context_length": _ints,
+    "context_length": _positive,
     "rope_frequency_base": _numbers | st.just(False),
     "rope_frequency_scale": _numbers | st.just(False),
-    "eval_batch_size": _ints,
+    "eval_batch_size": _positive,
     "flash_attention": st.booleans(),
     "reasoning_budget_message": _text,
     "speculative_draft_simple": st.booleans(),
     "speculative_draft_model": _text,
-    "speculative_draft_min_continue_probability": _numbers,
+    "speculative_draft_min_continue_probability": _unit,
     "keep_model_in_memory": st.booleans(),
     "seed": _ints | st.just(False),
     "try_mmap": st.booleans(),
-    "num_experts": _ints,
+    "num_experts": _count,
     "llama_k_cache_quantization_type": st.sampled_from(["f16", "q8_0", "iq4_nl"]) | st.just(False),
     "mlx_disk_cache": st.booleans(),
-    "vllm_gpu_memory_utilization": _numbers,
+    "vllm_gpu_memory_utilization": _unit,
 }
 
 EMBEDDING_SCALARS: dict[str, st.SearchStrategy[Any]] = {
-    "context_length": _ints,
+    "context_length": _positive,
     "rope_frequency_base": _numbers | st.just(False),
     "keep_model_in_memory": st.booleans(),
     "try_mmap": st.booleans(),
     "seed": _ints | st.just(False),
-    "eval_batch_size": _ints,
+    "eval_batch_size": _positive,
 }
 
 

@@ -443,7 +443,7 @@ async def test_socket_close_cancels_running_prediction(make_server: MakeServer) 
     await asyncio.wait_for(ServerRecorder.of(server).wait_open_sockets(0), 5)
     instance = server.models.instance(LLM_KEY)
     assert instance is not None
-    assert not instance.lock.locked() and instance.status == "idle"
+    assert instance.active == 0 and instance.status == "idle"
     assert server.statistics().running_tasks == 0
 
 

@@ -15,7 +15,7 @@ from .._protocol.packets.files import UploadFileBase64Parameter, UploadFileBase6
 from .._protocol.packets.shared import FilePart
 from .._protocol.results import decode_result
 from .._transport.asyncio import read_file_async
-from .._types import NOT_GIVEN, Timeout
+from .._types import NOT_GIVEN, Timeout, checked_arguments
 
 if TYPE_CHECKING:
     from .pool import AsyncSessionPool
@@ -31,10 +31,15 @@ class AsyncFilesNamespace:
     def __init__(self, pool: AsyncSessionPool) -> None:
         self._pool = pool
 
+    @checked_arguments
     async def prepare_file(
         self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
     ) -> FilePart:
         """Upload a file (a path, or bytes with a ``name``); returns the part to put in a chat."""
+        if name is not None and not isinstance(name, str):
+            raise LMStudioValueError(f"name must be a string, not {type(name).__name__}")
+        if not isinstance(source, str | os.PathLike | bytes):
+            raise LMStudioValueError(f"source must be a path or bytes, not {type(source).__name__}")
         if isinstance(source, bytes):
             if not name:
                 raise LMStudioValueError("uploading bytes needs a name=, e.g. 'photo.png'")
@@ -58,6 +63,7 @@ class AsyncFilesNamespace:
             file_type=uploaded.file_type,
         )
 
+    @checked_arguments
     async def prepare_image(
         self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
     ) -> FilePart:

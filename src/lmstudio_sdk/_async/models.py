@@ -9,8 +9,9 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack, cast, overload
 
 from msgspec import Raw, UnsetType
 
@@ -33,6 +34,7 @@ from .._protocol.kv_config import (
     llm_load_config_to_kv,
     prediction_config_to_kv,
 )
+from .._protocol.kv_options import PREDICTION
 from .._protocol.packets.embedding import EmbedStringParameter, EmbedStringResult
 from .._protocol.packets.llm import (
     ApplyPromptTemplateOpts,
@@ -67,7 +69,14 @@ from .._protocol.results import (
     decode_model_list,
     decode_result,
 )
-from .._types import NOT_GIVEN, Timeout
+from .._types import (
+    NOT_GIVEN,
+    AsyncCallback,
+    Timeout,
+    check_async_callback,
+    checked_arguments,
+    reject_unknown_arguments,
+)
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
 
@@ -94,8 +103,8 @@ class PredictionOptions(TypedDict, total=False):
     """Prediction settings (temperature, max_tokens, structured output, tools, …)."""
     preset: str | None
     """A preset saved in LM Studio, by name or identifier."""
-    on_fragment: Callable[[PredictionFragment], object] | None
-    on_prompt_processing_progress: Callable[[float], object] | None
+    on_fragment: AsyncCallback[PredictionFragment] | None
+    on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
 
@@ -134,6 +143,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identifier!r})"
 
+    @checked_arguments
     async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = await self._pool.rpc(
@@ -153,6 +163,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         )
         return decode_kv_config(raw, "getLoadConfig")
 
+    @checked_arguments
     async def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
         return (await self.get_info(timeout=timeout)).context_length
 
@@ -166,6 +177,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[list[int]]: ...
 
+    @checked_arguments
     async def tokenize(
         self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[int] | list[list[int]]:
@@ -173,10 +185,12 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         if isinstance(text, str):
             results = await self._pipelined("tokenize", [text], timeout)
             return _token_ids(results[0])
-        results = await self._pipelined("tokenize", list(text), timeout)
+        results = await self._pipelined("tokenize", _strings("tokenize()", text), timeout)
         return [_token_ids(r) for r in results]
 
+    @checked_arguments
     async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+        _check_str("count_tokens() text", text)
         raw = await self._pool.rpc(
             self._namespace,
             "countTokens",
@@ -185,6 +199,7 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
+    @checked_arguments
     async def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
         await self._pool.rpc(
             self._namespace,
@@ -221,6 +236,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
     _namespace = "llm"
     _info_type = LLMInstanceInfo
 
+    @checked_arguments
     async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
         return kv_to_llm_load_config(await self._get_load_kv(timeout))
 
@@ -231,8 +247,10 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
 
         The prediction starts on the first iteration. Options: ``config`` (typed prediction
         settings), ``preset``, ``on_fragment``, ``on_prompt_processing_progress``, and
-        ``timeout``, which bounds each wait for the next packet.
+        ``timeout``, which bounds each wait for the next packet. Prediction settings such as
+        ``max_tokens`` go in ``config``; an unknown option raises LMStudioValueError.
         """
+        _check_prediction_options("respond_stream()", options, stream_alternative=None)
         kv = prediction_config_to_kv(options.get("config"))
         parameter = PredictCreationParameter(
             model_specifier=self.specifier,
@@ -246,14 +264,15 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         self, chat: ChatLike, **options: Unpack[PredictionOptions]
     ) -> PredictionResult:
         """Chat with the model and wait for the whole reply (options as respond_stream)."""
+        _check_prediction_options("respond()", options, stream_alternative="respond_stream()")
         return await self.respond_stream(chat, **options).result()
 
     def complete_stream(
         self, prompt: str, **options: Unpack[PredictionOptions]
     ) -> AsyncPredictionStream:
         """Continue raw text (no chat template), streamed (options as respond_stream)."""
-        if not isinstance(prompt, str):
-            raise LMStudioValueError(f"prompt must be a string, not {type(prompt).__name__}")
+        _check_str("prompt", prompt)
+        _check_prediction_options("complete_stream()", options, stream_alternative=None)
         kv = prediction_config_to_kv(options.get("config"))
         parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
@@ -265,8 +284,10 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
 
     async def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
         """Continue raw text and wait for the whole continuation (options as respond_stream)."""
+        _check_prediction_options("complete()", options, stream_alternative="complete_stream()")
         return await self.complete_stream(prompt, **options).result()
 
+    @checked_arguments
     async def apply_prompt_template(
         self,
         chat: ChatLike,
@@ -319,6 +340,7 @@ class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, Embeddin
     _namespace = "embedding"
     _info_type = EmbeddingModelInstanceInfo
 
+    @checked_arguments
     async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> EmbeddingLoadConfig:
         return kv_to_embedding_load_config(await self._get_load_kv(timeout))
 
@@ -332,6 +354,7 @@ class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, Embeddin
         self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[list[float]]: ...
 
+    @checked_arguments
     async def embed(
         self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[float] | list[list[float]]:
@@ -339,7 +362,7 @@ class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, Embeddin
         if isinstance(text, str):
             results = await self._pipelined("embedString", [text], timeout)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = await self._pipelined("embedString", list(text), timeout)
+        results = await self._pipelined("embedString", _strings("embed()", text), timeout)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -359,11 +382,15 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         # _info_type always matches _handle_type's info type (both set per namespace below).
         return self._handle_type(self._pool, specifier, info)  # type: ignore[arg-type]
 
+    @checked_arguments
     def handle(self, identifier: str | None = None, *, path: str | None = None) -> HandleT:
         """A dynamic handle: resolves ``identifier`` (or ``path``) anew on every call."""
+        _check_optional_str("handle() identifier", identifier)
+        _check_optional_str("handle() path", path)
         query = ModelQuery(identifier=identifier, path=path)
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
+    @checked_arguments
     async def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
         raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout)
@@ -373,13 +400,14 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
             if isinstance(info, self._info_type)
         ]
 
+    @checked_arguments
     async def model(
         self,
         key: str | None = None,
         *,
         config: LoadConfigDictT | None = None,
         ttl: float | None = DEFAULT_TTL_SECONDS,
-        on_progress: Callable[[float], object] | None = None,
+        on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
@@ -387,6 +415,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
         ``ttl`` (seconds) unloads a model loaded here after that much idle time.
         """
+        _check_optional_str("model() key", key)
+        check_async_callback(on_progress, "on_progress")
+        # Checked even without a key (when nothing loads): a bad value is never dropped silently.
+        load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
+        ttl_ms = _ttl_ms(ttl)
         if key is None:
             raw = await self._pool.rpc(
                 self._namespace,
@@ -398,12 +431,13 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
             )
             return self._pinned(decode_model_info(raw, self._info_type, "getModelInfo"))
         parameter = GetOrLoadCreationParameter(
-            identifier=key,
-            load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
-            load_ttl_ms=_ttl_ms(ttl),
+            identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        return await self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        _warn_if_context_differs(key, load_config_stack, handle.info)
+        return handle
 
+    @checked_arguments
     async def load(
         self,
         key: str,
@@ -411,10 +445,13 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         config: LoadConfigDictT | None = None,
         ttl: float | None = None,
         identifier: str | None = None,
-        on_progress: Callable[[float], object] | None = None,
+        on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
     ) -> HandleT:
         """Load a new instance of a downloaded model (even if one is already loaded)."""
+        _check_str("load() key", key)
+        _check_optional_str("load() identifier", identifier)
+        check_async_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
             model_key=key,
             identifier=identifier,
@@ -423,7 +460,9 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         )
         return await self._load_channel("loadModel", parameter, on_progress, timeout)
 
+    @checked_arguments
     async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
+        _check_str("unload() identifier", identifier)
         await self._pool.rpc(
             self._namespace, "unloadModel", UnloadModelParameter(identifier=identifier), timeout
         )
@@ -432,7 +471,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         self,
         endpoint: str,
         parameter: Any,
-        on_progress: Callable[[float], object] | None,
+        on_progress: AsyncCallback[float] | None,
         timeout: Timeout,
     ) -> HandleT:
         channel = await self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
@@ -482,6 +521,80 @@ def _token_ids(raw: Raw | UnsetType) -> list[int]:
 def _ttl_ms(ttl: float | None) -> int | None:
     if ttl is None:
         return None
-    if ttl <= 0:
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
         raise LMStudioValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
     return max(1, round(ttl * 1000))
+
+
+def _check_str(what: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise LMStudioValueError(f"{what} must be a string, not {type(value).__name__}")
+
+
+def _check_optional_str(what: str, value: object) -> None:
+    if value is not None:
+        _check_str(what, value)
+
+
+def _strings(where: str, texts: object) -> list[str]:
+    """A list of strings; bytes or a single non-string are the caller's mistake, not a list."""
+    if isinstance(texts, bytes | bytearray) or not isinstance(texts, Sequence):
+        raise LMStudioValueError(
+            f"{where} takes a string or a list of strings, not {type(texts).__name__}"
+        )
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise LMStudioValueError(
+                f"{where} takes a list of strings; item {index} is a {type(text).__name__}"
+            )
+    return list(texts)
+
+
+_OPTION_NAMES: Final = PredictionOptions.__required_keys__ | PredictionOptions.__optional_keys__
+
+
+def _check_prediction_options(
+    where: str, options: Mapping[str, object], *, stream_alternative: str | None
+) -> None:
+    """Refuse what ``**options`` does not take, saying where it belongs instead."""
+    for name, value in options.items():
+        if name in _OPTION_NAMES:
+            continue
+        if name == "stream":
+            fix = (
+                f"use {stream_alternative} to stream"
+                if stream_alternative
+                else "this method always streams"
+            )
+            raise LMStudioValueError(f"{where} takes no stream= argument; {fix}")
+        if name in PREDICTION.names:
+            raise LMStudioValueError(
+                f"{where} got {name}= as an argument; prediction settings go in config=, "
+                f"e.g. config={{{name!r}: {value!r}}}"
+            )
+        reject_unknown_arguments(where, {name: value}, sorted(_OPTION_NAMES))
+    preset = options.get("preset")
+    _check_optional_str(f"{where} preset", preset)
+    check_async_callback(options.get("on_fragment"), "on_fragment")
+    check_async_callback(
+        options.get("on_prompt_processing_progress"), "on_prompt_processing_progress"
+    )
+
+
+def _warn_if_context_differs(
+    key: str, stack: KVConfigStack, info: LLMInstanceInfo | EmbeddingModelInstanceInfo | None
+) -> None:
+    """LM Studio answers getOrLoad with the loaded instance as it is, whatever config was asked
+    for: say so when the context length differs, rather than let it pass silently."""
+    asked = [
+        f.value for f in stack.layers[0].config.fields if f.key.endswith(".load.contextLength")
+    ]
+    if info is None or not asked or asked[0] == info.context_length:
+        return
+    warnings.warn(
+        f"model({key!r}) returned an instance with context length {info.context_length}, "
+        f"not the {asked[0]} asked for: an instance of it was already loaded. Unload it first, "
+        f"or load() a new instance",
+        UserWarning,
+        stacklevel=3,
+    )

@@ -11,7 +11,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
@@ -26,7 +26,14 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
 )
-from .._types import NOT_GIVEN, Timeout, resolve_timeout
+from .._types import (
+    NOT_GIVEN,
+    AsyncCallback,
+    Timeout,
+    checked_arguments,
+    resolve_timeout,
+    run_async_callback,
+)
 from .session import AsyncChannel
 
 __all__ = ["AsyncLoad", "AsyncPredictionStream"]
@@ -56,8 +63,8 @@ class AsyncPredictionStream:
         *,
         timeout: float | None,
         structured: bool = False,
-        on_fragment: Callable[[PredictionFragment], object] | None = None,
-        on_prompt_processing_progress: Callable[[float], object] | None = None,
+        on_fragment: AsyncCallback[PredictionFragment] | None = None,
+        on_prompt_processing_progress: AsyncCallback[float] | None = None,
     ) -> None:
         self._session = session
         self._endpoint = endpoint
@@ -85,6 +92,7 @@ class AsyncPredictionStream:
             if not self._done:
                 self.cancel()  # the caller left the loop early
 
+    @checked_arguments
     async def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
         """Wait for the end of the prediction (consuming what was not iterated yet).
 
@@ -97,6 +105,7 @@ class AsyncPredictionStream:
             raise self._failure
         return self._state.result()
 
+    @checked_arguments
     def cancel(self) -> None:
         """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``."""
         if self._done or self._cancel_requested:
@@ -105,6 +114,7 @@ class AsyncPredictionStream:
         if self._channel is not None:
             self._channel.send(_CANCEL)
 
+    @checked_arguments
     async def aclose(self) -> None:
         """Stop listening: cancel the prediction if it is still running."""
         if not self._done:
@@ -154,7 +164,7 @@ class AsyncPredictionStream:
             if self._state.finished:
                 self._done = True
                 channel.abandon()  # the trailing channelClose needs no reader
-            self._dispatch(events)
+            await self._dispatch(events)
         except BaseException as exc:
             if not self._done:
                 self.cancel()
@@ -164,13 +174,12 @@ class AsyncPredictionStream:
             raise
         return events
 
-    def _dispatch(self, events: list[PredictionEvent]) -> None:
+    async def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
             if isinstance(event, PredictionFragment):
-                if self._on_fragment is not None:
-                    self._on_fragment(event)
-            elif isinstance(event, PromptProcessingProgress) and self._on_progress is not None:
-                self._on_progress(event.progress)
+                await run_async_callback(self._on_fragment, event)
+            elif isinstance(event, PromptProcessingProgress):
+                await run_async_callback(self._on_progress, event.progress)
 
 
 class AsyncLoad(Generic[InstanceT]):
@@ -181,7 +190,7 @@ class AsyncLoad(Generic[InstanceT]):
         self._state = LoadState(instance_type)
 
     async def run(
-        self, on_progress: Callable[[float], object] | None, timeout: float | None
+        self, on_progress: AsyncCallback[float] | None, timeout: float | None
     ) -> InstanceT:
         try:
             while self._state.instance is None:
@@ -190,8 +199,7 @@ class AsyncLoad(Generic[InstanceT]):
                     self._state.channel_closed()
                     continue
                 for progress in self._state.feed(message):
-                    if on_progress is not None:
-                        on_progress(progress)
+                    await run_async_callback(on_progress, progress)
         except BaseException:
             if not self._channel.finished:
                 self._channel.send(_CANCEL)

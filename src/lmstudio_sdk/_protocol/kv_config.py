@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
+import types
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
-from typing import Any, Final
+from functools import cache, partial
+from typing import Any, Final, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import msgspec
 
@@ -140,8 +142,43 @@ def _check(written: str, value: Any, kind: Kind, desc: str) -> None:
     try:
         msgspec.convert(value, kind.check, strict=True)
     except msgspec.ValidationError as exc:
+        if kind.limit is not None and _read(kind, value) is not _BAD:  # right type, out of range
+            desc = kind.limit + desc.removeprefix(kind.desc)
         detail = f" ({exc})" if kind.nested else ""
         raise LMStudioValueError(f"{written} must be {desc}, got {value!r}{detail}") from None
+
+
+@cache
+def _fields(typed_dict: Any) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """A TypedDict's field types by wire (camelCase) name, and its (snake, camel) pairs."""
+    hints = get_type_hints(typed_dict)
+    return hints, tuple((re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", k).lower(), k) for k in hints)
+
+
+def _nested(written: str, value: Any, typ: Any) -> Any:
+    """A nested setting with its keys checked like top-level ones: snake_case or camelCase
+    (sent as camelCase), and an unknown key is refused with the closest known one."""
+    if is_typeddict(typ) and isinstance(value, Mapping):
+        hints, pairs = _fields(typ)
+        names = {spelling: camel for snake, camel in pairs for spelling in (snake, camel)}
+        out: dict[str, Any] = {}
+        for key, sub in value.items():
+            camel = names.get(key) if isinstance(key, str) else None
+            if camel is None:
+                suggestion = _suggest(key, pairs, {}) if isinstance(key, str) else None
+                raise ConfigKeyError(str(key), where=written, suggestion=suggestion)
+            if camel in out:
+                raise LMStudioValueError(f"{written} key {camel!r} is given twice")
+            out[camel] = _nested(f"{written}.{camel}", sub, hints[camel])
+        return out
+    origin = get_origin(typ)
+    if origin in (Union, types.UnionType):  # e.g. ToolChoiceDict | Literal["auto", ...]
+        for member in get_args(typ):
+            if is_typeddict(member):
+                return _nested(written, value, member)
+    if origin is list and isinstance(value, list):
+        return [_nested(f"{written}[{i}]", item, get_args(typ)[0]) for i, item in enumerate(value)]
+    return value
 
 
 def _encode(opt: Option, written: str, value: Any) -> Any:
@@ -151,6 +188,8 @@ def _encode(opt: Option, written: str, value: Any) -> Any:
     if opt.kind is TOOL_CHOICE and isinstance(value, str):
         value = {"type": "generic", "mode": value}
     value = _plain(value)
+    if opt.kind.nested:
+        value = _nested(written, value, opt.kind.check)
     desc = opt.kind.desc + (" or False" if opt.when_false is not NO_FALSE else "")
     _check(written, value, opt.kind, desc)
     return {"checked": True, "value": value} if opt.checkbox else value

@@ -7,7 +7,7 @@ embedding load configs, in the order TS 2.0 emits their fields.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -68,14 +68,27 @@ class Kind(msgspec.Struct, frozen=True):
     desc: str  # for "X must be <desc>, got ..."
     read: Any = None  # looser type for received values (enums become str); None = check
     nested: bool = False  # a JSON object: keep the caller's dict, extra keys included
+    limit: str | None = None  # the range a value of the right type must be in, if any
 
 
 def _one_of(values: tuple[str, ...]) -> str:
     return "one of " + ", ".join(repr(v) for v in values)
 
 
+def _bounded(base: type, desc: str, limit: str, **bounds: float) -> Kind:
+    """A number within the range LM Studio's own validators allow (received values: any)."""
+    checked: Any = Annotated[base, msgspec.Meta(**bounds)]  # type: ignore[call-overload]
+    return Kind(checked, desc, read=base, limit=limit)
+
+
 _NUMBER = Kind(float, "a number")
 _INT = Kind(int, "an integer")
+_NON_NEGATIVE = _bounded(float, "a number", "a number >= 0", ge=0)
+_UNIT = _bounded(float, "a number", "a number between 0 and 1", ge=0, le=1)
+_POSITIVE_INT = _bounded(int, "an integer", "a positive integer", ge=1)
+_COUNT = _bounded(int, "an integer", "an integer >= 0", ge=0)
+_LOG_PROBS = _bounded(int, "an integer", "an integer from 0 to 100", ge=0, le=100)
+_PARALLEL = _bounded(int, "an integer", "an integer from 1 to 1023", ge=1, le=1023)
 BOOL = Kind(bool, "a boolean")
 _STR = Kind(str, "a string")
 _STR_LIST = Kind(list[str], "a list of strings")
@@ -134,12 +147,12 @@ _P = "llm.prediction."
 _SD = "llm.prediction.speculativeDecoding."
 # Order = the order TS 2.0 emits fields in (not significant on the wire, but easy to compare).
 _PREDICTION_OPTIONS: Final = (
-    Option("temperature", "temperature", _P + "temperature", _NUMBER),
+    Option("temperature", "temperature", _P + "temperature", _NON_NEGATIVE),
     Option(
         "context_overflow_policy", "contextOverflowPolicy", _P + "contextOverflowPolicy", _OVERFLOW
     ),
-    _cb("max_tokens", "maxTokens", _P + "maxPredictedTokens", _INT, 1),
-    _cb("reasoning_budget", "reasoningBudget", _P + "reasoning.budgetTokens", _INT, 1024),
+    _cb("max_tokens", "maxTokens", _P + "maxPredictedTokens", _POSITIVE_INT, 1),
+    _cb("reasoning_budget", "reasoningBudget", _P + "reasoning.budgetTokens", _COUNT, 1024),
     Option("stop_strings", "stopStrings", _P + "stopStrings", _STR_LIST),
     Option("tool_call_stop_strings", "toolCallStopStrings", _P + "toolCallStopStrings", _STR_LIST),
     Option("structured", "structured", _P + "structured", _STRUCTURED),
@@ -147,14 +160,14 @@ _PREDICTION_OPTIONS: Final = (
     Option("tool_choice", "toolChoice", _P + "toolChoice", TOOL_CHOICE),
     Option("tool_naming", "toolNaming", _P + "toolNaming", _TOOL_NAMING),
     Option("top_k_sampling", "topKSampling", _P + "topKSampling", _NUMBER),
-    _cb("repeat_penalty", "repeatPenalty", _P + "repeatPenalty", _NUMBER, 1.1),
+    _cb("repeat_penalty", "repeatPenalty", _P + "repeatPenalty", _NON_NEGATIVE, 1.1),
     _cb("presence_penalty", "presencePenalty", _P + "llama.presencePenalty", _NUMBER, 0),
-    _cb("min_p_sampling", "minPSampling", _P + "minPSampling", _NUMBER, 0.05),
-    _cb("top_p_sampling", "topPSampling", _P + "topPSampling", _NUMBER, 0.95),
-    _cb("xtc_probability", "xtcProbability", _P + "llama.xtcProbability", _NUMBER, 0),
-    _cb("xtc_threshold", "xtcThreshold", _P + "llama.xtcThreshold", _NUMBER, 0),
-    _cb("log_probs", "logProbs", _P + "logProbs", _INT, 0),
-    Option("cpu_threads", "cpuThreads", _P + "llama.cpuThreads", _INT),
+    _cb("min_p_sampling", "minPSampling", _P + "minPSampling", _UNIT, 0.05),
+    _cb("top_p_sampling", "topPSampling", _P + "topPSampling", _UNIT, 0.95),
+    _cb("xtc_probability", "xtcProbability", _P + "llama.xtcProbability", _UNIT, 0),
+    _cb("xtc_threshold", "xtcThreshold", _P + "llama.xtcThreshold", _UNIT, 0),
+    _cb("log_probs", "logProbs", _P + "logProbs", _LOG_PROBS, 0),
+    Option("cpu_threads", "cpuThreads", _P + "llama.cpuThreads", _POSITIVE_INT),
     Option("enable_thinking", "enableThinking", _P + "reasoning.enableThinking", BOOL),
     Option("prompt_template", "promptTemplate", _P + "promptTemplate", _PROMPT_TEMPLATE),
     Option("draft_model", "draftModel", _SD + "draftModel", _STR),
@@ -162,26 +175,26 @@ _PREDICTION_OPTIONS: Final = (
         "speculative_decoding_num_draft_tokens_exact",
         "speculativeDecodingNumDraftTokensExact",
         _SD + "numDraftTokensExact",
-        _INT,
+        _POSITIVE_INT,
     ),
     Option(
         "speculative_decoding_min_draft_length_to_consider",
         "speculativeDecodingMinDraftLengthToConsider",
         _SD + "minDraftLengthToConsider",
-        _INT,
+        _COUNT,
     ),
     Option(
         "speculative_decoding_min_continue_drafting_probability",
         "speculativeDecodingMinContinueDraftingProbability",
         _SD + "minContinueDraftingProbability",
-        _NUMBER,
+        _UNIT,
     ),
     Option("reasoning_parsing", "reasoningParsing", _P + "reasoning.parsing", _REASONING_PARSING),
     _cb(
         "user_max_image_dimension_pixels",
         "userMaxImageDimensionPixels",
         _P + "vision.userMaxImageDimensionPixels",
-        _INT,
+        _POSITIVE_INT,
         1024,
     ),
     Option(
@@ -198,22 +211,22 @@ _PREDICTION_OPTIONS: Final = (
         "speculative_decoding_num_reuse_tokens",
         "speculativeDecodingNumReuseTokens",
         _SD + "numReuseTokens",
-        _INT,
+        _COUNT,
     ),
     Option(
         "speculative_decoding_max_tokens_to_draft",
         "speculativeDecodingMaxTokensToDraft",
         _SD + "maxTokensToDraft",
-        _INT,
+        _POSITIVE_INT,
     ),
     _cb("frequency_penalty", "frequencyPenalty", _P + "llama.frequencyPenalty", _NUMBER, 0),
     Option("mirostat_sampling", "mirostatSampling", _P + "llama.mirostatSampling", _MIROSTAT),
-    _cb("tail_free_sampling", "tailFreeSampling", _P + "llama.tailFreeSampling", _NUMBER, 0.95),
+    _cb("tail_free_sampling", "tailFreeSampling", _P + "llama.tailFreeSampling", _UNIT, 0.95),
     _cb(
         "locally_typical_sampling",
         "locallyTypicalSampling",
         _P + "llama.locallyTypicalSampling",
-        _NUMBER,
+        _UNIT,
         0.9,
     ),
     Option("logit_bias", "logitBias", _P + "llama.logitBias", _LOGIT_BIAS),
@@ -224,17 +237,19 @@ _LL = "llm.load.llama."
 _LSD = "llm.load.llama.speculativeDecoding."
 _LLM_LOAD_OPTIONS: Final = (
     Option("gpu_strict_vram_cap", "gpuStrictVramCap", "load.gpuStrictVramCap", BOOL),
-    Option("max_parallel_predictions", "maxParallelPredictions", _L + "numParallelSessions", _INT),
+    Option(
+        "max_parallel_predictions", "maxParallelPredictions", _L + "numParallelSessions", _PARALLEL
+    ),
     Option("use_unified_kv_cache", "useUnifiedKvCache", _L + "useUnifiedKvCache", BOOL),
     Option("offload_kv_cache_to_gpu", "offloadKVCacheToGpu", _L + "offloadKVCacheToGpu", BOOL),
-    Option("context_length", "contextLength", _L + "contextLength", _INT),
+    Option("context_length", "contextLength", _L + "contextLength", _POSITIVE_INT),
     Option("prompt_template", "promptTemplate", _L + "promptTemplate", _LOAD_PROMPT_TEMPLATE),
     _cb("rope_frequency_base", "ropeFrequencyBase", _LL + "ropeFrequencyBase", _NUMBER, 0),
     _cb("rope_frequency_scale", "ropeFrequencyScale", _LL + "ropeFrequencyScale", _NUMBER, 0),
-    Option("eval_batch_size", "evalBatchSize", _LL + "evalBatchSize", _INT),
-    Option("physical_batch_size", "physicalBatchSize", _LL + "physicalBatchSize", _INT),
+    Option("eval_batch_size", "evalBatchSize", _LL + "evalBatchSize", _POSITIVE_INT),
+    Option("physical_batch_size", "physicalBatchSize", _LL + "physicalBatchSize", _POSITIVE_INT),
     Option("flash_attention", "flashAttention", _LL + "flashAttention", BOOL),
-    Option("context_checkpoints", "contextCheckpoints", _LL + "contextCheckpoints", _INT),
+    Option("context_checkpoints", "contextCheckpoints", _LL + "contextCheckpoints", _COUNT),
     Option(
         "reasoning_budget_message", "reasoningBudgetMessage", _LL + "reasoningBudgetMessage", _STR
     ),
@@ -269,7 +284,7 @@ _LLM_LOAD_OPTIONS: Final = (
         "speculative_draft_min_continue_probability",
         "speculativeDraftMinContinueProbability",
         _LSD + "draftMinContinueProbability",
-        _NUMBER,
+        _UNIT,
     ),
     Option("keep_model_in_memory", "keepModelInMemory", _LL + "keepModelInMemory", BOOL),
     _cb("seed", "seed", _L + "seed", _INT, 0),
@@ -282,7 +297,7 @@ _LLM_LOAD_OPTIONS: Final = (
         _LL + "argumentsOverride",
         _ARGS_OVERRIDE,
     ),
-    Option("num_experts", "numExperts", _L + "numExperts", _INT),
+    Option("num_experts", "numExperts", _L + "numExperts", _COUNT),
     _cb(
         "llama_k_cache_quantization_type",
         "llamaKCacheQuantizationType",
@@ -312,12 +327,12 @@ _LLM_LOAD_OPTIONS: Final = (
         _L + "autoFitMinContextLength",
         _INT,
     ),
-    Option("cpu_thread_pool_size", "cpuThreadPoolSize", _LL + "cpuThreadPoolSize", _INT),
+    Option("cpu_thread_pool_size", "cpuThreadPoolSize", _LL + "cpuThreadPoolSize", _POSITIVE_INT),
     Option(
         "vllm_gpu_memory_utilization",
         "vllmGpuMemoryUtilization",
         _L + "vllm.gpuMemoryUtilization",
-        _NUMBER,
+        _UNIT,
     ),
     Option("vllm_reasoning_parser", "vllmReasoningParser", _L + "vllm.reasoningParser", _STR),
     Option("vllm_tool_call_parser", "vllmToolCallParser", _L + "vllm.toolCallParser", _STR),
@@ -326,14 +341,14 @@ _LLM_LOAD_OPTIONS: Final = (
 
 _E = "embedding.load."
 _EMBEDDING_LOAD_OPTIONS: Final = (
-    Option("context_length", "contextLength", _E + "contextLength", _INT),
+    Option("context_length", "contextLength", _E + "contextLength", _POSITIVE_INT),
     _cb("rope_frequency_base", "ropeFrequencyBase", _E + "llama.ropeFrequencyBase", _NUMBER, 0),
     _cb("rope_frequency_scale", "ropeFrequencyScale", _E + "llama.ropeFrequencyScale", _NUMBER, 0),
     Option("keep_model_in_memory", "keepModelInMemory", _E + "llama.keepModelInMemory", BOOL),
     Option("try_mmap", "tryMmap", _E + "llama.tryMmap", BOOL),
     # Not mapped by either official SDK:
     _cb("seed", "seed", _E + "seed", _INT, -1),
-    Option("eval_batch_size", "evalBatchSize", _E + "llama.evalBatchSize", _INT),
+    Option("eval_batch_size", "evalBatchSize", _E + "llama.evalBatchSize", _POSITIVE_INT),
     Option("env_vars", "envVars", "envVars", _ENV_VARS),
 )
 

@@ -15,7 +15,7 @@ from typing import Any, get_args
 import msgspec
 from msgspec import Raw
 
-from .._exceptions import RemoteProtocolError
+from .._exceptions import RemoteProtocolError, StructuredOutputError
 from .errors import parse_error_data
 from .packets import ENDPOINTS
 from .packets.llm import PredictToolCallGenerationEndPacket, PredictToolCallGenerationFailedPacket
@@ -103,11 +103,33 @@ class PredictionResult(msgspec.Struct, frozen=True):
 
     @property
     def parsed(self) -> Any:
-        """The content decoded as JSON (for structured output); raises ValueError otherwise."""
-        return json.loads(self.content)
+        """The content decoded as JSON (for structured output).
+
+        Raises:
+            StructuredOutputError: the content is not JSON (for example because
+                ``max_tokens`` cut it off); it carries ``raw_text`` and ``stop_reason``.
+        """
+        try:
+            return json.loads(self.content)
+        except json.JSONDecodeError as exc:
+            reason = self.stats.stop_reason
+            why = _CUT_OFF.get(reason, f"the model stopped with {reason!r}")
+            raise StructuredOutputError(
+                f"the reply is not valid JSON ({exc.msg} at character {exc.pos}); {why}",
+                raw_text=self.content,
+                stop_reason=reason,
+            ) from None
 
     def __str__(self) -> str:
         return self.content
+
+
+_CUT_OFF: dict[str, str] = {
+    "maxPredictedTokensReached": "max_tokens cut it off: raise max_tokens or pass False",
+    "contextLengthReached": "the context length cut it off: load the model with more context",
+    "userStopped": "the prediction was cancelled before the JSON ended",
+    "stopStringFound": "a stop string ended it",
+}
 
 
 class PredictionState:

@@ -16,7 +16,7 @@ from .._protocol.packets.files import UploadFileBase64Parameter, UploadFileBase6
 from .._protocol.packets.shared import FilePart
 from .._protocol.results import decode_result
 from .._transport.sync import read_file
-from .._types import NOT_GIVEN, Timeout
+from .._types import NOT_GIVEN, Timeout, checked_arguments
 
 if TYPE_CHECKING:
     from .pool import SessionPool
@@ -32,10 +32,15 @@ class FilesNamespace:
     def __init__(self, pool: SessionPool) -> None:
         self._pool = pool
 
+    @checked_arguments
     def prepare_file(
         self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
     ) -> FilePart:
         """Upload a file (a path, or bytes with a ``name``); returns the part to put in a chat."""
+        if name is not None and not isinstance(name, str):
+            raise LMStudioValueError(f"name must be a string, not {type(name).__name__}")
+        if not isinstance(source, str | os.PathLike | bytes):
+            raise LMStudioValueError(f"source must be a path or bytes, not {type(source).__name__}")
         if isinstance(source, bytes):
             if not name:
                 raise LMStudioValueError("uploading bytes needs a name=, e.g. 'photo.png'")
@@ -59,6 +64,7 @@ class FilesNamespace:
             file_type=uploaded.file_type,
         )
 
+    @checked_arguments
     def prepare_image(
         self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
     ) -> FilePart:

@@ -10,8 +10,9 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack, cast, overload
 
 from msgspec import Raw, UnsetType
 
@@ -34,6 +35,7 @@ from .._protocol.kv_config import (
     llm_load_config_to_kv,
     prediction_config_to_kv,
 )
+from .._protocol.kv_options import PREDICTION
 from .._protocol.packets.embedding import EmbedStringParameter, EmbedStringResult
 from .._protocol.packets.llm import (
     ApplyPromptTemplateOpts,
@@ -68,7 +70,14 @@ from .._protocol.results import (
     decode_model_list,
     decode_result,
 )
-from .._types import NOT_GIVEN, Timeout
+from .._types import (
+    NOT_GIVEN,
+    Callback,
+    Timeout,
+    check_callback,
+    checked_arguments,
+    reject_unknown_arguments,
+)
 from .session import Channel
 from .streams import Load, PredictionStream
 
@@ -95,8 +104,8 @@ class PredictionOptions(TypedDict, total=False):
     """Prediction settings (temperature, max_tokens, structured output, tools, …)."""
     preset: str | None
     """A preset saved in LM Studio, by name or identifier."""
-    on_fragment: Callable[[PredictionFragment], object] | None
-    on_prompt_processing_progress: Callable[[float], object] | None
+    on_fragment: Callback[PredictionFragment] | None
+    on_prompt_processing_progress: Callback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
 
@@ -135,6 +144,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.identifier!r})"
 
+    @checked_arguments
     def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = self._pool.rpc(
@@ -154,6 +164,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         )
         return decode_kv_config(raw, "getLoadConfig")
 
+    @checked_arguments
     def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
         return (self.get_info(timeout=timeout)).context_length
 
@@ -167,6 +178,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[list[int]]: ...
 
+    @checked_arguments
     def tokenize(
         self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[int] | list[list[int]]:
@@ -174,10 +186,12 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         if isinstance(text, str):
             results = self._pipelined("tokenize", [text], timeout)
             return _token_ids(results[0])
-        results = self._pipelined("tokenize", list(text), timeout)
+        results = self._pipelined("tokenize", _strings("tokenize()", text), timeout)
         return [_token_ids(r) for r in results]
 
+    @checked_arguments
     def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+        _check_str("count_tokens() text", text)
         raw = self._pool.rpc(
             self._namespace,
             "countTokens",
@@ -186,6 +200,7 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
+    @checked_arguments
     def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
         self._pool.rpc(
             self._namespace,
@@ -222,6 +237,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
     _namespace = "llm"
     _info_type = LLMInstanceInfo
 
+    @checked_arguments
     def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
         return kv_to_llm_load_config(self._get_load_kv(timeout))
 
@@ -232,8 +248,10 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
 
         The prediction starts on the first iteration. Options: ``config`` (typed prediction
         settings), ``preset``, ``on_fragment``, ``on_prompt_processing_progress``, and
-        ``timeout``, which bounds each wait for the next packet.
+        ``timeout``, which bounds each wait for the next packet. Prediction settings such as
+        ``max_tokens`` go in ``config``; an unknown option raises LMStudioValueError.
         """
+        _check_prediction_options("respond_stream()", options, stream_alternative=None)
         kv = prediction_config_to_kv(options.get("config"))
         parameter = PredictCreationParameter(
             model_specifier=self.specifier,
@@ -247,14 +265,15 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         self, chat: ChatLike, **options: Unpack[PredictionOptions]
     ) -> PredictionResult:
         """Chat with the model and wait for the whole reply (options as respond_stream)."""
+        _check_prediction_options("respond()", options, stream_alternative="respond_stream()")
         return self.respond_stream(chat, **options).result()
 
     def complete_stream(
         self, prompt: str, **options: Unpack[PredictionOptions]
     ) -> PredictionStream:
         """Continue raw text (no chat template), streamed (options as respond_stream)."""
-        if not isinstance(prompt, str):
-            raise LMStudioValueError(f"prompt must be a string, not {type(prompt).__name__}")
+        _check_str("prompt", prompt)
+        _check_prediction_options("complete_stream()", options, stream_alternative=None)
         kv = prediction_config_to_kv(options.get("config"))
         parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
@@ -266,8 +285,10 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
 
     def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
         """Continue raw text and wait for the whole continuation (options as respond_stream)."""
+        _check_prediction_options("complete()", options, stream_alternative="complete_stream()")
         return self.complete_stream(prompt, **options).result()
 
+    @checked_arguments
     def apply_prompt_template(
         self,
         chat: ChatLike,
@@ -320,6 +341,7 @@ class EmbeddingModel(_ModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfi
     _namespace = "embedding"
     _info_type = EmbeddingModelInstanceInfo
 
+    @checked_arguments
     def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> EmbeddingLoadConfig:
         return kv_to_embedding_load_config(self._get_load_kv(timeout))
 
@@ -333,6 +355,7 @@ class EmbeddingModel(_ModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfi
         self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[list[float]]: ...
 
+    @checked_arguments
     def embed(
         self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
     ) -> list[float] | list[list[float]]:
@@ -340,7 +363,7 @@ class EmbeddingModel(_ModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfi
         if isinstance(text, str):
             results = self._pipelined("embedString", [text], timeout)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = self._pipelined("embedString", list(text), timeout)
+        results = self._pipelined("embedString", _strings("embed()", text), timeout)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -360,11 +383,15 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         # _info_type always matches _handle_type's info type (both set per namespace below).
         return self._handle_type(self._pool, specifier, info)  # type: ignore[arg-type]
 
+    @checked_arguments
     def handle(self, identifier: str | None = None, *, path: str | None = None) -> HandleT:
         """A dynamic handle: resolves ``identifier`` (or ``path``) anew on every call."""
+        _check_optional_str("handle() identifier", identifier)
+        _check_optional_str("handle() path", path)
         query = ModelQuery(identifier=identifier, path=path)
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
+    @checked_arguments
     def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
         raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout)
@@ -374,13 +401,14 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             if isinstance(info, self._info_type)
         ]
 
+    @checked_arguments
     def model(
         self,
         key: str | None = None,
         *,
         config: LoadConfigDictT | None = None,
         ttl: float | None = DEFAULT_TTL_SECONDS,
-        on_progress: Callable[[float], object] | None = None,
+        on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
@@ -388,6 +416,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
         ``ttl`` (seconds) unloads a model loaded here after that much idle time.
         """
+        _check_optional_str("model() key", key)
+        check_callback(on_progress, "on_progress")
+        # Checked even without a key (when nothing loads): a bad value is never dropped silently.
+        load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
+        ttl_ms = _ttl_ms(ttl)
         if key is None:
             raw = self._pool.rpc(
                 self._namespace,
@@ -399,12 +432,13 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             )
             return self._pinned(decode_model_info(raw, self._info_type, "getModelInfo"))
         parameter = GetOrLoadCreationParameter(
-            identifier=key,
-            load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
-            load_ttl_ms=_ttl_ms(ttl),
+            identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        return self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        _warn_if_context_differs(key, load_config_stack, handle.info)
+        return handle
 
+    @checked_arguments
     def load(
         self,
         key: str,
@@ -412,10 +446,13 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         config: LoadConfigDictT | None = None,
         ttl: float | None = None,
         identifier: str | None = None,
-        on_progress: Callable[[float], object] | None = None,
+        on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
     ) -> HandleT:
         """Load a new instance of a downloaded model (even if one is already loaded)."""
+        _check_str("load() key", key)
+        _check_optional_str("load() identifier", identifier)
+        check_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
             model_key=key,
             identifier=identifier,
@@ -424,7 +461,9 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         )
         return self._load_channel("loadModel", parameter, on_progress, timeout)
 
+    @checked_arguments
     def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
+        _check_str("unload() identifier", identifier)
         self._pool.rpc(
             self._namespace, "unloadModel", UnloadModelParameter(identifier=identifier), timeout
         )
@@ -433,7 +472,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         self,
         endpoint: str,
         parameter: Any,
-        on_progress: Callable[[float], object] | None,
+        on_progress: Callback[float] | None,
         timeout: Timeout,
     ) -> HandleT:
         channel = self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
@@ -483,6 +522,80 @@ def _token_ids(raw: Raw | UnsetType) -> list[int]:
 def _ttl_ms(ttl: float | None) -> int | None:
     if ttl is None:
         return None
-    if ttl <= 0:
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
         raise LMStudioValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
     return max(1, round(ttl * 1000))
+
+
+def _check_str(what: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise LMStudioValueError(f"{what} must be a string, not {type(value).__name__}")
+
+
+def _check_optional_str(what: str, value: object) -> None:
+    if value is not None:
+        _check_str(what, value)
+
+
+def _strings(where: str, texts: object) -> list[str]:
+    """A list of strings; bytes or a single non-string are the caller's mistake, not a list."""
+    if isinstance(texts, bytes | bytearray) or not isinstance(texts, Sequence):
+        raise LMStudioValueError(
+            f"{where} takes a string or a list of strings, not {type(texts).__name__}"
+        )
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise LMStudioValueError(
+                f"{where} takes a list of strings; item {index} is a {type(text).__name__}"
+            )
+    return list(texts)
+
+
+_OPTION_NAMES: Final = PredictionOptions.__required_keys__ | PredictionOptions.__optional_keys__
+
+
+def _check_prediction_options(
+    where: str, options: Mapping[str, object], *, stream_alternative: str | None
+) -> None:
+    """Refuse what ``**options`` does not take, saying where it belongs instead."""
+    for name, value in options.items():
+        if name in _OPTION_NAMES:
+            continue
+        if name == "stream":
+            fix = (
+                f"use {stream_alternative} to stream"
+                if stream_alternative
+                else "this method always streams"
+            )
+            raise LMStudioValueError(f"{where} takes no stream= argument; {fix}")
+        if name in PREDICTION.names:
+            raise LMStudioValueError(
+                f"{where} got {name}= as an argument; prediction settings go in config=, "
+                f"e.g. config={{{name!r}: {value!r}}}"
+            )
+        reject_unknown_arguments(where, {name: value}, sorted(_OPTION_NAMES))
+    preset = options.get("preset")
+    _check_optional_str(f"{where} preset", preset)
+    check_callback(options.get("on_fragment"), "on_fragment")
+    check_callback(
+        options.get("on_prompt_processing_progress"), "on_prompt_processing_progress"
+    )
+
+
+def _warn_if_context_differs(
+    key: str, stack: KVConfigStack, info: LLMInstanceInfo | EmbeddingModelInstanceInfo | None
+) -> None:
+    """LM Studio answers getOrLoad with the loaded instance as it is, whatever config was asked
+    for: say so when the context length differs, rather than let it pass silently."""
+    asked = [
+        f.value for f in stack.layers[0].config.fields if f.key.endswith(".load.contextLength")
+    ]
+    if info is None or not asked or asked[0] == info.context_length:
+        return
+    warnings.warn(
+        f"model({key!r}) returned an instance with context length {info.context_length}, "
+        f"not the {asked[0]} asked for: an instance of it was already loaded. Unload it first, "
+        f"or load() a new instance",
+        UserWarning,
+        stacklevel=3,
+    )

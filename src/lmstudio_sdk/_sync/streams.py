@@ -12,7 +12,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Callable
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
@@ -27,7 +27,14 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
 )
-from .._types import NOT_GIVEN, Timeout, resolve_timeout
+from .._types import (
+    NOT_GIVEN,
+    Callback,
+    Timeout,
+    checked_arguments,
+    resolve_timeout,
+    run_callback,
+)
 from .session import Channel
 
 __all__ = ["Load", "PredictionStream"]
@@ -57,8 +64,8 @@ class PredictionStream:
         *,
         timeout: float | None,
         structured: bool = False,
-        on_fragment: Callable[[PredictionFragment], object] | None = None,
-        on_prompt_processing_progress: Callable[[float], object] | None = None,
+        on_fragment: Callback[PredictionFragment] | None = None,
+        on_prompt_processing_progress: Callback[float] | None = None,
     ) -> None:
         self._session = session
         self._endpoint = endpoint
@@ -86,6 +93,7 @@ class PredictionStream:
             if not self._done:
                 self.cancel()  # the caller left the loop early
 
+    @checked_arguments
     def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
         """Wait for the end of the prediction (consuming what was not iterated yet).
 
@@ -98,6 +106,7 @@ class PredictionStream:
             raise self._failure
         return self._state.result()
 
+    @checked_arguments
     def cancel(self) -> None:
         """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``."""
         if self._done or self._cancel_requested:
@@ -106,6 +115,7 @@ class PredictionStream:
         if self._channel is not None:
             self._channel.send(_CANCEL)
 
+    @checked_arguments
     def close(self) -> None:
         """Stop listening: cancel the prediction if it is still running."""
         if not self._done:
@@ -168,10 +178,9 @@ class PredictionStream:
     def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
             if isinstance(event, PredictionFragment):
-                if self._on_fragment is not None:
-                    self._on_fragment(event)
-            elif isinstance(event, PromptProcessingProgress) and self._on_progress is not None:
-                self._on_progress(event.progress)
+                run_callback(self._on_fragment, event)
+            elif isinstance(event, PromptProcessingProgress):
+                run_callback(self._on_progress, event.progress)
 
 
 class Load(Generic[InstanceT]):
@@ -182,7 +191,7 @@ class Load(Generic[InstanceT]):
         self._state = LoadState(instance_type)
 
     def run(
-        self, on_progress: Callable[[float], object] | None, timeout: float | None
+        self, on_progress: Callback[float] | None, timeout: float | None
     ) -> InstanceT:
         try:
             while self._state.instance is None:
@@ -191,8 +200,7 @@ class Load(Generic[InstanceT]):
                     self._state.channel_closed()
                     continue
                 for progress in self._state.feed(message):
-                    if on_progress is not None:
-                        on_progress(progress)
+                    run_callback(on_progress, progress)
         except BaseException:
             if not self._channel.finished:
                 self._channel.send(_CANCEL)

@@ -41,6 +41,7 @@ __all__ = [
     "ToolCallFailed",
     "ToolCallNameReceived",
     "ToolCallStarted",
+    "parallel_slots",
 ]
 
 
@@ -182,6 +183,14 @@ class LoadedModel(Protocol):
         ...
 
     async def unload(self) -> None: ...
+
+
+def parallel_slots(model: LoadedModel) -> int:
+    """How many predictions (or embeddings) an instance runs side by side; the server queues
+    the rest. An engine opts in with a ``parallel_slots`` attribute on its loaded models;
+    without one, the server runs one at a time."""
+    slots = getattr(model, "parallel_slots", 1)
+    return max(1, slots) if isinstance(slots, int) else 1
 
 
 class Engine(Protocol):

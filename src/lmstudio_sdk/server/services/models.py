@@ -29,7 +29,7 @@ from ..._protocol.packets.shared import (
     ModelQuery,
     ModelSpecifier,
 )
-from ..engines.base import CancelToken, Engine, LoadedModel
+from ..engines.base import CancelToken, Engine, LoadedModel, parallel_slots
 from ..errors import (
     ServerError,
     domain_mismatch,
@@ -77,13 +77,28 @@ class Instance:
         self.ttl_ms = ttl_ms
         self.jit = jit
         self.last_used_time: int | None = None
-        self.lock = asyncio.Lock()  # one prediction / embedding at a time per instance
+        # As many predictions / embeddings at a time as the engine runs side by side (its
+        # parallel slots); the rest wait here and are reported as queued.
+        self.slots = asyncio.Semaphore(parallel_slots(model))
+        self.active = 0
         self.queued = 0
         self.status: ProcessingStatus = "idle"
         self.unloading = False
         self.unloaded = asyncio.Event()
         self.cancel_tokens: set[CancelToken] = set()
         self.ttl_timer: asyncio.TimerHandle | None = None
+
+    async def drained(self) -> None:
+        """Wait until no work runs on the instance (taking every slot, then giving them back)."""
+        n = parallel_slots(self.model)
+        taken = 0
+        try:
+            for _ in range(n):
+                await self.slots.acquire()
+                taken += 1
+        finally:
+            for _ in range(taken):
+                self.slots.release()
 
     @property
     def domain(self) -> Domain:
@@ -303,12 +318,14 @@ class ModelManager:
 
     @contextlib.asynccontextmanager
     async def use(self, instance: Instance, status: ProcessingStatus) -> AsyncIterator[None]:
-        """Run work on an instance: one at a time, TTL paused, lastUsedTime updated."""
+        """Run work on an instance: up to its parallel slots at a time, TTL paused,
+        lastUsedTime updated."""
         instance.queued += 1
         try:
-            await instance.lock.acquire()
+            await instance.slots.acquire()
         finally:
             instance.queued -= 1
+        instance.active += 1
         try:
             if instance.unloading:
                 raise specific_model_unloaded()
@@ -317,16 +334,18 @@ class ModelManager:
             instance.last_used_time = _now_ms()
             yield
         finally:
-            instance.status = "idle"
+            instance.active -= 1
+            if instance.active == 0:
+                instance.status = "idle"
             instance.last_used_time = _now_ms()
-            instance.lock.release()
-            if not instance.unloading:
+            instance.slots.release()
+            if not instance.unloading and instance.active == 0:
                 self._arm_ttl(instance)
 
     def touch(self, instance: Instance) -> None:
         """A light use (tokenize, template, info): reset the idle timer."""
         instance.last_used_time = _now_ms()
-        if not instance.lock.locked() and not instance.unloading:
+        if not instance.active and not instance.unloading:
             self._arm_ttl(instance)
 
     def _arm_ttl(self, instance: Instance) -> None:
@@ -344,7 +363,7 @@ class ModelManager:
 
     def _ttl_expired(self, instance: Instance) -> None:
         instance.ttl_timer = None
-        if instance.lock.locked() or instance.queued:
+        if instance.active or instance.queued:
             return  # use() re-arms the timer when the work ends
         logger.info("unloading %r: idle for %d ms", instance.identifier, instance.ttl_ms or 0)
         task = asyncio.create_task(self.unload_instance(instance))
@@ -369,8 +388,7 @@ class ModelManager:
             token.set()  # running predictions end with stopReason modelUnloaded
         try:
             async with asyncio.timeout(UNLOAD_GRACE_SECONDS):
-                await instance.lock.acquire()
-            instance.lock.release()
+                await instance.drained()
         except TimeoutError:
             logger.warning("unloading %r while a prediction still runs", instance.identifier)
         try:

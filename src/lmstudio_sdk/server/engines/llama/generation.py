@@ -1,11 +1,11 @@
-"""The sampling loop of one prediction: tokens to text, stop strings, context shifting, and the
+"""The tokens one sequence samples, as events: text, stop strings, context shifting, and the
 final stop reason and timings."""
 
 from __future__ import annotations
 
 import codecs
+import enum
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,138 +15,129 @@ from .instance import LlamaInstance
 from .sampling import SamplingParams
 from .tools import OutputParser
 
-__all__ = ["generate"]
+__all__ = ["Generation", "Step"]
 
 _log = logging.getLogger("lmstudio_sdk.server.engines.llama")
 
 
-def generate(
-    m: LlamaInstance,
-    prompt_tokens: list[int],
-    params: SamplingParams,
-    grammar: Any,
-    parser: OutputParser,
-    *,
-    emit: Callable[[Any], None],
-    cancelled: Callable[[], bool],
-    cancel: CancelToken,
-    t_start: float,
-) -> None:
-    """Sample until a stop condition, emitting parsed events; ends with PredictionFinished."""
-    llm = m._llm
-    n_ctx = m._n_ctx
-    llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    stops = params.stop_strings
-    pending = ""
-    pending_tokens = 0
-    predicted = 0
-    t_first: float | None = None
-    stop_reason = "eosFound"
-    stop_string: str | None = None
-    context: list[int] = list(prompt_tokens)
+class Step(enum.Enum):
+    """What the batch scheduler does with a sequence after it took one sampled token."""
 
-    def send(text: str, n_tokens: int) -> None:
-        for event in parser.feed(text, n_tokens):
-            emit(event)
+    CONTINUE = "continue"  # decode the token and sample the next one
+    RESHAPED = "reshaped"  # the context was shifted: evaluate ``context`` again, then sample
+    DONE = "done"  # finished; PredictionFinished has been emitted
 
-    finished = False
-    while not finished:
-        generator = llm.generate(
-            context,
-            top_k=params.top_k if params.top_k > 0 else n_ctx,
-            top_p=params.top_p,
-            min_p=params.min_p,
-            typical_p=params.typical_p,
-            temp=params.temperature,
-            repeat_penalty=params.repeat_penalty,
-            frequency_penalty=params.frequency_penalty,
-            presence_penalty=params.presence_penalty,
-            mirostat_mode=params.mirostat_mode,
-            mirostat_tau=params.mirostat_tau,
-            mirostat_eta=params.mirostat_eta,
-            grammar=grammar,
+
+class Generation:
+    """The sampled tokens of one sequence turned into events: text, stop strings, context
+    shifting, and the final stop reason and timings.
+
+    The batch scheduler samples and calls :meth:`take` once per token; this class never
+    touches the llama.cpp context itself, so many of them can share one batch.
+    """
+
+    def __init__(
+        self,
+        m: LlamaInstance,
+        prompt_tokens: list[int],
+        params: SamplingParams,
+        parser: OutputParser,
+        *,
+        emit: Callable[[Any], None],
+        cancel: CancelToken,
+        t_start: float,
+    ) -> None:
+        self.m = m
+        self.params = params
+        self.parser = parser
+        self.emit = emit
+        self.cancel = cancel
+        self.t_start = t_start
+        self.n_prompt = len(prompt_tokens)
+        #: The tokens whose KV the sequence needs before its next sample.
+        self.context: list[int] = list(prompt_tokens)
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""
+        self._pending_tokens = 0
+        self.predicted = 0
+        self._t_first: float | None = None
+        self._stop_string: str | None = None
+        self.finished = False
+
+    def _send(self, text: str, n_tokens: int) -> None:
+        for event in self.parser.feed(text, n_tokens):
+            self.emit(event)
+
+    def take(self, token: int) -> Step:
+        """One sampled token."""
+        m, params = self.m, self.params
+        if self._t_first is None:
+            self._t_first = time.monotonic()
+        if m._lc.llama_vocab_is_eog(m._vocab, token):
+            return self.stop("eosFound")
+        self.predicted += 1
+        self.context.append(token)
+        self._pending += self._decoder.decode(m._piece(token))
+        self._pending_tokens += 1
+        stops = params.stop_strings
+        hit = _find_stop(self._pending, stops)
+        if hit is not None:
+            idx, self._stop_string = hit
+            self._send(self._pending[:idx], self._pending_tokens)
+            self._pending, self._pending_tokens = "", 0
+            return self.stop("stopStringFound")
+        hold = _stop_prefix_len(self._pending, stops)
+        if hold < len(self._pending):
+            self._send(self._pending[: len(self._pending) - hold], self._pending_tokens)
+            self._pending = self._pending[len(self._pending) - hold :]
+            self._pending_tokens = 0
+        if params.max_tokens is not None and self.predicted >= params.max_tokens:
+            return self.stop("maxPredictedTokensReached")
+        if len(self.context) >= m._n_ctx:
+            if params.overflow_policy == "stopAtLimit":
+                return self.stop("contextLengthReached")
+            self.context = _shift(m, self.context, params, m._n_ctx)
+            return Step.RESHAPED
+        return Step.CONTINUE
+
+    def stop(self, stop_reason: str) -> Step:
+        """End the sequence: flush the text, then PredictionFinished."""
+        if self.finished:
+            return Step.DONE
+        self.finished = True
+        tail = self._pending + self._decoder.decode(b"", final=True)
+        if tail:
+            self._send(tail, self._pending_tokens)
+        for event in self.parser.finish():
+            self.emit(event)
+        if self.parser.tool_calls and stop_reason in (
+            "eosFound",
+            "stopStringFound",
+            "maxPredictedTokensReached",
+        ):
+            # The model asked for tools (a call that completed on the last allowed token
+            # counts too; a cut-off call was reported as ToolCallFailed by the parser).
+            stop_reason = "toolCalls"
+        if stop_reason == "userStopped" and self.m._unloading and not self.cancel.is_set():
+            stop_reason = "modelUnloaded"
+        t_end = time.monotonic()
+        t_first = self._t_first
+        ttft = (t_first - self.t_start) if t_first is not None else None
+        gen_time = (t_end - t_first) if t_first is not None else 0.0
+        predicted = self.predicted
+        tps = predicted / gen_time if predicted and gen_time > 0 else None
+        self.emit(
+            PredictionFinished(
+                stop_reason=stop_reason,
+                prompt_tokens_count=self.n_prompt,
+                predicted_tokens_count=predicted,
+                time_to_first_token_sec=ttft,
+                total_time_sec=t_end - self.t_start,
+                tokens_per_second=tps,
+                stop_string=self._stop_string if stop_reason == "stopStringFound" else None,
+            )
         )
-        try:
-            shifted = False
-            for token in generator:
-                token = int(token)
-                if t_first is None:
-                    t_first = time.monotonic()
-                if cancelled():
-                    stop_reason = "userStopped"
-                    finished = True
-                    break
-                if m._lc.llama_vocab_is_eog(m._vocab, token):
-                    stop_reason = "eosFound"
-                    finished = True
-                    break
-                predicted += 1
-                context.append(token)
-                pending += decoder.decode(m._piece(token))
-                pending_tokens += 1
-                hit = _find_stop(pending, stops)
-                if hit is not None:
-                    idx, stop_string = hit
-                    send(pending[:idx], pending_tokens)
-                    pending, pending_tokens = "", 0
-                    stop_reason = "stopStringFound"
-                    finished = True
-                    break
-                hold = _stop_prefix_len(pending, stops)
-                if hold < len(pending):
-                    send(pending[: len(pending) - hold], pending_tokens)
-                    pending = pending[len(pending) - hold :]
-                    pending_tokens = 0
-                if params.max_tokens is not None and predicted >= params.max_tokens:
-                    stop_reason = "maxPredictedTokensReached"
-                    finished = True
-                    break
-                if len(context) >= n_ctx:
-                    if params.overflow_policy == "stopAtLimit":
-                        stop_reason = "contextLengthReached"
-                        finished = True
-                    else:
-                        context = _shift(m, context, params, n_ctx)
-                        shifted = True
-                    break
-            if not finished and not shifted:
-                finished = True  # the generator ended by itself
-        finally:
-            generator.close()
-        if cancelled() and not finished:
-            stop_reason, finished = "userStopped", True
-
-    tail = pending + decoder.decode(b"", final=True)
-    if tail:
-        send(tail, pending_tokens)
-    for event in parser.finish():
-        emit(event)
-    if parser.tool_calls and stop_reason in (
-        "eosFound",
-        "stopStringFound",
-        "maxPredictedTokensReached",
-    ):
-        # The model asked for tools (a call that completed on the last allowed token
-        # counts too; a cut-off call was reported as ToolCallFailed by the parser).
-        stop_reason = "toolCalls"
-    if stop_reason == "userStopped" and m._unloading and not cancel.is_set():
-        stop_reason = "modelUnloaded"
-    t_end = time.monotonic()
-    ttft = (t_first - t_start) if t_first is not None else None
-    gen_time = (t_end - t_first) if t_first is not None else 0.0
-    tps = predicted / gen_time if predicted and gen_time > 0 else None
-    emit(
-        PredictionFinished(
-            stop_reason=stop_reason,
-            prompt_tokens_count=len(prompt_tokens),
-            predicted_tokens_count=predicted,
-            time_to_first_token_sec=ttft,
-            total_time_sec=t_end - t_start,
-            tokens_per_second=tps,
-            stop_string=stop_string if stop_reason == "stopStringFound" else None,
-        )
-    )
+        return Step.DONE
 
 
 def _shift(m: LlamaInstance, context: list[int], params: SamplingParams, n_ctx: int) -> list[int]:

@@ -6,7 +6,6 @@ starts predictions): ``LlamaLoadedModel`` satisfies it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -20,13 +19,13 @@ class LlamaInstance(Protocol):
     _lc: Any  # the llama_cpp module
     _vocab: Any
     _vision: Any | None
-    _lock: threading.Lock
+    _scheduler: Any  # BatchScheduler (typed loosely: the scheduler imports generation)
+    _batch_size: int
     _n_ctx: int
     _n_threads: int
     _bos_id: int
     _bos_text: str
     _eos_text: str
-    _cache_valid: bool  # the KV cache holds llm.input_ids[:n_tokens] (prefix reuse)
     _unloading: bool
 
     @property

@@ -10,7 +10,12 @@ from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, KVConfigF
 from ...errors import ServerError
 from .sampling import checkbox
 
-__all__ = ["translate_load_config"]
+__all__ = [
+    "DEFAULT_PARALLEL_PREDICTIONS",
+    "parallel_predictions",
+    "translate_load_config",
+    "unified_kv_cache",
+]
 
 _log = logging.getLogger("lmstudio_sdk.server.engines.llama")
 
@@ -43,6 +48,26 @@ _KV_CACHE_TYPES = {
 }
 
 _DEFAULT_LLM_CONTEXT = 4096
+
+#: LM Studio's default ``maxParallelPredictions`` (load key ``llm.load.numParallelSessions``).
+DEFAULT_PARALLEL_PREDICTIONS = 4
+_PARALLEL_KEY = "llm.load.numParallelSessions"
+# llama.cpp's own limit on sequences per context (LLAMA_MAX_SEQ).
+_MAX_PARALLEL = 256
+
+
+_UNIFIED_KEY = "llm.load.useUnifiedKvCache"
+
+
+def parallel_predictions(effective: KVConfig) -> int:
+    """The number of prediction slots an effective LLM load config asks for."""
+    value = effective.get(_PARALLEL_KEY)
+    return value if isinstance(value, int) else 1
+
+
+def unified_kv_cache(effective: KVConfig) -> bool:
+    """Whether the slots share one KV cache of the context length (else one stream each)."""
+    return effective.get(_UNIFIED_KEY) is True
 
 
 def translate_load_config(
@@ -93,6 +118,18 @@ def translate_load_config(
         kwargs["n_batch"] = batch
     used[prefix + "llama.evalBatchSize"] = kwargs.get("n_batch", 512)
     if not is_embedding:
+        parallel = get(_PARALLEL_KEY)
+        if parallel is None:
+            parallel = DEFAULT_PARALLEL_PREDICTIONS
+        elif not isinstance(parallel, int) or isinstance(parallel, bool) or parallel < 1:
+            raise ServerError(f"Invalid number of parallel predictions: {parallel!r}")
+        used[_PARALLEL_KEY] = min(parallel, _MAX_PARALLEL)
+        # LM Studio shares one cache between the slots by default. Here each slot gets a
+        # stream of its own unless asked (N times the KV memory), because in a shared cache
+        # the sequences' cells interleave, which changes llama.cpp's attention sums: greedy
+        # output would then depend on what else runs (see runtime.parallel_context).
+        unified = get(_UNIFIED_KEY)
+        used[_UNIFIED_KEY] = unified is True
         ubatch = get("llm.load.llama.physicalBatchSize")
         if isinstance(ubatch, int) and ubatch > 0:
             kwargs["n_ubatch"] = ubatch

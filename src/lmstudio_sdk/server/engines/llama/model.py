@@ -1,8 +1,9 @@
 """One model loaded by llama.cpp: an LLM (predict) or an embedding model (embed).
 
-One ``threading.Lock`` per loaded instance serialises predictions, because a ``Llama`` object
-is not re-entrant (a second generation would run on the first one's KV state). A prediction
-runs in a thread of its own (``prediction.py``) and hands events back to the loop.
+A ``Llama`` context is not re-entrant, so one thread owns it: an LLM's batch scheduler
+(``scheduler.py``, N sequences decoded together) or an embedding model's batcher
+(``embedding.py``). A prediction is prepared in a thread of its own (``prediction.py``), runs
+as a job of the scheduler, and hands events back to the loop.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from ...._protocol.packets.shared import ChatHistoryData, EmbeddingModelInfo, KV
 from ...errors import ServerError
 from ...local.models_dir import ScannedModel
 from ..base import EngineEvent, PredictionRequest
-from .load_config import translate_load_config
+from .embedding import EmbeddingBatcher
+from .load_config import parallel_predictions, translate_load_config, unified_kv_cache
 from .prediction import Prediction
-from .runtime import LOAD_LOCK, llama_cpp_module, model_progress
+from .runtime import LOAD_LOCK, llama_cpp_module, model_progress, parallel_context
+from .scheduler import BatchScheduler
 from .templates import build_prompt, prepare_messages
 from .tools import TOOL_CALL_OPEN
 from .vision import create_vision_handler
@@ -49,22 +52,42 @@ class LlamaLoadedModel:
         self._llm = llm
         self._load_config = load_config
         self._vision = vision
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards closing
         self._closed = False
         self._unloading = False
-        self._cache_valid = True
         self._warned: set[tuple[str, str]] = set()
         self._active_cancel: list[threading.Event] = []
         llama_cpp = llama_cpp_module()
         self._lc = llama_cpp
         self._vocab = llm._model.vocab
-        # llama.cpp may round the context up (to a multiple of 256), but llama-cpp-python's
-        # token buffers have the requested size: the smaller one is the real limit.
-        self._n_ctx = min(int(llm.n_ctx()), len(llm.input_ids))
+        # llama.cpp may round the context up (to a multiple of 256), but the requested size
+        # is the limit the client asked for; each sequence has a stream of that size.
+        requested = load_config.get("llm.load.contextLength") or load_config.get(
+            "embedding.load.contextLength"
+        )
+        per_sequence = int(llama_cpp.llama_n_ctx_seq(llm._ctx.ctx))
+        self._n_ctx = min(per_sequence, int(requested)) if requested else per_sequence
         self._bos_id = int(llm.token_bos())
         self._eos_id = int(llm.token_eos())
         self._bos_text = self._token_text(self._bos_id)
         self._eos_text = self._token_text(self._eos_id)
+        self._batch_size = int(llm.n_batch)
+        self._scheduler: BatchScheduler | None = None
+        self._embedder: EmbeddingBatcher | None = None
+        name = scanned.info.model_key
+        if isinstance(scanned.info, EmbeddingModelInfo):
+            self._embedder = EmbeddingBatcher(llama_cpp, llm, self._n_ctx, name)
+        else:
+            slots = parallel_predictions(load_config)
+            self._scheduler = BatchScheduler(
+                llama_cpp,
+                llm._ctx,
+                slots,
+                self._batch_size,
+                n_threads,
+                name,
+                shared_cache=unified_kv_cache(load_config),
+            )
 
     # -- construction -----------------------------------------------------------------------
 
@@ -84,7 +107,15 @@ class LlamaLoadedModel:
         kwargs, effective = translate_load_config(info, config, n_threads)
         report(0.01)
         try:
-            with LOAD_LOCK, model_progress(lambda v: report(0.01 + 0.89 * v)):
+            slots = 1 if is_embedding else parallel_predictions(effective)
+            unified = unified_kv_cache(effective)
+            if slots > 1 and not unified:
+                kwargs["n_ctx"] = int(kwargs["n_ctx"]) * slots  # one stream per sequence
+            with (
+                LOAD_LOCK,
+                model_progress(lambda v: report(0.01 + 0.89 * v)),
+                parallel_context(slots, unified=unified) if slots > 1 else contextlib.nullcontext(),
+            ):
                 llm = llama_cpp.Llama(str(scanned.file), **kwargs)
         except ServerError:
             raise
@@ -119,6 +150,13 @@ class LlamaLoadedModel:
     @property
     def context_length(self) -> int:
         return self._n_ctx
+
+    @property
+    def parallel_slots(self) -> int:
+        if self._scheduler is not None:
+            return self._scheduler.n_slots
+        assert self._embedder is not None
+        return self._embedder.max_sequences
 
     @property
     def load_config(self) -> KVConfig:
@@ -170,13 +208,9 @@ class LlamaLoadedModel:
                 suggestion="Load an embedding model to create embeddings.",
             )
 
-        def work() -> list[float]:
-            with self._lock:
-                self._check_open()
-                vector = self._llm.embed(text, normalize=True, truncate=True)
-            return [float(v) for v in vector]
-
-        return await asyncio.get_running_loop().run_in_executor(None, work)
+        assert self._embedder is not None
+        # BOS/CLS is added, special-token syntax is plain text (as llama-cpp-python embeds).
+        return await self._embedder.embed(self._tokenize(text, add_bos=True, special=False))
 
     async def unload(self) -> None:
         self._unloading = True
@@ -190,6 +224,10 @@ class LlamaLoadedModel:
             if self._closed:
                 return
             self._closed = True
+            if self._scheduler is not None:
+                self._scheduler.close()  # waits for running jobs to see their cancellation
+            if self._embedder is not None:
+                self._embedder.close()
             self._vision = None
             with contextlib.suppress(Exception):
                 self._llm.close()

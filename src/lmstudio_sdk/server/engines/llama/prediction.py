@@ -1,12 +1,15 @@
-"""One prediction in its own thread: the prompt (chat or raw), its evaluation with progress
-and cancellation (text, or text and images), the grammar, then the sampling loop.
+"""One prediction: the prompt (chat or raw) as tokens or as text and images, the grammar and
+the sampler, handed to the model's batch scheduler as a job; progress and tokens come back as
+events.
 
-Cancellation is checked before every prompt batch and after every sampled token.
+The preparation runs in the prediction's own thread, which then waits for the job; the
+scheduler checks cancellation before every step (one token, or one prompt chunk).
 """
 
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -14,18 +17,19 @@ from typing import Any
 
 from ...._protocol.packets.shared import FilePart, PromptProcessingDetails
 from ...errors import ServerError
-from ..base import CancelToken, PredictionFinished, PredictionRequest, PromptProgress
-from .generation import generate
+from ..base import CancelToken, PredictionRequest, PromptProgress
+from .generation import Generation
 from .instance import LlamaInstance
 from .prompting import fit_history, fit_tokens, prompt_segments, tokens_of
 from .sampling import SamplingParams, sampling_from_config
+from .scheduler import Job
 from .tools import OutputParser, json_schema_grammar, tool_call_grammar
 
 __all__ = ["Prediction"]
 
 
 class Prediction:
-    """One prediction, run in a thread of its own: prompt, evaluation, then generation."""
+    """One prediction: prepared in the calling thread, run by the batch scheduler."""
 
     def __init__(
         self,
@@ -46,34 +50,32 @@ class Prediction:
         return self.cancel.is_set() or self.abandoned.is_set()
 
     def run(self) -> None:
-        # Wait for the instance lock without blocking cancellation.
-        while not self.m._lock.acquire(timeout=0.05):
-            if self.cancelled():
-                self.emit(PredictionFinished("userStopped", 0, 0, total_time_sec=0.0))
-                return
-        try:
-            self.m._check_open()
-            self._run_locked()
-        finally:
-            self.m._lock.release()
+        """Prepare, submit, and wait until the scheduler has finished the job."""
+        self.m._check_open()
+        job = self._job()
+        if job is None:
+            return
+        self.m._scheduler.submit(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
 
-    # -- main ----------------------------------------------------------------------------------
+    # -- preparation --------------------------------------------------------------------------
 
-    def _run_locked(self) -> None:
+    def _job(self) -> Job | None:
         m = self.m
         request = self.request
         params = sampling_from_config(request.config)
         m._warn_unsupported(params.unsupported)
+        threads = None
         if params.cpu_threads is not None:
             threads = min(params.cpu_threads, os.cpu_count() or 1)
-            self.m._lc.llama_set_n_threads(self.llm.ctx, threads, threads)
-        else:
-            self.m._lc.llama_set_n_threads(self.llm.ctx, m._n_threads, m._n_threads)
 
         images: list[FilePart] = []
         marker: str | None = None
         reasoning_open = False
         parse_tools = bool(params.tools) and params.tool_choice != "none"
+        prompt_text = ""
         if request.history is not None:
             if m._vision is not None:
                 marker = m._vision.marker()
@@ -90,12 +92,12 @@ class Prediction:
         elif request.raw_prompt is not None:
             # A raw completion prompt is the caller's own prompt format, special tokens
             # included, so they are parsed (as LM Studio does).
-            prompt_text = request.raw_prompt
-            tokens = m._tokenize(prompt_text, add_bos=True, special=True)
-            segments = []
+            tokens = m._tokenize(request.raw_prompt, add_bos=True, special=True)
             tokens = fit_tokens(self.m, tokens, params)
         else:
             raise ServerError("The prediction request has neither a chat nor a prompt")
+        if not images and not tokens:
+            raise ServerError("The prompt is empty")
 
         grammar = self._grammar(params)
         parser = OutputParser(
@@ -103,29 +105,42 @@ class Prediction:
             parse_tools=parse_tools,
             start_in_reasoning=reasoning_open,
         )
-        if images:
-            n_prompt = self._eval_with_images("".join(s.text for s in segments), images)
-            if n_prompt is None:
-                return
-            prompt_tokens = [int(t) for t in self.llm.input_ids[: self.llm.n_tokens]]
-            m._cache_valid = False
-        else:
-            if not self._eval_prompt(tokens):
-                return
-            prompt_tokens = tokens
-        generate(
-            m,
-            prompt_tokens,
-            params,
-            grammar,
-            parser,
-            emit=self.emit,
-            cancelled=self.cancelled,
-            cancel=self.cancel,
-            t_start=self.t_start,
+        generation = Generation(
+            m, tokens, params, parser, emit=self.emit, cancel=self.cancel, t_start=self.t_start
         )
+        prefill = None
+        if images:
+            blobs = [self._image_bytes(part) for part in images]
+            prefill = self._image_prefill(prompt_text, blobs, generation)
+        if self.cancelled():
+            generation.stop("userStopped")
+            return None
 
-    # -- evaluation -----------------------------------------------------------------------------
+        def make_sampler() -> Any:
+            self.llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
+            return self.llm._init_sampler(
+                top_k=params.top_k if params.top_k > 0 else m._n_ctx,
+                top_p=params.top_p,
+                min_p=params.min_p,
+                typical_p=params.typical_p,
+                temp=params.temperature,
+                repeat_penalty=params.repeat_penalty,
+                frequency_penalty=params.frequency_penalty,
+                presence_penalty=params.presence_penalty,
+                mirostat_mode=params.mirostat_mode,
+                mirostat_tau=params.mirostat_tau,
+                mirostat_eta=params.mirostat_eta,
+                grammar=grammar,
+            )
+
+        return Job(
+            generation=generation,
+            make_sampler=make_sampler,
+            cancelled=self.cancelled,
+            progress=self._progress,
+            prefill=prefill,
+            n_threads=threads,
+        )
 
     def _progress(self, cached: int, total: int, processed: int) -> None:
         done = processed - cached
@@ -142,57 +157,29 @@ class Prediction:
             )
         )
 
-    def _finish_cancelled(self, prompt_tokens: int) -> None:
-        elapsed = time.monotonic() - self.t_start
-        self.emit(PredictionFinished("userStopped", prompt_tokens, 0, total_time_sec=elapsed))
-
-    def _eval_prompt(self, tokens: list[int]) -> bool:
-        """Evaluate the prompt (reusing the cached prefix); False if cancelled."""
-        llm = self.llm
-        if not tokens:
-            raise ServerError("The prompt is empty")
-        prefix = 0
-        if self.m._cache_valid and llm.n_tokens > 0:
-            for a, b in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
-                if int(a) != b:
-                    break
-                prefix += 1
-        prefix = min(prefix, len(tokens) - 1)  # re-evaluate at least one token for logits
-        if prefix > 0 and llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
-            llm.n_tokens = prefix
-        else:
-            prefix = 0
-            llm.reset()
-        self.m._cache_valid = True
-        total = len(tokens)
-        self._progress(prefix, total, prefix)
-        step = max(int(llm.n_batch), 1)
-        for start in range(prefix, total, step):
-            if self.cancelled():
-                self.m._cache_valid = False
-                self._finish_cancelled(total)
-                return False
-            llm.eval(tokens[start : start + step])
-            self._progress(prefix, total, min(start + step, total))
-        return True
-
-    def _eval_with_images(self, text: str, images: list[FilePart]) -> int | None:
+    def _image_prefill(
+        self, text: str, blobs: list[bytes], generation: Generation
+    ) -> Callable[[Any, int], int | None]:
+        """Evaluate text and images into one sequence (on the scheduler thread; images are
+        encoded by the projector, so they do not share a batch with other sequences)."""
         vision = self.m._vision
         assert vision is not None
-        blobs = [self._image_bytes(part) for part in images]
-        self.m._cache_valid = False
-        total_box = [0]
 
-        def on_chunk(done: int, total: int) -> bool:
-            total_box[0] = total
-            self._progress(0, total, done)
-            return not self.cancelled()
+        def prefill(ctx: Any, seq_id: int) -> int | None:
+            total_box = [0]
 
-        ok = vision.eval_prompt(self.llm, text, blobs, on_chunk, self.m._n_ctx)
-        if not ok:
-            self._finish_cancelled(total_box[0])
-            return None
-        return int(self.llm.n_tokens)
+            def on_chunk(done: int, total: int) -> bool:
+                total_box[0] = total
+                self._progress(0, total, done)
+                return not self.cancelled()
+
+            n_past: int | None = vision.eval_prompt(
+                ctx, seq_id, self.m._batch_size, text, blobs, on_chunk, self.m._n_ctx
+            )
+            generation.n_prompt = n_past if n_past is not None else total_box[0]
+            return n_past
+
+        return prefill
 
     def _image_bytes(self, part: FilePart) -> bytes:
         data = self.request.files.get(part.identifier)

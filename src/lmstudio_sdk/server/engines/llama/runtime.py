@@ -10,7 +10,13 @@ from typing import Any
 
 from ...errors import ServerError
 
-__all__ = ["LOAD_LOCK", "default_thread_count", "llama_cpp_module", "model_progress"]
+__all__ = [
+    "LOAD_LOCK",
+    "default_thread_count",
+    "llama_cpp_module",
+    "model_progress",
+    "parallel_context",
+]
 
 
 def default_thread_count() -> int:
@@ -75,3 +81,35 @@ def model_progress(callback: Callable[[float], bool]) -> Iterator[None]:
         yield
     finally:
         module.llama_model_default_params = original
+
+
+@contextlib.contextmanager
+def parallel_context(n_seq_max: int, *, unified: bool) -> Iterator[None]:
+    """Make the context of one ``Llama(...)`` call hold ``n_seq_max`` sequences, each in a KV
+    stream of its own (``n_ctx / n_seq_max`` cells), or all in one ``unified`` cache.
+
+    Separate streams keep each sequence's cells contiguous from cell 0 in position order, so
+    its attention sums in the same order however other sequences come and go: batched greedy
+    output then equals the same request run alone. A unified cache would interleave the
+    sequences' cells, and llama.cpp's SIMD sums of the attention depend on where the cells
+    lie (logits moved by up to 0.47 on SmolLM2), which flips greedy choices; it costs no extra
+    memory, though.
+
+    ``Llama.__init__`` starts from ``llama_context_default_params()`` and sets neither field for
+    an LLM, so, as in :func:`model_progress`, the defaults are wrapped for the duration of the
+    constructor (under ``LOAD_LOCK``).
+    """
+    module = llama_cpp_module().llama_cpp
+    original = module.llama_context_default_params
+
+    def patched() -> Any:
+        params = original()
+        params.n_seq_max = n_seq_max
+        params.kv_unified = unified
+        return params
+
+    module.llama_context_default_params = patched
+    try:
+        yield
+    finally:
+        module.llama_context_default_params = original

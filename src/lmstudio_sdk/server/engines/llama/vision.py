@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...errors import ServerError
+from .batch import TokenBatch, decode_tokens
 
 __all__ = ["create_vision_handler"]
 
@@ -55,7 +56,7 @@ def _define_vision_class() -> Any:
         concatenate strings, like SmolLM2's, reject), fetches images by URL and runs its own
         completion; we need none of that. We render the prompt ourselves with the media marker in
         the text, then :meth:`eval_prompt` tokenises it into text and image chunks and evaluates
-        them into the ``Llama`` context, after which our normal generation loop samples.
+        them into one sequence of the batch context, after which the scheduler samples it.
         """
 
         def __init__(self, clip_model_path: str) -> None:
@@ -71,16 +72,22 @@ def _define_vision_class() -> Any:
 
         def eval_prompt(
             self,
-            llm: Any,
+            ctx: Any,
+            seq_id: int,
+            n_batch: int,
             text: str,
             images: Sequence[bytes],
             on_chunk: Callable[[int, int], bool],
             n_ctx: int,
-        ) -> bool:
+        ) -> int | None:
+            """Evaluate the prompt into sequence ``seq_id`` of ``ctx`` (a raw llama_context,
+            whose cells of that sequence are empty); the last position gets logits. Returns
+            the number of positions used, or None if ``on_chunk`` asked to stop."""
             import llama_cpp
 
             mtmd = self._mtmd_cpp
             bitmaps = []
+            batch = TokenBatch(llama_cpp, n_batch)
             try:
                 for blob in images:
                     try:
@@ -117,44 +124,42 @@ def _define_vision_class() -> Any:
                             f"The prompt ({total} tokens) does not fit in the context "
                             f"({n_ctx} tokens)"
                         )
-                    llm.reset()
-                    llm._ctx.kv_cache_clear()
                     if not on_chunk(0, total):
-                        return False
+                        return None
+                    n_past = 0
                     for i in range(n_chunks):
                         chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+                        last = i == n_chunks - 1
                         kind = mtmd.mtmd_input_chunk_get_type(chunk)
                         if kind == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
                             n_out = ctypes.c_size_t()
                             ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n_out))
-                            llm.eval([ptr[j] for j in range(n_out.value)])
+                            tokens = [int(ptr[j]) for j in range(n_out.value)]
+                            decode_tokens(batch, ctx, tokens, seq_id, n_past, last)
+                            n_past += len(tokens)
                         else:
-                            n_chunk = int(mtmd.mtmd_input_chunk_get_n_tokens(chunk))
-                            start = llm.n_tokens
                             new_n_past = llama_cpp.llama_pos(0)
                             result = mtmd.mtmd_helper_eval_chunk_single(
                                 self.mtmd_ctx,
-                                llm._ctx.ctx,
+                                ctx,
                                 chunk,
-                                llama_cpp.llama_pos(start),
-                                llama_cpp.llama_seq_id(0),
-                                llm.n_batch,
-                                False,
+                                llama_cpp.llama_pos(n_past),
+                                llama_cpp.llama_seq_id(seq_id),
+                                n_batch,
+                                last,
                                 ctypes.byref(new_n_past),
                             )
                             if result != 0:
                                 raise ServerError(f"Failed to encode the image (code {result})")
-                            # Image positions hold no real token; mark them so that no later
-                            # prompt can match them as a cached prefix.
-                            llm.input_ids[start : start + n_chunk] = -1
-                            llm.n_tokens = int(new_n_past.value)
-                        if not on_chunk(int(llm.n_tokens), total):
-                            return False
+                            n_past = int(new_n_past.value)
+                        if not on_chunk(n_past, total):
+                            return None
                 finally:
                     mtmd.mtmd_input_chunks_free(chunks)
             finally:
+                batch.close()
                 for bitmap in bitmaps:
                     mtmd.mtmd_bitmap_free(bitmap)
-            return True
+            return n_past
 
     return VisionHandler
