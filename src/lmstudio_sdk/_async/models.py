@@ -74,6 +74,7 @@ from .._types import (
     AsyncCallback,
     Timeout,
     check_async_callback,
+    check_timeout,
     checked_arguments,
     reject_unknown_arguments,
 )
@@ -107,6 +108,8 @@ class PredictionOptions(TypedDict, total=False):
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
+    deadline: float | None
+    """Bounds the whole prediction, in seconds (default: None, no limit)."""
 
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
@@ -210,24 +213,15 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
 
     async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._pool.timeout_for(timeout)
-        session = await self._pool.session(self._namespace, timeout)
-        calls = []
+        parameters: list[Raw] = []
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
                 parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
-            calls.append(await session.start_rpc(endpoint, wire.raw(parameter), limit))
-        results = []
-        try:
-            for call in calls:
-                results.append(await call.result(limit))
-        finally:
-            for call in calls[len(results) + 1 :]:
-                call.abandon()
-        return results
+            parameters.append(wire.raw(parameter))
+        return await self._pool.pipelined(self._namespace, endpoint, parameters, timeout)
 
 
 class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -331,6 +325,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
             on_fragment=options.get("on_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
+            deadline=check_timeout(options.get("deadline"), "deadline"),
         )
 
 
@@ -409,13 +404,16 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
+        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
         _check_optional_str("model() key", key)
+        deadline = check_timeout(deadline, "deadline")
         check_async_callback(on_progress, "on_progress")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -433,7 +431,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = GetOrLoadCreationParameter(
             identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
         return handle
 
@@ -447,9 +445,14 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         identifier: str | None = None,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        """Load a new instance of a downloaded model (even if one is already loaded).
+
+        ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        """
         _check_str("load() key", key)
+        deadline = check_timeout(deadline, "deadline")
         _check_optional_str("load() identifier", identifier)
         check_async_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
@@ -458,7 +461,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
-        return await self._load_channel("loadModel", parameter, on_progress, timeout)
+        return await self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
     async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
@@ -473,10 +476,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter: Any,
         on_progress: AsyncCallback[float] | None,
         timeout: Timeout,
+        deadline: float | None = None,
     ) -> HandleT:
         channel = await self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
         limit = self._pool.timeout_for(timeout)
-        info = await AsyncLoad(channel, self._info_type).run(on_progress, limit)
+        info = await AsyncLoad(channel, self._info_type).run(on_progress, limit, deadline)
         return self._pinned(info)
 
 
@@ -509,8 +513,13 @@ class _LazySession:
     async def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> AsyncChannel:
-        session = await self._pool.session(self._namespace, self._timeout)
-        return await session.open_channel(endpoint, creation_parameter, timeout=timeout)
+        return await self._pool.open_channel(
+            self._namespace,
+            endpoint,
+            None if isinstance(creation_parameter, UnsetType) else creation_parameter,
+            timeout,
+            prediction=True,
+        )
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:

@@ -75,6 +75,7 @@ from .._types import (
     Callback,
     Timeout,
     check_callback,
+    check_timeout,
     checked_arguments,
     reject_unknown_arguments,
 )
@@ -108,6 +109,8 @@ class PredictionOptions(TypedDict, total=False):
     on_prompt_processing_progress: Callback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
+    deadline: float | None
+    """Bounds the whole prediction, in seconds (default: None, no limit)."""
 
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
@@ -211,24 +214,15 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
 
     def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._pool.timeout_for(timeout)
-        session = self._pool.session(self._namespace, timeout)
-        calls = []
+        parameters: list[Raw] = []
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
                 parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
-            calls.append(session.start_rpc(endpoint, wire.raw(parameter), limit))
-        results = []
-        try:
-            for call in calls:
-                results.append(call.result(limit))
-        finally:
-            for call in calls[len(results) + 1 :]:
-                call.abandon()
-        return results
+            parameters.append(wire.raw(parameter))
+        return self._pool.pipelined(self._namespace, endpoint, parameters, timeout)
 
 
 class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -332,6 +326,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
             on_fragment=options.get("on_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
+            deadline=check_timeout(options.get("deadline"), "deadline"),
         )
 
 
@@ -410,13 +405,16 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
+        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
         _check_optional_str("model() key", key)
+        deadline = check_timeout(deadline, "deadline")
         check_callback(on_progress, "on_progress")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -434,7 +432,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = GetOrLoadCreationParameter(
             identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
         return handle
 
@@ -448,9 +446,14 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         identifier: str | None = None,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        """Load a new instance of a downloaded model (even if one is already loaded).
+
+        ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        """
         _check_str("load() key", key)
+        deadline = check_timeout(deadline, "deadline")
         _check_optional_str("load() identifier", identifier)
         check_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
@@ -459,7 +462,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
-        return self._load_channel("loadModel", parameter, on_progress, timeout)
+        return self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
     def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
@@ -474,10 +477,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter: Any,
         on_progress: Callback[float] | None,
         timeout: Timeout,
+        deadline: float | None = None,
     ) -> HandleT:
         channel = self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
         limit = self._pool.timeout_for(timeout)
-        info = Load(channel, self._info_type).run(on_progress, limit)
+        info = Load(channel, self._info_type).run(on_progress, limit, deadline)
         return self._pinned(info)
 
 
@@ -510,8 +514,13 @@ class _LazySession:
     def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> Channel:
-        session = self._pool.session(self._namespace, self._timeout)
-        return session.open_channel(endpoint, creation_parameter, timeout=timeout)
+        return self._pool.open_channel(
+            self._namespace,
+            endpoint,
+            None if isinstance(creation_parameter, UnsetType) else creation_parameter,
+            timeout,
+            prediction=True,
+        )
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:
