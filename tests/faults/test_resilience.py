@@ -210,6 +210,12 @@ def test_sync_reads_are_retried_after_a_drop_but_predictions_are_not(
         assert proxy.connections == 2
         assert model.tokenize(["a b", "c"]) == [model.tokenize("a b"), model.tokenize("c")]
         assert proxy.connections == 3
+        proxy.blackhole()
+        with pytest.raises(lms.LMStudioConnectionError):
+            model.count_tokens("a b", max_retries=0)  # per call: no retry
+        assert proxy.connections == 3
+        assert model.count_tokens("a b", max_retries=1) == 2
+        assert proxy.connections == 4
 
 
 async def test_async_reads_are_retried_after_a_drop_but_loads_are_not(

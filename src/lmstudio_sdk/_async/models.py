@@ -78,6 +78,7 @@ from .._types import (
     checked_arguments,
     reject_unknown_arguments,
 )
+from .pool import Retries
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
 
@@ -147,13 +148,16 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     @checked_arguments
-    async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
+    async def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = await self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
             timeout,
+            max_retries,
         )
         return decode_model_info(raw, self._info_type, "getModelInfo")
 
@@ -172,33 +176,45 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
 
     @overload
     async def tokenize(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[int]: ...
 
     @overload
     async def tokenize(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[int]]: ...
 
     @checked_arguments
     async def tokenize(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[int] | list[list[int]]:
         """Token ids of a string, or of each string of a list (sent concurrently)."""
         if isinstance(text, str):
-            results = await self._pipelined("tokenize", [text], timeout)
+            results = await self._pipelined("tokenize", [text], timeout, max_retries)
             return _token_ids(results[0])
-        results = await self._pipelined("tokenize", _strings("tokenize()", text), timeout)
+        texts = _strings("tokenize()", text)
+        results = await self._pipelined("tokenize", texts, timeout, max_retries)
         return [_token_ids(r) for r in results]
 
     @checked_arguments
-    async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+    async def count_tokens(
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> int:
         _check_str("count_tokens() text", text)
         raw = await self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParameter(specifier=self.specifier, input_string=text),
             timeout,
+            max_retries,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
@@ -211,7 +227,9 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
             timeout,
         )
 
-    async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
+    async def _pipelined(
+        self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
+    ) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
         parameters: list[Raw] = []
         for text in inputs:
@@ -221,7 +239,9 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
             parameters.append(wire.raw(parameter))
-        return await self._pool.pipelined(self._namespace, endpoint, parameters, timeout)
+        return await self._pool.pipelined(
+            self._namespace, endpoint, parameters, timeout, max_retries
+        )
 
 
 class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -341,23 +361,32 @@ class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, Embeddin
 
     @overload
     async def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[float]: ...
 
     @overload
     async def embed(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[float]]: ...
 
     @checked_arguments
     async def embed(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[float] | list[list[float]]:
         """The embedding of a string, or of each string of a list (all sent at once)."""
         if isinstance(text, str):
-            results = await self._pipelined("embedString", [text], timeout)
+            results = await self._pipelined("embedString", [text], timeout, max_retries)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = await self._pipelined("embedString", _strings("embed()", text), timeout)
+        texts = _strings("embed()", text)
+        results = await self._pipelined("embedString", texts, timeout, max_retries)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -386,9 +415,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
-    async def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
+    async def list_loaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout)
+        raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)

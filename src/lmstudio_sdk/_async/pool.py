@@ -35,7 +35,7 @@ from .session import (
     remaining,
 )
 
-__all__ = ["IDEMPOTENT", "AsyncSessionPool", "check_retries"]
+__all__ = ["IDEMPOTENT", "AsyncSessionPool", "Retries", "check_retries"]
 
 DISCOVERY_TIMEOUT = 1.0
 
@@ -64,14 +64,17 @@ IDEMPOTENT = frozenset(
 )
 
 
+# More retries than this cannot be meant: backoff reaches 5 s per retry, hours in all.
+MAX_RETRIES_LIMIT = 100
+
+
 def check_retries(value: object, name: str = "max_retries") -> int:
-    """A number of retries: an int from 0 up (bools are refused)."""
+    """A number of retries: an int from 0 to MAX_RETRIES_LIMIT (bools are refused)."""
+    fix = f"pass 0 (no retries) up to {MAX_RETRIES_LIMIT}"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise LMStudioValueError(
-            f"{name}={value!r} is not a whole number; pass 0 (no retries) or more"
-        )
-    if value < 0:
-        raise LMStudioValueError(f"{name}={value} is impossible; pass 0 (no retries) or more")
+        raise LMStudioValueError(f"{name}={value!r} is not a whole number; {fix}")
+    if not 0 <= value <= MAX_RETRIES_LIMIT:
+        raise LMStudioValueError(f"{name}={value} is impossible; {fix}")
     return value
 
 
@@ -143,7 +146,12 @@ class AsyncSessionPool:
         )
 
     async def pipelined(
-        self, namespace: str, endpoint: str, parameters: list[Raw], timeout: Timeout
+        self,
+        namespace: str,
+        endpoint: str,
+        parameters: list[Raw],
+        timeout: Timeout,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[Raw | UnsetType]:
         """Send one call per parameter at once, then collect the answers in order.
 
@@ -155,13 +163,15 @@ class AsyncSessionPool:
         session = self._sessions.get(namespace) or await self.session(namespace, timeout)
         deadline = deadline_after(limit)
         what = f"the {endpoint} calls"
-        attempts = 1 + self._max_retries
+        attempts = 1 + self.retries_for(max_retries)
         for attempt in range(attempts):
             calls = []
             results: list[Raw | UnsetType] = []
             try:
                 for parameter in parameters:
-                    call = await session.start_rpc(endpoint, parameter, remaining(deadline, what))
+                    call = await session.start_rpc(
+                        endpoint, parameter, remaining(deadline, what), retries=attempts - 1
+                    )
                     calls.append(call)
                 for call in calls:
                     results.append(await call.result(remaining(deadline, what)))

@@ -181,11 +181,11 @@ class Client:
             check_timeout(keepalive_timeout, "keepalive_timeout"),
         )
         if max_concurrent_predictions is not None:
-            check_retries(max_concurrent_predictions, "max_concurrent_predictions")
-            if max_concurrent_predictions < 1:
+            cap: object = max_concurrent_predictions
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
                 raise LMStudioValueError(
-                    f"max_concurrent_predictions={max_concurrent_predictions} is impossible; "
-                    "pass 1 or more, or None for no limit"
+                    f"max_concurrent_predictions={cap!r} is impossible; pass a whole number "
+                    "from 1 up, or None for no limit"
                 )
         self._pool = SessionPool(
             base_url,
