@@ -125,16 +125,23 @@ async def test_async_black_hole_fails_every_waiter_within_interval_plus_timeout(
     await no_pending_tasks()
 
 
-def test_sync_keepalive_none_sends_no_ping(fast_thread: ServerThread) -> None:
-    """Without keepalive a black hole is only noticed by the call's own timeout."""
+def test_sync_keepalive_interval_none_disables_it(fast_thread: ServerThread) -> None:
+    """No pings: a black hole is only noticed by the call's own timeout, even well past the
+    time a keepalive with this keepalive_timeout would have needed."""
     with (
         StallProxy(fast_thread.port) as proxy,
-        lms.Client(proxy.url, timeout=30, max_retries=0, keepalive_interval=None) as client,
+        lms.Client(
+            proxy.url,
+            timeout=30,
+            max_retries=0,
+            keepalive_interval=None,
+            keepalive_timeout=KEEPALIVE_TIMEOUT,
+        ) as client,
     ):
         assert client.system.get_lmstudio_version()
         proxy.blackhole()
         with pytest.raises(lms.LMStudioTimeoutError):
-            client.system.list_downloaded_models(timeout=INTERVAL + KEEPALIVE_TIMEOUT + 0.3)
+            client.system.list_downloaded_models(timeout=KEEPALIVE_TIMEOUT * 3)
 
 
 def test_keepalive_arguments_are_checked() -> None:
