@@ -14,16 +14,15 @@ from msgspec import UNSET
 
 from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
-from .._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
-from .._protocol.results import LMStudioVersion, decode_model_list, decode_version
 from .._transport.common import DEFAULT_KEEPALIVE, Keepalive
 from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
+from .namespaces import AsyncDiagnosticsNamespace, AsyncRuntimeNamespace, AsyncSystemNamespace
 from .pool import AsyncSessionPool, Retries, check_retries
 from .session import DEFAULT_MAX_RETRIES, AsyncChannel, AsyncSubscription
 
-__all__ = ["AsyncClient", "AsyncSystemNamespace"]
+__all__ = ["AsyncClient"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -85,33 +84,6 @@ def _check_names(namespace: object, endpoint: object) -> None:
                 f"the {what} must be a string such as 'llm' or 'getModelInfo', "
                 f"not {type(value).__name__}"
             )
-
-
-class AsyncSystemNamespace:
-    """``client.system``: what is downloaded, and which LM Studio this is."""
-
-    def __init__(self, pool: AsyncSessionPool) -> None:
-        self._pool = pool
-
-    async def list_downloaded_models(
-        self,
-        domain: str | None = None,
-        *,
-        timeout: Timeout = NOT_GIVEN,
-        max_retries: Retries = NOT_GIVEN,
-    ) -> list[LLMInfo | EmbeddingModelInfo]:
-        """Every downloaded model, or only those of ``domain`` ("llm" or "embedding")."""
-        raw = await self._pool.rpc("system", "listDownloadedModels", None, timeout, max_retries)
-        models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
-            raw, "listDownloadedModels", instances=False
-        )
-        return [m for m in models if domain is None or m.domain == domain]
-
-    async def get_lmstudio_version(
-        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
-    ) -> LMStudioVersion:
-        raw = await self._pool.rpc("system", "version", None, timeout, max_retries)
-        return decode_version(raw)
 
 
 class AsyncClient:
@@ -198,6 +170,8 @@ class AsyncClient:
         self.embedding = AsyncEmbeddingNamespace(self._pool)
         self.system = AsyncSystemNamespace(self._pool)
         self.files = AsyncFilesNamespace(self._pool)
+        self.runtime = AsyncRuntimeNamespace(self._pool)
+        self.diagnostics = AsyncDiagnosticsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

@@ -24,7 +24,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import websockets
 
@@ -48,6 +48,7 @@ __all__ = [
     "AsyncLock",
     "AsyncMailbox",
     "AsyncTransport",
+    "AsyncWorker",
     "find_local_server_async",
     "pause",
     "probe_greeting_async",
@@ -112,6 +113,27 @@ def _tls_context() -> ssl.SSLContext:
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
+
+
+class AsyncWorker:
+    """Runs ``target()`` (a coroutine function) in a task of the running loop, for callback
+    forms of streams; the sync twin runs a daemon thread."""
+
+    def __init__(self, target: Callable[[], Any], name: str) -> None:
+        self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(target(), name=name)
+
+    @property
+    def running(self) -> bool:
+        return not self._task.done()
+
+    async def join(self, timeout: float | None) -> bool:
+        """Wait for the target to end; False if it still runs after ``timeout`` seconds."""
+        if self._task.done():
+            return True
+        if self._task is asyncio.current_task():
+            return False  # the target itself asked (e.g. stop() from a callback)
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)
+        return bool(done)
 
 
 class AsyncLock:

@@ -22,7 +22,7 @@ import time
 from _queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import websockets
 
@@ -43,6 +43,7 @@ __all__ = [
     "Lock",
     "Mailbox",
     "Transport",
+    "Worker",
     "find_local_server",
     "pause",
     "probe_greeting",
@@ -73,6 +74,26 @@ class Mailbox(Generic[T]):
             return self._queue.get(timeout=timeout)
         except Empty:
             raise LMStudioTimeoutError(f"no answer from LM Studio within {timeout:g} s") from None
+
+
+class Worker:
+    """Runs ``target()`` in a daemon thread, for callback forms of streams; the asyncio twin
+    runs a task."""
+
+    def __init__(self, target: Callable[[], Any], name: str) -> None:
+        self._thread = threading.Thread(target=target, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None) -> bool:
+        """Wait for the target to end; False if it still runs after ``timeout`` seconds."""
+        if self._thread is threading.current_thread():
+            return False  # the target itself asked (e.g. stop() from a callback)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 class Lock:
