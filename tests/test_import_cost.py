@@ -14,8 +14,8 @@ from pathlib import Path
 from tests.conftest import RunningServer
 
 SRC = str(Path(__file__).resolve().parent.parent / "src")
-NEVER_FOR_PLAIN_WS = ("ssl", "importlib.metadata", "http.client", "email", "concurrent.futures")
-# asyncio itself imports ssl and concurrent.futures: the async face can only spare the rest.
+NEVER_FOR_PLAIN_WS = ("ssl", "importlib.metadata", "http.client", "email")
+# asyncio itself imports ssl: the async face can only spare the rest.
 NEVER_FOR_ASYNC = ("importlib.metadata", "http.client", "email")
 
 PROBE = """

@@ -19,6 +19,7 @@ import lmstudio_sdk
 INIT = Path(lmstudio_sdk.__file__)
 
 EXPORTED = [
+    "ActResult",
     "AsyncChannel",
     "AsyncClient",
     "AsyncDiagnosticsNamespace",
@@ -34,6 +35,7 @@ EXPORTED = [
     "AsyncSystemNamespace",
     "AuthenticationError",
     "Channel",
+    "Chat",
     "ChatHistoryData",
     "ChatMessageData",
     "ChatMessageDict",
@@ -52,7 +54,9 @@ EXPORTED = [
     "ErrorData",
     "FilePart",
     "FilesNamespace",
+    "GuardDecision",
     "HardwareSurvey",
+    "InvalidToolRequestError",
     "KVConfig",
     "LLM",
     "LLMInfo",
@@ -78,6 +82,7 @@ EXPORTED = [
     "NOT_GIVEN",
     "NotSupportedByServerError",
     "PermissionDeniedError",
+    "PredictionEvent",
     "PredictionFragment",
     "PredictionInputLog",
     "PredictionOutputLog",
@@ -95,9 +100,24 @@ EXPORTED = [
     "StructuredOutputError",
     "Subscription",
     "SystemNamespace",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolCallArgumentFragment",
+    "ToolCallError",
+    "ToolCallFailedError",
+    "ToolCallGenerationEnded",
+    "ToolCallGenerationFailed",
+    "ToolCallGenerationStarted",
+    "ToolCallNameReceived",
+    "ToolCallOutcome",
     "ToolCallRequest",
+    "ToolCallResultPart",
+    "ToolFunctionDef",
+    "ToolFunctionDefDict",
     "UnsupportedFeatureError",
     "__version__",
+    "tool",
+    "tool_from_schema",
 ]
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import websockets
 
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_KEEPALIVE",
     "DISCOVERY_PORTS",
     "MAX_FRAME_BYTES",
+    "CallOutcome",
     "Keepalive",
     "backoff_delay",
     "connect_error",
@@ -122,3 +124,12 @@ def connect_error(url: str, exc: BaseException) -> LMStudioConnectionError:
         "(in the app, or `lms server start`), or run the embedded one with "
         "`lmstudio-sdk serve`, and check the host and port."
     )
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What one call run by ``run_concurrently(_async)`` gave: a value, or the Exception it
+    raised (anything else, such as a cancellation or KeyboardInterrupt, propagates)."""
+
+    value: Any = None
+    error: Exception | None = None
