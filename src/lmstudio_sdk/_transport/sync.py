@@ -19,12 +19,10 @@ import logging
 import socket
 import threading
 import time
-
-# queue's own C core: the queue module adds nothing we use, and its import ~0.1 MB of RSS.
-from _queue import Empty, SimpleQueue
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, Generic, TypeVar
 
 import websockets
