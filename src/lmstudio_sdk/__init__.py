@@ -64,6 +64,8 @@ _PUBLIC: dict[str, str] = {
     "EmbeddingModelInfo": "._protocol.packets.shared",
     "EmbeddingModelInstanceInfo": "._protocol.packets.shared",
     "FilePart": "._protocol.packets.shared",
+    "FragmentToken": "._protocol.packets.shared",
+    "TokenCandidate": "._protocol.packets.shared",
     "KVConfig": "._protocol.packets.shared",
     "LLMInfo": "._protocol.packets.shared",
     "LLMInstanceInfo": "._protocol.packets.shared",
@@ -126,11 +128,13 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
     from ._protocol.packets.shared import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
     from ._protocol.packets.shared import FilePart as FilePart
+    from ._protocol.packets.shared import FragmentToken as FragmentToken
     from ._protocol.packets.shared import KVConfig as KVConfig
     from ._protocol.packets.shared import LLMInfo as LLMInfo
     from ._protocol.packets.shared import LLMInstanceInfo as LLMInstanceInfo
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
+    from ._protocol.packets.shared import TokenCandidate as TokenCandidate
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress

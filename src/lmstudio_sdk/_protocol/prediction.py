@@ -20,6 +20,7 @@ from .errors import parse_error_data
 from .packets import ENDPOINTS
 from .packets.llm import PredictToolCallGenerationEndPacket, PredictToolCallGenerationFailedPacket
 from .packets.shared import (
+    FragmentToken,
     KVConfig,
     LLMInstanceInfo,
     PredictFragmentPacket,
@@ -103,6 +104,9 @@ class PredictionResult(msgspec.Struct, Generic[ParsedT], frozen=True):
     round_index: int = 0
     response_format: ResponseFormat[ParsedT] | None = None
     """What ``response_format=`` asked for (None: none was given)."""
+    tokens: list[FragmentToken] | None = None
+    """Every generated token with its log-probability and top alternatives, when
+    ``config={"log_probs": k}`` asked for them (None otherwise)."""
 
     @property
     def parsed(self) -> ParsedT:
@@ -137,6 +141,7 @@ class PredictionState:
         self._reasoning: list[str] = []
         self._non_reasoning: list[str] = []
         self._tool_calls: list[ToolCallRequest] = []
+        self._tokens: list[FragmentToken] | None = None
         self._success: PredictSuccessPacket | None = None
         self.first_fragment_seen = False
 
@@ -159,6 +164,10 @@ class PredictionState:
                 note_enum("reasoningType", fragment.reasoning_type)
                 self.first_fragment_seen = True
                 self._content.append(fragment.content)
+                if fragment.tokens is not None:
+                    if self._tokens is None:
+                        self._tokens = []
+                    self._tokens.extend(fragment.tokens)
                 if not fragment.is_structural:
                     if fragment.reasoning_type == "reasoning":
                         self._reasoning.append(fragment.content)
@@ -206,6 +215,7 @@ class PredictionState:
             tool_calls=list(self._tool_calls),
             structured=self._structured,
             response_format=self._response_format,
+            tokens=self._tokens,
         )
 
 
