@@ -44,6 +44,7 @@ EXPORTED = [
     "FilePart",
     "FilesNamespace",
     "FragmentToken",
+    "JsonValue",
     "KVConfig",
     "LLM",
     "LLMInfo",

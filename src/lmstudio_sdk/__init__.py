@@ -57,6 +57,7 @@ _PUBLIC: dict[str, str] = {
     "LlmPredictionConfig": "._protocol.config_types",
     "LlmPredictionConfigDict": "._protocol.config_types",
     "LMStudioVersion": "._protocol.results",
+    "JsonValue": "._protocol.partial_json",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
     "ChatHistoryData": "._protocol.packets.shared",
@@ -136,6 +137,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import PredictionStats as PredictionStats
     from ._protocol.packets.shared import TokenCandidate as TokenCandidate
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
+    from ._protocol.partial_json import JsonValue as JsonValue
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
     from ._protocol.results import LMStudioVersion as LMStudioVersion
