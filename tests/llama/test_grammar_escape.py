@@ -69,5 +69,6 @@ async def test_sampled_json_never_escapes_the_grammar(smol: Any) -> None:
             continue
         assert set(value) == {"name"} and len(value["name"]) <= 12, text
     assert not invalid, invalid
-    assert {r for _t, r in replies} == {"eosFound"}
+    # A reply that reached max_tokens was complete JSON all the same (checked above).
+    assert {r for _t, r in replies} <= {"eosFound", "maxPredictedTokensReached"}
     print(f"{SEEDS} sampled replies in {time.monotonic() - started:.1f} s")
