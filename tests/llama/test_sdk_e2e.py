@@ -234,5 +234,26 @@ def test_structured_output_example(llama_url: str) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    person = json.loads(done.stdout.replace("'", '"'))
-    assert isinstance(person["name"], str) and isinstance(person["age"], int)
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines())
+    for kind in ("msgspec", "pydantic"):
+        person = json.loads(lines[kind])
+        assert isinstance(person["name"], str) and isinstance(person["age"], int), lines
+    assert lines["partial"].endswith(f"the last {lines['msgspec']}"), lines
+
+
+def test_logprobs_example(llama_url: str) -> None:
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "logprobs.py"
+    done = subprocess.run(
+        [sys.executable, str(example), llama_url, SMOL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    # Each token: its probability, then three alternatives with theirs.
+    assert lines and all("top: " in line and line.count("%") == 4 for line in lines), lines
