@@ -257,3 +257,18 @@ def test_logprobs_example(llama_url: str) -> None:
     lines = done.stdout.splitlines()
     # Each token: its probability, then three alternatives with theirs.
     assert lines and all("top: " in line and line.count("%") == 4 for line in lines), lines
+
+
+async def test_logprobs_and_refused_thinking_through_the_client(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    stream = model.respond_stream(
+        "Name a colour.", config={"temperature": 0, "max_tokens": 5, "log_probs": 2}
+    )
+    fragments = [f async for f in stream]
+    result = await stream.result()
+    assert result.tokens is not None and len(result.tokens) == result.stats.predicted_tokens_count
+    assert [t for f in fragments for t in f.tokens or []] == result.tokens
+    assert all(t.candidates is not None and len(t.candidates) == 2 for t in result.tokens)
+    with pytest.raises(lms.UnsupportedFeatureError, match="enableThinking") as caught:
+        await model.respond("Hi", config={"enable_thinking": False})
+    assert caught.value.display_data["feature"] == "llm.prediction.reasoning.enableThinking"

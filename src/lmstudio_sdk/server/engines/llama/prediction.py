@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...._protocol.packets.shared import FilePart, PromptProcessingDetails
-from ...errors import ServerError
+from ...errors import ServerError, unsupported_feature
 from ..base import CancelToken, PredictionRequest, PromptProgress
 from .generation import Generation
 from .instance import LlamaInstance
@@ -68,6 +68,12 @@ class Prediction:
         request = self.request
         params = sampling_from_config(request.config)
         m._warn_unsupported(params.unsupported)
+        if params.draft_model is not None:
+            raise unsupported_feature(
+                "llm.prediction.speculativeDecoding.draftModel",
+                "the embedded llama engine has no speculative decoding yet",
+                "Leave draft_model unset; the reply is the same without it, only slower.",
+            )
         threads = None
         if params.cpu_threads is not None:
             threads = min(params.cpu_threads, os.cpu_count() or 1)

@@ -48,6 +48,8 @@ class SamplingParams:
     tool_choice: str = "auto"
     reasoning: ReasoningTags | None = field(default_factory=ReasoningTags)
     enable_thinking: bool | None = None
+    #: ``llm.prediction.speculativeDecoding.draftModel`` (refused: not implemented).
+    draft_model: str | None = None
     #: ``llm.prediction.reasoning.budgetTokens``: at most this many reasoning tokens.
     reasoning_budget: int | None = None
     prompt_template: dict[str, Any] | None = None
@@ -80,7 +82,6 @@ _NEUTRAL: dict[str, Callable[[Any], bool]] = {
     P + "llama.xtcProbability": _is_unchecked,
     P + "llama.xtcThreshold": _is_unchecked,
     P + "llama.tailFreeSampling": _is_unchecked,
-    P + "speculativeDecoding.draftModel": _is_empty,
     P + "speculativeDecoding.numDraftTokensExact": lambda v: True,
     P + "speculativeDecoding.minDraftLengthToConsider": lambda v: True,
     P + "speculativeDecoding.minContinueDraftingProbability": lambda v: True,
@@ -188,6 +189,9 @@ def sampling_from_config(config: KVConfig) -> SamplingParams:
     if isinstance(system_prompt, str) and system_prompt.strip():
         p.system_prompt = system_prompt
 
+    draft = get("speculativeDecoding.draftModel")
+    if isinstance(draft, str) and draft:
+        p.draft_model = draft
     checked, top = checkbox(get("logProbs"))
     if checked and isinstance(top, int) and not isinstance(top, bool) and top >= 0:
         p.logprobs = min(top, 100)  # LM Studio's limit
