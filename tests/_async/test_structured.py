@@ -99,6 +99,18 @@ async def test_pydantic_model_comes_back_as_an_instance(model: lms.AsyncLLM) -> 
     assert isinstance(caught.value.error, pydantic.ValidationError)
 
 
+async def test_the_official_sdks_base_model_works_unchanged(model: lms.AsyncLLM) -> None:
+    lmstudio = pytest.importorskip("lmstudio")
+
+    class BookSchema(lmstudio.BaseModel):  # type: ignore[name-defined,misc]  # lmstudio 1.5 docs
+        title: str
+        year: int
+
+    result = await model.respond(say({"title": "Dune", "year": 1965}), response_format=BookSchema)
+    assert result.parsed == BookSchema(title="Dune", year=1965)
+    assert sent_schema(result)["required"] == ["title", "year"]
+
+
 async def test_gbnf_grammar_comes_back_as_text(model: lms.AsyncLLM) -> None:
     grammar = 'root ::= "yes" | "no"'
     result = await model.respond(

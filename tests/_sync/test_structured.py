@@ -100,6 +100,18 @@ def test_pydantic_model_comes_back_as_an_instance(model: lms.LLM) -> None:
     assert isinstance(caught.value.error, pydantic.ValidationError)
 
 
+def test_the_official_sdks_base_model_works_unchanged(model: lms.LLM) -> None:
+    lmstudio = pytest.importorskip("lmstudio")
+
+    class BookSchema(lmstudio.BaseModel):  # type: ignore[name-defined,misc]  # lmstudio 1.5 docs
+        title: str
+        year: int
+
+    result = model.respond(say({"title": "Dune", "year": 1965}), response_format=BookSchema)
+    assert result.parsed == BookSchema(title="Dune", year=1965)
+    assert sent_schema(result)["required"] == ["title", "year"]
+
+
 def test_gbnf_grammar_comes_back_as_text(model: lms.LLM) -> None:
     grammar = 'root ::= "yes" | "no"'
     result = model.respond(
