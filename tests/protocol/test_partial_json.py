@@ -13,7 +13,11 @@ from lmstudio_sdk._protocol.partial_json import JsonValue, PartialJSON
 
 # JSON has no NaN or Infinity (json.dumps writes them, but that is not JSON).
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
 )
