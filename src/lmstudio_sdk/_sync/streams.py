@@ -12,28 +12,32 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Awaitable, Callable
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar, cast
 
 from msgspec import Raw, UnsetType
 
 from .._exceptions import LMStudioError, LMStudioValueError, LocalProtocolError
+from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
-from .._protocol.packets.shared import PredictionFragment
+from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
 from .._protocol.partial_json import JsonValue, PartialJSON
 from .._protocol.prediction import (
     PredictionEvent,
     PredictionResult,
     PredictionState,
     PromptProcessingProgress,
+    ToolCallGenerationStarted,
 )
 from .._protocol.structured import ResponseFormat
+from .._transport.sync import AwaitableSelf
 from .._types import (
     NOT_GIVEN,
     Callback,
     ParsedT,
     Timeout,
+    call_hook,
     checked_arguments,
     resolve_timeout,
     run_callback,
@@ -54,9 +58,9 @@ class ChannelOpener(Protocol):
     ) -> Channel: ...
 
 
-class PredictionStream(Generic[ParsedT]):
-    """One prediction. Iterate it for fragments, ``result()``, or iterate ``partial()``
-    for the structured reply as it grows.
+class PredictionStream(AwaitableSelf, Generic[ParsedT]):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event,
+    ``partial()`` for the structured reply as it grows, or ``result()``.
 
     ``timeout`` bounds each wait for the next packet (not the whole prediction).
     """
@@ -72,6 +76,8 @@ class PredictionStream(Generic[ParsedT]):
         response_format: ResponseFormat[ParsedT] | None = None,
         on_fragment: Callback[PredictionFragment] | None = None,
         on_prompt_processing_progress: Callback[float] | None = None,
+        on_first_token: Callable[[], Awaitable[None] | None] | None = None,
+        on_message: Callback[AssistantMessageData] | None = None,
     ) -> None:
         self._session = session
         self._endpoint = endpoint
@@ -81,6 +87,9 @@ class PredictionStream(Generic[ParsedT]):
         self._json = structured or (response_format is not None and response_format.is_json)
         self._on_fragment = on_fragment
         self._on_progress = on_prompt_processing_progress
+        self._on_first_token = on_first_token
+        self._on_message = on_message
+        self._first_token_seen = False
         self._channel: Channel | None = None
         self._done = False
         self._failure: BaseException | None = None
@@ -130,6 +139,20 @@ class PredictionStream(Generic[ParsedT]):
         value = parser.finish()  # a bare number at the very end is complete now
         if value is not None and value != last:
             yield value
+
+    @checked_arguments
+    def events(self) -> Iterator[PredictionEvent]:
+        """Every event, typed: ``PredictionFragment`` (content and reasoning),
+        ``PromptProcessingProgress`` (with cache details), and the tool-call events
+        (``ToolCallGenerationStarted``, ``ToolCallNameReceived``, ``ToolCallArgumentFragment``,
+        ``ToolCallGenerationEnded``, ``ToolCallGenerationFailed``)."""
+        try:
+            while not self._done:
+                for event in self._step(self._timeout):
+                    yield event
+        finally:
+            if not self._done:
+                self.cancel()  # the caller left the loop early
 
     @checked_arguments
     def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult[ParsedT]:
@@ -215,10 +238,16 @@ class PredictionStream(Generic[ParsedT]):
 
     def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
+            if isinstance(event, PredictionFragment | ToolCallGenerationStarted):
+                if not self._first_token_seen:
+                    self._first_token_seen = True
+                    call_hook(self._on_first_token)
             if isinstance(event, PredictionFragment):
                 run_callback(self._on_fragment, event)
             elif isinstance(event, PromptProcessingProgress):
                 run_callback(self._on_progress, event.progress)
+        if self._on_message is not None and self._state.finished:
+            run_callback(self._on_message, assistant_message(self._state.result()))
 
 
 class Load(Generic[InstanceT]):

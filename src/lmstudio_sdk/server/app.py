@@ -7,6 +7,7 @@ import http
 import ipaddress
 import json
 import logging
+import os
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -27,6 +28,7 @@ from .services.logs import BusLogHandler
 from .services.models import ModelManager
 from .services.observer import ServerObserver
 from .session import Session
+from .traffic_log import TrafficLog
 
 __all__ = ["LMStudioServer", "ServerStatistics"]
 
@@ -79,6 +81,10 @@ class LMStudioServer:
 
     ``observer`` receives what the server reports as it runs (sockets, cancels, notifications);
     tests attach a ``ServerRecorder``.
+
+    ``record`` names a file to write every frame of every socket to, both directions, as JSON
+    lines with secrets redacted (see ``traffic_log.py``); it is created (or truncated) when the
+    server starts and closed when it stops.
     """
 
     def __init__(
@@ -93,6 +99,7 @@ class LMStudioServer:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         max_upload_bytes: int | None = None,
         observer: ServerObserver | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         if auth_timeout <= 0:
             raise ValueError("auth_timeout must be a positive number of seconds")
@@ -112,6 +119,8 @@ class LMStudioServer:
             engine_name=engine.name,
             observer=self.observer,
         )
+        self.record = None if record is None else os.fspath(record)
+        self._traffic: TrafficLog | None = None
         self._sessions: set[Session] = set()
         self._server: Server | None = None
         self._port: int | None = None
@@ -130,6 +139,8 @@ class LMStudioServer:
                 "anyone who can reach this address may use it",
                 self.host,
             )
+        if self.record is not None:
+            self._traffic = TrafficLog(self.record)  # OSError (e.g. no such folder) at start
         self._server = await serve(
             self._handle,
             self.host,
@@ -177,6 +188,9 @@ class LMStudioServer:
         except TimeoutError:
             logger.warning("some connections did not close in time")
         await self.services.close()
+        traffic, self._traffic = self._traffic, None
+        if traffic is not None:
+            traffic.close()
         self._stopped.set()
 
     async def __aenter__(self) -> Self:
@@ -253,6 +267,7 @@ class LMStudioServer:
     async def _handle(self, ws: WebSocket) -> None:
         assert ws.request is not None  # set once the handshake succeeded
         namespace = ws.request.path.split("?", 1)[0]
+        traffic = None if self._traffic is None else self._traffic.connection(namespace)
         session = Session(
             ws,
             namespace,
@@ -260,6 +275,7 @@ class LMStudioServer:
             services=self.services,
             auth_timeout=self.auth_timeout,
             faithful_errors=self.faithful_errors,
+            traffic=traffic,
         )
         self._sessions.add(session)
         self.observer.socket_opened(session)
@@ -270,3 +286,5 @@ class LMStudioServer:
         finally:
             self._sessions.discard(session)
             self.observer.socket_closed(session)
+            if traffic is not None:
+                traffic.closed()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from types import TracebackType
@@ -44,6 +45,7 @@ class ServerThread:
         auth_timeout: float = 10.0,
         faithful_errors: bool = False,
         observer: ServerObserver | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._options: dict[str, Any] = {
@@ -53,6 +55,7 @@ class ServerThread:
             "auth_timeout": auth_timeout,
             "faithful_errors": faithful_errors,
             "observer": observer,
+            "record": record,
         }
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
