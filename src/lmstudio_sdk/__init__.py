@@ -41,6 +41,7 @@ _PUBLIC: dict[str, str] = {
     "PoolEmbeddingModel": "._sync.hosts",
     "PoolLLM": "._sync.hosts",
     "PoolPredictionStream": "._sync.hosts",
+    "AsyncSubscription": "._async.session",
     "AsyncPredictionStream": "._async.streams",
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
@@ -80,6 +81,7 @@ _PUBLIC: dict[str, str] = {
     "RuntimeLog": "._protocol.results",
     "ServerInfo": "._protocol.results",
     "ServerLog": "._protocol.results",
+    "JsonValue": "._protocol.partial_json",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
     "ChatHistoryData": "._protocol.packets.shared",
@@ -87,6 +89,8 @@ _PUBLIC: dict[str, str] = {
     "EmbeddingModelInfo": "._protocol.packets.shared",
     "EmbeddingModelInstanceInfo": "._protocol.packets.shared",
     "FilePart": "._protocol.packets.shared",
+    "FragmentToken": "._protocol.packets.shared",
+    "TokenCandidate": "._protocol.packets.shared",
     "KVConfig": "._protocol.packets.shared",
     "LLMInfo": "._protocol.packets.shared",
     "LLMInstanceInfo": "._protocol.packets.shared",
@@ -104,6 +108,7 @@ _PUBLIC: dict[str, str] = {
     "LLM": "._sync.models",
     "LLMNamespace": "._sync.models",
     "Channel": "._sync.session",
+    "Subscription": "._sync.session",
     "PredictionStream": "._sync.streams",
     "Chat": "._protocol.chat",
     "ActResult": "._protocol.act",
@@ -147,6 +152,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.namespaces import AsyncRuntimeNamespace as AsyncRuntimeNamespace
     from ._async.namespaces import AsyncSystemNamespace as AsyncSystemNamespace
     from ._async.session import AsyncChannel as AsyncChannel
+    from ._async.session import AsyncSubscription as AsyncSubscription
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
@@ -190,13 +196,16 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
     from ._protocol.packets.shared import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
     from ._protocol.packets.shared import FilePart as FilePart
+    from ._protocol.packets.shared import FragmentToken as FragmentToken
     from ._protocol.packets.shared import KVConfig as KVConfig
     from ._protocol.packets.shared import LLMInfo as LLMInfo
     from ._protocol.packets.shared import LLMInstanceInfo as LLMInstanceInfo
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
+    from ._protocol.packets.shared import TokenCandidate as TokenCandidate
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
     from ._protocol.packets.shared import ToolCallResultPart as ToolCallResultPart
+    from ._protocol.partial_json import JsonValue as JsonValue
     from ._protocol.prediction import PredictionEvent as PredictionEvent
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
@@ -235,6 +244,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.namespaces import RuntimeNamespace as RuntimeNamespace
     from ._sync.namespaces import SystemNamespace as SystemNamespace
     from ._sync.session import Channel as Channel
+    from ._sync.session import Subscription as Subscription
     from ._sync.streams import PredictionStream as PredictionStream
     from ._types import NOT_GIVEN as NOT_GIVEN
     from ._version import __version__ as __version__

@@ -17,6 +17,7 @@ from typing import (
     Final,
     Generic,
     Literal,
+    TypeAlias,
     TypedDict,
     TypeVar,
     Unpack,
@@ -76,6 +77,7 @@ from .._protocol.packets.shared import (
     TokenizeResult,
     UnloadModelParameter,
 )
+from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
     PredictionResult,
     ToolCallArgumentFragment,
@@ -89,17 +91,21 @@ from .._protocol.results import (
     decode_model_list,
     decode_result,
 )
+from .._protocol.structured import ResponseFormat, response_format_of
 from .._protocol.tools import ToolLike
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
     AsyncRoundCallback,
+    ParsedT,
     Timeout,
     check_async_callback,
+    check_timeout,
     checked_arguments,
     reject_unknown_arguments,
 )
 from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_act
+from .pool import Retries
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
 
@@ -117,6 +123,10 @@ InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
 LoadConfigT = TypeVar("LoadConfigT", LlmLoadConfig, EmbeddingLoadConfig)
 LoadConfigDictT = TypeVar("LoadConfigDictT", LlmLoadConfigDict, EmbeddingLoadConfigDict)
 HandleT = TypeVar("HandleT", "AsyncLLM", "AsyncEmbeddingModel")
+
+ResponseSchema: TypeAlias = Mapping[str, Any]
+"""A JSON schema dict, or a structured setting dict (``{"type": "json", "jsonSchema": ...}``,
+``{"type": "gbnf", "gbnfGrammar": ...}``), as ``response_format=``."""
 
 
 class PredictionOptions(TypedDict, total=False):
@@ -136,6 +146,8 @@ class PredictionOptions(TypedDict, total=False):
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
+    deadline: float | None
+    """Bounds the whole prediction, in seconds (default: None, no limit)."""
 
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
@@ -173,13 +185,16 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     @checked_arguments
-    async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
+    async def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = await self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
             timeout,
+            max_retries,
         )
         return decode_model_info(raw, self._info_type, "getModelInfo")
 
@@ -198,33 +213,45 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
 
     @overload
     async def tokenize(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[int]: ...
 
     @overload
     async def tokenize(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[int]]: ...
 
     @checked_arguments
     async def tokenize(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[int] | list[list[int]]:
         """Token ids of a string, or of each string of a list (sent concurrently)."""
         if isinstance(text, str):
-            results = await self._pipelined("tokenize", [text], timeout)
+            results = await self._pipelined("tokenize", [text], timeout, max_retries)
             return _token_ids(results[0])
-        results = await self._pipelined("tokenize", _strings("tokenize()", text), timeout)
+        texts = _strings("tokenize()", text)
+        results = await self._pipelined("tokenize", texts, timeout, max_retries)
         return [_token_ids(r) for r in results]
 
     @checked_arguments
-    async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+    async def count_tokens(
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> int:
         _check_str("count_tokens() text", text)
         raw = await self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParameter(specifier=self.specifier, input_string=text),
             timeout,
+            max_retries,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
@@ -237,26 +264,21 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
             timeout,
         )
 
-    async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
+    async def _pipelined(
+        self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
+    ) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._pool.timeout_for(timeout)
-        session = await self._pool.session(self._namespace, timeout)
-        calls = []
+        parameters: list[Raw] = []
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
                 parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
-            calls.append(await session.start_rpc(endpoint, wire.raw(parameter), limit))
-        results = []
-        try:
-            for call in calls:
-                results.append(await call.result(limit))
-        finally:
-            for call in calls[len(results) + 1 :]:
-                call.abandon()
-        return results
+            parameters.append(wire.raw(parameter))
+        return await self._pool.pipelined(
+            self._namespace, endpoint, parameters, timeout, max_retries
+        )
 
 
 class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -269,52 +291,147 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
     async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
         return kv_to_llm_load_config(await self._get_load_kv(timeout))
 
+    @overload
     def respond_stream(
-        self, chat: ChatLike, **options: Unpack[PredictionOptions]
-    ) -> AsyncPredictionStream:
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> AsyncPredictionStream[ParsedT]: ...
+
+    @overload
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> AsyncPredictionStream[JsonValue]: ...
+
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> AsyncPredictionStream[Any]:
         """Start a chat prediction; iterate the stream for fragments or await ``result()``.
 
-        The prediction starts on the first iteration. Options: ``config`` (typed prediction
+        The prediction starts on the first iteration. ``response_format`` (a pydantic model,
+        msgspec Struct, dataclass or TypedDict class, a JSON schema dict, or a GBNF setting)
+        constrains the reply; ``result().parsed`` is then an instance of that type and
+        ``partial()`` yields the JSON as it grows. Options: ``config`` (typed prediction
         settings), ``preset``, ``on_fragment``, ``on_prompt_processing_progress``, and
         ``timeout``, which bounds each wait for the next packet. Prediction settings such as
         ``max_tokens`` go in ``config``; an unknown option raises LMStudioValueError.
         """
         _check_prediction_options("respond_stream()", options, stream_alternative=None)
-        kv = prediction_config_to_kv(options.get("config"))
+        fmt, kv = _prediction_kv("respond_stream()", response_format, options)
         parameter = PredictCreationParameter(
             model_specifier=self.specifier,
             history=to_history(chat),
             prediction_config_stack=api_override_stack(kv),
             fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream("predict", parameter, kv, options)
+        return self._stream("predict", parameter, kv, fmt, options)
+
+    @overload
+    async def respond(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[ParsedT]: ...
+
+    @overload
+    async def respond(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[JsonValue]: ...
 
     async def respond(
-        self, chat: ChatLike, **options: Unpack[PredictionOptions]
-    ) -> PredictionResult:
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]:
         """Chat with the model and wait for the whole reply (options as respond_stream)."""
         _check_prediction_options("respond()", options, stream_alternative="respond_stream()")
-        return await self.respond_stream(chat, **options).result()
+        stream = self.respond_stream(chat, response_format=response_format, **options)
+        return await stream.result()
+
+    @overload
+    def complete_stream(
+        self,
+        prompt: str,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> AsyncPredictionStream[ParsedT]: ...
+
+    @overload
+    def complete_stream(
+        self,
+        prompt: str,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> AsyncPredictionStream[JsonValue]: ...
 
     def complete_stream(
-        self, prompt: str, **options: Unpack[PredictionOptions]
-    ) -> AsyncPredictionStream:
+        self,
+        prompt: str,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> AsyncPredictionStream[Any]:
         """Continue raw text (no chat template), streamed (options as respond_stream)."""
         _check_str("prompt", prompt)
         _check_prediction_options("complete_stream()", options, stream_alternative=None)
-        kv = prediction_config_to_kv(options.get("config"))
+        fmt, kv = _prediction_kv("complete_stream()", response_format, options)
         parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
             raw_prompt=prompt,
             prediction_config_stack=completion_stack(kv),
             fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream("completeRawText", parameter, kv, options)
+        return self._stream("completeRawText", parameter, kv, fmt, options)
 
-    async def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
+    @overload
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[ParsedT]: ...
+
+    @overload
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[JsonValue]: ...
+
+    async def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]:
         """Continue raw text and wait for the whole continuation (options as respond_stream)."""
         _check_prediction_options("complete()", options, stream_alternative="complete_stream()")
-        return await self.complete_stream(prompt, **options).result()
+        stream = self.complete_stream(prompt, response_format=response_format, **options)
+        return await stream.result()
 
     @checked_arguments
     async def act(
@@ -426,8 +543,9 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         endpoint: str,
         parameter: PredictCreationParameter | CompleteRawTextCreationParameter,
         kv: KVConfig,
+        fmt: ResponseFormat[Any] | None,
         options: PredictionOptions,
-    ) -> AsyncPredictionStream:
+    ) -> AsyncPredictionStream[Any]:
         structured = kv.get("llm.prediction.structured", {})
         timeout = options.get("timeout", NOT_GIVEN)
         return AsyncPredictionStream(
@@ -436,10 +554,12 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             wire.raw(parameter),
             timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
+            response_format=fmt,
             on_fragment=options.get("on_fragment") or options.get("on_prediction_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
             on_first_token=options.get("on_first_token"),
             on_message=options.get("on_message"),
+            deadline=check_timeout(options.get("deadline"), "deadline"),
         )
 
 
@@ -455,23 +575,32 @@ class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, Embeddin
 
     @overload
     async def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[float]: ...
 
     @overload
     async def embed(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[float]]: ...
 
     @checked_arguments
     async def embed(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[float] | list[list[float]]:
         """The embedding of a string, or of each string of a list (all sent at once)."""
         if isinstance(text, str):
-            results = await self._pipelined("embedString", [text], timeout)
+            results = await self._pipelined("embedString", [text], timeout, max_retries)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = await self._pipelined("embedString", _strings("embed()", text), timeout)
+        texts = _strings("embed()", text)
+        results = await self._pipelined("embedString", texts, timeout, max_retries)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -500,9 +629,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
-    async def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
+    async def list_loaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout)
+        raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -518,13 +649,16 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
+        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
         _check_optional_str("model() key", key)
+        deadline = check_timeout(deadline, "deadline")
         check_async_callback(on_progress, "on_progress")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -542,7 +676,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = GetOrLoadCreationParameter(
             identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
         return handle
 
@@ -556,9 +690,14 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         identifier: str | None = None,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        """Load a new instance of a downloaded model (even if one is already loaded).
+
+        ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        """
         _check_str("load() key", key)
+        deadline = check_timeout(deadline, "deadline")
         _check_optional_str("load() identifier", identifier)
         check_async_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
@@ -567,7 +706,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
-        return await self._load_channel("loadModel", parameter, on_progress, timeout)
+        return await self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
     async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
@@ -582,10 +721,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter: Any,
         on_progress: AsyncCallback[float] | None,
         timeout: Timeout,
+        deadline: float | None = None,
     ) -> HandleT:
         channel = await self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
         limit = self._pool.timeout_for(timeout)
-        info = await AsyncLoad(channel, self._info_type).run(on_progress, limit)
+        info = await AsyncLoad(channel, self._info_type).run(on_progress, limit, deadline)
         return self._pinned(info)
 
 
@@ -618,8 +758,29 @@ class _LazySession:
     async def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> AsyncChannel:
-        session = await self._pool.session(self._namespace, self._timeout)
-        return await session.open_channel(endpoint, creation_parameter, timeout=timeout)
+        return await self._pool.open_channel(
+            self._namespace,
+            endpoint,
+            None if isinstance(creation_parameter, UnsetType) else creation_parameter,
+            timeout,
+            prediction=True,
+        )
+
+
+def _prediction_kv(
+    where: str, response_format: object, options: PredictionOptions
+) -> tuple[ResponseFormat[Any] | None, KVConfig]:
+    """The response format (if any) and the prediction KV config it goes into."""
+    config = options.get("config")
+    if response_format is None:
+        return None, prediction_config_to_kv(config)
+    fmt = response_format_of(response_format, where)
+    if isinstance(config, Mapping) and "structured" in config:
+        raise LMStudioValueError(
+            f"{where} got both response_format= and config['structured']: pass only one"
+        )
+    merged: dict[str, Any] = {**(config or {}), "structured": fmt.setting}
+    return fmt, prediction_config_to_kv(cast(LlmPredictionConfigDict, merged))
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:

@@ -18,6 +18,7 @@ from typing import (
     Final,
     Generic,
     Literal,
+    TypeAlias,
     TypedDict,
     TypeVar,
     Unpack,
@@ -77,6 +78,7 @@ from .._protocol.packets.shared import (
     TokenizeResult,
     UnloadModelParameter,
 )
+from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
     PredictionResult,
     ToolCallArgumentFragment,
@@ -90,17 +92,21 @@ from .._protocol.results import (
     decode_model_list,
     decode_result,
 )
+from .._protocol.structured import ResponseFormat, response_format_of
 from .._protocol.tools import ToolLike
 from .._types import (
     NOT_GIVEN,
     Callback,
     RoundCallback,
+    ParsedT,
     Timeout,
     check_callback,
+    check_timeout,
     checked_arguments,
     reject_unknown_arguments,
 )
 from .act import ActCallbacks, Guard, InvalidRequestHandler, run_act
+from .pool import Retries
 from .session import Channel
 from .streams import Load, PredictionStream
 
@@ -118,6 +124,10 @@ InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
 LoadConfigT = TypeVar("LoadConfigT", LlmLoadConfig, EmbeddingLoadConfig)
 LoadConfigDictT = TypeVar("LoadConfigDictT", LlmLoadConfigDict, EmbeddingLoadConfigDict)
 HandleT = TypeVar("HandleT", "LLM", "EmbeddingModel")
+
+ResponseSchema: TypeAlias = Mapping[str, Any]
+"""A JSON schema dict, or a structured setting dict (``{"type": "json", "jsonSchema": ...}``,
+``{"type": "gbnf", "gbnfGrammar": ...}``), as ``response_format=``."""
 
 
 class PredictionOptions(TypedDict, total=False):
@@ -137,6 +147,8 @@ class PredictionOptions(TypedDict, total=False):
     on_prompt_processing_progress: Callback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
+    deadline: float | None
+    """Bounds the whole prediction, in seconds (default: None, no limit)."""
 
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
@@ -174,13 +186,16 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     @checked_arguments
-    def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
+    def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
             timeout,
+            max_retries,
         )
         return decode_model_info(raw, self._info_type, "getModelInfo")
 
@@ -199,33 +214,45 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
 
     @overload
     def tokenize(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[int]: ...
 
     @overload
     def tokenize(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[int]]: ...
 
     @checked_arguments
     def tokenize(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[int] | list[list[int]]:
         """Token ids of a string, or of each string of a list (sent concurrently)."""
         if isinstance(text, str):
-            results = self._pipelined("tokenize", [text], timeout)
+            results = self._pipelined("tokenize", [text], timeout, max_retries)
             return _token_ids(results[0])
-        results = self._pipelined("tokenize", _strings("tokenize()", text), timeout)
+        texts = _strings("tokenize()", text)
+        results = self._pipelined("tokenize", texts, timeout, max_retries)
         return [_token_ids(r) for r in results]
 
     @checked_arguments
-    def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+    def count_tokens(
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> int:
         _check_str("count_tokens() text", text)
         raw = self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParameter(specifier=self.specifier, input_string=text),
             timeout,
+            max_retries,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
@@ -238,26 +265,21 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
             timeout,
         )
 
-    def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
+    def _pipelined(
+        self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
+    ) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._pool.timeout_for(timeout)
-        session = self._pool.session(self._namespace, timeout)
-        calls = []
+        parameters: list[Raw] = []
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
                 parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
-            calls.append(session.start_rpc(endpoint, wire.raw(parameter), limit))
-        results = []
-        try:
-            for call in calls:
-                results.append(call.result(limit))
-        finally:
-            for call in calls[len(results) + 1 :]:
-                call.abandon()
-        return results
+            parameters.append(wire.raw(parameter))
+        return self._pool.pipelined(
+            self._namespace, endpoint, parameters, timeout, max_retries
+        )
 
 
 class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -270,52 +292,147 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
     def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
         return kv_to_llm_load_config(self._get_load_kv(timeout))
 
+    @overload
     def respond_stream(
-        self, chat: ChatLike, **options: Unpack[PredictionOptions]
-    ) -> PredictionStream:
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[ParsedT]: ...
+
+    @overload
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[JsonValue]: ...
+
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[Any]:
         """Start a chat prediction; iterate the stream for fragments or ``result()``.
 
-        The prediction starts on the first iteration. Options: ``config`` (typed prediction
+        The prediction starts on the first iteration. ``response_format`` (a pydantic model,
+        msgspec Struct, dataclass or TypedDict class, a JSON schema dict, or a GBNF setting)
+        constrains the reply; ``result().parsed`` is then an instance of that type and
+        ``partial()`` yields the JSON as it grows. Options: ``config`` (typed prediction
         settings), ``preset``, ``on_fragment``, ``on_prompt_processing_progress``, and
         ``timeout``, which bounds each wait for the next packet. Prediction settings such as
         ``max_tokens`` go in ``config``; an unknown option raises LMStudioValueError.
         """
         _check_prediction_options("respond_stream()", options, stream_alternative=None)
-        kv = prediction_config_to_kv(options.get("config"))
+        fmt, kv = _prediction_kv("respond_stream()", response_format, options)
         parameter = PredictCreationParameter(
             model_specifier=self.specifier,
             history=to_history(chat),
             prediction_config_stack=api_override_stack(kv),
             fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream("predict", parameter, kv, options)
+        return self._stream("predict", parameter, kv, fmt, options)
+
+    @overload
+    def respond(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[ParsedT]: ...
+
+    @overload
+    def respond(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[JsonValue]: ...
 
     def respond(
-        self, chat: ChatLike, **options: Unpack[PredictionOptions]
-    ) -> PredictionResult:
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]:
         """Chat with the model and wait for the whole reply (options as respond_stream)."""
         _check_prediction_options("respond()", options, stream_alternative="respond_stream()")
-        return self.respond_stream(chat, **options).result()
+        stream = self.respond_stream(chat, response_format=response_format, **options)
+        return stream.result()
+
+    @overload
+    def complete_stream(
+        self,
+        prompt: str,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[ParsedT]: ...
+
+    @overload
+    def complete_stream(
+        self,
+        prompt: str,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[JsonValue]: ...
 
     def complete_stream(
-        self, prompt: str, **options: Unpack[PredictionOptions]
-    ) -> PredictionStream:
+        self,
+        prompt: str,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[Any]:
         """Continue raw text (no chat template), streamed (options as respond_stream)."""
         _check_str("prompt", prompt)
         _check_prediction_options("complete_stream()", options, stream_alternative=None)
-        kv = prediction_config_to_kv(options.get("config"))
+        fmt, kv = _prediction_kv("complete_stream()", response_format, options)
         parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
             raw_prompt=prompt,
             prediction_config_stack=completion_stack(kv),
             fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream("completeRawText", parameter, kv, options)
+        return self._stream("completeRawText", parameter, kv, fmt, options)
 
-    def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
+    @overload
+    def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[ParsedT]: ...
+
+    @overload
+    def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[JsonValue]: ...
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]:
         """Continue raw text and wait for the whole continuation (options as respond_stream)."""
         _check_prediction_options("complete()", options, stream_alternative="complete_stream()")
-        return self.complete_stream(prompt, **options).result()
+        stream = self.complete_stream(prompt, response_format=response_format, **options)
+        return stream.result()
 
     @checked_arguments
     def act(
@@ -427,8 +544,9 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         endpoint: str,
         parameter: PredictCreationParameter | CompleteRawTextCreationParameter,
         kv: KVConfig,
+        fmt: ResponseFormat[Any] | None,
         options: PredictionOptions,
-    ) -> PredictionStream:
+    ) -> PredictionStream[Any]:
         structured = kv.get("llm.prediction.structured", {})
         timeout = options.get("timeout", NOT_GIVEN)
         return PredictionStream(
@@ -437,10 +555,12 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             wire.raw(parameter),
             timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
+            response_format=fmt,
             on_fragment=options.get("on_fragment") or options.get("on_prediction_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
             on_first_token=options.get("on_first_token"),
             on_message=options.get("on_message"),
+            deadline=check_timeout(options.get("deadline"), "deadline"),
         )
 
 
@@ -456,23 +576,32 @@ class EmbeddingModel(_ModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfi
 
     @overload
     def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[float]: ...
 
     @overload
     def embed(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[float]]: ...
 
     @checked_arguments
     def embed(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[float] | list[list[float]]:
         """The embedding of a string, or of each string of a list (all sent at once)."""
         if isinstance(text, str):
-            results = self._pipelined("embedString", [text], timeout)
+            results = self._pipelined("embedString", [text], timeout, max_retries)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = self._pipelined("embedString", _strings("embed()", text), timeout)
+        texts = _strings("embed()", text)
+        results = self._pipelined("embedString", texts, timeout, max_retries)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -501,9 +630,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
-    def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
+    def list_loaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout)
+        raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -519,13 +650,16 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
+        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
         _check_optional_str("model() key", key)
+        deadline = check_timeout(deadline, "deadline")
         check_callback(on_progress, "on_progress")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -543,7 +677,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = GetOrLoadCreationParameter(
             identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
         return handle
 
@@ -557,9 +691,14 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         identifier: str | None = None,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        """Load a new instance of a downloaded model (even if one is already loaded).
+
+        ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        """
         _check_str("load() key", key)
+        deadline = check_timeout(deadline, "deadline")
         _check_optional_str("load() identifier", identifier)
         check_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
@@ -568,7 +707,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
-        return self._load_channel("loadModel", parameter, on_progress, timeout)
+        return self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
     def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
@@ -583,10 +722,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter: Any,
         on_progress: Callback[float] | None,
         timeout: Timeout,
+        deadline: float | None = None,
     ) -> HandleT:
         channel = self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
         limit = self._pool.timeout_for(timeout)
-        info = Load(channel, self._info_type).run(on_progress, limit)
+        info = Load(channel, self._info_type).run(on_progress, limit, deadline)
         return self._pinned(info)
 
 
@@ -619,8 +759,29 @@ class _LazySession:
     def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> Channel:
-        session = self._pool.session(self._namespace, self._timeout)
-        return session.open_channel(endpoint, creation_parameter, timeout=timeout)
+        return self._pool.open_channel(
+            self._namespace,
+            endpoint,
+            None if isinstance(creation_parameter, UnsetType) else creation_parameter,
+            timeout,
+            prediction=True,
+        )
+
+
+def _prediction_kv(
+    where: str, response_format: object, options: PredictionOptions
+) -> tuple[ResponseFormat[Any] | None, KVConfig]:
+    """The response format (if any) and the prediction KV config it goes into."""
+    config = options.get("config")
+    if response_format is None:
+        return None, prediction_config_to_kv(config)
+    fmt = response_format_of(response_format, where)
+    if isinstance(config, Mapping) and "structured" in config:
+        raise LMStudioValueError(
+            f"{where} got both response_format= and config['structured']: pass only one"
+        )
+    merged: dict[str, Any] = {**(config or {}), "structured": fmt.setting}
+    return fmt, prediction_config_to_kv(cast(LlmPredictionConfigDict, merged))
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:

@@ -12,16 +12,23 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Awaitable, Callable
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from msgspec import Raw, UnsetType
 
-from .._exceptions import LMStudioError, LocalProtocolError
+from .._exceptions import (
+    LMStudioError,
+    LMStudioTimeoutError,
+    LMStudioValueError,
+    LocalProtocolError,
+)
 from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
 from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
+from .._protocol.partial_json import JsonValue, PartialJSON
 from .._protocol.prediction import (
     PredictionEvent,
     PredictionResult,
@@ -29,10 +36,12 @@ from .._protocol.prediction import (
     PromptProcessingProgress,
     ToolCallGenerationStarted,
 )
+from .._protocol.structured import ResponseFormat
 from .._transport.sync import AwaitableSelf
 from .._types import (
     NOT_GIVEN,
     Callback,
+    ParsedT,
     Timeout,
     call_hook,
     checked_arguments,
@@ -42,6 +51,7 @@ from .._types import (
 from .session import Channel
 
 __all__ = ["Load", "PredictionStream"]
+
 
 InstanceT = TypeVar("InstanceT")
 
@@ -54,11 +64,28 @@ class ChannelOpener(Protocol):
     ) -> Channel: ...
 
 
-class PredictionStream(AwaitableSelf):
-    """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
-    ``result()``.
+def _deadline_wait(
+    deadline_at: float | None, timeout: float | None, what: str, deadline: float | None
+) -> tuple[float | None, bool]:
+    """The wait for the next packet: ``timeout``, or less when the whole-call deadline comes
+    first (then True); LMStudioTimeoutError once the deadline has passed."""
+    if deadline_at is None:
+        return timeout, False
+    left = deadline_at - time.monotonic()
+    if left <= 0:
+        raise LMStudioTimeoutError(f"{what} did not finish within its deadline of {deadline:g} s")
+    if timeout is None or left < timeout:
+        return left, True
+    return timeout, False
 
-    ``timeout`` bounds each wait for the next packet (not the whole prediction).
+
+class PredictionStream(AwaitableSelf, Generic[ParsedT]):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event,
+    ``partial()`` for the structured reply as it grows, or ``result()``.
+
+    ``timeout`` bounds each wait for the next packet; ``deadline`` (seconds from the start of
+    the prediction) bounds the whole of it: past it, the prediction is cancelled and the wait
+    raises LMStudioTimeoutError.
     """
 
     def __init__(
@@ -69,16 +96,21 @@ class PredictionStream(AwaitableSelf):
         *,
         timeout: float | None,
         structured: bool = False,
+        response_format: ResponseFormat[ParsedT] | None = None,
         on_fragment: Callback[PredictionFragment] | None = None,
         on_prompt_processing_progress: Callback[float] | None = None,
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
         on_message: Callback[AssistantMessageData] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._session = session
+        self._deadline = deadline
+        self._deadline_at: float | None = None
         self._endpoint = endpoint
         self._parameter = parameter
         self._timeout = timeout
-        self._state = PredictionState(structured=structured)
+        self._state = PredictionState(structured=structured, response_format=response_format)
+        self._json = structured or (response_format is not None and response_format.is_json)
         self._on_fragment = on_fragment
         self._on_progress = on_prompt_processing_progress
         self._on_first_token = on_first_token
@@ -104,6 +136,37 @@ class PredictionStream(AwaitableSelf):
                 self.cancel()  # the caller left the loop early
 
     @checked_arguments
+    def partial(self) -> Iterator[JsonValue]:
+        """The structured reply parsed so far, each time a fragment changes it: dicts, lists
+        and strings grow as the JSON streams in (a key appears once its value has begun; a
+        number or literal once it is complete). Validation as the ``response_format`` type
+        happens at the end, in ``result().parsed``.
+
+        Needs ``response_format=`` (JSON) or a JSON ``structured`` config; consumes the
+        fragments, like iterating the stream.
+        """
+        if not self._json:
+            raise LMStudioValueError(
+                "partial() needs a JSON reply: pass response_format= (a type or a JSON "
+                'schema) or config={"structured": {"type": "json", ...}}'
+            )
+        return self._partial()
+
+    def _partial(self) -> Iterator[JsonValue]:
+        parser = PartialJSON()
+        last: JsonValue | None = None
+        for fragment in self:
+            if fragment.reasoning_type != "none" or fragment.is_structural:
+                continue
+            value = parser.feed(fragment.content)
+            if value is not None and value != last:
+                last = value  # a new object on each feed: the caller may keep it
+                yield value
+        value = parser.finish()  # a bare number at the very end is complete now
+        if value is not None and value != last:
+            yield value
+
+    @checked_arguments
     def events(self) -> Iterator[PredictionEvent]:
         """Every event, typed: ``PredictionFragment`` (content and reasoning),
         ``PromptProcessingProgress`` (with cache details), and the tool-call events
@@ -118,7 +181,7 @@ class PredictionStream(AwaitableSelf):
                 self.cancel()  # the caller left the loop early
 
     @checked_arguments
-    def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
+    def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult[ParsedT]:
         """Wait for the end of the prediction (consuming what was not iterated yet).
 
         ``timeout`` replaces the stream's own wait limit for this call.
@@ -128,7 +191,7 @@ class PredictionStream(AwaitableSelf):
             self._step(limit)
         if self._failure is not None:
             raise self._failure
-        return self._state.result()
+        return cast("PredictionResult[ParsedT]", self._state.result())
 
     @checked_arguments
     def cancel(self) -> None:
@@ -149,7 +212,7 @@ class PredictionStream(AwaitableSelf):
             if self._channel is not None:
                 self._channel.abandon()
 
-    def __enter__(self) -> PredictionStream:
+    def __enter__(self) -> PredictionStream[ParsedT]:
         return self
 
     def __exit__(
@@ -161,15 +224,31 @@ class PredictionStream(AwaitableSelf):
         self.close()
 
     def _step(self, timeout: float | None) -> list[PredictionEvent]:
+        if self._deadline is not None and self._deadline_at is None:
+            self._deadline_at = time.monotonic() + self._deadline
+        try:
+            wait, by_deadline = _deadline_wait(
+                self._deadline_at, timeout, "the prediction", self._deadline
+            )
+        except LMStudioTimeoutError:
+            self.cancel()
+            raise
         if self._channel is None:
             self._channel = self._session.open_channel(
-                self._endpoint, self._parameter, timeout=timeout
+                self._endpoint, self._parameter, timeout=wait
             )
             if self._cancel_requested:
                 self._channel.send(_CANCEL)
         channel = self._channel
         try:
-            message = channel.receive(timeout)
+            message = channel.receive(wait)
+        except LMStudioTimeoutError as exc:
+            self.cancel()  # give up on the prediction; the caller may still wait for its end
+            if by_deadline:
+                raise LMStudioTimeoutError(
+                    f"the prediction did not finish within its deadline of {self._deadline:g} s"
+                ) from exc
+            raise
         except LMStudioError as exc:
             if channel.finished:  # the server or the connection ended the channel for good
                 self._done = True
@@ -221,11 +300,24 @@ class Load(Generic[InstanceT]):
         self._state = LoadState(instance_type)
 
     def run(
-        self, on_progress: Callback[float] | None, timeout: float | None
+        self,
+        on_progress: Callback[float] | None,
+        timeout: float | None,
+        deadline: float | None = None,
     ) -> InstanceT:
+        """``timeout`` bounds each wait for a packet, ``deadline`` the whole load."""
+        deadline_at = None if deadline is None else time.monotonic() + deadline
         try:
             while self._state.instance is None:
-                message = self._channel.receive(timeout)
+                wait, by_deadline = _deadline_wait(deadline_at, timeout, "the load", deadline)
+                try:
+                    message = self._channel.receive(wait)
+                except LMStudioTimeoutError as exc:
+                    if by_deadline:
+                        raise LMStudioTimeoutError(
+                            f"the load did not finish within its deadline of {deadline:g} s"
+                        ) from exc
+                    raise
                 if message is None:
                     self._state.channel_closed()
                     continue
