@@ -31,7 +31,7 @@ from .._protocol.kv_config import prediction_config_to_kv
 from .._protocol.packets.shared import PredictionFragment
 from .._protocol.prediction import PredictionResult
 from .._protocol.routing import HostState, pick, split_evenly
-from .._transport.asyncio import AsyncMailbox, AsyncWorker
+from .._transport.asyncio import AsyncLock, AsyncMailbox, AsyncWorker
 from .._types import (
     NOT_GIVEN,
     Timeout,
@@ -166,6 +166,7 @@ class AsyncPool:
         self._closed = False
         self._wake: AsyncMailbox[object] = AsyncMailbox()
         self._prober: AsyncWorker | None = None
+        self._claiming = AsyncLock()  # pick + count as one step (threads on the sync face)
         self.llm = AsyncPoolLLMNamespace(self)
         self.embedding = AsyncPoolEmbeddingNamespace(self)
 
@@ -235,24 +236,36 @@ class AsyncPool:
         else:
             host.healthy = True
 
+    async def _claim(self, model: str | None, exclude: set[str]) -> _AsyncHost | None:
+        """Pick a host and count the call in flight there, as one step."""
+        async with self._claiming.hold(self._timeout):
+            state = pick((h.state() for h in self._hosts), model, exclude=exclude)
+            if state is None:
+                return None
+            host = self._hosts[state.order]
+            host.in_flight += 1
+            return host
+
     async def _choose(self, model: str | None, exclude: set[str]) -> _AsyncHost:
+        """The host for the next call, its in-flight count already raised: the caller lowers
+        it when the call ends."""
         self._check_open()
         self._start_prober()
-        state = pick((h.state() for h in self._hosts), model, exclude=exclude)
-        if state is None and not any(h.healthy for h in self._hosts if h.name not in exclude):
+        host = await self._claim(model, exclude)
+        if host is None and not any(h.healthy for h in self._hosts if h.name not in exclude):
             # Every host looks down: probe them once now rather than wait for the prober.
-            for host in self._hosts:
-                if host.name not in exclude:
-                    await self._probe(host, self._probe_timeout)
-            state = pick((h.state() for h in self._hosts), model, exclude=exclude)
-        if state is None:
+            for candidate in self._hosts:
+                if candidate.name not in exclude:
+                    await self._probe(candidate, self._probe_timeout)
+            host = await self._claim(model, exclude)
+        if host is None:
             tried = f" (tried {', '.join(sorted(exclude))})" if exclude else ""
             raise HostUnavailableError(
                 f"no healthy host of the pool can serve {model or 'the call'!r}{tried}; hosts: "
                 + ", ".join(f"{h.name} ({'up' if h.healthy else 'down'})" for h in self._hosts),
                 host=None,
             )
-        return self._hosts[state.order]
+        return host
 
     def _check_open(self) -> None:
         if self._closed:
@@ -270,13 +283,16 @@ class AsyncPool:
         call: _AsyncHostCall[T],
         what: str,
         exclude: set[str] | None = None,
+        first: _AsyncHost | None = None,
     ) -> T:
         """Run ``call`` on the chosen host; a host that refuses the model or (with
         ``retry_unstarted``) fails is left out and the next one tried."""
         excluded = set() if exclude is None else exclude
         while True:
-            host = await self._choose(model, excluded)
-            host.in_flight += 1
+            if first is not None:  # already claimed by the caller
+                host, first = first, None
+            else:
+                host = await self._choose(model, excluded)
             try:
                 return await call(host)
             except ModelNotFoundError:
@@ -492,7 +508,6 @@ class AsyncPoolPredictionStream:
             while True:
                 host = await pool._choose(key, excluded)
                 self._host = host.name
-                host.in_flight += 1
                 received = 0
                 cached = key in host.llms
                 try:
@@ -612,13 +627,24 @@ class AsyncPoolEmbeddingModel:
         limit = resolve_timeout(timeout, self._pool._timeout)
         healthy = sum(1 for h in self._pool._hosts if h.healthy) or 1
         slices = split_evenly(len(items), healthy)
+        # Claim a distinct host per slice up front, so that a slice finishing early does not
+        # pull the next one onto its host.
+        claimed: list[_AsyncHost] = []
+        try:
+            for _ in slices:
+                claimed.append(await self._pool._choose(self.key, {h.name for h in claimed}))
+        except HostUnavailableError:
+            if not claimed:
+                raise
+            while len(claimed) < len(slices):  # fewer healthy hosts than a moment ago: share
+                claimed.append(await self._pool._choose(self.key, set()))
         results: dict[int, list[list[float]] | BaseException] = {}
         workers = []
         for index, (start, stop) in enumerate(slices):
 
             async def run(index: int = index, chunk: list[str] = items[start:stop]) -> None:
                 try:
-                    results[index] = await self._slice(chunk, timeout)
+                    results[index] = await self._slice(chunk, timeout, claimed[index])
                 except BaseException as exc:  # handed to the caller below
                     results[index] = exc
 
@@ -634,9 +660,11 @@ class AsyncPoolEmbeddingModel:
             vectors.extend(outcome)
         return vectors
 
-    async def _slice(self, chunk: list[str], timeout: Timeout) -> list[list[float]]:
+    async def _slice(
+        self, chunk: list[str], timeout: Timeout, host: _AsyncHost | None = None
+    ) -> list[list[float]]:
         async def call(host: _AsyncHost) -> list[list[float]]:
             handle = await self._on(host, timeout)
             return await handle.embed(chunk, timeout=timeout)
 
-        return await self._pool._on_some_host(self.key, call, "embedding")
+        return await self._pool._on_some_host(self.key, call, "embedding", first=host)

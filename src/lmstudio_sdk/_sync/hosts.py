@@ -32,7 +32,7 @@ from .._protocol.kv_config import prediction_config_to_kv
 from .._protocol.packets.shared import PredictionFragment
 from .._protocol.prediction import PredictionResult
 from .._protocol.routing import HostState, pick, split_evenly
-from .._transport.sync import Mailbox, Worker
+from .._transport.sync import Lock, Mailbox, Worker
 from .._types import (
     NOT_GIVEN,
     Timeout,
@@ -167,6 +167,7 @@ class Pool:
         self._closed = False
         self._wake: Mailbox[object] = Mailbox()
         self._prober: Worker | None = None
+        self._claiming = Lock()  # pick + count as one step (threads on the sync face)
         self.llm = PoolLLMNamespace(self)
         self.embedding = PoolEmbeddingNamespace(self)
 
@@ -236,24 +237,36 @@ class Pool:
         else:
             host.healthy = True
 
+    def _claim(self, model: str | None, exclude: set[str]) -> _Host | None:
+        """Pick a host and count the call in flight there, as one step."""
+        with self._claiming.hold(self._timeout):
+            state = pick((h.state() for h in self._hosts), model, exclude=exclude)
+            if state is None:
+                return None
+            host = self._hosts[state.order]
+            host.in_flight += 1
+            return host
+
     def _choose(self, model: str | None, exclude: set[str]) -> _Host:
+        """The host for the next call, its in-flight count already raised: the caller lowers
+        it when the call ends."""
         self._check_open()
         self._start_prober()
-        state = pick((h.state() for h in self._hosts), model, exclude=exclude)
-        if state is None and not any(h.healthy for h in self._hosts if h.name not in exclude):
+        host = self._claim(model, exclude)
+        if host is None and not any(h.healthy for h in self._hosts if h.name not in exclude):
             # Every host looks down: probe them once now rather than wait for the prober.
-            for host in self._hosts:
-                if host.name not in exclude:
-                    self._probe(host, self._probe_timeout)
-            state = pick((h.state() for h in self._hosts), model, exclude=exclude)
-        if state is None:
+            for candidate in self._hosts:
+                if candidate.name not in exclude:
+                    self._probe(candidate, self._probe_timeout)
+            host = self._claim(model, exclude)
+        if host is None:
             tried = f" (tried {', '.join(sorted(exclude))})" if exclude else ""
             raise HostUnavailableError(
                 f"no healthy host of the pool can serve {model or 'the call'!r}{tried}; hosts: "
                 + ", ".join(f"{h.name} ({'up' if h.healthy else 'down'})" for h in self._hosts),
                 host=None,
             )
-        return self._hosts[state.order]
+        return host
 
     def _check_open(self) -> None:
         if self._closed:
@@ -271,13 +284,16 @@ class Pool:
         call: _HostCall[T],
         what: str,
         exclude: set[str] | None = None,
+        first: _Host | None = None,
     ) -> T:
         """Run ``call`` on the chosen host; a host that refuses the model or (with
         ``retry_unstarted``) fails is left out and the next one tried."""
         excluded = set() if exclude is None else exclude
         while True:
-            host = self._choose(model, excluded)
-            host.in_flight += 1
+            if first is not None:  # already claimed by the caller
+                host, first = first, None
+            else:
+                host = self._choose(model, excluded)
             try:
                 return call(host)
             except ModelNotFoundError:
@@ -493,7 +509,6 @@ class PoolPredictionStream:
             while True:
                 host = pool._choose(key, excluded)
                 self._host = host.name
-                host.in_flight += 1
                 received = 0
                 cached = key in host.llms
                 try:
@@ -613,13 +628,24 @@ class PoolEmbeddingModel:
         limit = resolve_timeout(timeout, self._pool._timeout)
         healthy = sum(1 for h in self._pool._hosts if h.healthy) or 1
         slices = split_evenly(len(items), healthy)
+        # Claim a distinct host per slice up front, so that a slice finishing early does not
+        # pull the next one onto its host.
+        claimed: list[_Host] = []
+        try:
+            for _ in slices:
+                claimed.append(self._pool._choose(self.key, {h.name for h in claimed}))
+        except HostUnavailableError:
+            if not claimed:
+                raise
+            while len(claimed) < len(slices):  # fewer healthy hosts than a moment ago: share
+                claimed.append(self._pool._choose(self.key, set()))
         results: dict[int, list[list[float]] | BaseException] = {}
         workers = []
         for index, (start, stop) in enumerate(slices):
 
             def run(index: int = index, chunk: list[str] = items[start:stop]) -> None:
                 try:
-                    results[index] = self._slice(chunk, timeout)
+                    results[index] = self._slice(chunk, timeout, claimed[index])
                 except BaseException as exc:  # handed to the caller below
                     results[index] = exc
 
@@ -635,9 +661,11 @@ class PoolEmbeddingModel:
             vectors.extend(outcome)
         return vectors
 
-    def _slice(self, chunk: list[str], timeout: Timeout) -> list[list[float]]:
+    def _slice(
+        self, chunk: list[str], timeout: Timeout, host: _Host | None = None
+    ) -> list[list[float]]:
         def call(host: _Host) -> list[list[float]]:
             handle = self._on(host, timeout)
             return handle.embed(chunk, timeout=timeout)
 
-        return self._pool._on_some_host(self.key, call, "embedding")
+        return self._pool._on_some_host(self.key, call, "embedding", first=host)
