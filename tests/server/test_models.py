@@ -240,16 +240,52 @@ async def test_queries(lms: LMStudioServer) -> None:
         assert error["displayData"]["totalLoadedModels"] == 2
 
 
+async def test_publisher_name_queries_match_paths(lms: LMStudioServer) -> None:
+    """LM Studio resolves "publisher/name" in an identifier or path case-insensitively against
+    the start of a model's path, even when the name stops inside the folder name (the official
+    Python SDK 1.5's tests use "hugging-quants/llama-3.2-1b-instruct" for the folder
+    "hugging-quants/Llama-3.2-1B-Instruct-Q8_0-GGUF")."""
+    async with connect(lms.url, "/llm") as llm:
+        # A downloaded model by the start of its path (loadModel's modelKey).
+        info = await load(llm, "LMStudio-SDK/scripted-echo-1B", identifier="echo")
+        assert info["path"] == LLM_PATH
+
+        async def find(query: dict[str, Any]) -> Any:
+            found = await llm.rpc(
+                "getModelInfo",
+                {"specifier": {"type": "query", "query": query}, "throwIfNotFound": True},
+            )
+            return found["identifier"]
+
+        assert await find({"identifier": "lmstudio-sdk/scripted-echo-1b"}) == "echo"
+        assert await find({"identifier": "LMStudio-SDK/Scripted-Echo-1B-GGUF"}) == "echo"
+        assert await find({"path": "lmstudio-sdk/scripted-echo"}) == "echo"
+        # Without a publisher it is no path: only identifiers and model keys match.
+        for needle in ("scripted-echo", "lmstudio-sdk/scripted-vision", "lmstudio-sdk/"):
+            error = await llm.rpc_error(
+                "getModelInfo",
+                {"specifier": by_identifier(needle), "throwIfNotFound": True},
+            )
+            assert_error(error, "generic.noModelMatchingQuery")
+        # An exact identifier wins over a path match.
+        await load(llm, LLM_KEY, identifier="lmstudio-sdk/scripted-echo-1b")
+        assert await find({"identifier": "lmstudio-sdk/scripted-echo-1b"}) == (
+            "lmstudio-sdk/scripted-echo-1b"
+        )
+
+
 async def test_unload(lms: LMStudioServer) -> None:
     async with connect(lms.url, "/llm") as llm:
         await load(llm)
         assert await llm.rpc("unloadModel", {"identifier": LLM_KEY}) is None
         assert await llm.rpc("listLoaded") == []
+        # An identifier that is not loaded: noModelMatchingQuery, which the official Python
+        # SDK 1.5 raises as LMStudioModelNotFoundError (its own test set-up relies on that).
         error = await llm.rpc_error("unloadModel", {"identifier": LLM_KEY})
-        assert_error(error, "generic.identifierNotFound")
+        assert_error(error, "generic.noModelMatchingQuery")
         assert error["displayData"] == {
-            "code": "generic.identifierNotFound",
-            "identifier": LLM_KEY,
+            "code": "generic.noModelMatchingQuery",
+            "query": {"identifier": LLM_KEY},
             "loadedModelsSample": [],
             "totalLoadedModels": 0,
         }
