@@ -89,7 +89,8 @@ async def test_identifier_dedup_and_explicit_duplicate(lms: LMStudioServer) -> N
         )
         assert end["type"] == "channelError"
         assert_error(end["error"])
-        assert "already loaded" in end["error"]["title"]
+        # LM Studio's words: the official Python SDK 1.5's tests match "already exists".
+        assert "already exists" in end["error"]["title"]
 
 
 async def test_load_resolves_paths(lms: LMStudioServer) -> None:
@@ -171,6 +172,29 @@ async def test_get_or_load_jit_then_already_loaded(lms: LMStudioServer) -> None:
             assert packets[0]["info"]["instanceReference"] == info["instanceReference"]
             assert end["type"] == "channelClose"
         assert lms.statistics().loaded_instances == (LLM_KEY,)
+
+
+async def test_jit_load_evicts_the_other_jit_models(lms: LMStudioServer) -> None:
+    """LM Studio's default: a JIT load unloads the models loaded JIT before it, across domains,
+    telling the client with unloadingOtherJITModel; explicitly loaded models stay."""
+    async with connect(lms.url, "/llm") as llm, connect(lms.url, "/embedding") as emb:
+        await load(llm, VISION_KEY)  # explicit: never evicted
+        packets, _ = await llm.run_channel(
+            "getOrLoad", {"identifier": LLM_KEY, "loadConfigStack": EMPTY_STACK}
+        )
+        assert "unloadingOtherJITModel" not in [p["type"] for p in packets]
+        packets, end = await emb.run_channel(
+            "getOrLoad", {"identifier": EMBED_KEY, "loadConfigStack": EMPTY_STACK}
+        )
+        assert end["type"] == "channelClose"
+        kinds = [p["type"] for p in packets]
+        assert kinds[:2] == ["startLoading", "unloadingOtherJITModel"], kinds
+        assert kinds[-1] == "loadSuccess"
+        evicted = packets[1]["info"]
+        assert_llm_instance(evicted)
+        assert evicted["identifier"] == LLM_KEY
+        assert [m["identifier"] for m in await llm.rpc("listLoaded")] == [VISION_KEY]
+        assert [m["identifier"] for m in await emb.rpc("listLoaded")] == [EMBED_KEY]
 
 
 async def test_concurrent_jit_loads_share_one_instance(make_server: MakeServer) -> None:

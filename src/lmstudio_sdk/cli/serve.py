@@ -92,6 +92,12 @@ def register(subparsers: Any) -> None:
         "(default: %(default)s, as LM Studio)",
     )
     parser.add_argument(
+        "--faithful-errors",
+        action="store_true",
+        help="as LM Studio: an unknown endpoint or an invalid parameter only gets a "
+        "communicationWarning and never an answer (default: also end it with an error)",
+    )
+    parser.add_argument(
         "--alias",
         action="append",
         default=[],
@@ -180,6 +186,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         port=args.port,
         api_token=args.api_token,
         auth_timeout=args.auth_timeout,
+        faithful_errors=args.faithful_errors,
     ) as server:
         # Tests and scripts parse exactly this line.
         print(f"LM Studio SDK server listening on {server.url}", flush=True)

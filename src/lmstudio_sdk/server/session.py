@@ -194,16 +194,17 @@ class Session:
             self._channel_message(event)
 
     def _reject_call(self, call_id: int, warning: str, kind: str) -> None:
-        """LM Studio only warns; unless faithful, we also end the call with an error."""
+        """LM Studio only warns; unless faithful, we also end the call with an error. An
+        endpoint LM Studio has and we lack always ends with one (LM Studio would answer it)."""
         self.conn.send_warning(warning, kind)
-        if self.faithful_errors:
+        if self.faithful_errors and kind != "rpcEndpointUnhandled":
             self.conn.drop_call(call_id)
         else:
             self.conn.send_rpc_error(call_id, error_data(warning, suggestion=_HELP[kind]))
 
     def _reject_channel(self, channel_id: int, warning: str, kind: str) -> None:
         self.conn.send_warning(warning, kind)
-        if self.faithful_errors:
+        if self.faithful_errors and kind != "channelEndpointUnhandled":
             self.conn.drop_channel(channel_id)
         else:
             self.conn.fail_channel(channel_id, error_data(warning, suggestion=_HELP[kind]))

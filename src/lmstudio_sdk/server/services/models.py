@@ -184,6 +184,14 @@ class ModelManager:
     def loaded(self, domain: Domain | None = None) -> list[Instance]:
         return [i for i in self._instances.values() if domain is None or i.domain == domain]
 
+    def jit_instances(self, *, except_model_key: str) -> list[Instance]:
+        """The loaded JIT instances of other models (a new JIT load evicts them)."""
+        return [
+            i
+            for i in self._instances.values()
+            if i.jit and not i.unloading and i.info.model_key != except_model_key
+        ]
+
     def instance(self, identifier: str) -> Instance | None:
         return self._instances.get(identifier)
 
@@ -254,7 +262,7 @@ class ModelManager:
         if requested is not None:
             if requested in taken:
                 raise ServerError(
-                    f'A model with the identifier "{requested}" is already loaded',
+                    f'A model with the identifier "{requested}" already exists',
                     suggestion="Choose another identifier, or unload that model first.",
                 )
             identifier = requested
