@@ -102,14 +102,24 @@ def format_tool_result(content: str) -> str:
 # -- grammars ----------------------------------------------------------------------------------
 
 
+# llama-cpp-python 0.3's converter lets a string hold any character but '"' and '\\', raw
+# control characters (newlines) included, which JSON forbids: the output would not parse.
+# llama.cpp's own converter excludes them; so do we.
+_LOOSE_STRING_CHAR = re.compile(r'^([\w-]*char ::= )\[\^"\\\\\]', re.MULTILINE)
+_STRICT_STRING_CHAR = r'\1[^"\\\\\\x7F\\x00-\\x1F]'
+
+
+def _strict_json_strings(grammar: str) -> str:
+    return _LOOSE_STRING_CHAR.sub(_STRICT_STRING_CHAR, grammar)
+
+
 def json_schema_grammar(schema: Any) -> str:
-    """GBNF for a JSON schema (llama-cpp-python's converter)."""
+    """GBNF for a JSON schema (llama-cpp-python's converter, strings made strict JSON)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     if schema is True or schema == {}:
         schema = {"type": "object"}
-    grammar: str = json_schema_to_gbnf(json.dumps(schema))
-    return grammar
+    return _strict_json_strings(json_schema_to_gbnf(json.dumps(schema)))
 
 
 def tool_call_grammar(tools: Sequence[dict[str, Any]]) -> str:
@@ -131,7 +141,9 @@ def tool_call_grammar(tools: Sequence[dict[str, Any]]) -> str:
             }
         )
     schema: dict[str, Any] = alternatives[0] if len(alternatives) == 1 else {"anyOf": alternatives}
-    body: str = json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
+    body = _strict_json_strings(
+        json_schema_to_gbnf(json.dumps(schema), prop_order=["name", "arguments"])
+    )
     body = re.sub(r"^root ::=", "tool-call-json ::=", body, flags=re.MULTILINE)
     open_lit = json.dumps(TOOL_CALL_OPEN + "\n")
     close_lit = json.dumps("\n" + TOOL_CALL_CLOSE)
