@@ -28,8 +28,9 @@ def test_json_strings_exclude_raw_control_characters(which: str) -> None:
     """JSON forbids raw control characters (a newline) inside strings; llama-cpp-python's
     converter allows them ([^"\\\\]), so a model could produce unparseable "JSON" (the official
     Python SDK's structured-output tests caught one). They must be escaped instead."""
-    import llama_cpp
+    import importlib
 
+    llama_cpp: Any = importlib.import_module("llama_cpp")
     from lmstudio_sdk.server.engines.llama.tools import json_schema_grammar, tool_call_grammar
 
     grammar: Any = json_schema_grammar(SCHEMA) if which == "schema" else tool_call_grammar([TOOL])
