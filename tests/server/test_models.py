@@ -89,8 +89,10 @@ async def test_identifier_dedup_and_explicit_duplicate(lms: LMStudioServer) -> N
         )
         assert end["type"] == "channelError"
         assert_error(end["error"])
-        # LM Studio's words: the official Python SDK 1.5's tests match "already exists".
+        # LM Studio's words, and only a title: the official Python SDK 1.5 then prints it on
+        # one line after "Model load error: ", where its tests match "...*already exists".
         assert "already exists" in end["error"]["title"]
+        assert set(end["error"]) <= {"title", "rootTitle", "stack"}, end["error"]
 
 
 async def test_load_resolves_paths(lms: LMStudioServer) -> None:

@@ -261,9 +261,10 @@ class ModelManager:
         taken = set(self._instances) | self._reserved
         if requested is not None:
             if requested in taken:
+                # Only a title, as LM Studio (the official Python SDK prints it on one line).
                 raise ServerError(
-                    f'A model with the identifier "{requested}" already exists',
-                    suggestion="Choose another identifier, or unload that model first.",
+                    f'A model with the identifier "{requested}" already exists: choose another '
+                    "identifier, or unload that model first"
                 )
             identifier = requested
         else:
