@@ -22,13 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 _PUBLIC: dict[str, str] = {
     "AsyncClient": "._async.client",
-    "AsyncSystemNamespace": "._async.client",
+    "AsyncDiagnosticsNamespace": "._async.namespaces",
+    "AsyncLogStream": "._async.namespaces",
+    "AsyncRuntimeNamespace": "._async.namespaces",
+    "AsyncSystemNamespace": "._async.namespaces",
     "AsyncFilesNamespace": "._async.files",
     "AsyncEmbeddingModel": "._async.models",
     "AsyncEmbeddingNamespace": "._async.models",
     "AsyncLLM": "._async.models",
     "AsyncLLMNamespace": "._async.models",
     "AsyncChannel": "._async.session",
+    "AsyncSubscription": "._async.session",
     "AsyncPredictionStream": "._async.streams",
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
@@ -48,6 +52,8 @@ _PUBLIC: dict[str, str] = {
     "ServerNotFoundError": "._exceptions",
     "StructuredOutputError": "._exceptions",
     "UnsupportedFeatureError": "._exceptions",
+    "NotSupportedByServerError": "._exceptions",
+    "PermissionDeniedError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
     "ErrorData": "._protocol.errors",
     "EmbeddingLoadConfig": "._protocol.config_types",
@@ -57,6 +63,15 @@ _PUBLIC: dict[str, str] = {
     "LlmPredictionConfig": "._protocol.config_types",
     "LlmPredictionConfigDict": "._protocol.config_types",
     "LMStudioVersion": "._protocol.results",
+    "EngineInfo": "._protocol.results",
+    "EngineSpecifier": "._protocol.results",
+    "HardwareSurvey": "._protocol.results",
+    "LogEvent": "._protocol.results",
+    "PredictionInputLog": "._protocol.results",
+    "PredictionOutputLog": "._protocol.results",
+    "RuntimeLog": "._protocol.results",
+    "ServerInfo": "._protocol.results",
+    "ServerLog": "._protocol.results",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
     "ChatHistoryData": "._protocol.packets.shared",
@@ -71,14 +86,38 @@ _PUBLIC: dict[str, str] = {
     "PredictionStats": "._protocol.packets.shared",
     "ToolCallRequest": "._protocol.packets.shared",
     "Client": "._sync.client",
-    "SystemNamespace": "._sync.client",
+    "DiagnosticsNamespace": "._sync.namespaces",
+    "LogStream": "._sync.namespaces",
+    "RuntimeNamespace": "._sync.namespaces",
+    "SystemNamespace": "._sync.namespaces",
     "FilesNamespace": "._sync.files",
     "EmbeddingModel": "._sync.models",
     "EmbeddingNamespace": "._sync.models",
     "LLM": "._sync.models",
     "LLMNamespace": "._sync.models",
     "Channel": "._sync.session",
+    "Subscription": "._sync.session",
     "PredictionStream": "._sync.streams",
+    "Chat": "._protocol.chat",
+    "ActResult": "._protocol.act",
+    "GuardDecision": "._protocol.act",
+    "ToolCallOutcome": "._protocol.act",
+    "Tool": "._protocol.tools",
+    "ToolFunctionDef": "._protocol.tools",
+    "ToolFunctionDefDict": "._protocol.tools",
+    "tool": "._protocol.tools",
+    "tool_from_schema": "._protocol.tools",
+    "ToolCallError": "._exceptions",
+    "ToolArgumentsError": "._exceptions",
+    "InvalidToolRequestError": "._exceptions",
+    "ToolCallFailedError": "._exceptions",
+    "PredictionEvent": "._protocol.prediction",
+    "ToolCallGenerationStarted": "._protocol.prediction",
+    "ToolCallNameReceived": "._protocol.prediction",
+    "ToolCallArgumentFragment": "._protocol.prediction",
+    "ToolCallGenerationEnded": "._protocol.prediction",
+    "ToolCallGenerationFailed": "._protocol.prediction",
+    "ToolCallResultPart": "._protocol.packets.shared",
     "NOT_GIVEN": "._types",
     "__version__": "._version",
 }
@@ -87,17 +126,22 @@ __all__ = sorted(_PUBLIC)
 
 if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is not static)
     from ._async.client import AsyncClient as AsyncClient
-    from ._async.client import AsyncSystemNamespace as AsyncSystemNamespace
     from ._async.files import AsyncFilesNamespace as AsyncFilesNamespace
     from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
     from ._async.models import AsyncLLMNamespace as AsyncLLMNamespace
+    from ._async.namespaces import AsyncDiagnosticsNamespace as AsyncDiagnosticsNamespace
+    from ._async.namespaces import AsyncLogStream as AsyncLogStream
+    from ._async.namespaces import AsyncRuntimeNamespace as AsyncRuntimeNamespace
+    from ._async.namespaces import AsyncSystemNamespace as AsyncSystemNamespace
     from ._async.session import AsyncChannel as AsyncChannel
+    from ._async.session import AsyncSubscription as AsyncSubscription
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
     from ._exceptions import DomainMismatchError as DomainMismatchError
+    from ._exceptions import InvalidToolRequestError as InvalidToolRequestError
     from ._exceptions import LMStudioClientClosedError as LMStudioClientClosedError
     from ._exceptions import LMStudioConnectionError as LMStudioConnectionError
     from ._exceptions import LMStudioError as LMStudioError
@@ -108,11 +152,20 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import LMStudioValueError as LMStudioValueError
     from ._exceptions import LocalProtocolError as LocalProtocolError
     from ._exceptions import ModelNotFoundError as ModelNotFoundError
+    from ._exceptions import NotSupportedByServerError as NotSupportedByServerError
+    from ._exceptions import PermissionDeniedError as PermissionDeniedError
     from ._exceptions import PresetNotFoundError as PresetNotFoundError
     from ._exceptions import RemoteProtocolError as RemoteProtocolError
     from ._exceptions import ServerNotFoundError as ServerNotFoundError
     from ._exceptions import StructuredOutputError as StructuredOutputError
+    from ._exceptions import ToolArgumentsError as ToolArgumentsError
+    from ._exceptions import ToolCallError as ToolCallError
+    from ._exceptions import ToolCallFailedError as ToolCallFailedError
     from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
+    from ._protocol.act import ActResult as ActResult
+    from ._protocol.act import GuardDecision as GuardDecision
+    from ._protocol.act import ToolCallOutcome as ToolCallOutcome
+    from ._protocol.chat import Chat as Chat
     from ._protocol.chat import ChatMessageDict as ChatMessageDict
     from ._protocol.config_types import EmbeddingLoadConfig as EmbeddingLoadConfig
     from ._protocol.config_types import EmbeddingLoadConfigDict as EmbeddingLoadConfigDict
@@ -132,17 +185,42 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
+    from ._protocol.packets.shared import ToolCallResultPart as ToolCallResultPart
+    from ._protocol.prediction import PredictionEvent as PredictionEvent
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
+    from ._protocol.prediction import ToolCallArgumentFragment as ToolCallArgumentFragment
+    from ._protocol.prediction import ToolCallGenerationEnded as ToolCallGenerationEnded
+    from ._protocol.prediction import ToolCallGenerationFailed as ToolCallGenerationFailed
+    from ._protocol.prediction import ToolCallGenerationStarted as ToolCallGenerationStarted
+    from ._protocol.prediction import ToolCallNameReceived as ToolCallNameReceived
+    from ._protocol.results import EngineInfo as EngineInfo
+    from ._protocol.results import EngineSpecifier as EngineSpecifier
+    from ._protocol.results import HardwareSurvey as HardwareSurvey
     from ._protocol.results import LMStudioVersion as LMStudioVersion
+    from ._protocol.results import LogEvent as LogEvent
+    from ._protocol.results import PredictionInputLog as PredictionInputLog
+    from ._protocol.results import PredictionOutputLog as PredictionOutputLog
+    from ._protocol.results import RuntimeLog as RuntimeLog
+    from ._protocol.results import ServerInfo as ServerInfo
+    from ._protocol.results import ServerLog as ServerLog
+    from ._protocol.tools import Tool as Tool
+    from ._protocol.tools import ToolFunctionDef as ToolFunctionDef
+    from ._protocol.tools import ToolFunctionDefDict as ToolFunctionDefDict
+    from ._protocol.tools import tool as tool
+    from ._protocol.tools import tool_from_schema as tool_from_schema
     from ._sync.client import Client as Client
-    from ._sync.client import SystemNamespace as SystemNamespace
     from ._sync.files import FilesNamespace as FilesNamespace
     from ._sync.models import LLM as LLM
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace
     from ._sync.models import LLMNamespace as LLMNamespace
+    from ._sync.namespaces import DiagnosticsNamespace as DiagnosticsNamespace
+    from ._sync.namespaces import LogStream as LogStream
+    from ._sync.namespaces import RuntimeNamespace as RuntimeNamespace
+    from ._sync.namespaces import SystemNamespace as SystemNamespace
     from ._sync.session import Channel as Channel
+    from ._sync.session import Subscription as Subscription
     from ._sync.streams import PredictionStream as PredictionStream
     from ._types import NOT_GIVEN as NOT_GIVEN
     from ._version import __version__ as __version__

@@ -10,14 +10,21 @@
     │   │                                           identifierNotFound, specificModelUnloaded
     │   ├── PresetNotFoundError                     generic.presetNotFound
     │   ├── DomainMismatchError                     generic.domainMismatch
-    │   └── UnsupportedFeatureError                 generic.engineDoesNotSupportFeature,
-    │                                               generic.missingRuntimeExtension
+    │   ├── UnsupportedFeatureError                 generic.engineDoesNotSupportFeature,
+    │   │   │                                       generic.missingRuntimeExtension
+    │   │   └── NotSupportedByServerError           errorData.code "notSupported": this server
+    │   │                                           does not implement the endpoint (says why)
+    │   └── PermissionDeniedError                   errorData.code "permissionDenied"
     ├── LMStudioProtocolError
     │   ├── LocalProtocolError                      we misused the protocol (a bug or API misuse)
     │   └── RemoteProtocolError                     the server sent something off-protocol
     ├── LMStudioValueError (ValueError)             bad input from the caller
     │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
     ├── StructuredOutputError (ValueError)          `.parsed` of a reply that is not JSON
+    ├── ToolCallError                               a tool call of act() went wrong
+    │   ├── ToolArgumentsError                      the model's arguments do not fit the tool
+    │   ├── InvalidToolRequestError                 the model asked for no tool, or garbled it
+    │   └── ToolCallFailedError                     a tool raised (with on_tool_error="raise")
     ├── LMStudioClientClosedError (RuntimeError)    the client was closed: make a new one
     ├── LMStudioEventLoopError (RuntimeError)       an AsyncClient met a second, open event loop
     └── PredictionCancelledError                    reserved: cancel() never raises, it stops
@@ -37,6 +44,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigKeyError",
     "DomainMismatchError",
+    "InvalidToolRequestError",
     "LMStudioClientClosedError",
     "LMStudioConnectionError",
     "LMStudioError",
@@ -47,10 +55,15 @@ __all__ = [
     "LMStudioValueError",
     "LocalProtocolError",
     "ModelNotFoundError",
+    "NotSupportedByServerError",
+    "PermissionDeniedError",
     "PresetNotFoundError",
     "RemoteProtocolError",
     "ServerNotFoundError",
     "StructuredOutputError",
+    "ToolArgumentsError",
+    "ToolCallError",
+    "ToolCallFailedError",
     "UnsupportedFeatureError",
 ]
 
@@ -113,6 +126,15 @@ class DomainMismatchError(LMStudioServerError):
 
 class UnsupportedFeatureError(LMStudioServerError):
     """The engine behind the model cannot do what was asked."""
+
+
+class NotSupportedByServerError(UnsupportedFeatureError):
+    """This server does not implement the endpoint or feature; the message says why (the
+    embedded server's ``docs/server.md`` lists every endpoint it leaves out)."""
+
+
+class PermissionDeniedError(LMStudioServerError):
+    """The server refused a privileged call (e.g. ``request_shutdown()`` from a guest)."""
 
 
 class LMStudioProtocolError(LMStudioError):
@@ -185,7 +207,43 @@ _SERVER_ERROR_BY_CODE: dict[str, type[LMStudioServerError]] = {
 }
 
 
+# errorData.code: the kinds the lmstudio-sdk server adds (LM Studio's displayData has none).
+_SERVER_ERROR_BY_ERROR_CODE: dict[str, type[LMStudioServerError]] = {
+    "notSupported": NotSupportedByServerError,
+    "permissionDenied": PermissionDeniedError,
+}
+
+
 def server_error(data: ErrorData) -> LMStudioServerError:
     """Build the most specific exception for an error the server sent."""
-    cls = _SERVER_ERROR_BY_CODE.get(data.display_code or "", LMStudioServerError)
+    cls = _SERVER_ERROR_BY_CODE.get(data.display_code or "") or _SERVER_ERROR_BY_ERROR_CODE.get(
+        data.error_code or "", LMStudioServerError
+    )
     return cls(data)
+
+
+class ToolCallError(LMStudioError):
+    """A tool call of ``act()`` went wrong.
+
+    ``tool_name`` and ``tool_call_id`` name the call when there was one. By default ``act()``
+    turns these into tool results the model sees (so it can try again); the handlers decide.
+    """
+
+    def __init__(
+        self, message: str, *, tool_name: str | None = None, tool_call_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.tool_call_id = tool_call_id
+
+
+class ToolArgumentsError(ToolCallError):
+    """The model's arguments do not fit the tool's signature (the message says how)."""
+
+
+class InvalidToolRequestError(ToolCallError):
+    """The model asked for a tool that does not exist, or produced a call that did not parse."""
+
+
+class ToolCallFailedError(ToolCallError):
+    """A tool raised; the tool's exception is ``__cause__`` (with ``on_tool_error="raise"``)."""

@@ -19,14 +19,27 @@ from tests.conftest import RunningServer
 ECHO = "scripted-echo-1b"
 EMBED = "scripted-embed-small"
 
+
+def echo_tool(text: str) -> str:
+    """Echo the text."""
+    return text
+
+
 # Valid values for required parameters, by name, so that only the value under test is wrong.
 VALID: dict[str, Any] = {
+    "tools": [echo_tool],
     "chat": "hi",
     "prompt": "hi",
     "text": "hi",
     "key": ECHO,
     "identifier": "no-such-instance",
     "source": b"hello",
+    "model_key": ECHO,
+    "title": "hi",
+    "code": "misuse-flag",
+    "value": True,
+    "engine": lms.EngineSpecifier(name="lmstudio-sdk-scripted", version="0"),
+    "model_format": "GGUF",
 }
 
 
@@ -102,7 +115,9 @@ async def test_every_public_method_refuses_misuse_with_a_typed_error(
     llm = await client.llm.model(ECHO)
     embedder = await client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
+    logs = await client.diagnostics.stream_logs()
     targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
+    targets += [client.system, client.runtime, client.diagnostics, logs]
     checked = 0
     failures = []
     for target in targets:
@@ -122,3 +137,4 @@ async def test_every_public_method_refuses_misuse_with_a_typed_error(
     # Nothing reached the server as garbage: everything still works.
     assert (await llm.respond("hi")).content
     assert await embedder.embed("hi")
+    assert "misuse-flag" not in await client.system.get_experiment_flags()

@@ -11,13 +11,25 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack, cast, overload
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    Literal,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    cast,
+    overload,
+)
 
 from msgspec import Raw, UnsetType
 
-from .._exceptions import LMStudioValueError
+from .._exceptions import LMStudioValueError, ToolCallError
 from .._protocol import envelope as wire
+from .._protocol.act import ActResult, ToolCallOutcome, ToolErrorMode
 from .._protocol.chat import ChatLike, to_history
 from .._protocol.config_types import (
     EmbeddingLoadConfig,
@@ -45,6 +57,8 @@ from .._protocol.packets.llm import (
     PredictCreationParameter,
 )
 from .._protocol.packets.shared import (
+    AssistantMessageData,
+    ChatMessageData,
     CountTokensResult,
     EmbeddingModelInstanceInfo,
     GetLoadConfigParameter,
@@ -63,21 +77,32 @@ from .._protocol.packets.shared import (
     TokenizeResult,
     UnloadModelParameter,
 )
-from .._protocol.prediction import PredictionResult
+from .._protocol.prediction import (
+    PredictionResult,
+    ToolCallArgumentFragment,
+    ToolCallGenerationEnded,
+    ToolCallGenerationStarted,
+    ToolCallNameReceived,
+)
 from .._protocol.results import (
     decode_kv_config,
     decode_model_info,
     decode_model_list,
     decode_result,
 )
+from .._protocol.tools import ToolLike
 from .._types import (
     NOT_GIVEN,
     Callback,
+    RoundCallback,
     Timeout,
     check_callback,
+    check_timeout,
     checked_arguments,
     reject_unknown_arguments,
 )
+from .act import ActCallbacks, Guard, InvalidRequestHandler, run_act
+from .pool import Retries
 from .session import Channel
 from .streams import Load, PredictionStream
 
@@ -105,9 +130,17 @@ class PredictionOptions(TypedDict, total=False):
     preset: str | None
     """A preset saved in LM Studio, by name or identifier."""
     on_fragment: Callback[PredictionFragment] | None
+    on_prediction_fragment: Callback[PredictionFragment] | None
+    """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
+    on_first_token: Callable[[], Awaitable[None] | None] | None
+    """Called once, when the model produces its first token (text or tool call)."""
+    on_message: Callback[AssistantMessageData] | None
+    """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: Callback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
+    deadline: float | None
+    """Bounds the whole prediction, in seconds (default: None, no limit)."""
 
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
@@ -145,13 +178,16 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     @checked_arguments
-    def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
+    def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
             timeout,
+            max_retries,
         )
         return decode_model_info(raw, self._info_type, "getModelInfo")
 
@@ -170,33 +206,45 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
 
     @overload
     def tokenize(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[int]: ...
 
     @overload
     def tokenize(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[int]]: ...
 
     @checked_arguments
     def tokenize(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[int] | list[list[int]]:
         """Token ids of a string, or of each string of a list (sent concurrently)."""
         if isinstance(text, str):
-            results = self._pipelined("tokenize", [text], timeout)
+            results = self._pipelined("tokenize", [text], timeout, max_retries)
             return _token_ids(results[0])
-        results = self._pipelined("tokenize", _strings("tokenize()", text), timeout)
+        texts = _strings("tokenize()", text)
+        results = self._pipelined("tokenize", texts, timeout, max_retries)
         return [_token_ids(r) for r in results]
 
     @checked_arguments
-    def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+    def count_tokens(
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> int:
         _check_str("count_tokens() text", text)
         raw = self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParameter(specifier=self.specifier, input_string=text),
             timeout,
+            max_retries,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
@@ -209,26 +257,21 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
             timeout,
         )
 
-    def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
+    def _pipelined(
+        self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
+    ) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._pool.timeout_for(timeout)
-        session = self._pool.session(self._namespace, timeout)
-        calls = []
+        parameters: list[Raw] = []
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
                 parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
-            calls.append(session.start_rpc(endpoint, wire.raw(parameter), limit))
-        results = []
-        try:
-            for call in calls:
-                results.append(call.result(limit))
-        finally:
-            for call in calls[len(results) + 1 :]:
-                call.abandon()
-        return results
+            parameters.append(wire.raw(parameter))
+        return self._pool.pipelined(
+            self._namespace, endpoint, parameters, timeout, max_retries
+        )
 
 
 class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -289,6 +332,84 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         return self.complete_stream(prompt, **options).result()
 
     @checked_arguments
+    def act(
+        self,
+        chat: ChatLike,
+        tools: Iterable[ToolLike],
+        *,
+        max_prediction_rounds: int | None = None,
+        max_parallel_tool_calls: int | None = 4,
+        config: LlmPredictionConfigDict | None = None,
+        preset: str | None = None,
+        tool_choice: Literal["auto", "none", "required"] | None = None,
+        on_tool_error: ToolErrorMode = "report",
+        tool_timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        on_round_start: Callback[int] | None = None,
+        on_round_end: Callback[int] | None = None,
+        on_message: Callback[ChatMessageData] | None = None,
+        on_first_token: Callback[int] | None = None,
+        on_prediction_fragment: RoundCallback[PredictionFragment] | None = None,
+        on_prompt_processing_progress: RoundCallback[float] | None = None,
+        on_prediction_completed: Callback[PredictionResult] | None = None,
+        on_tool_call_start: RoundCallback[ToolCallGenerationStarted] | None = None,
+        on_tool_call_name: RoundCallback[ToolCallNameReceived] | None = None,
+        on_tool_call_argument_fragment: RoundCallback[ToolCallArgumentFragment] | None = None,
+        on_tool_call_end: RoundCallback[ToolCallGenerationEnded] | None = None,
+        on_tool_call_result: RoundCallback[ToolCallOutcome] | None = None,
+        on_tool_call_failure: RoundCallback[ToolCallError] | None = None,
+        guard_tool_call: Guard | None = None,
+        handle_invalid_tool_request: InvalidRequestHandler | None = None,
+    ) -> ActResult:
+        """Let the model use tools: predict, run the tools it calls, send back the results,
+        and repeat until it answers without calling one (or ``max_prediction_rounds``, whose
+        last round offers no tools, so that the model must answer).
+
+        ``tools``: functions (see ``lmstudio_sdk.tool``), ``Tool``s or ``ToolFunctionDef``s.
+        The calls of one round run concurrently (at most ``max_parallel_tool_calls``); every
+        message is appended to ``chat`` when it is a ``Chat``. A tool that raises becomes an
+        error result the model sees (``on_tool_error="raise"`` raises ToolCallFailedError
+        instead); so do arguments that do not fit the tool's signature, and unknown tools
+        (``handle_invalid_tool_request`` may replace that text, or raise). ``guard_tool_call
+        (round_index, request)`` returns ``GuardDecision.allow()``, ``.allow_with(arguments)``
+        or ``.deny(reason)``. ``tool_timeout`` bounds each round's tool calls; a timeout or
+        a cancellation stops the prediction and the tool calls still running (a plain
+        function already running in a thread finishes on its own, its result dropped).
+        Returns an ``ActResult`` with every round's result.
+        """
+        callbacks = ActCallbacks(
+            on_round_start=on_round_start,
+            on_round_end=on_round_end,
+            on_message=on_message,
+            on_first_token=on_first_token,
+            on_prediction_fragment=on_prediction_fragment,
+            on_prompt_processing_progress=on_prompt_processing_progress,
+            on_prediction_completed=on_prediction_completed,
+            on_tool_call_start=on_tool_call_start,
+            on_tool_call_name=on_tool_call_name,
+            on_tool_call_argument_fragment=on_tool_call_argument_fragment,
+            on_tool_call_end=on_tool_call_end,
+            on_tool_call_result=on_tool_call_result,
+            on_tool_call_failure=on_tool_call_failure,
+            guard_tool_call=guard_tool_call,
+            handle_invalid_tool_request=handle_invalid_tool_request,
+        )
+        return run_act(
+            self,
+            chat,
+            tools,
+            config=config,
+            preset=preset,
+            tool_choice=tool_choice,
+            max_prediction_rounds=max_prediction_rounds,
+            max_parallel_tool_calls=max_parallel_tool_calls,
+            on_tool_error=on_tool_error,
+            tool_timeout=tool_timeout,
+            timeout=timeout,
+            callbacks=callbacks,
+        )
+
+    @checked_arguments
     def apply_prompt_template(
         self,
         chat: ChatLike,
@@ -330,8 +451,11 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             wire.raw(parameter),
             timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
-            on_fragment=options.get("on_fragment"),
+            on_fragment=options.get("on_fragment") or options.get("on_prediction_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
+            on_first_token=options.get("on_first_token"),
+            on_message=options.get("on_message"),
+            deadline=check_timeout(options.get("deadline"), "deadline"),
         )
 
 
@@ -347,23 +471,32 @@ class EmbeddingModel(_ModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfi
 
     @overload
     def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[float]: ...
 
     @overload
     def embed(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[float]]: ...
 
     @checked_arguments
     def embed(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[float] | list[list[float]]:
         """The embedding of a string, or of each string of a list (all sent at once)."""
         if isinstance(text, str):
-            results = self._pipelined("embedString", [text], timeout)
+            results = self._pipelined("embedString", [text], timeout, max_retries)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = self._pipelined("embedString", _strings("embed()", text), timeout)
+        texts = _strings("embed()", text)
+        results = self._pipelined("embedString", texts, timeout, max_retries)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -392,9 +525,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
-    def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
+    def list_loaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout)
+        raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -410,13 +545,16 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
+        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
         _check_optional_str("model() key", key)
+        deadline = check_timeout(deadline, "deadline")
         check_callback(on_progress, "on_progress")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -434,7 +572,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = GetOrLoadCreationParameter(
             identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
         return handle
 
@@ -448,9 +586,14 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         identifier: str | None = None,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        """Load a new instance of a downloaded model (even if one is already loaded).
+
+        ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        """
         _check_str("load() key", key)
+        deadline = check_timeout(deadline, "deadline")
         _check_optional_str("load() identifier", identifier)
         check_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
@@ -459,7 +602,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
-        return self._load_channel("loadModel", parameter, on_progress, timeout)
+        return self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
     def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
@@ -474,10 +617,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter: Any,
         on_progress: Callback[float] | None,
         timeout: Timeout,
+        deadline: float | None = None,
     ) -> HandleT:
         channel = self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
         limit = self._pool.timeout_for(timeout)
-        info = Load(channel, self._info_type).run(on_progress, limit)
+        info = Load(channel, self._info_type).run(on_progress, limit, deadline)
         return self._pinned(info)
 
 
@@ -510,8 +654,13 @@ class _LazySession:
     def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> Channel:
-        session = self._pool.session(self._namespace, self._timeout)
-        return session.open_channel(endpoint, creation_parameter, timeout=timeout)
+        return self._pool.open_channel(
+            self._namespace,
+            endpoint,
+            None if isinstance(creation_parameter, UnsetType) else creation_parameter,
+            timeout,
+            prediction=True,
+        )
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:
@@ -576,10 +725,19 @@ def _check_prediction_options(
         reject_unknown_arguments(where, {name: value}, sorted(_OPTION_NAMES))
     preset = options.get("preset")
     _check_optional_str(f"{where} preset", preset)
-    check_callback(options.get("on_fragment"), "on_fragment")
-    check_callback(
-        options.get("on_prompt_processing_progress"), "on_prompt_processing_progress"
-    )
+    for callback in (
+        "on_fragment",
+        "on_prediction_fragment",
+        "on_first_token",
+        "on_message",
+        "on_prompt_processing_progress",
+    ):
+        check_callback(options.get(callback), callback)
+    if options.get("on_fragment") is not None and options.get("on_prediction_fragment") is not None:
+        raise LMStudioValueError(
+            f"{where} got on_fragment= and on_prediction_fragment=: they are the same callback, "
+            "pass one"
+        )
 
 
 def _warn_if_context_differs(

@@ -12,25 +12,30 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Awaitable, Callable
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from msgspec import Raw, UnsetType
 
-from .._exceptions import LMStudioError, LocalProtocolError
+from .._exceptions import LMStudioError, LMStudioTimeoutError, LocalProtocolError
+from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
-from .._protocol.packets.shared import PredictionFragment
+from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
 from .._protocol.prediction import (
     PredictionEvent,
     PredictionResult,
     PredictionState,
     PromptProcessingProgress,
+    ToolCallGenerationStarted,
 )
+from .._transport.sync import AwaitableSelf
 from .._types import (
     NOT_GIVEN,
     Callback,
     Timeout,
+    call_hook,
     checked_arguments,
     resolve_timeout,
     run_callback,
@@ -50,10 +55,28 @@ class ChannelOpener(Protocol):
     ) -> Channel: ...
 
 
-class PredictionStream:
-    """One prediction. Iterate it for fragments, or ``result()``.
+def _deadline_wait(
+    deadline_at: float | None, timeout: float | None, what: str, deadline: float | None
+) -> tuple[float | None, bool]:
+    """The wait for the next packet: ``timeout``, or less when the whole-call deadline comes
+    first (then True); LMStudioTimeoutError once the deadline has passed."""
+    if deadline_at is None:
+        return timeout, False
+    left = deadline_at - time.monotonic()
+    if left <= 0:
+        raise LMStudioTimeoutError(f"{what} did not finish within its deadline of {deadline:g} s")
+    if timeout is None or left < timeout:
+        return left, True
+    return timeout, False
 
-    ``timeout`` bounds each wait for the next packet (not the whole prediction).
+
+class PredictionStream(AwaitableSelf):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
+    ``result()``.
+
+    ``timeout`` bounds each wait for the next packet; ``deadline`` (seconds from the start of
+    the prediction) bounds the whole of it: past it, the prediction is cancelled and the wait
+    raises LMStudioTimeoutError.
     """
 
     def __init__(
@@ -66,14 +89,22 @@ class PredictionStream:
         structured: bool = False,
         on_fragment: Callback[PredictionFragment] | None = None,
         on_prompt_processing_progress: Callback[float] | None = None,
+        on_first_token: Callable[[], Awaitable[None] | None] | None = None,
+        on_message: Callback[AssistantMessageData] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._session = session
+        self._deadline = deadline
+        self._deadline_at: float | None = None
         self._endpoint = endpoint
         self._parameter = parameter
         self._timeout = timeout
         self._state = PredictionState(structured=structured)
         self._on_fragment = on_fragment
         self._on_progress = on_prompt_processing_progress
+        self._on_first_token = on_first_token
+        self._on_message = on_message
+        self._first_token_seen = False
         self._channel: Channel | None = None
         self._done = False
         self._failure: BaseException | None = None
@@ -89,6 +120,20 @@ class PredictionStream:
                 for event in self._step(self._timeout):
                     if isinstance(event, PredictionFragment):
                         yield event
+        finally:
+            if not self._done:
+                self.cancel()  # the caller left the loop early
+
+    @checked_arguments
+    def events(self) -> Iterator[PredictionEvent]:
+        """Every event, typed: ``PredictionFragment`` (content and reasoning),
+        ``PromptProcessingProgress`` (with cache details), and the tool-call events
+        (``ToolCallGenerationStarted``, ``ToolCallNameReceived``, ``ToolCallArgumentFragment``,
+        ``ToolCallGenerationEnded``, ``ToolCallGenerationFailed``)."""
+        try:
+            while not self._done:
+                for event in self._step(self._timeout):
+                    yield event
         finally:
             if not self._done:
                 self.cancel()  # the caller left the loop early
@@ -137,15 +182,31 @@ class PredictionStream:
         self.close()
 
     def _step(self, timeout: float | None) -> list[PredictionEvent]:
+        if self._deadline is not None and self._deadline_at is None:
+            self._deadline_at = time.monotonic() + self._deadline
+        try:
+            wait, by_deadline = _deadline_wait(
+                self._deadline_at, timeout, "the prediction", self._deadline
+            )
+        except LMStudioTimeoutError:
+            self.cancel()
+            raise
         if self._channel is None:
             self._channel = self._session.open_channel(
-                self._endpoint, self._parameter, timeout=timeout
+                self._endpoint, self._parameter, timeout=wait
             )
             if self._cancel_requested:
                 self._channel.send(_CANCEL)
         channel = self._channel
         try:
-            message = channel.receive(timeout)
+            message = channel.receive(wait)
+        except LMStudioTimeoutError as exc:
+            self.cancel()  # give up on the prediction; the caller may still wait for its end
+            if by_deadline:
+                raise LMStudioTimeoutError(
+                    f"the prediction did not finish within its deadline of {self._deadline:g} s"
+                ) from exc
+            raise
         except LMStudioError as exc:
             if channel.finished:  # the server or the connection ended the channel for good
                 self._done = True
@@ -177,10 +238,16 @@ class PredictionStream:
 
     def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
+            if isinstance(event, PredictionFragment | ToolCallGenerationStarted):
+                if not self._first_token_seen:
+                    self._first_token_seen = True
+                    call_hook(self._on_first_token)
             if isinstance(event, PredictionFragment):
                 run_callback(self._on_fragment, event)
             elif isinstance(event, PromptProcessingProgress):
                 run_callback(self._on_progress, event.progress)
+        if self._on_message is not None and self._state.finished:
+            run_callback(self._on_message, assistant_message(self._state.result()))
 
 
 class Load(Generic[InstanceT]):
@@ -191,11 +258,24 @@ class Load(Generic[InstanceT]):
         self._state = LoadState(instance_type)
 
     def run(
-        self, on_progress: Callback[float] | None, timeout: float | None
+        self,
+        on_progress: Callback[float] | None,
+        timeout: float | None,
+        deadline: float | None = None,
     ) -> InstanceT:
+        """``timeout`` bounds each wait for a packet, ``deadline`` the whole load."""
+        deadline_at = None if deadline is None else time.monotonic() + deadline
         try:
             while self._state.instance is None:
-                message = self._channel.receive(timeout)
+                wait, by_deadline = _deadline_wait(deadline_at, timeout, "the load", deadline)
+                try:
+                    message = self._channel.receive(wait)
+                except LMStudioTimeoutError as exc:
+                    if by_deadline:
+                        raise LMStudioTimeoutError(
+                            f"the load did not finish within its deadline of {deadline:g} s"
+                        ) from exc
+                    raise
                 if message is None:
                     self._state.channel_closed()
                     continue

@@ -107,6 +107,13 @@ def register(subparsers: Any) -> None:
         "LM Studio keys that folder); repeat for several. E.g. "
         "hugging-quants/llama-3.2-1b-instruct=smollm2-135m-instruct",
     )
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="write every WebSocket frame, both directions, to FILE as JSON lines (namespace, "
+        "connection id, monotonic time; passkeys and tokens redacted)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and loads")
     parser.set_defaults(func=run)
 
@@ -166,7 +173,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_serve(engine, args))
-    except OSError as exc:  # e.g. the port is taken
+    except OSError as exc:  # e.g. the port is taken, or the record file cannot be written
+        if args.record is not None and exc.filename == args.record:
+            print(f"lmstudio-sdk serve: --record: {exc}", file=sys.stderr)
+            return 2
         print(
             f"lmstudio-sdk serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
         )
@@ -187,7 +197,13 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         api_token=args.api_token,
         auth_timeout=args.auth_timeout,
         faithful_errors=args.faithful_errors,
+        record=args.record,
     ) as server:
         # Tests and scripts parse exactly this line.
         print(f"LM Studio SDK server listening on {server.url}", flush=True)
-        await stop.wait()
+        # Until Ctrl-C / SIGTERM, or until a client with the API token asked for a shutdown.
+        signalled = asyncio.ensure_future(stop.wait())
+        stopped = asyncio.ensure_future(server.wait_stopped())
+        await asyncio.wait((signalled, stopped), return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
+        stopped.cancel()

@@ -7,6 +7,7 @@ import http
 import ipaddress
 import json
 import logging
+import os
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -23,15 +24,19 @@ from .router import ROUTER
 from .services import Services
 from .services.auth import IdentityRegistry
 from .services.files import FileStore
+from .services.logs import BusLogHandler
 from .services.models import ModelManager
 from .services.observer import ServerObserver
 from .session import Session
+from .traffic_log import TrafficLog
 
 __all__ = ["LMStudioServer", "ServerStatistics"]
 
 logger = logging.getLogger("lmstudio_sdk.server")
 
 STOP_TIMEOUT_SECONDS = 10.0
+# After /system requestShutdown, how long the reply has to leave before the sockets close.
+SHUTDOWN_GRACE_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,10 @@ class LMStudioServer:
 
     ``observer`` receives what the server reports as it runs (sockets, cancels, notifications);
     tests attach a ``ServerRecorder``.
+
+    ``record`` names a file to write every frame of every socket to, both directions, as JSON
+    lines with secrets redacted (see ``traffic_log.py``); it is created (or truncated) when the
+    server starts and closed when it stops.
     """
 
     def __init__(
@@ -90,6 +99,7 @@ class LMStudioServer:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         max_upload_bytes: int | None = None,
         observer: ServerObserver | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         if auth_timeout <= 0:
             raise ValueError("auth_timeout must be a positive number of seconds")
@@ -109,9 +119,14 @@ class LMStudioServer:
             engine_name=engine.name,
             observer=self.observer,
         )
+        self.record = None if record is None else os.fspath(record)
+        self._traffic: TrafficLog | None = None
         self._sessions: set[Session] = set()
         self._server: Server | None = None
         self._port: int | None = None
+        self._log_handler = BusLogHandler(self.services.logs)
+        self._shutdown_watch: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -124,6 +139,8 @@ class LMStudioServer:
                 "anyone who can reach this address may use it",
                 self.host,
             )
+        if self.record is not None:
+            self._traffic = TrafficLog(self.record)  # OSError (e.g. no such folder) at start
         self._server = await serve(
             self._handle,
             self.host,
@@ -141,12 +158,29 @@ class LMStudioServer:
         )
         sockets = list(self._server.sockets)
         self._port = int(sockets[0].getsockname()[1])
+        self._stopped.clear()
+        logger.addHandler(self._log_handler)  # server.log events for /diagnostics streamLogs
+        self._shutdown_watch = asyncio.create_task(self._honour_shutdown_request())
         logger.info("listening on %s", self.url)
+
+    async def _honour_shutdown_request(self) -> None:
+        await self.services.shutdown_requested.wait()
+        logger.warning("a client asked this server to shut down")
+        await asyncio.sleep(SHUTDOWN_GRACE_SECONDS)
+        await self.stop()
+
+    async def wait_stopped(self) -> None:
+        """Return once the server stopped (``stop()``, or a client's shutdown request)."""
+        await self._stopped.wait()
 
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
+        watch, self._shutdown_watch = self._shutdown_watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+        logger.removeHandler(self._log_handler)
         server.close(close_connections=True)
         try:
             async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
@@ -154,6 +188,10 @@ class LMStudioServer:
         except TimeoutError:
             logger.warning("some connections did not close in time")
         await self.services.close()
+        traffic, self._traffic = self._traffic, None
+        if traffic is not None:
+            traffic.close()
+        self._stopped.set()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -229,6 +267,7 @@ class LMStudioServer:
     async def _handle(self, ws: WebSocket) -> None:
         assert ws.request is not None  # set once the handshake succeeded
         namespace = ws.request.path.split("?", 1)[0]
+        traffic = None if self._traffic is None else self._traffic.connection(namespace)
         session = Session(
             ws,
             namespace,
@@ -236,6 +275,7 @@ class LMStudioServer:
             services=self.services,
             auth_timeout=self.auth_timeout,
             faithful_errors=self.faithful_errors,
+            traffic=traffic,
         )
         self._sessions.add(session)
         self.observer.socket_opened(session)
@@ -246,3 +286,5 @@ class LMStudioServer:
         finally:
             self._sessions.discard(session)
             self.observer.socket_closed(session)
+            if traffic is not None:
+                traffic.closed()
