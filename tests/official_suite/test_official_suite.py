@@ -72,14 +72,20 @@ def test_official_live_suite(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 def test_verdict_is_strict() -> None:
     expected = harness.ExpectedFailures(
-        reasons={"tests/a.py::t1": "r", "tests/a.py::t2": "r", "tests/a.py::gone": "r"}
+        reasons={
+            "tests/a.py::t1": "r",
+            "tests/a.py::t2": "r",
+            "tests/a.py::gone": "r",
+            "tests/a.py::f1": "flaky: sampled",
+            "tests/a.py::f2": "flaky: sampled",
+        }
     )
     outcome = harness.Outcome(
-        passed=["tests/a.py::ok", "tests/a.py::t2"],
-        failed={"tests/a.py::t1": "x", "tests/a.py::new": "boom"},
+        passed=["tests/a.py::ok", "tests/a.py::t2", "tests/a.py::f1"],
+        failed={"tests/a.py::t1": "x", "tests/a.py::new": "boom", "tests/a.py::f2": "y"},
     )
     line, problems = harness.verdict(outcome, expected)
-    assert line == harness.summary(1, 1, 3)
+    assert line == harness.summary(2, 2, 3)
     assert problems == [
         "FAILED (not expected): tests/a.py::new: boom",
         "PASSED but listed as an expected failure: tests/a.py::t2",
