@@ -12,6 +12,7 @@ from typing import Any
 
 from ..server import LMStudioServer
 from ..server.engines import ENGINE_NAMES, EngineUnavailableError, create_engine
+from ..server.engines.aliases import AliasedEngine, ModelAlias, parse_alias
 from ..server.engines.base import Engine
 from ..server.services.auth import parse_api_token
 from .arguments import existing_dir, tcp_port
@@ -91,6 +92,22 @@ def register(subparsers: Any) -> None:
         "(default: %(default)s, as LM Studio)",
     )
     parser.add_argument(
+        "--faithful-errors",
+        action="store_true",
+        help="as LM Studio: an unknown endpoint or an invalid parameter only gets a "
+        "communicationWarning and never an answer (default: also end it with an error)",
+    )
+    parser.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        type=_alias,
+        metavar="NAME=KEY",
+        help="also serve the model KEY as NAME, a model key or publisher/repo (then keyed as "
+        "LM Studio keys that folder); repeat for several. E.g. "
+        "hugging-quants/llama-3.2-1b-instruct=smollm2-135m-instruct",
+    )
+    parser.add_argument(
         "--record",
         default=None,
         metavar="FILE",
@@ -101,8 +118,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _alias(text: str) -> ModelAlias:
+    try:
+        return parse_alias(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_engine(args: argparse.Namespace) -> Engine:
-    return create_engine(
+    engine = create_engine(
         args.engine,
         models_dir=args.models_dir,
         n_threads=args.threads,
@@ -111,6 +135,17 @@ def build_engine(args: argparse.Namespace) -> Engine:
         upstreams=getattr(args, "upstream", []),
         upstream_api_key=getattr(args, "upstream_api_key", None),
     )
+    aliases: list[ModelAlias] = getattr(args, "alias", [])
+    if not aliases:
+        return engine
+    aliased = AliasedEngine(engine, aliases)
+    missing = aliased.missing_targets()
+    if missing:
+        raise ValueError(
+            f"--alias: no model with key {', '.join(map(repr, missing))} to serve under another "
+            "name (see `lmstudio-sdk models list`)"
+        )
+    return aliased
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,6 +196,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         port=args.port,
         api_token=args.api_token,
         auth_timeout=args.auth_timeout,
+        faithful_errors=args.faithful_errors,
         record=args.record,
     ) as server:
         # Tests and scripts parse exactly this line.
