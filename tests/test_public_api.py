@@ -22,8 +22,11 @@ EXPORTED = [
     "AsyncEmbeddingModel",
     "AsyncEmbeddingNamespace",
     "AsyncFilesNamespace",
+    "AsyncGeneratorHandle",
+    "AsyncGeneratorStream",
     "AsyncLLM",
     "AsyncLLMNamespace",
+    "AsyncPluginsNamespace",
     "AsyncPredictionStream",
     "AsyncSystemNamespace",
     "AuthenticationError",
@@ -43,6 +46,9 @@ EXPORTED = [
     "ErrorData",
     "FilePart",
     "FilesNamespace",
+    "GeneratorHandle",
+    "GeneratorResult",
+    "GeneratorStream",
     "KVConfig",
     "LLM",
     "LLMInfo",
@@ -64,6 +70,7 @@ EXPORTED = [
     "LocalProtocolError",
     "ModelNotFoundError",
     "NOT_GIVEN",
+    "PluginsNamespace",
     "PredictionFragment",
     "PredictionResult",
     "PredictionStats",
@@ -77,6 +84,7 @@ EXPORTED = [
     "ToolCallRequest",
     "UnsupportedFeatureError",
     "__version__",
+    "plugins_field",
 ]
 
 

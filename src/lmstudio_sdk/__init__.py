@@ -79,6 +79,14 @@ _PUBLIC: dict[str, str] = {
     "LLMNamespace": "._sync.models",
     "Channel": "._sync.session",
     "PredictionStream": "._sync.streams",
+    "AsyncGeneratorHandle": "._async.plugins",
+    "AsyncGeneratorStream": "._async.plugins",
+    "AsyncPluginsNamespace": "._async.plugins",
+    "GeneratorHandle": "._sync.plugins",
+    "GeneratorStream": "._sync.plugins",
+    "PluginsNamespace": "._sync.plugins",
+    "GeneratorResult": "._protocol.generator",
+    "plugins_field": "._async.plugins",
     "NOT_GIVEN": "._types",
     "__version__": "._version",
 }
@@ -93,6 +101,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
     from ._async.models import AsyncLLMNamespace as AsyncLLMNamespace
+    from ._async.plugins import AsyncGeneratorHandle as AsyncGeneratorHandle
+    from ._async.plugins import AsyncGeneratorStream as AsyncGeneratorStream
+    from ._async.plugins import AsyncPluginsNamespace as AsyncPluginsNamespace
+    from ._async.plugins import plugins_field as plugins_field
     from ._async.session import AsyncChannel as AsyncChannel
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
     from ._exceptions import AuthenticationError as AuthenticationError
@@ -121,6 +133,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
     from ._protocol.errors import ErrorData as ErrorData
+    from ._protocol.generator import GeneratorResult as GeneratorResult
     from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
     from ._protocol.packets.shared import ChatMessageData as ChatMessageData
     from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
@@ -142,6 +155,9 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace
     from ._sync.models import LLMNamespace as LLMNamespace
+    from ._sync.plugins import GeneratorHandle as GeneratorHandle
+    from ._sync.plugins import GeneratorStream as GeneratorStream
+    from ._sync.plugins import PluginsNamespace as PluginsNamespace
     from ._sync.session import Channel as Channel
     from ._sync.streams import PredictionStream as PredictionStream
     from ._types import NOT_GIVEN as NOT_GIVEN

@@ -19,6 +19,7 @@ from .._protocol.results import LMStudioVersion, decode_model_list, decode_versi
 from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
+from .plugins import AsyncPluginsNamespace
 from .pool import AsyncSessionPool
 from .session import AsyncChannel
 
@@ -143,6 +144,7 @@ class AsyncClient:
         self.embedding = AsyncEmbeddingNamespace(self._pool)
         self.system = AsyncSystemNamespace(self._pool)
         self.files = AsyncFilesNamespace(self._pool)
+        self.plugins = AsyncPluginsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

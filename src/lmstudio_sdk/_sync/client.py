@@ -20,6 +20,7 @@ from .._protocol.results import LMStudioVersion, decode_model_list, decode_versi
 from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import FilesNamespace
 from .models import EmbeddingNamespace, LLMNamespace
+from .plugins import PluginsNamespace
 from .pool import SessionPool
 from .session import Channel
 
@@ -144,6 +145,7 @@ class Client:
         self.embedding = EmbeddingNamespace(self._pool)
         self.system = SystemNamespace(self._pool)
         self.files = FilesNamespace(self._pool)
+        self.plugins = PluginsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

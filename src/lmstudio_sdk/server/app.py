@@ -25,6 +25,7 @@ from .services.auth import IdentityRegistry
 from .services.files import FileStore
 from .services.models import ModelManager
 from .services.observer import ServerObserver
+from .services.plugins import DEFAULT_HOOK_DEADLINE, PluginRegistry
 from .session import Session
 
 __all__ = ["LMStudioServer", "ServerStatistics"]
@@ -75,7 +76,8 @@ class LMStudioServer:
     call also ends with an rpcError / channelError that names the problem.
 
     ``observer`` receives what the server reports as it runs (sockets, cancels, notifications);
-    tests attach a ``ServerRecorder``.
+    tests attach a ``ServerRecorder``. ``plugin_deadline`` is how long a plugin hook may take to
+    answer before the prediction fails with an error naming the plugin.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class LMStudioServer:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         max_upload_bytes: int | None = None,
         observer: ServerObserver | None = None,
+        plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
     ) -> None:
         if auth_timeout <= 0:
             raise ValueError("auth_timeout must be a positive number of seconds")
@@ -108,6 +111,7 @@ class LMStudioServer:
             identities=IdentityRegistry(api_token),
             engine_name=engine.name,
             observer=self.observer,
+            plugins=PluginRegistry(plugin_deadline),
         )
         self._sessions: set[Session] = set()
         self._server: Server | None = None

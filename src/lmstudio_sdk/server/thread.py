@@ -11,6 +11,7 @@ from typing import Any, Self
 from .app import LMStudioServer
 from .engines.base import Engine
 from .services.observer import ServerObserver
+from .services.plugins import DEFAULT_HOOK_DEADLINE
 
 __all__ = ["ServerThread"]
 
@@ -35,6 +36,7 @@ class ServerThread:
         auth_timeout: float = 10.0,
         faithful_errors: bool = False,
         observer: ServerObserver | None = None,
+        plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
     ) -> None:
         self._engine_factory = engine_factory
         self._options: dict[str, Any] = {
@@ -44,6 +46,7 @@ class ServerThread:
             "auth_timeout": auth_timeout,
             "faithful_errors": faithful_errors,
             "observer": observer,
+            "plugin_deadline": plugin_deadline,
         }
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

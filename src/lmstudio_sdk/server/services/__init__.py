@@ -1,5 +1,6 @@
 """The server's state shared by every socket, behind the endpoints: loaded models, uploaded
-files, client identities, experiment flags, and the observer the server reports to.
+files, client identities, registered plugins, experiment flags, and the observer the server
+reports to.
 
 Services may import the engines and the local kit below them, never the endpoints, the
 router, the session or the app above.
@@ -13,6 +14,7 @@ from .auth import IdentityRegistry
 from .files import FileStore
 from .models import ModelManager
 from .observer import ServerObserver
+from .plugins import PluginRegistry
 
 __all__ = ["Services"]
 
@@ -30,12 +32,15 @@ class Services:
         identities: IdentityRegistry,
         engine_name: str,
         observer: ServerObserver,
+        plugins: PluginRegistry | None = None,
     ) -> None:
         self.models = models
         self.files = files
         self.identities = identities
         self.engine_name = engine_name
         self.observer = observer
+        self.plugins = plugins if plugins is not None else PluginRegistry()
+        identities.accept_also(self.plugins.credentials)
         self.experiment_flags: set[str] = set()
 
     def release_client(self, identifier: str) -> None:
