@@ -100,6 +100,23 @@ async def test_a_hanging_hook_fails_within_the_deadline(
     assert result.content.startswith("You said: after |")
 
 
+async def test_cancelling_the_prediction_aborts_the_hook_at_once(
+    client: lms.AsyncClient, faulty: DevPlugin
+) -> None:
+    model = await client.llm.model(ECHO)
+    stream = model.respond_stream("hang", config=with_plugins(FAULTY))
+    stream.cancel()  # sent right after the channel opens, while the hook hangs
+    started = time.monotonic()
+    result = await stream.result()
+    assert result.stats.stop_reason == "userStopped"
+    assert time.monotonic() - started < DEADLINE
+    # A client that stops waiting cancels the generation; the plugin is told to abort.
+    with pytest.raises(lms.LMStudioTimeoutError):
+        await client.plugins.generator(FAULTY).respond("hang", timeout=0.3)
+    result_after = await model.respond("fine", config=with_plugins(FAULTY))
+    assert result_after.content.startswith("You said: fine |")
+
+
 async def test_generator_streams_text_and_tool_calls(
     client: lms.AsyncClient, faulty: DevPlugin
 ) -> None:

@@ -1,0 +1,53 @@
+// The official TypeScript client, @lmstudio/sdk 2.0.0, consuming plugins hosted by our server.
+//
+// Usage: node ts_plugins.mjs ws://127.0.0.1:PORT GENERATOR_ID [TOOLS_ID]
+// Prints one JSON line per scenario: {"scenario": "...", "ok": true|false, "detail": {...}}.
+
+import { LMStudioClient } from "@lmstudio/sdk";
+
+const [baseUrl, generatorId, toolsId] = process.argv.slice(2);
+const client = new LMStudioClient({ baseUrl, logger: { info() {}, warn() {}, error() {}, debug() {} } });
+
+async function scenario(name, body) {
+  try {
+    const detail = await body();
+    console.log(JSON.stringify({ scenario: name, ok: true, detail }));
+  } catch (error) {
+    console.log(JSON.stringify({ scenario: name, ok: false, detail: { error: String(error?.message ?? error) } }));
+  }
+}
+
+await scenario("generatorRespond", async () => {
+  const generator = client.plugins.createGeneratorHandle(generatorId);
+  const fragments = [];
+  const result = await generator.respond("make it loud", {
+    onPredictionFragment: fragment => fragments.push(fragment.content),
+  });
+  return { content: result.content, fragments };
+});
+
+await scenario("generatorError", async () => {
+  const generator = client.plugins.createGeneratorHandle(generatorId);
+  await generator.respond("raise");
+  return { unexpected: "no error" };
+});
+
+if (toolsId) {
+  await scenario("pluginToolsAct", async () => {
+    const session = await client.plugins.pluginTools(toolsId);
+    try {
+      const names = session.tools.map(tool => tool.name);
+      const results = [];
+      for (const tool of session.tools) {
+        if (tool.name === "add") {
+          results.push(await tool.implementation({ a: 2, b: 3 }, { status() {}, warn() {}, signal: new AbortController().signal, callId: 1 }));
+        }
+      }
+      return { names, results };
+    } finally {
+      session[Symbol.dispose]();
+    }
+  });
+}
+
+process.exit(0);
