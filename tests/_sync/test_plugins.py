@@ -157,3 +157,43 @@ def test_generator_handle_rejects_bad_input(client: lms.Client) -> None:
         client.plugins.generator(FAULTY, confg={})  # type: ignore[arg-type]
     with pytest.raises(lms.LMStudioValueError, match=r"tool"):
         client.plugins.generator(FAULTY).respond_stream("hi", tools=[{"type": "nope"}])
+
+
+def test_tools_provider_session_over_the_wire(
+    client: lms.Client, faulty: DevPlugin
+) -> None:
+    channel = client.open_channel(
+        "plugins",
+        "startToolUseSession",
+        {
+            "pluginIdentifier": FAULTY,
+            "pluginConfigSpecifier": {
+                "type": "direct",
+                "config": {"fields": [{"key": "count", "value": 4}]},
+            },
+        },
+    )
+    ready = channel.receive_value(10)
+    assert ready["type"] == "sessionReady"
+    tools = {t["function"]["name"]: t["function"] for t in ready["toolDefinitions"]}
+    assert set(tools) == {"add", "slow", "boom"}
+    assert tools["add"]["description"] == "Add two numbers (config count=4)"
+    channel.send({"type": "callTool", "callId": 1, "name": "add", "arguments": {"a": 2, "b": 3}})
+    status = channel.receive_value(10)
+    assert status == {"type": "toolCallStatus", "callId": 1, "statusText": "adding 2 and 3"}
+    assert channel.receive_value(10) == {"type": "toolCallComplete", "callId": 1, "result": 5}
+    channel.send({"type": "callTool", "callId": 2, "name": "boom", "arguments": {}})
+    error = channel.receive_value(10)
+    assert error["type"] == "toolCallError" and "KeyError" in error["error"]["title"]
+    channel.send({"type": "callTool", "callId": 3, "name": "add", "arguments": {"a": 1}})
+    error = channel.receive_value(10)
+    assert error["type"] == "toolCallError"
+    assert "missing required argument(s): b" in error["error"]["title"]
+    channel.send({"type": "callTool", "callId": 4, "name": "slow", "arguments": {"seconds": 60}})
+    assert (channel.receive_value(10))["type"] == "toolCallWarn"
+    started = time.monotonic()
+    error = channel.receive_value(DEADLINE + 10)  # the server's deadline, not 60 s
+    assert error["type"] == "toolCallError" and "did not answer" in error["error"]["title"]
+    assert time.monotonic() - started < DEADLINE + 5
+    channel.send({"type": "discardSession"})
+    assert channel.receive_value(10) is None

@@ -38,12 +38,25 @@ if (toolsId) {
     try {
       const names = session.tools.map(tool => tool.name);
       const results = [];
+      const statuses = [];
+      const context = {
+        status: text => statuses.push(text),
+        warn() {},
+        signal: new AbortController().signal,
+        callId: 1,
+      };
       for (const tool of session.tools) {
         if (tool.name === "add") {
-          results.push(await tool.implementation({ a: 2, b: 3 }, { status() {}, warn() {}, signal: new AbortController().signal, callId: 1 }));
+          results.push(await tool.implementation({ a: 2, b: 3 }, context));
         }
       }
-      return { names, results };
+      // act() of the official client with the plugin's tools (the scripted model calls "add").
+      const model = await client.llm.model("scripted-echo-1b");
+      const rounds = [];
+      await model.act('!tool add {"a": 2, "b": 3}', session.tools, {
+        onMessage: message => rounds.push(message.getText()),
+      });
+      return { names, results, statuses, rounds };
     } finally {
       session[Symbol.dispose]();
     }

@@ -100,7 +100,7 @@ def start_plugin(
 @pytest.fixture(scope="module")
 def faulty(plugin_server: ServerThread) -> Iterator[DevPlugin]:
     plugin = start_plugin(
-        plugin_server, FAULTY, "tests/faulty", {"promptPreprocessor", "generator"}
+        plugin_server, FAULTY, "tests/faulty", {"promptPreprocessor", "generator", "toolsProvider"}
     )
     yield plugin
     plugin.stop()

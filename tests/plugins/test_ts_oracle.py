@@ -36,10 +36,10 @@ def run_ts(*args: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.conformance
-def test_ts_generator_handle_uses_our_hosted_generator(
+def test_ts_generator_handle_and_plugin_tools_use_our_hosted_plugin(
     plugin_server: ServerThread, faulty: DevPlugin
 ) -> None:
-    runs = run_ts(plugin_server.url, "tests/faulty")
+    runs = run_ts(plugin_server.url, "tests/faulty", "tests/faulty")
     respond = runs["generatorRespond"]
     assert respond["ok"], respond
     assert respond["detail"]["content"] == "MAKE IT LOUD "
@@ -48,3 +48,9 @@ def test_ts_generator_handle_uses_our_hosted_generator(
     assert not error["ok"]
     assert "tests/faulty" in error["detail"]["error"]
     assert "RuntimeError" in error["detail"]["error"]
+    tools = runs["pluginToolsAct"]
+    assert tools["ok"], tools
+    assert sorted(tools["detail"]["names"]) == ["add", "boom", "slow"]
+    assert tools["detail"]["results"] == [5]
+    assert tools["detail"]["statuses"] == ["adding 2 and 3"]
+    assert tools["detail"]["rounds"][-1] == "Tool result: 5"

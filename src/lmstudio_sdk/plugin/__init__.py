@@ -16,6 +16,9 @@ from .hooks import (
     PreprocessorController,
     StatusHandle,
     ToolCall,
+    ToolsProviderController,
+    tool_status,
+    tool_warn,
 )
 from .runner import PluginDefinition, PluginLoadError, PluginRunner, load_plugin
 
@@ -35,5 +38,8 @@ __all__ = [
     "StringArray",
     "Text",
     "ToolCall",
+    "ToolsProviderController",
     "load_plugin",
+    "tool_status",
+    "tool_warn",
 ]

@@ -9,6 +9,7 @@ cancelled when the prediction is aborted; sync hooks run in a worker thread and 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ __all__ = [
     "PreprocessorController",
     "StatusHandle",
     "ToolCall",
+    "ToolsProviderController",
+    "tool_status",
+    "tool_warn",
 ]
 
 ConfigT = TypeVar("ConfigT")
@@ -204,3 +208,61 @@ class GeneratorController(_Controller[ConfigT, GlobalConfigT]):
     ) -> None:
         super().__init__(plugin=plugin, config=config, global_config=global_config, loop=loop)
         self.tool_definitions = tool_definitions
+
+
+class ToolsProviderController(_Controller[ConfigT, GlobalConfigT]):
+    """What a tools provider reads when a tool-use session starts."""
+
+    def __init__(
+        self,
+        *,
+        plugin: str,
+        config: ConfigT,
+        global_config: GlobalConfigT,
+        loop: asyncio.AbstractEventLoop,
+        working_directory: str | None,
+    ) -> None:
+        super().__init__(plugin=plugin, config=config, global_config=global_config, loop=loop)
+        self.working_directory = working_directory
+
+
+class _ToolCallReporter:
+    """Sends a running tool call's status and warnings (set for the call by the runner)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Callable[[str, str], None]):
+        self._loop = loop
+        self._send = send  # (kind: "status" | "warn", text)
+
+    def report(self, kind: str, text: str) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._send(kind, text)
+        else:
+            self._loop.call_soon_threadsafe(self._send, kind, text)
+
+
+CURRENT_TOOL_CALL: contextvars.ContextVar[_ToolCallReporter | None] = contextvars.ContextVar(
+    "lmstudio_sdk_plugin_tool_call", default=None
+)
+
+
+def _report(kind: str, text: str) -> None:
+    if not isinstance(text, str):
+        raise HookError(f"tool_{kind}() takes a string, not {type(text).__name__}")
+    reporter = CURRENT_TOOL_CALL.get()
+    if reporter is None:
+        raise HookError(f"tool_{kind}() works only inside a tool called through a tools provider")
+    reporter.report(kind, text)
+
+
+def tool_status(text: str) -> None:
+    """From inside a tool of a tools provider: show the caller a status text for this call."""
+    _report("status", text)
+
+
+def tool_warn(text: str) -> None:
+    """From inside a tool of a tools provider: send the caller a warning about this call."""
+    _report("warn", text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import importlib.util
 import inspect
 import json
@@ -46,6 +47,16 @@ from .._protocol.packets.plugins import (
     SetGeneratorToolCallGenerationStartedPacket,
     SetPromptPreprocessorCompletePacket,
     SetPromptPreprocessorPreprocessPacket,
+    SetToolsProviderAbortToolCallPacket,
+    SetToolsProviderCallToolPacket,
+    SetToolsProviderDiscardSessionPacket,
+    SetToolsProviderInitSessionPacket,
+    SetToolsProviderSessionInitializationFailedPacket,
+    SetToolsProviderSessionInitializedPacket,
+    SetToolsProviderToolCallCompletePacket,
+    SetToolsProviderToolCallErrorPacket,
+    SetToolsProviderToolCallStatusPacket,
+    SetToolsProviderToolCallWarnPacket,
 )
 from .._protocol.packets.shared import (
     ChatMessageData,
@@ -60,7 +71,16 @@ from .._protocol.packets.shared import (
     UserMessageData,
 )
 from .config import config_from_kv, schematics_of
-from .hooks import GeneratorController, HookError, PreprocessorController, ToolCall
+from .hooks import (
+    CURRENT_TOOL_CALL,
+    GeneratorController,
+    HookError,
+    PreprocessorController,
+    ToolCall,
+    ToolsProviderController,
+    _ToolCallReporter,
+)
+from .tools import ServedTool, served_tools
 
 __all__ = [
     "ENV_BASE_URL",
@@ -202,7 +222,10 @@ def _in_thread(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
             loop.call_soon_threadsafe(settle, *outcome)
 
-    threading.Thread(target=run, name="lmstudio-plugin-hook", daemon=True).start()
+    context = contextvars.copy_context()  # a tool's status reporter follows it into the thread
+    threading.Thread(
+        target=context.run, args=(run,), name="lmstudio-plugin-hook", daemon=True
+    ).start()
     return future
 
 
@@ -275,6 +298,7 @@ class PluginRunner:
             base_url, Identity(client_identifier, client_passkey), timeout
         )
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sessions: dict[str, dict[str, ServedTool]] = {}
 
     async def run(self, ready: Callable[[], None] | None = None) -> None:
         """Serve until the server closes the hook channels (or the task is cancelled)."""
@@ -321,6 +345,16 @@ class PluginRunner:
                     self._start(packet.task_id, self._generate(channel, packet))
                 case SetPromptPreprocessorAbortPacket(task_id=task_id):
                     self._abort(task_id)
+                case SetToolsProviderInitSessionPacket(session_id=session_id):
+                    self._start(session_id, self._init_tools(channel, packet))
+                case SetToolsProviderCallToolPacket(session_id=session_id, call_id=call_id):
+                    self._start(f"{session_id}/{call_id}", self._call_tool(channel, packet))
+                case SetToolsProviderAbortToolCallPacket(session_id=session_id, call_id=call_id):
+                    self._abort(f"{session_id}/{call_id}")
+                case SetToolsProviderDiscardSessionPacket(session_id=session_id):
+                    self._sessions.pop(session_id, None)
+                    for key in [k for k in self._tasks if k.startswith(f"{session_id}/")]:
+                        self._abort(key)
                 case _:
                     logger.info("%s does not handle %s yet", function, type(packet).__name__)
 
@@ -401,6 +435,87 @@ class PluginRunner:
         except Exception as exc:
             self._report(task_id, exc)
             channel.send(SetPromptPreprocessorErrorPacket(task_id=task_id, error=_error_of(exc)))
+
+    async def _init_tools(
+        self, channel: AsyncChannel, p: SetToolsProviderInitSessionPacket
+    ) -> None:
+        session_id = p.session_id
+        try:
+            config, global_config = self._configs(p.plugin_config, p.global_plugin_config)
+            ctl: ToolsProviderController[Any, Any] = ToolsProviderController(
+                plugin=self.plugin.identifier,
+                config=config,
+                global_config=global_config,
+                loop=asyncio.get_running_loop(),
+                working_directory=p.working_directory_path,
+            )
+            self._mark(ctl)
+            tools = served_tools(await _call(self.plugin.hooks["provide_tools"], ctl))
+            self._sessions[session_id] = tools
+            definitions = [t.definition for t in tools.values()]
+            channel.send(
+                SetToolsProviderSessionInitializedPacket(
+                    session_id=session_id, tool_definitions=definitions
+                )
+            )
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:
+            self._report(session_id, exc)
+            channel.send(
+                SetToolsProviderSessionInitializationFailedPacket(
+                    session_id=session_id, error=_error_of(exc)
+                )
+            )
+
+    async def _call_tool(self, channel: AsyncChannel, p: SetToolsProviderCallToolPacket) -> None:
+        session_id, call_id = p.session_id, p.call_id
+
+        def report(kind: str, text: str) -> None:
+            packet: Any = (
+                SetToolsProviderToolCallStatusPacket(
+                    session_id=session_id, call_id=call_id, status_text=text
+                )
+                if kind == "status"
+                else SetToolsProviderToolCallWarnPacket(
+                    session_id=session_id, call_id=call_id, warn_text=text
+                )
+            )
+            channel.send(packet)
+
+        try:
+            tool = self._sessions.get(session_id, {}).get(p.tool_name)
+            if tool is None:
+                known = ", ".join(sorted(self._sessions.get(session_id, {}))) or "none"
+                raise HookError(f"no tool {p.tool_name!r} in this session (tools: {known})")
+            arguments = p.parameters if p.parameters is not None else {}
+            if not isinstance(arguments, dict):
+                raise HookError(f"the arguments of tool {tool.name!r} must be a JSON object")
+            kwargs = tool.validate(arguments)
+            CURRENT_TOOL_CALL.set(_ToolCallReporter(asyncio.get_running_loop(), report))
+            result = (
+                await _call(lambda: tool.implementation(**kwargs))
+                if not tool.is_async
+                else (await tool.implementation(**kwargs))
+            )
+            try:
+                msgspec.json.encode(result)
+            except (TypeError, msgspec.EncodeError):
+                result = str(result)
+            channel.send(
+                SetToolsProviderToolCallCompletePacket(
+                    session_id=session_id, call_id=call_id, result=result
+                )
+            )
+        except asyncio.CancelledError:
+            pass  # aborted: the caller stopped waiting for this call
+        except Exception as exc:
+            self._report(f"{session_id}/{call_id}", exc)
+            channel.send(
+                SetToolsProviderToolCallErrorPacket(
+                    session_id=session_id, call_id=call_id, error=_error_of(exc)
+                )
+            )
 
     @staticmethod
     def _emit(channel: AsyncChannel, task_id: str, item: Any) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from lmstudio_sdk import ChatHistoryData
 from lmstudio_sdk.plugin import (
@@ -20,6 +20,9 @@ from lmstudio_sdk.plugin import (
     StringArray,
     Text,
     ToolCall,
+    ToolsProviderController,
+    tool_status,
+    tool_warn,
 )
 
 
@@ -76,3 +79,38 @@ def generate(
             yield ToolCall(ctl.tool_definitions[0].function.name, {"a": 1}, id="call-1")
 
     return items()
+
+
+def add(a: float, b: float) -> float:
+    tool_status(f"adding {a} and {b}")
+    return a + b
+
+
+async def slow(seconds: float) -> str:
+    tool_warn("this takes a while")
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+def boom() -> None:
+    raise KeyError("boom")
+
+
+def provide_tools(ctl: ToolsProviderController[Config, GlobalConfig]) -> list[dict[str, Any]]:
+    number = {"type": "number"}
+    scale = ctl.config.count
+    return [
+        {
+            "name": "add",
+            "description": f"Add two numbers (config count={scale})",
+            "parameters": {"properties": {"a": number, "b": number}, "required": ["a", "b"]},
+            "implementation": add,
+        },
+        {
+            "name": "slow",
+            "description": "Sleep",
+            "parameters": {"properties": {"seconds": number}, "required": ["seconds"]},
+            "implementation": slow,
+        },
+        {"name": "boom", "description": "Fail", "parameters": {}, "implementation": boom},
+    ]
