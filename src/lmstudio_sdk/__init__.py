@@ -87,6 +87,8 @@ _PUBLIC: dict[str, str] = {
     "PluginsNamespace": "._sync.plugins",
     "GeneratorResult": "._protocol.generator",
     "plugins_field": "._async.plugins",
+    "AsyncPluginToolsSession": "._async.plugins",
+    "PluginToolsSession": "._sync.plugins",
     "NOT_GIVEN": "._types",
     "__version__": "._version",
 }
@@ -104,6 +106,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.plugins import AsyncGeneratorHandle as AsyncGeneratorHandle
     from ._async.plugins import AsyncGeneratorStream as AsyncGeneratorStream
     from ._async.plugins import AsyncPluginsNamespace as AsyncPluginsNamespace
+    from ._async.plugins import AsyncPluginToolsSession as AsyncPluginToolsSession
     from ._async.plugins import plugins_field as plugins_field
     from ._async.session import AsyncChannel as AsyncChannel
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
@@ -158,6 +161,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.plugins import GeneratorHandle as GeneratorHandle
     from ._sync.plugins import GeneratorStream as GeneratorStream
     from ._sync.plugins import PluginsNamespace as PluginsNamespace
+    from ._sync.plugins import PluginToolsSession as PluginToolsSession
     from ._sync.session import Channel as Channel
     from ._sync.streams import PredictionStream as PredictionStream
     from ._types import NOT_GIVEN as NOT_GIVEN

@@ -196,3 +196,29 @@ async def test_tools_provider_session_over_the_wire(
     assert time.monotonic() - started < DEADLINE + 5
     channel.send({"type": "discardSession"})
     assert await channel.receive_value(10) is None
+
+
+async def test_plugin_tools_session_calls_tools_with_reports_and_errors(
+    client: lms.AsyncClient, faulty: DevPlugin
+) -> None:
+    statuses: list[str] = []
+    warnings: list[str] = []
+    async with client.plugins.plugin_tools(FAULTY, config={"count": 9}) as session:
+        assert sorted(session.names) == ["add", "boom", "slow"]
+        described = {d.function.name: d.function.description for d in session.definitions}
+        assert described["add"] == "Add two numbers (config count=9)"
+        assert await session.call("add", {"a": 1, "b": 2}, on_status=statuses.append) == 3
+        assert statuses == ["adding 1 and 2"]
+        with pytest.raises(lms.LMStudioServerError, match="KeyError"):
+            await session.call("boom")
+        with pytest.raises(lms.LMStudioTimeoutError):
+            await session.call("slow", {"seconds": 30}, on_warn=warnings.append, timeout=0.5)
+        assert warnings == ["this takes a while"]
+        assert await session.call("add", {"a": 2, "b": 2}) == 4  # usable after an abort
+        with pytest.raises(lms.LMStudioValueError, match="no tool 'nope'"):
+            await session.call("nope")
+    with pytest.raises(lms.LMStudioServerError, match=r"count.*above the maximum"):
+        async with client.plugins.plugin_tools(FAULTY, config={"count": 99}):
+            pass
+    with pytest.raises(lms.LMStudioValueError, match="working_directory"):
+        client.plugins.plugin_tools(FAULTY, working_directory=3)  # type: ignore[arg-type]

@@ -28,6 +28,8 @@ VALID: dict[str, Any] = {
     "key": ECHO,
     "identifier": "no-such-instance",
     "source": b"hello",
+    "plugin_identifier": "tests/no-such-plugin",
+    "name": "add",
 }
 
 
@@ -103,7 +105,12 @@ def test_every_public_method_refuses_misuse_with_a_typed_error(
     llm = client.llm.model(ECHO)
     embedder = client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
-    targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
+    generator = client.plugins.generator("tests/no-such-plugin")
+    tools = client.plugins.plugin_tools("tests/no-such-plugin")
+    targets: list[object] = [
+        *(client.llm, client.embedding, client.files, llm, embedder, stream),
+        *(client.plugins, generator, generator.respond_stream("hi"), tools),
+    ]
     checked = 0
     failures = []
     for target in targets:

@@ -197,3 +197,29 @@ def test_tools_provider_session_over_the_wire(
     assert time.monotonic() - started < DEADLINE + 5
     channel.send({"type": "discardSession"})
     assert channel.receive_value(10) is None
+
+
+def test_plugin_tools_session_calls_tools_with_reports_and_errors(
+    client: lms.Client, faulty: DevPlugin
+) -> None:
+    statuses: list[str] = []
+    warnings: list[str] = []
+    with client.plugins.plugin_tools(FAULTY, config={"count": 9}) as session:
+        assert sorted(session.names) == ["add", "boom", "slow"]
+        described = {d.function.name: d.function.description for d in session.definitions}
+        assert described["add"] == "Add two numbers (config count=9)"
+        assert session.call("add", {"a": 1, "b": 2}, on_status=statuses.append) == 3
+        assert statuses == ["adding 1 and 2"]
+        with pytest.raises(lms.LMStudioServerError, match="KeyError"):
+            session.call("boom")
+        with pytest.raises(lms.LMStudioTimeoutError):
+            session.call("slow", {"seconds": 30}, on_warn=warnings.append, timeout=0.5)
+        assert warnings == ["this takes a while"]
+        assert session.call("add", {"a": 2, "b": 2}) == 4  # usable after an abort
+        with pytest.raises(lms.LMStudioValueError, match="no tool 'nope'"):
+            session.call("nope")
+    with pytest.raises(lms.LMStudioServerError, match=r"count.*above the maximum"):
+        with client.plugins.plugin_tools(FAULTY, config={"count": 99}):
+            pass
+    with pytest.raises(lms.LMStudioValueError, match="working_directory"):
+        client.plugins.plugin_tools(FAULTY, working_directory=3)  # type: ignore[arg-type]
