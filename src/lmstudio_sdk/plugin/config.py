@@ -184,7 +184,15 @@ def _field_of(cls: type, f: dataclasses.Field[Any], hint: Any) -> KVConfigSchema
         params = numeric.params()
         params["int"] = int in args and float not in args
         type_key = "checkboxNumeric"
-        default = {"checked": default is not None, "value": default if default is not None else 0}
+        if default is None:  # unchecked: any value in range stands for it
+            low, high = params.get("min"), params.get("max")
+            placeholder = max(0, low) if low is not None else 0
+            default = {
+                "checked": False,
+                "value": min(placeholder, high) if high is not None else placeholder,
+            }
+        else:
+            default = {"checked": True, "value": default}
     elif hint is bool:
         params, type_key = (marker or _Field()).params(), "boolean"
     elif hint in (int, float):
