@@ -69,8 +69,12 @@ async def run_dev(
     """Register the plugin and keep it running (reloaded on change) until cancelled."""
     folder, manifest = _prepare(directory)
     async with AsyncClient(host, timeout=timeout) as client:
+        # LM Studio has no Python runner: like the official Python SDK's dev runner, register
+        # as "node" (the app starts nothing for a development plugin; we run it ourselves).
+        registered = {"type": "plugin", "runner": "node", "owner": manifest["owner"]}
+        registered["name"] = manifest["name"]
         channel = await client.open_channel(
-            "plugins", "registerDevelopmentPlugin", {"manifest": manifest}
+            "plugins", "registerDevelopmentPlugin", {"manifest": registered}
         )
         raw = await channel.receive(timeout)
         if raw is None:
