@@ -13,8 +13,9 @@ import pytest
 
 import lmstudio_sdk as lms
 from lmstudio_sdk.server import ServerThread
+from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 
-from .harness import FAULTY, hooks_of, start_plugin
+from .harness import FAULTY, DevPlugin, hooks_of, start_plugin
 
 
 def test_a_plugin_that_exits_mid_call_fails_the_prediction_and_the_server_serves_on(
@@ -94,3 +95,16 @@ def test_bad_plugin_folders_are_refused_with_the_reason(tmp_path: Path) -> None:
     )
     done = run_cli("dev", str(tmp_path), "--host", "127.0.0.1:9")
     assert 'this runner serves "python" plugins' in done.stderr
+
+
+def test_plugin_dev_exits_when_the_server_goes_away(tmp_path: Path) -> None:
+    folder = copytree(FAULTY, tmp_path / "orphan")
+    with ServerThread(engine_factory=lambda: ScriptedEngine(), port=0) as handle:
+        plugin = DevPlugin(handle, folder, "tests/faulty")
+        plugin.wait_ready({"generator"})
+    try:
+        plugin.process.wait(timeout=30)
+    finally:
+        out = plugin.stop()
+    assert plugin.process.returncode == 1, out
+    assert "ended the registration of plugin tests/faulty" in out

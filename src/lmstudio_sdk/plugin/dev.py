@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from .._async.client import AsyncClient
-from .._exceptions import LMStudioProtocolError
+from .._exceptions import LMStudioConnectionError, LMStudioProtocolError
 from .._protocol.packets import ENDPOINTS
 from .._protocol.packets.plugins import RegisterDevelopmentPluginReadyPacket
 from .runner import ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_KEY, load_plugin, read_manifest
@@ -91,6 +91,9 @@ async def run_dev(
         }
         identifier = f"{manifest['owner']}/{manifest['name']}"
         child: asyncio.subprocess.Process | None = None
+        # The registration lives as long as its channel: if the server ends it (it stopped or
+        # restarted), the plugin's credentials are void and there is nothing left to serve.
+        registration = asyncio.ensure_future(channel.receive(None))
         try:
             while True:
                 seen = snapshot(folder)
@@ -100,6 +103,12 @@ async def run_dev(
                 log(f"plugin {identifier} started (pid {child.pid}); watching {folder}")
                 reported = False
                 while snapshot(folder) == seen:
+                    if registration.done():
+                        cause = registration.exception() if not registration.cancelled() else None
+                        raise LMStudioConnectionError(
+                            f"the server ended the registration of plugin {identifier}"
+                            + (f": {cause}" if cause else "")
+                        )
                     if child.returncode is not None and not reported:
                         reported = True
                         log(
@@ -109,6 +118,7 @@ async def run_dev(
                 log(f"plugin {identifier} changed; reloading")
                 await _stop(child)
         finally:
+            registration.cancel()
             if child is not None:
                 await _stop(child)
             channel.send({"type": "end"})
