@@ -46,6 +46,14 @@ def test_embeddings(server: RunningServer) -> None:
     assert lines[0].endswith("The cat sleeps on the sofa.")
 
 
+def test_stream_logs(server: RunningServer) -> None:
+    out = run_example("stream_logs.py", server.url, "scripted-echo-1b")
+    assert "[reply] 'You said: Name a colour.'" in out
+    assert "[input to scripted-echo-1b]" in out
+    assert "[output of scripted-echo-1b] 'You said: Name a" in out
+    assert "[stats]" in out and "eosFound" in out
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_every_example_has_a_usage_docstring(name: str) -> None:
     text = (EXAMPLES / name).read_text()

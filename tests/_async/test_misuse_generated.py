@@ -27,6 +27,12 @@ VALID: dict[str, Any] = {
     "key": ECHO,
     "identifier": "no-such-instance",
     "source": b"hello",
+    "model_key": ECHO,
+    "title": "hi",
+    "code": "misuse-flag",
+    "value": True,
+    "engine": lms.EngineSpecifier(name="lmstudio-sdk-scripted", version="0"),
+    "model_format": "GGUF",
     "plugin_identifier": "tests/no-such-plugin",
     "name": "add",
 }
@@ -104,12 +110,12 @@ async def test_every_public_method_refuses_misuse_with_a_typed_error(
     llm = await client.llm.model(ECHO)
     embedder = await client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
+    logs = await client.diagnostics.stream_logs()
     generator = client.plugins.generator("tests/no-such-plugin")
     tools = client.plugins.plugin_tools("tests/no-such-plugin")
-    targets: list[object] = [
-        *(client.llm, client.embedding, client.files, llm, embedder, stream),
-        *(client.plugins, generator, generator.respond_stream("hi"), tools),
-    ]
+    targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
+    targets += [client.system, client.runtime, client.diagnostics, logs]
+    targets += [client.plugins, generator, generator.respond_stream("hi"), tools]
     checked = 0
     failures = []
     for target in targets:
@@ -129,3 +135,4 @@ async def test_every_public_method_refuses_misuse_with_a_typed_error(
     # Nothing reached the server as garbage: everything still works.
     assert (await llm.respond("hi")).content
     assert await embedder.embed("hi")
+    assert "misuse-flag" not in await client.system.get_experiment_flags()

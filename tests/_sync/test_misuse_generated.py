@@ -28,6 +28,12 @@ VALID: dict[str, Any] = {
     "key": ECHO,
     "identifier": "no-such-instance",
     "source": b"hello",
+    "model_key": ECHO,
+    "title": "hi",
+    "code": "misuse-flag",
+    "value": True,
+    "engine": lms.EngineSpecifier(name="lmstudio-sdk-scripted", version="0"),
+    "model_format": "GGUF",
     "plugin_identifier": "tests/no-such-plugin",
     "name": "add",
 }
@@ -105,12 +111,12 @@ def test_every_public_method_refuses_misuse_with_a_typed_error(
     llm = client.llm.model(ECHO)
     embedder = client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
+    logs = client.diagnostics.stream_logs()
     generator = client.plugins.generator("tests/no-such-plugin")
     tools = client.plugins.plugin_tools("tests/no-such-plugin")
-    targets: list[object] = [
-        *(client.llm, client.embedding, client.files, llm, embedder, stream),
-        *(client.plugins, generator, generator.respond_stream("hi"), tools),
-    ]
+    targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
+    targets += [client.system, client.runtime, client.diagnostics, logs]
+    targets += [client.plugins, generator, generator.respond_stream("hi"), tools]
     checked = 0
     failures = []
     for target in targets:
@@ -130,3 +136,4 @@ def test_every_public_method_refuses_misuse_with_a_typed_error(
     # Nothing reached the server as garbage: everything still works.
     assert (llm.respond("hi")).content
     assert embedder.embed("hi")
+    assert "misuse-flag" not in client.system.get_experiment_flags()

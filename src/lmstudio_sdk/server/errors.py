@@ -19,7 +19,9 @@ __all__ = [
     "error_from_exception",
     "identifier_not_found",
     "no_model_matching_query",
+    "not_supported",
     "path_not_found",
+    "permission_denied",
     "preset_not_found",
     "specific_model_unloaded",
 ]
@@ -40,13 +42,20 @@ class ServerError(Exception):
         cause: str | None = None,
         suggestion: str | None = None,
         display_data: dict[str, Any] | None = None,
+        machine_data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(title)
         self.title = title
         self.cause = cause
         self.suggestion = suggestion
         self.display_data = display_data
-        self.data = error_data(title, cause=cause, suggestion=suggestion, display_data=display_data)
+        self.data = error_data(
+            title,
+            cause=cause,
+            suggestion=suggestion,
+            display_data=display_data,
+            machine_data=machine_data,
+        )
 
 
 def error_from_exception(exc: BaseException) -> ErrorData:
@@ -155,3 +164,25 @@ def preset_not_found(identifier: str) -> ServerError:
             "totalAvailablePresets": 0,
         },
     )
+
+
+# errorData codes of this server's own kinds of refusal (the client maps them to
+# NotSupportedByServerError and PermissionDeniedError).
+NOT_SUPPORTED = "notSupported"
+PERMISSION_DENIED = "permissionDenied"
+
+
+def not_supported(endpoint: str, reason: str, *, suggestion: str | None = None) -> ServerError:
+    """This server does not implement ``endpoint`` ("/namespace/endpoint"); ``reason`` says
+    why. The title reads "not implemented: <endpoint>: <why>"; ``errorData`` carries the code
+    and the endpoint for clients that map errors to types."""
+    return ServerError(
+        f"not implemented: {endpoint}: {reason}",
+        cause=reason,
+        suggestion=suggestion,
+        machine_data={"code": NOT_SUPPORTED, "endpoint": endpoint},
+    )
+
+
+def permission_denied(title: str, suggestion: str) -> ServerError:
+    return ServerError(title, suggestion=suggestion, machine_data={"code": PERMISSION_DENIED})

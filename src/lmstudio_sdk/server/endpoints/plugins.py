@@ -191,13 +191,6 @@ async def processing_accept_name(ctx: CallContext, p: Any) -> None:
     ctx.plugins.processing(p.pci, p.token)
 
 
-async def _refuse_loop_handler(ctx: ChannelContext, _: None) -> None:
-    raise ServerError(
-        "The embedded server does not run prediction loop handlers",
-        suggestion="Use a generator (setGenerator) or a prompt preprocessor instead.",
-    )
-
-
 async def _reindex(ctx: CallContext, _: None) -> None:
     """Nothing to index: development plugins register themselves."""
 
@@ -222,7 +215,6 @@ TABLE = NamespaceTable(
     channels={
         "registerDevelopmentPlugin": ChannelEndpoint(register_development_plugin),
         "setPromptPreprocessor": ChannelEndpoint(set_prompt_preprocessor),
-        "setPredictionLoopHandler": ChannelEndpoint(_refuse_loop_handler),
         "setToolsProvider": ChannelEndpoint(set_tools_provider),
         "setGenerator": ChannelEndpoint(set_generator),
         "startToolUseSession": ChannelEndpoint(start_tool_use_session),

@@ -50,6 +50,11 @@ class IdentityRegistry:
         """Credentials accepted besides the API token (the registered plugins' own)."""
         self._extra = credentials
 
+    @property
+    def requires_token(self) -> bool:
+        """Only the API token's identity may connect (every client then holds the token)."""
+        return self._token is not None
+
     def acquire(self, identifier: str, passkey: str) -> str | None:
         """Register one socket; returns None if accepted, else the refusal text."""
         if len(identifier) > 256 or len(passkey) > 256:
