@@ -7,6 +7,7 @@ import http
 import ipaddress
 import json
 import logging
+import os
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -28,6 +29,7 @@ from .services.models import ModelManager
 from .services.observer import ServerObserver
 from .services.plugins import DEFAULT_HOOK_DEADLINE, PluginRegistry
 from .session import Session
+from .traffic_log import TrafficLog
 
 __all__ = ["LMStudioServer", "ServerStatistics"]
 
@@ -79,8 +81,14 @@ class LMStudioServer:
     call also ends with an rpcError / channelError that names the problem.
 
     ``observer`` receives what the server reports as it runs (sockets, cancels, notifications);
-    tests attach a ``ServerRecorder``. ``plugin_deadline`` is how long a plugin hook may take to
-    answer before the prediction fails with an error naming the plugin.
+    tests attach a ``ServerRecorder``.
+
+    ``record`` names a file to write every frame of every socket to, both directions, as JSON
+    lines with secrets redacted (see ``traffic_log.py``); it is created (or truncated) when the
+    server starts and closed when it stops.
+
+    ``plugin_deadline`` is how long a plugin hook may take to answer before the prediction
+    fails with an error naming the plugin.
     """
 
     def __init__(
@@ -96,6 +104,7 @@ class LMStudioServer:
         max_upload_bytes: int | None = None,
         observer: ServerObserver | None = None,
         plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         if auth_timeout <= 0:
             raise ValueError("auth_timeout must be a positive number of seconds")
@@ -116,6 +125,8 @@ class LMStudioServer:
             observer=self.observer,
             plugins=PluginRegistry(plugin_deadline),
         )
+        self.record = None if record is None else os.fspath(record)
+        self._traffic: TrafficLog | None = None
         self._sessions: set[Session] = set()
         self._server: Server | None = None
         self._port: int | None = None
@@ -134,6 +145,8 @@ class LMStudioServer:
                 "anyone who can reach this address may use it",
                 self.host,
             )
+        if self.record is not None:
+            self._traffic = TrafficLog(self.record)  # OSError (e.g. no such folder) at start
         self._server = await serve(
             self._handle,
             self.host,
@@ -181,6 +194,9 @@ class LMStudioServer:
         except TimeoutError:
             logger.warning("some connections did not close in time")
         await self.services.close()
+        traffic, self._traffic = self._traffic, None
+        if traffic is not None:
+            traffic.close()
         self._stopped.set()
 
     async def __aenter__(self) -> Self:
@@ -257,6 +273,7 @@ class LMStudioServer:
     async def _handle(self, ws: WebSocket) -> None:
         assert ws.request is not None  # set once the handshake succeeded
         namespace = ws.request.path.split("?", 1)[0]
+        traffic = None if self._traffic is None else self._traffic.connection(namespace)
         session = Session(
             ws,
             namespace,
@@ -264,6 +281,7 @@ class LMStudioServer:
             services=self.services,
             auth_timeout=self.auth_timeout,
             faithful_errors=self.faithful_errors,
+            traffic=traffic,
         )
         self._sessions.add(session)
         self.observer.socket_opened(session)
@@ -274,3 +292,5 @@ class LMStudioServer:
         finally:
             self._sessions.discard(session)
             self.observer.socket_closed(session)
+            if traffic is not None:
+                traffic.closed()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from types import TracebackType
@@ -46,6 +47,7 @@ class ServerThread:
         faithful_errors: bool = False,
         observer: ServerObserver | None = None,
         plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._options: dict[str, Any] = {
@@ -56,6 +58,7 @@ class ServerThread:
             "faithful_errors": faithful_errors,
             "observer": observer,
             "plugin_deadline": plugin_deadline,
+            "record": record,
         }
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
