@@ -176,7 +176,7 @@ def test_tools_provider_session_over_the_wire(
     ready = channel.receive_value(10)
     assert ready["type"] == "sessionReady"
     tools = {t["function"]["name"]: t["function"] for t in ready["toolDefinitions"]}
-    assert set(tools) == {"add", "slow", "boom"}
+    assert set(tools) == {"add", "slow", "boom", "double"}
     assert tools["add"]["description"] == "Add two numbers (config count=4)"
     channel.send({"type": "callTool", "callId": 1, "name": "add", "arguments": {"a": 2, "b": 3}})
     status = channel.receive_value(10)
@@ -205,7 +205,7 @@ def test_plugin_tools_session_calls_tools_with_reports_and_errors(
     statuses: list[str] = []
     warnings: list[str] = []
     with client.plugins.plugin_tools(FAULTY, config={"count": 9}) as session:
-        assert sorted(session.names) == ["add", "boom", "slow"]
+        assert sorted(session.names) == ["add", "boom", "double", "slow"]
         described = {d.function.name: d.function.description for d in session.definitions}
         assert described["add"] == "Add two numbers (config count=9)"
         assert session.call("add", {"a": 1, "b": 2}, on_status=statuses.append) == 3
@@ -223,3 +223,13 @@ def test_plugin_tools_session_calls_tools_with_reports_and_errors(
             pass
     with pytest.raises(lms.LMStudioValueError, match="working_directory"):
         client.plugins.plugin_tools(FAULTY, working_directory=3)  # type: ignore[arg-type]
+
+
+def test_plugin_tools_run_in_act(client: lms.Client, faulty: DevPlugin) -> None:
+    model = client.llm.model(ECHO)
+    with client.plugins.plugin_tools(FAULTY) as session:
+        result = model.act('!tool add {"a": 2, "b": 3}', session.tools)
+        assert result.results[-1].content == "Tool result: 5"
+        result = model.act('!tool double {"x": 21}', session.tools)
+        assert result.results[-1].content == "Tool result: 42"
+        assert session.tools[0].parameters["required"] == ["a", "b"]

@@ -50,7 +50,7 @@ def test_ts_generator_handle_and_plugin_tools_use_our_hosted_plugin(
     assert "RuntimeError" in error["detail"]["error"]
     tools = runs["pluginToolsAct"]
     assert tools["ok"], tools
-    assert sorted(tools["detail"]["names"]) == ["add", "boom", "slow"]
+    assert sorted(tools["detail"]["names"]) == ["add", "boom", "double", "slow"]
     assert tools["detail"]["results"] == [5]
     assert tools["detail"]["statuses"] == ["adding 2 and 3"]
     assert tools["detail"]["rounds"][-1] == "Tool result: 5"

@@ -34,6 +34,7 @@ from .._protocol.packets.shared import (
     ToolDefinition,
 )
 from .._protocol.plugin_config import PLUGINS_KEY
+from .._protocol.tools import Tool, tool_from_schema
 from .._transport.asyncio import AsyncLock
 from .._types import (
     NOT_GIVEN,
@@ -295,6 +296,24 @@ class AsyncPluginToolsSession:
     @property
     def names(self) -> list[str]:
         return [d.function.name for d in self.definitions]
+
+    @property
+    def tools(self) -> list[Tool[..., Any]]:
+        """The session's tools as ``Tool``s for ``act()``: each call goes to the plugin."""
+        return [self._remote_tool(d) for d in self.definitions]
+
+    def _remote_tool(self, definition: ToolDefinition) -> Tool[..., Any]:
+        name = definition.function.name
+
+        async def implementation(**arguments: Any) -> Any:
+            return await self.call(name, arguments)
+
+        return tool_from_schema(
+            name,
+            definition.function.description or "",
+            msgspec.to_builtins(definition.function.parameters),
+            implementation,
+        )
 
     @checked_arguments
     async def call(

@@ -1,8 +1,8 @@
 """A tools provider's tools, as the runner serves them: name, wire definition, and a call.
 
-A tool is given either as a ``Tool`` object (anything with ``name``, ``description``,
-``parameters`` and a callable ``implementation``, optionally ``validate(arguments)``) or as an
-explicit JSON-schema mapping ``{"name", "description", "parameters", "implementation"}``.
+A tool is anything ``act()`` takes: a typed function or a ``Tool`` (``lmstudio_sdk.tool``,
+``tool_from_schema``), ``lmstudio``'s ``ToolFunctionDef``, or an explicit JSON-schema mapping
+``{"name", "description", "parameters": {"properties": …}, "implementation"}``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import Any
 
 import msgspec
 
+from .._exceptions import LMStudioValueError
 from .._protocol.packets.shared import ToolDefinition
+from .._protocol.tools import Tool, as_tool
 from .hooks import HookError
 
 __all__ = ["ServedTool", "served_tools"]
@@ -46,7 +48,24 @@ def _plain_validate(
     return validate
 
 
+def _json_schema_mapping(item: object) -> bool:
+    """A mapping whose parameters are a JSON object schema (not lmstudio's name → type map)."""
+    if not isinstance(item, Mapping):
+        return False
+    parameters = item.get("parameters")
+    return isinstance(parameters, Mapping) and (
+        "properties" in parameters or parameters.get("type") == "object" or not parameters
+    )
+
+
 def _served(item: object) -> ServedTool:
+    if not _json_schema_mapping(item) and not isinstance(item, Tool):
+        try:
+            item = as_tool(item)
+        except LMStudioValueError as exc:
+            raise HookError(
+                f"a tools provider returned something that is not a tool: {exc}"
+            ) from None
     if isinstance(item, Mapping):
         name, description = item.get("name"), item.get("description", "")
         parameters, implementation = item.get("parameters"), item.get("implementation")

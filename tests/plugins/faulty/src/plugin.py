@@ -96,7 +96,16 @@ def boom() -> None:
     raise KeyError("boom")
 
 
-def provide_tools(ctl: ToolsProviderController[Config, GlobalConfig]) -> list[dict[str, Any]]:
+def double(x: int) -> int:
+    """Double a number.
+
+    Args:
+        x: The number.
+    """
+    return 2 * x
+
+
+def provide_tools(ctl: ToolsProviderController[Config, GlobalConfig]) -> list[Any]:
     number = {"type": "number"}
     scale = ctl.config.count
     return [
@@ -113,4 +122,5 @@ def provide_tools(ctl: ToolsProviderController[Config, GlobalConfig]) -> list[di
             "implementation": slow,
         },
         {"name": "boom", "description": "Fail", "parameters": {}, "implementation": boom},
+        double,  # a typed function, as act() takes it
     ]
