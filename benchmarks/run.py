@@ -241,6 +241,45 @@ def bench_import(b: Bench) -> None:
         )
 
 
+# Runs in a fresh interpreter: resident-memory growth of importing a package and building a
+# ``Client`` for a plain ws:// address (neither client connects before its first call).
+CLIENT_RSS_PROBE = """
+import json, resource, sys
+def rss():
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+before = rss()
+module = __import__(sys.argv[1])
+client = module.Client("127.0.0.1:1234")
+print(json.dumps({"rss": rss() - before}))
+"""
+
+
+def bench_client_rss(b: Bench) -> None:
+    """import + ``Client(...)``: RSS growth, ours against the official SDK, interleaved."""
+    b.log("client_rss")
+    compile_bytecode("lmstudio_sdk", "lmstudio")
+    samples: dict[str, list[float]] = {"lmstudio_sdk": [], "lmstudio": []}
+    for _ in range(b.plan.import_repeats):
+        for module, rss in samples.items():
+            command = pin_command([sys.executable, "-c", CLIENT_RSS_PROBE, module], b.client_cpu)
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            rss.append(json.loads(done.stdout)["rss"] / 1e6)
+    b.add(
+        "import",
+        "import + Client(): RSS growth",
+        "MB",
+        "lower",
+        ("lmstudio_sdk", CaseResult(samples["lmstudio_sdk"])),
+        ("lmstudio 1.5.0", CaseResult(samples["lmstudio"])),
+        target=0.5,
+        with_cpu=False,
+    )
+
+
 # -- protocol-bound rows (scripted engine) --------------------------------------------------------
 
 
@@ -546,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("import", "protocol", "capacity", "inference", "batching"),
+        choices=("import", "client_rss", "protocol", "capacity", "inference", "batching"),
         action="append",
         help="run only these groups (repeatable)",
     )
@@ -554,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(QUICK if args.quick else FULL, pin=args.pin)
     groups: dict[str, Callable[[], None]] = {
         "import": lambda: bench_import(bench),
+        "client_rss": lambda: bench_client_rss(bench),
         "protocol": lambda: bench_protocol(bench),
         "capacity": lambda: bench_capacity(bench),
         "inference": lambda: bench_inference(bench, args.models_dir or default_models_dir()),

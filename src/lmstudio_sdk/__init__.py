@@ -32,6 +32,7 @@ _PUBLIC: dict[str, str] = {
     "AsyncLLM": "._async.models",
     "AsyncLLMNamespace": "._async.models",
     "AsyncChannel": "._async.session",
+    "AsyncSubscription": "._async.session",
     "AsyncPredictionStream": "._async.streams",
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
@@ -95,6 +96,7 @@ _PUBLIC: dict[str, str] = {
     "LLM": "._sync.models",
     "LLMNamespace": "._sync.models",
     "Channel": "._sync.session",
+    "Subscription": "._sync.session",
     "PredictionStream": "._sync.streams",
     "AsyncGeneratorHandle": "._async.plugins",
     "AsyncGeneratorStream": "._async.plugins",
@@ -149,6 +151,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.plugins import AsyncPluginToolsSession as AsyncPluginToolsSession
     from ._async.plugins import plugins_field as plugins_field
     from ._async.session import AsyncChannel as AsyncChannel
+    from ._async.session import AsyncSubscription as AsyncSubscription
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
@@ -237,6 +240,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.plugins import PluginsNamespace as PluginsNamespace
     from ._sync.plugins import PluginToolsSession as PluginToolsSession
     from ._sync.session import Channel as Channel
+    from ._sync.session import Subscription as Subscription
     from ._sync.streams import PredictionStream as PredictionStream
     from ._types import NOT_GIVEN as NOT_GIVEN
     from ._version import __version__ as __version__

@@ -12,6 +12,7 @@ import json
 import os
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,11 +35,21 @@ class StallProxy:
     frozen network path); ``resume()`` starts again. With ``hold_after_handshake`` the proxy
     forwards only the client's first HTTP request (the WebSocket upgrade) and then holds every
     byte the client sends, so the upgrade succeeds but the auth packet never arrives.
+
+    ``blackhole()`` turns the connections open at that moment into a black-holed route: their
+    bytes are read and silently dropped in both directions, and neither end ever sees a FIN or
+    a reset; later connections flow normally. With ``refuse_first=n`` the first n connections
+    are reset at once (as a server that is not up yet), before any byte is read.
     """
 
-    def __init__(self, target_port: int, *, hold_after_handshake: bool = False) -> None:
+    def __init__(
+        self, target_port: int, *, hold_after_handshake: bool = False, refuse_first: int = 0
+    ) -> None:
         self._target = ("127.0.0.1", target_port)
         self._hold_after_handshake = hold_after_handshake
+        self._refuse_first = refuse_first
+        self.refused = 0
+        self._dropping: list[threading.Event] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(POLL_SECONDS)
         self.port: int = self._listener.getsockname()[1]
@@ -60,6 +71,11 @@ class StallProxy:
 
     def resume(self) -> None:
         self._flowing.set()
+
+    def blackhole(self) -> None:
+        with self._lock:
+            for dropping in self._dropping:
+                dropping.set()
 
     def __enter__(self) -> Self:
         self._spawn(self._accept_loop, "proxy-accept")
@@ -97,18 +113,34 @@ class StallProxy:
                 continue
             except OSError:
                 return
+            if self.refused < self._refuse_first:
+                self.refused += 1
+                # SO_LINGER 0: close() sends a reset, as a port nobody listens on would.
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self._target, timeout=5)
             except OSError:
                 client.close()
                 continue
             self.connections += 1
+            dropping = threading.Event()
             with self._lock:
                 self._sockets += [client, upstream]
-            self._spawn(self._pump, "proxy-up", client, upstream, self._hold_after_handshake)
-            self._spawn(self._pump, "proxy-down", upstream, client, False)
+                self._dropping.append(dropping)
+            self._spawn(
+                self._pump, "proxy-up", client, upstream, self._hold_after_handshake, dropping
+            )
+            self._spawn(self._pump, "proxy-down", upstream, client, False, dropping)
 
-    def _pump(self, source: socket.socket, sink: socket.socket, hold_after_request: bool) -> None:
+    def _pump(
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        hold_after_request: bool,
+        dropping: threading.Event,
+    ) -> None:
         forwarded = b""
         holding = False
         try:
@@ -124,9 +156,12 @@ class StallProxy:
                     continue
                 data = source.recv(65536)
                 if not data:
-                    with contextlib.suppress(OSError):
-                        sink.shutdown(socket.SHUT_WR)
+                    if not dropping.is_set():  # a black hole passes no end on either
+                        with contextlib.suppress(OSError):
+                            sink.shutdown(socket.SHUT_WR)
                     return
+                if dropping.is_set():
+                    continue  # black-holed: read and dropped
                 # Bytes read just before a stall are held too: nothing passes once stall()
                 # has returned.
                 while not self._flowing.is_set() and self._running():

@@ -14,13 +14,14 @@ from msgspec import UNSET
 
 from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
+from .._transport.common import DEFAULT_KEEPALIVE, Keepalive
 from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
 from .namespaces import AsyncDiagnosticsNamespace, AsyncRuntimeNamespace, AsyncSystemNamespace
 from .plugins import AsyncPluginsNamespace
-from .pool import AsyncSessionPool
-from .session import AsyncChannel
+from .pool import AsyncSessionPool, Retries, check_retries
+from .session import DEFAULT_MAX_RETRIES, AsyncChannel, AsyncSubscription
 
 __all__ = ["AsyncClient"]
 
@@ -95,7 +96,21 @@ class AsyncClient:
         api_token: an LM Studio API token (``sk-lm-…``); defaults to ``$LM_API_TOKEN``, then
             ``$LMSTUDIO_API_TOKEN``, else a guest identity.
         timeout: the default for every call's ``timeout=`` (seconds; ``None`` waits forever).
-            For streams it bounds each wait for the next packet.
+            For streams and loads it bounds each wait for the next packet; their
+            ``deadline=`` bounds the whole call.
+        keepalive_interval: seconds between WebSocket pings on each open socket (default 20;
+            ``None`` sends none).
+        keepalive_timeout: seconds a ping may wait for its pong (default 20; ``None``: never
+            judged). A server that vanishes without closing (a black-holed route) is thus
+            noticed within ``keepalive_interval + keepalive_timeout`` seconds: every waiting
+            call, channel and stream gets an ``LMStudioConnectionError``.
+        max_retries: how often a refused or lost connection is retried, with exponential
+            backoff and jitter (default 2; 0: never). Connecting is retried for every call;
+            a call lost after it was sent only if it just reads (listing, info, tokenize,
+            count tokens, embed, version), never a prediction or a load.
+        max_concurrent_predictions: at most this many predictions of this client run at once;
+            more wait (first come, first served, within their timeout) instead of failing.
+            Default ``None``: no limit.
 
     Close it with ``aclose()`` (or ``async with``); a closed client raises
     ``LMStudioClientClosedError`` on every call instead of reconnecting. Unknown keyword
@@ -108,16 +123,50 @@ class AsyncClient:
         *,
         api_token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
+        keepalive_interval: float | None = DEFAULT_KEEPALIVE.interval,
+        keepalive_timeout: float | None = DEFAULT_KEEPALIVE.timeout,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_concurrent_predictions: int | None = None,
         **unknown: Never,
     ) -> None:
-        reject_unknown_arguments("AsyncClient()", unknown, ("host", "api_token", "timeout"))
+        reject_unknown_arguments(
+            "AsyncClient()",
+            unknown,
+            (
+                "host",
+                "api_token",
+                "timeout",
+                "keepalive_interval",
+                "keepalive_timeout",
+                "max_retries",
+                "max_concurrent_predictions",
+            ),
+        )
         base_url = base_url_from_host(host) if host is not None else None
         if api_token is not None and not isinstance(api_token, str):
             raise LMStudioValueError(
                 f"api_token must be a string ('sk-lm-…'), not {type(api_token).__name__}"
             )
         self._identity = resolve_identity(api_token)
-        self._pool = AsyncSessionPool(base_url, self._identity, check_timeout(timeout))
+        keepalive = Keepalive(
+            check_timeout(keepalive_interval, "keepalive_interval"),
+            check_timeout(keepalive_timeout, "keepalive_timeout"),
+        )
+        if max_concurrent_predictions is not None:
+            cap: object = max_concurrent_predictions
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+                raise LMStudioValueError(
+                    f"max_concurrent_predictions={cap!r} is impossible; pass a whole number "
+                    "from 1 up, or None for no limit"
+                )
+        self._pool = AsyncSessionPool(
+            base_url,
+            self._identity,
+            check_timeout(timeout),
+            keepalive=keepalive,
+            max_retries=check_retries(max_retries),
+            max_concurrent_predictions=max_concurrent_predictions,
+        )
         self.llm = AsyncLLMNamespace(self._pool)
         self.embedding = AsyncEmbeddingNamespace(self._pool)
         self.system = AsyncSystemNamespace(self._pool)
@@ -159,10 +208,14 @@ class AsyncClient:
         parameter: Any = None,
         *,
         timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> Any:
-        """Call any RPC endpoint; ``parameter`` and the result are plain JSON values."""
+        """Call any RPC endpoint; ``parameter`` and the result are plain JSON values.
+
+        A lost connection is retried only for the endpoints known to just read.
+        """
         _check_names(namespace, endpoint)
-        raw = await self._pool.rpc(namespace, endpoint, parameter, timeout)
+        raw = await self._pool.rpc(namespace, endpoint, parameter, timeout, max_retries)
         return None if raw is UNSET else msgspec.json.decode(raw)
 
     async def open_channel(
@@ -176,3 +229,16 @@ class AsyncClient:
         """Open any channel; ``receive_value()`` gives packets as plain JSON values."""
         _check_names(namespace, endpoint)
         return await self._pool.open_channel(namespace, endpoint, creation_parameter, timeout)
+
+    async def subscribe(
+        self,
+        namespace: str,
+        endpoint: str,
+        creation_parameter: Any = None,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> AsyncSubscription:
+        """Open a long-lived channel (e.g. ``system``/``alive``) that is re-opened after every
+        reconnect; ``receive_value()`` gives its packets as plain JSON values."""
+        _check_names(namespace, endpoint)
+        return await self._pool.subscribe(namespace, endpoint, creation_parameter, timeout)

@@ -96,10 +96,12 @@ from .._types import (
     AsyncRoundCallback,
     Timeout,
     check_async_callback,
+    check_timeout,
     checked_arguments,
     reject_unknown_arguments,
 )
 from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_act
+from .pool import Retries
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
 
@@ -136,6 +138,8 @@ class PredictionOptions(TypedDict, total=False):
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
+    deadline: float | None
+    """Bounds the whole prediction, in seconds (default: None, no limit)."""
 
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
@@ -173,13 +177,16 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     @checked_arguments
-    async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
+    async def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = await self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
             timeout,
+            max_retries,
         )
         return decode_model_info(raw, self._info_type, "getModelInfo")
 
@@ -198,33 +205,45 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
 
     @overload
     async def tokenize(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[int]: ...
 
     @overload
     async def tokenize(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[int]]: ...
 
     @checked_arguments
     async def tokenize(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[int] | list[list[int]]:
         """Token ids of a string, or of each string of a list (sent concurrently)."""
         if isinstance(text, str):
-            results = await self._pipelined("tokenize", [text], timeout)
+            results = await self._pipelined("tokenize", [text], timeout, max_retries)
             return _token_ids(results[0])
-        results = await self._pipelined("tokenize", _strings("tokenize()", text), timeout)
+        texts = _strings("tokenize()", text)
+        results = await self._pipelined("tokenize", texts, timeout, max_retries)
         return [_token_ids(r) for r in results]
 
     @checked_arguments
-    async def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+    async def count_tokens(
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> int:
         _check_str("count_tokens() text", text)
         raw = await self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParameter(specifier=self.specifier, input_string=text),
             timeout,
+            max_retries,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
@@ -237,26 +256,21 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
             timeout,
         )
 
-    async def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
+    async def _pipelined(
+        self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
+    ) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._pool.timeout_for(timeout)
-        session = await self._pool.session(self._namespace, timeout)
-        calls = []
+        parameters: list[Raw] = []
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
                 parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
-            calls.append(await session.start_rpc(endpoint, wire.raw(parameter), limit))
-        results = []
-        try:
-            for call in calls:
-                results.append(await call.result(limit))
-        finally:
-            for call in calls[len(results) + 1 :]:
-                call.abandon()
-        return results
+            parameters.append(wire.raw(parameter))
+        return await self._pool.pipelined(
+            self._namespace, endpoint, parameters, timeout, max_retries
+        )
 
 
 class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -440,6 +454,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
             on_first_token=options.get("on_first_token"),
             on_message=options.get("on_message"),
+            deadline=check_timeout(options.get("deadline"), "deadline"),
         )
 
 
@@ -455,23 +470,32 @@ class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, Embeddin
 
     @overload
     async def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[float]: ...
 
     @overload
     async def embed(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[float]]: ...
 
     @checked_arguments
     async def embed(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[float] | list[list[float]]:
         """The embedding of a string, or of each string of a list (all sent at once)."""
         if isinstance(text, str):
-            results = await self._pipelined("embedString", [text], timeout)
+            results = await self._pipelined("embedString", [text], timeout, max_retries)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = await self._pipelined("embedString", _strings("embed()", text), timeout)
+        texts = _strings("embed()", text)
+        results = await self._pipelined("embedString", texts, timeout, max_retries)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -500,9 +524,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
-    async def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
+    async def list_loaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout)
+        raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -518,13 +544,16 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
+        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
         _check_optional_str("model() key", key)
+        deadline = check_timeout(deadline, "deadline")
         check_async_callback(on_progress, "on_progress")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -542,7 +571,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = GetOrLoadCreationParameter(
             identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
         return handle
 
@@ -556,9 +585,14 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         identifier: str | None = None,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        """Load a new instance of a downloaded model (even if one is already loaded).
+
+        ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        """
         _check_str("load() key", key)
+        deadline = check_timeout(deadline, "deadline")
         _check_optional_str("load() identifier", identifier)
         check_async_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
@@ -567,7 +601,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
-        return await self._load_channel("loadModel", parameter, on_progress, timeout)
+        return await self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
     async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
@@ -582,10 +616,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter: Any,
         on_progress: AsyncCallback[float] | None,
         timeout: Timeout,
+        deadline: float | None = None,
     ) -> HandleT:
         channel = await self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
         limit = self._pool.timeout_for(timeout)
-        info = await AsyncLoad(channel, self._info_type).run(on_progress, limit)
+        info = await AsyncLoad(channel, self._info_type).run(on_progress, limit, deadline)
         return self._pinned(info)
 
 
@@ -618,8 +653,13 @@ class _LazySession:
     async def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> AsyncChannel:
-        session = await self._pool.session(self._namespace, self._timeout)
-        return await session.open_channel(endpoint, creation_parameter, timeout=timeout)
+        return await self._pool.open_channel(
+            self._namespace,
+            endpoint,
+            None if isinstance(creation_parameter, UnsetType) else creation_parameter,
+            timeout,
+            prediction=True,
+        )
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:

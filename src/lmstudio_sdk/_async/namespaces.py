@@ -56,7 +56,7 @@ from .._types import (
 from .session import AsyncChannel
 
 if TYPE_CHECKING:
-    from .pool import AsyncSessionPool
+    from .pool import AsyncSessionPool, Retries
 
 __all__ = [
     "AsyncDiagnosticsNamespace",
@@ -92,12 +92,16 @@ class AsyncSystemNamespace:
 
     @checked_arguments
     async def list_downloaded_models(
-        self, domain: str | None = None, *, timeout: Timeout = NOT_GIVEN
+        self,
+        domain: str | None = None,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[LLMInfo | EmbeddingModelInfo]:
         """Every downloaded model, or only those of ``domain`` ("llm" or "embedding")."""
         if domain not in (None, "llm", "embedding"):
             raise LMStudioValueError(f"domain must be 'llm', 'embedding' or None, not {domain!r}")
-        raw = await self._pool.rpc("system", "listDownloadedModels", None, timeout)
+        raw = await self._pool.rpc("system", "listDownloadedModels", None, timeout, max_retries)
         models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
             raw, "listDownloadedModels", instances=False
         )
@@ -117,14 +121,18 @@ class AsyncSystemNamespace:
         return variants
 
     @checked_arguments
-    async def get_lmstudio_version(self, *, timeout: Timeout = NOT_GIVEN) -> LMStudioVersion:
-        raw = await self._pool.rpc("system", "version", None, timeout)
+    async def get_lmstudio_version(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> LMStudioVersion:
+        raw = await self._pool.rpc("system", "version", None, timeout, max_retries)
         return decode_version(raw)
 
     @checked_arguments
-    async def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> ServerInfo:
+    async def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> ServerInfo:
         """The server process: ``pid``, ``is_daemon`` (headless) and ``version``."""
-        raw = await self._pool.rpc("system", "info", None, timeout)
+        raw = await self._pool.rpc("system", "info", None, timeout, max_retries)
         return decode_result(raw, ServerInfo, "info")
 
     @checked_arguments

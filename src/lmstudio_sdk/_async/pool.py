@@ -13,28 +13,99 @@ from typing import Any
 
 from msgspec import UNSET, Raw, UnsetType
 
-from .._exceptions import LMStudioClientClosedError, LMStudioValueError, ServerNotFoundError
+from .._exceptions import (
+    LMStudioClientClosedError,
+    LMStudioConnectionError,
+    LMStudioValueError,
+    ServerNotFoundError,
+)
 from .._protocol.identity import Identity
 from .._protocol.namespaces import NAMESPACES
-from .._transport.asyncio import AsyncLock, find_local_server_async
-from .._transport.common import DISCOVERY_PORTS
-from .._types import Timeout, resolve_timeout
-from .session import CLIENT_CLOSED, AsyncChannel, AsyncSession, encode_payload
+from .._transport.asyncio import AsyncGate, AsyncLock, find_local_server_async
+from .._transport.common import DEFAULT_KEEPALIVE, DISCOVERY_PORTS, Keepalive, transient
+from .._types import NOT_GIVEN, NotGiven, Timeout, resolve_timeout
+from .session import (
+    CLIENT_CLOSED,
+    DEFAULT_MAX_RETRIES,
+    AsyncChannel,
+    AsyncSession,
+    AsyncSubscription,
+    deadline_after,
+    encode_payload,
+    remaining,
+)
 
-__all__ = ["AsyncSessionPool"]
+__all__ = ["IDEMPOTENT", "AsyncSessionPool", "Retries", "check_retries"]
 
 DISCOVERY_TIMEOUT = 1.0
+
+# Calls that only read: asking again after a lost connection cannot do anything twice, so they
+# are retried after a drop. Everything else (predictions, loads, unloads, uploads, settings) is
+# retried only when its connect failed, before anything was sent.
+IDEMPOTENT = frozenset(
+    {
+        ("system", "listDownloadedModels"),
+        ("system", "listDownloadedModelVariants"),
+        ("system", "version"),
+        ("system", "info"),
+        ("system", "getExperimentFlags"),
+        ("runtime", "listEngines"),
+        ("runtime", "getEngineSelections"),
+        ("runtime", "surveyHardware"),
+        ("llm", "listLoaded"),
+        ("llm", "getModelInfo"),
+        ("llm", "getLoadConfig"),
+        ("llm", "tokenize"),
+        ("llm", "countTokens"),
+        ("llm", "applyPromptTemplate"),
+        ("embedding", "listLoaded"),
+        ("embedding", "getModelInfo"),
+        ("embedding", "getLoadConfig"),
+        ("embedding", "tokenize"),
+        ("embedding", "countTokens"),
+        ("embedding", "embedString"),
+    }
+)
+
+
+# More retries than this cannot be meant: backoff reaches 5 s per retry, hours in all.
+MAX_RETRIES_LIMIT = 100
+
+
+def check_retries(value: object, name: str = "max_retries") -> int:
+    """A number of retries: an int from 0 to MAX_RETRIES_LIMIT (bools are refused)."""
+    fix = f"pass 0 (no retries) up to {MAX_RETRIES_LIMIT}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LMStudioValueError(f"{name}={value!r} is not a whole number; {fix}")
+    if not 0 <= value <= MAX_RETRIES_LIMIT:
+        raise LMStudioValueError(f"{name}={value} is impossible; {fix}")
+    return value
+
+
+Retries = int | NotGiven
 
 
 class AsyncSessionPool:
     """One lazily opened session per namespace of one server, and the default timeout."""
 
     def __init__(
-        self, base_url: str | None, identity: Identity, default_timeout: float | None
+        self,
+        base_url: str | None,
+        identity: Identity,
+        default_timeout: float | None,
+        *,
+        keepalive: Keepalive = DEFAULT_KEEPALIVE,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_concurrent_predictions: int | None = None,
     ) -> None:
         self._base_url = base_url
         self._identity = identity
         self._default_timeout = default_timeout
+        self._keepalive = keepalive
+        self._max_retries = max_retries
+        self._prediction_gate = (
+            None if max_concurrent_predictions is None else AsyncGate(max_concurrent_predictions)
+        )
         self._sessions: dict[str, AsyncSession] = {}
         self._setup_lock = AsyncLock()
         self._closed = False
@@ -52,25 +123,115 @@ class AsyncSessionPool:
         """A call's ``timeout=`` argument, with the client's default when it was not given."""
         return resolve_timeout(timeout, self._default_timeout)
 
+    def retries_for(self, max_retries: Retries) -> int:
+        """A call's ``max_retries=`` argument, with the client's default when it was not given."""
+        return self._max_retries if max_retries is NOT_GIVEN else check_retries(max_retries)
+
     async def rpc(
-        self, namespace: str, endpoint: str, parameter: Any, timeout: Timeout
+        self,
+        namespace: str,
+        endpoint: str,
+        parameter: Any,
+        timeout: Timeout,
+        max_retries: Retries = NOT_GIVEN,
     ) -> Raw | UnsetType:
-        """Call an endpoint; ``parameter`` is a struct or plain JSON values (None: no payload)."""
+        """Call an endpoint; ``parameter`` is a struct or plain JSON values (None: no payload).
+
+        Retried after a refused connect; after a lost connection only if IDEMPOTENT.
+        """
         session = self._sessions.get(namespace) or await self.session(namespace, timeout)
         payload = UNSET if parameter is None else encode_payload(parameter)
-        return await session.rpc(endpoint, payload, timeout=self.timeout_for(timeout))
+        return await session.rpc(
+            endpoint,
+            payload,
+            timeout=self.timeout_for(timeout),
+            retries=self.retries_for(max_retries),
+            idempotent=(namespace, endpoint) in IDEMPOTENT,
+        )
+
+    async def pipelined(
+        self,
+        namespace: str,
+        endpoint: str,
+        parameters: list[Raw],
+        timeout: Timeout,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> list[Raw | UnsetType]:
+        """Send one call per parameter at once, then collect the answers in order.
+
+        For idempotent endpoints only: a connection lost midway sends the whole batch again
+        (with backoff, within the timeout, at most max_retries times).
+        """
+        assert (namespace, endpoint) in IDEMPOTENT
+        limit = self.timeout_for(timeout)
+        session = self._sessions.get(namespace) or await self.session(namespace, timeout)
+        deadline = deadline_after(limit)
+        what = f"the {endpoint} calls"
+        attempts = 1 + self.retries_for(max_retries)
+        for attempt in range(attempts):
+            calls = []
+            results: list[Raw | UnsetType] = []
+            try:
+                for parameter in parameters:
+                    call = await session.start_rpc(
+                        endpoint, parameter, remaining(deadline, what), retries=attempts - 1
+                    )
+                    calls.append(call)
+                for call in calls:
+                    results.append(await call.result(remaining(deadline, what)))
+                return results
+            except LMStudioConnectionError as exc:
+                if attempt + 1 >= attempts or not transient(exc):
+                    raise
+                await session._backoff(attempt, deadline, exc)
+            finally:
+                for call in calls[len(results) :]:
+                    call.abandon()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def open_channel(
-        self, namespace: str, endpoint: str, creation_parameter: Any, timeout: Timeout
+        self,
+        namespace: str,
+        endpoint: str,
+        creation_parameter: Any,
+        timeout: Timeout,
+        *,
+        prediction: bool = False,
     ) -> AsyncChannel:
-        """Open a channel; ``creation_parameter`` as for ``rpc``."""
+        """Open a channel; ``creation_parameter`` as for ``rpc`` (or already encoded, Raw).
+
+        A refused connect is retried (nothing was sent yet); a channel is never re-sent. A
+        ``prediction`` waits for a free slot first when ``max_concurrent_predictions`` is set
+        (within the timeout), and frees it when its channel ends.
+        """
         session = self._sessions.get(namespace) or await self.session(namespace, timeout)
         payload = (
             UNSET
             if creation_parameter is None
             else encode_payload(creation_parameter, "creation parameter")
         )
-        return await session.open_channel(endpoint, payload, timeout=self.timeout_for(timeout))
+        limit = self.timeout_for(timeout)
+        gate = self._prediction_gate if prediction else None
+        if gate is None:
+            return await session.open_channel(endpoint, payload, timeout=limit)
+        await gate.acquire(limit, f"the {endpoint} call waited for max_concurrent_predictions")
+        try:
+            return await session.open_channel(endpoint, payload, timeout=limit, on_end=gate.release)
+        except BaseException:
+            gate.release()
+            raise
+
+    async def subscribe(
+        self, namespace: str, endpoint: str, creation_parameter: Any, timeout: Timeout
+    ) -> AsyncSubscription:
+        """Open a channel that the session re-opens after every reconnect."""
+        session = self._sessions.get(namespace) or await self.session(namespace, timeout)
+        payload = (
+            UNSET
+            if creation_parameter is None
+            else encode_payload(creation_parameter, "creation parameter")
+        )
+        return await session.subscribe(endpoint, payload, timeout=self.timeout_for(timeout))
 
     async def session(self, namespace: str, timeout: Timeout) -> AsyncSession:
         """The namespace's session, made on first use (its socket connects on its first call).
@@ -90,7 +251,13 @@ class AsyncSessionPool:
             session = self._sessions.get(namespace)
             if session is None:
                 base_url = await self._resolve_base_url()
-                session = AsyncSession(base_url, namespace, self._identity)
+                session = AsyncSession(
+                    base_url,
+                    namespace,
+                    self._identity,
+                    keepalive=self._keepalive,
+                    max_retries=self._max_retries,
+                )
                 self._sessions[namespace] = session
             return session
 

@@ -97,10 +97,12 @@ from .._types import (
     RoundCallback,
     Timeout,
     check_callback,
+    check_timeout,
     checked_arguments,
     reject_unknown_arguments,
 )
 from .act import ActCallbacks, Guard, InvalidRequestHandler, run_act
+from .pool import Retries
 from .session import Channel
 from .streams import Load, PredictionStream
 
@@ -137,6 +139,8 @@ class PredictionOptions(TypedDict, total=False):
     on_prompt_processing_progress: Callback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
+    deadline: float | None
+    """Bounds the whole prediction, in seconds (default: None, no limit)."""
 
 
 # The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
@@ -174,13 +178,16 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
         return f"{type(self).__name__}({self.identifier!r})"
 
     @checked_arguments
-    def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> InfoT:
+    def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> InfoT:
         """Fresh info about the loaded instance."""
         raw = self._pool.rpc(
             self._namespace,
             "getModelInfo",
             GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
             timeout,
+            max_retries,
         )
         return decode_model_info(raw, self._info_type, "getModelInfo")
 
@@ -199,33 +206,45 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
 
     @overload
     def tokenize(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[int]: ...
 
     @overload
     def tokenize(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[int]]: ...
 
     @checked_arguments
     def tokenize(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[int] | list[list[int]]:
         """Token ids of a string, or of each string of a list (sent concurrently)."""
         if isinstance(text, str):
-            results = self._pipelined("tokenize", [text], timeout)
+            results = self._pipelined("tokenize", [text], timeout, max_retries)
             return _token_ids(results[0])
-        results = self._pipelined("tokenize", _strings("tokenize()", text), timeout)
+        texts = _strings("tokenize()", text)
+        results = self._pipelined("tokenize", texts, timeout, max_retries)
         return [_token_ids(r) for r in results]
 
     @checked_arguments
-    def count_tokens(self, text: str, *, timeout: Timeout = NOT_GIVEN) -> int:
+    def count_tokens(
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> int:
         _check_str("count_tokens() text", text)
         raw = self._pool.rpc(
             self._namespace,
             "countTokens",
             TokenizeParameter(specifier=self.specifier, input_string=text),
             timeout,
+            max_retries,
         )
         return decode_result(raw, CountTokensResult, "countTokens").token_count
 
@@ -238,26 +257,21 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
             timeout,
         )
 
-    def _pipelined(self, endpoint: str, inputs: list[str], timeout: Timeout) -> list[Any]:
+    def _pipelined(
+        self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
+    ) -> list[Any]:
         """Send one call per input at once, then collect the answers in order."""
-        limit = self._pool.timeout_for(timeout)
-        session = self._pool.session(self._namespace, timeout)
-        calls = []
+        parameters: list[Raw] = []
         for text in inputs:
             parameter: Any
             if endpoint == "embedString":
                 parameter = EmbedStringParameter(model_specifier=self.specifier, input_string=text)
             else:
                 parameter = TokenizeParameter(specifier=self.specifier, input_string=text)
-            calls.append(session.start_rpc(endpoint, wire.raw(parameter), limit))
-        results = []
-        try:
-            for call in calls:
-                results.append(call.result(limit))
-        finally:
-            for call in calls[len(results) + 1 :]:
-                call.abandon()
-        return results
+            parameters.append(wire.raw(parameter))
+        return self._pool.pipelined(
+            self._namespace, endpoint, parameters, timeout, max_retries
+        )
 
 
 class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
@@ -441,6 +455,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
             on_first_token=options.get("on_first_token"),
             on_message=options.get("on_message"),
+            deadline=check_timeout(options.get("deadline"), "deadline"),
         )
 
 
@@ -456,23 +471,32 @@ class EmbeddingModel(_ModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfi
 
     @overload
     def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
-        self, text: str, *, timeout: Timeout = NOT_GIVEN
+        self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> list[float]: ...
 
     @overload
     def embed(
-        self, text: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[list[float]]: ...
 
     @checked_arguments
     def embed(
-        self, text: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+        self,
+        text: str | Sequence[str],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[float] | list[list[float]]:
         """The embedding of a string, or of each string of a list (all sent at once)."""
         if isinstance(text, str):
-            results = self._pipelined("embedString", [text], timeout)
+            results = self._pipelined("embedString", [text], timeout, max_retries)
             return decode_result(results[0], EmbedStringResult, "embedString").embedding
-        results = self._pipelined("embedString", _strings("embed()", text), timeout)
+        texts = _strings("embed()", text)
+        results = self._pipelined("embedString", texts, timeout, max_retries)
         return [decode_result(r, EmbedStringResult, "embedString").embedding for r in results]
 
 
@@ -501,9 +525,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
-    def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> list[HandleT]:
+    def list_loaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[HandleT]:
         """Handles to every loaded model of this namespace."""
-        raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout)
+        raw = self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
@@ -519,13 +545,16 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
         Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time.
+        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
+        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
         _check_optional_str("model() key", key)
+        deadline = check_timeout(deadline, "deadline")
         check_callback(on_progress, "on_progress")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -543,7 +572,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = GetOrLoadCreationParameter(
             identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
         )
-        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout)
+        handle = self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
         return handle
 
@@ -557,9 +586,14 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         identifier: str | None = None,
         on_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded)."""
+        """Load a new instance of a downloaded model (even if one is already loaded).
+
+        ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        """
         _check_str("load() key", key)
+        deadline = check_timeout(deadline, "deadline")
         _check_optional_str("load() identifier", identifier)
         check_callback(on_progress, "on_progress")
         parameter = LoadModelCreationParameter(
@@ -568,7 +602,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
-        return self._load_channel("loadModel", parameter, on_progress, timeout)
+        return self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
     def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
@@ -583,10 +617,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter: Any,
         on_progress: Callback[float] | None,
         timeout: Timeout,
+        deadline: float | None = None,
     ) -> HandleT:
         channel = self._pool.open_channel(self._namespace, endpoint, parameter, timeout)
         limit = self._pool.timeout_for(timeout)
-        info = Load(channel, self._info_type).run(on_progress, limit)
+        info = Load(channel, self._info_type).run(on_progress, limit, deadline)
         return self._pinned(info)
 
 
@@ -619,8 +654,13 @@ class _LazySession:
     def open_channel(
         self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
     ) -> Channel:
-        session = self._pool.session(self._namespace, self._timeout)
-        return session.open_channel(endpoint, creation_parameter, timeout=timeout)
+        return self._pool.open_channel(
+            self._namespace,
+            endpoint,
+            None if isinstance(creation_parameter, UnsetType) else creation_parameter,
+            timeout,
+            prediction=True,
+        )
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:

@@ -57,7 +57,7 @@ from .._types import (
 from .session import Channel
 
 if TYPE_CHECKING:
-    from .pool import SessionPool
+    from .pool import SessionPool, Retries
 
 __all__ = [
     "DiagnosticsNamespace",
@@ -93,12 +93,16 @@ class SystemNamespace:
 
     @checked_arguments
     def list_downloaded_models(
-        self, domain: str | None = None, *, timeout: Timeout = NOT_GIVEN
+        self,
+        domain: str | None = None,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[LLMInfo | EmbeddingModelInfo]:
         """Every downloaded model, or only those of ``domain`` ("llm" or "embedding")."""
         if domain not in (None, "llm", "embedding"):
             raise LMStudioValueError(f"domain must be 'llm', 'embedding' or None, not {domain!r}")
-        raw = self._pool.rpc("system", "listDownloadedModels", None, timeout)
+        raw = self._pool.rpc("system", "listDownloadedModels", None, timeout, max_retries)
         models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
             raw, "listDownloadedModels", instances=False
         )
@@ -118,14 +122,18 @@ class SystemNamespace:
         return variants
 
     @checked_arguments
-    def get_lmstudio_version(self, *, timeout: Timeout = NOT_GIVEN) -> LMStudioVersion:
-        raw = self._pool.rpc("system", "version", None, timeout)
+    def get_lmstudio_version(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> LMStudioVersion:
+        raw = self._pool.rpc("system", "version", None, timeout, max_retries)
         return decode_version(raw)
 
     @checked_arguments
-    def get_info(self, *, timeout: Timeout = NOT_GIVEN) -> ServerInfo:
+    def get_info(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> ServerInfo:
         """The server process: ``pid``, ``is_daemon`` (headless) and ``version``."""
-        raw = self._pool.rpc("system", "info", None, timeout)
+        raw = self._pool.rpc("system", "info", None, timeout, max_retries)
         return decode_result(raw, ServerInfo, "info")
 
     @checked_arguments

@@ -12,6 +12,8 @@ in ``_sync/session.py``. Keep to constructs that have a mechanical sync counterp
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -19,7 +21,9 @@ from msgspec import UNSET, Raw, UnsetType
 
 from .._exceptions import (
     LMStudioClientClosedError,
+    LMStudioConnectionError,
     LMStudioError,
+    LMStudioTimeoutError,
     LMStudioValueError,
     LocalProtocolError,
 )
@@ -38,12 +42,41 @@ from .._protocol.events import (
     RpcSucceeded,
 )
 from .._protocol.identity import Identity
-from .._transport.sync import Lock, Mailbox, Transport
+from .._transport.sync import Lock, Mailbox, Transport, pause
+from .._transport.common import DEFAULT_KEEPALIVE, Keepalive, backoff_delay, transient
 from .._types import check_timeout
 
-__all__ = ["CLIENT_CLOSED", "Channel", "PendingCall", "Session", "encode_payload"]
+__all__ = [
+    "CLIENT_CLOSED",
+    "DEFAULT_MAX_RETRIES",
+    "Channel",
+    "PendingCall",
+    "Session",
+    "Subscription",
+    "deadline_after",
+    "encode_payload",
+    "remaining",
+]
 
 CLIENT_CLOSED = "this Client is closed (close() was called); create a new Client"
+
+# Retries after a refused or dropped connection (see _transport.common.backoff_delay).
+DEFAULT_MAX_RETRIES = 2
+
+
+def deadline_after(seconds: float | None) -> float | None:
+    """The monotonic time ``seconds`` from now (None: no deadline)."""
+    return None if seconds is None else time.monotonic() + seconds
+
+
+def remaining(deadline: float | None, what: str) -> float | None:
+    """Seconds left until ``deadline``; LMStudioTimeoutError once it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise LMStudioTimeoutError(f"{what} ran out of time")
+    return left
 
 
 def encode_payload(value: Any, what: str = "parameter") -> Raw:
@@ -71,6 +104,8 @@ class _Link(msgspec.Struct):
     transport: Transport | None = None
     calls: dict[int, Mailbox[RpcEvent]] = msgspec.field(default_factory=dict)
     channels: dict[int, Mailbox[ChannelEvent]] = msgspec.field(default_factory=dict)
+    # What to run once a channel ends, however it ends (e.g. free a prediction slot).
+    channel_ends: dict[int, Callable[[], None]] = msgspec.field(default_factory=dict)
 
     @property
     def usable(self) -> bool:
@@ -85,10 +120,22 @@ class _Link(msgspec.Struct):
 class Session:
     """Calls and channels on one namespace socket."""
 
-    def __init__(self, base_url: str, namespace: str, identity: Identity) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        namespace: str,
+        identity: Identity,
+        *,
+        keepalive: Keepalive = DEFAULT_KEEPALIVE,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
         self.namespace = namespace
         self.url = f"{base_url}/{namespace}"
         self._identity = identity
+        self._keepalive = keepalive
+        self.max_retries = max_retries
+        # Channels re-opened on every new socket (see Subscription).
+        self._subscriptions: dict[int, Subscription] = {}
         self._connect_lock = Lock()
         # Guards the core and the routing tables: the sync face's reader thread and its
         # callers share them. Never held across a wait.
@@ -128,6 +175,7 @@ class Session:
                 timeout=timeout,
                 on_text=lambda text: self._receive(link, text),
                 on_closed=lambda cause: self._closed(link, cause),
+                keepalive=self._keepalive,
             )
             self._flush(link)
             try:
@@ -141,7 +189,34 @@ class Session:
                 link.transport.abort()
                 raise fresh(event.error)
             self._link = link
+            for subscription in list(self._subscriptions.values()):
+                subscription._attach(link)
             return link
+
+    def _connect(self, deadline: float | None, retries: int | None) -> _Link:
+        """The open socket, connecting (and retrying a refused or dropped connect, with
+        backoff, within the deadline) if needed. Nothing of the caller's has been sent yet,
+        so this is safe for every call, predictions and loads included."""
+        link = self._usable_link()
+        if link is not None:
+            return link
+        attempts = 1 + (self.max_retries if retries is None else retries)
+        for attempt in range(attempts):
+            try:
+                return self._open(remaining(deadline, f"connecting to {self.url}"))
+            except LMStudioConnectionError as exc:
+                if attempt + 1 >= attempts or not transient(exc) or self._client_closed:
+                    raise
+                self._backoff(attempt, deadline, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _backoff(attempt: int, deadline: float | None, error: LMStudioError) -> None:
+        """Wait before retry ``attempt``; re-raise ``error`` if that would pass the deadline."""
+        delay = backoff_delay(attempt)
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            raise error
+        pause(delay)
 
     def close(self) -> None:
         """Close the socket for good: later calls raise LMStudioClientClosedError."""
@@ -156,10 +231,15 @@ class Session:
     # -- calls --------------------------------------------------------------------------------
 
     def start_rpc(
-        self, endpoint: str, parameter: Raw | UnsetType, timeout: float | None
+        self,
+        endpoint: str,
+        parameter: Raw | UnsetType,
+        timeout: float | None,
+        *,
+        retries: int | None = None,
     ) -> PendingCall:
         """Send an ``rpcCall`` now; wait for its answer later (lets callers pipeline calls)."""
-        link = self._usable_link() or self._open(timeout)
+        link = self._usable_link() or self._connect(deadline_after(timeout), retries)
         box: Mailbox[RpcEvent] = Mailbox()
         with self._guard:
             call_id = link.core.start_rpc(endpoint, parameter)
@@ -168,21 +248,79 @@ class Session:
         return PendingCall(self, link, call_id, box, endpoint)
 
     def rpc(
-        self, endpoint: str, parameter: Raw | UnsetType = UNSET, *, timeout: float | None
+        self,
+        endpoint: str,
+        parameter: Raw | UnsetType = UNSET,
+        *,
+        timeout: float | None,
+        retries: int | None = None,
+        idempotent: bool = False,
     ) -> Raw | UnsetType:
-        call = self.start_rpc(endpoint, parameter, timeout)
-        return call.result(timeout)
+        """One call. A refused connect is retried for any call (nothing was sent yet).
+
+        A connection lost after the call was sent is retried only for an ``idempotent`` call
+        (asking again cannot do a thing twice), never for one that changes the server's state;
+        for those ``timeout`` bounds the call as a whole, retries and backoff included.
+        """
+        if not idempotent:
+            call = self.start_rpc(endpoint, parameter, timeout, retries=retries)
+            return call.result(timeout)
+        deadline = deadline_after(timeout)
+        attempts = 1 + (self.max_retries if retries is None else retries)
+        what = f"the {endpoint} call"
+        for attempt in range(attempts):
+            if self._usable_link() is None:
+                self._connect(deadline, attempts - attempt - 1)
+            call = self.start_rpc(endpoint, parameter, remaining(deadline, what), retries=0)
+            try:
+                return call.result(remaining(deadline, what))
+            except LMStudioConnectionError as exc:
+                if not idempotent or attempt + 1 >= attempts or not transient(exc):
+                    raise
+                if self._client_closed:
+                    raise
+                self._backoff(attempt, deadline, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def open_channel(
-        self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
+        self,
+        endpoint: str,
+        creation_parameter: Raw | UnsetType,
+        *,
+        timeout: float | None,
+        retries: int | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> Channel:
-        link = self._usable_link() or self._open(timeout)
+        """Open a channel (connecting first, with retries, if needed). ``on_end`` runs once
+        when the channel ends, however it ends (closed, failed, abandoned, socket lost)."""
+        link = self._usable_link() or self._connect(deadline_after(timeout), retries)
+        return self._open_channel_on(link, endpoint, creation_parameter, on_end)
+
+    def _open_channel_on(
+        self,
+        link: _Link,
+        endpoint: str,
+        creation_parameter: Raw | UnsetType,
+        on_end: Callable[[], None] | None,
+    ) -> Channel:
         box: Mailbox[ChannelEvent] = Mailbox()
         with self._guard:
             channel_id = link.core.open_channel(endpoint, creation_parameter)
             link.channels[channel_id] = box
+            if on_end is not None:
+                link.channel_ends[channel_id] = on_end
         self._flush(link)
         return Channel(self, link, channel_id, box, endpoint)
+
+    def subscribe(
+        self, endpoint: str, creation_parameter: Raw | UnsetType, *, timeout: float | None
+    ) -> Subscription:
+        """Open a channel that is re-opened on every new socket (see Subscription)."""
+        subscription = Subscription(self, endpoint, creation_parameter)
+        link = self._connect(deadline_after(timeout), None)
+        self._subscriptions[id(subscription)] = subscription
+        subscription._attach(link)
+        return subscription
 
     # -- plumbing used by calls and channels ----------------------------------------------------
 
@@ -223,6 +361,9 @@ class Session:
                     channel_box = link.channels.pop(cid, None)
                     if channel_box is not None:
                         channel_box.put(event)
+                    on_end = link.channel_ends.pop(cid, None)
+                    if on_end is not None:
+                        on_end()
                 case Authenticated() | ConnectionFailed():
                     link.auth.put(event)
                 case _:
@@ -242,6 +383,9 @@ class Session:
         with self._guard:
             link.core.abandon_channel(channel_id)
             link.channels.pop(channel_id, None)
+            on_end = link.channel_ends.pop(channel_id, None)
+        if on_end is not None:
+            on_end()
 
 
 class PendingCall:
@@ -336,3 +480,79 @@ class Channel:
             self._box.put(ChannelClosed(channel_id=self.channel_id))
         self.finished = True
         self._session._abandon_channel(self._link, self.channel_id)
+
+
+class Subscription:
+    """A long-lived channel (``alive``-style, log streams) that outlives its socket.
+
+    The session re-opens it on every new socket, with the same creation parameter: at once
+    when any call reconnects the session, or when ``receive`` finds its channel lost to the
+    connection (``receive`` then reconnects, retrying with backoff like any call). Packets sent
+    while no socket was open are lost; ``reopened`` counts the re-opens. It ends when the
+    server closes the channel (``receive`` returns None), on a server error, or on ``close()``.
+    """
+
+    def __init__(
+        self, session: Session, endpoint: str, creation_parameter: Raw | UnsetType
+    ) -> None:
+        self._session = session
+        self.endpoint = endpoint
+        self._creation_parameter = creation_parameter
+        self._channel: Channel | None = None
+        self._attached_to: _Link | None = None
+        self.reopened = 0
+        self.finished = False
+
+    def _attach(self, link: _Link) -> None:
+        """Open this subscription's channel on a new socket (called by the session)."""
+        if self.finished or self._attached_to is link:
+            return
+        if self._attached_to is not None:
+            self.reopened += 1
+        self._attached_to = link
+        self._channel = self._session._open_channel_on(
+            link, self.endpoint, self._creation_parameter, None
+        )
+
+    def receive(self, timeout: float | None) -> Raw | None:
+        """The next packet, or None once the server closed the subscription.
+
+        A lost connection is not an end: the channel is re-opened on a new socket. A
+        connection that cannot be re-established raises LMStudioConnectionError (a later
+        ``receive`` tries again); ``timeout`` bounds the whole wait, reconnects included.
+        """
+        deadline = deadline_after(timeout)
+        what = f"waiting on the {self.endpoint} subscription"
+        while True:
+            if self.finished:
+                raise LocalProtocolError(f"the {self.endpoint} subscription has already finished")
+            channel = self._channel
+            if channel is None or channel.finished:
+                link = self._session._connect(deadline, None)
+                self._attach(link)
+                continue
+            try:
+                message = channel.receive(remaining(deadline, what))
+            except LMStudioConnectionError:
+                if self._channel is channel:  # not re-opened yet: reconnect on the next turn
+                    self._channel = None
+                continue
+            except BaseException:
+                if channel.finished:  # a server error ends the subscription
+                    self.close()
+                raise
+            if message is None:
+                self.close()
+            return message
+
+    def receive_value(self, timeout: float | None) -> Any:
+        """The next packet as plain JSON values, or None once the subscription ended."""
+        message = self.receive(check_timeout(timeout))
+        return None if message is None else msgspec.json.decode(message)
+
+    def close(self) -> None:
+        """Stop re-opening the channel and stop listening to it."""
+        self.finished = True
+        self._session._subscriptions.pop(id(self), None)
+        if self._channel is not None and not self._channel.finished:
+            self._channel.abandon()

@@ -12,13 +12,14 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Awaitable, Callable
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from msgspec import Raw, UnsetType
 
-from .._exceptions import LMStudioError, LocalProtocolError
+from .._exceptions import LMStudioError, LMStudioTimeoutError, LocalProtocolError
 from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
 from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
@@ -54,11 +55,28 @@ class ChannelOpener(Protocol):
     ) -> Channel: ...
 
 
+def _deadline_wait(
+    deadline_at: float | None, timeout: float | None, what: str, deadline: float | None
+) -> tuple[float | None, bool]:
+    """The wait for the next packet: ``timeout``, or less when the whole-call deadline comes
+    first (then True); LMStudioTimeoutError once the deadline has passed."""
+    if deadline_at is None:
+        return timeout, False
+    left = deadline_at - time.monotonic()
+    if left <= 0:
+        raise LMStudioTimeoutError(f"{what} did not finish within its deadline of {deadline:g} s")
+    if timeout is None or left < timeout:
+        return left, True
+    return timeout, False
+
+
 class PredictionStream(AwaitableSelf):
     """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
     ``result()``.
 
-    ``timeout`` bounds each wait for the next packet (not the whole prediction).
+    ``timeout`` bounds each wait for the next packet; ``deadline`` (seconds from the start of
+    the prediction) bounds the whole of it: past it, the prediction is cancelled and the wait
+    raises LMStudioTimeoutError.
     """
 
     def __init__(
@@ -73,8 +91,11 @@ class PredictionStream(AwaitableSelf):
         on_prompt_processing_progress: Callback[float] | None = None,
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
         on_message: Callback[AssistantMessageData] | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._session = session
+        self._deadline = deadline
+        self._deadline_at: float | None = None
         self._endpoint = endpoint
         self._parameter = parameter
         self._timeout = timeout
@@ -161,15 +182,31 @@ class PredictionStream(AwaitableSelf):
         self.close()
 
     def _step(self, timeout: float | None) -> list[PredictionEvent]:
+        if self._deadline is not None and self._deadline_at is None:
+            self._deadline_at = time.monotonic() + self._deadline
+        try:
+            wait, by_deadline = _deadline_wait(
+                self._deadline_at, timeout, "the prediction", self._deadline
+            )
+        except LMStudioTimeoutError:
+            self.cancel()
+            raise
         if self._channel is None:
             self._channel = self._session.open_channel(
-                self._endpoint, self._parameter, timeout=timeout
+                self._endpoint, self._parameter, timeout=wait
             )
             if self._cancel_requested:
                 self._channel.send(_CANCEL)
         channel = self._channel
         try:
-            message = channel.receive(timeout)
+            message = channel.receive(wait)
+        except LMStudioTimeoutError as exc:
+            self.cancel()  # give up on the prediction; the caller may still wait for its end
+            if by_deadline:
+                raise LMStudioTimeoutError(
+                    f"the prediction did not finish within its deadline of {self._deadline:g} s"
+                ) from exc
+            raise
         except LMStudioError as exc:
             if channel.finished:  # the server or the connection ended the channel for good
                 self._done = True
@@ -221,11 +258,24 @@ class Load(Generic[InstanceT]):
         self._state = LoadState(instance_type)
 
     def run(
-        self, on_progress: Callback[float] | None, timeout: float | None
+        self,
+        on_progress: Callback[float] | None,
+        timeout: float | None,
+        deadline: float | None = None,
     ) -> InstanceT:
+        """``timeout`` bounds each wait for a packet, ``deadline`` the whole load."""
+        deadline_at = None if deadline is None else time.monotonic() + deadline
         try:
             while self._state.instance is None:
-                message = self._channel.receive(timeout)
+                wait, by_deadline = _deadline_wait(deadline_at, timeout, "the load", deadline)
+                try:
+                    message = self._channel.receive(wait)
+                except LMStudioTimeoutError as exc:
+                    if by_deadline:
+                        raise LMStudioTimeoutError(
+                            f"the load did not finish within its deadline of {deadline:g} s"
+                        ) from exc
+                    raise
                 if message is None:
                     self._state.channel_closed()
                     continue

@@ -24,25 +24,38 @@ import functools
 import inspect
 import logging
 import socket
-import ssl
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import websockets
 
+if TYPE_CHECKING:
+    import ssl
+
 from .._exceptions import LMStudioConnectionError, LMStudioEventLoopError, LMStudioTimeoutError
-from .common import CLOSE_TIMEOUT, CallOutcome, connect_error, greeting_ok, greeting_request
+from .common import (
+    CLOSE_TIMEOUT,
+    DEFAULT_KEEPALIVE,
+    CallOutcome,
+    Keepalive,
+    connect_error,
+    greeting_ok,
+    greeting_request,
+    keepalive_error,
+)
 from .wscore import WebSocketCore
 
 __all__ = [
     "RUNS_COROUTINES",
     "AsyncAwaitableSelf",
+    "AsyncGate",
     "AsyncLock",
     "AsyncMailbox",
     "AsyncTransport",
     "AsyncWorker",
     "find_local_server_async",
+    "pause",
     "probe_greeting_async",
     "read_file_async",
     "run_concurrently_async",
@@ -98,6 +111,12 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+def _tls_context() -> ssl.SSLContext:
+    import ssl  # only wss:// needs it: a plain client need not load OpenSSL's libssl
+
+    return ssl.create_default_context()
+
+
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
@@ -149,6 +168,45 @@ class AsyncLock:
             self._lock.release()
 
 
+class AsyncGate:
+    """At most ``limit`` holders at once; the others queue (first come, first served), each
+    wait bounded by its timeout. ``release`` may be called from plain functions."""
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def acquire(self, timeout: float | None, what: str) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        expiry = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        try:
+            await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release()  # handed a slot just as the wait was cancelled: pass it on
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            if isinstance(exc, TimeoutError):
+                raise LMStudioTimeoutError(f"{what}: no free slot within {timeout:g} s") from None
+            raise
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class _StreamProtocol(asyncio.Protocol):
     """asyncio's callbacks, forwarded to the transport that owns the WebSocket core."""
 
@@ -180,10 +238,14 @@ class AsyncTransport:
         core: WebSocketCore,
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
+        keepalive: Keepalive,
     ) -> None:
         self._core = core
         self._on_text = on_text
         self._on_closed = on_closed
+        self._keepalive = keepalive
+        self._timers: list[asyncio.TimerHandle] = []
+        self._failure: LMStudioConnectionError | None = None  # why we dropped the socket
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
         self._handshake: asyncio.Future[None] = self._loop.create_future()
@@ -200,8 +262,9 @@ class AsyncTransport:
         timeout: float | None,
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
+        keepalive: Keepalive = DEFAULT_KEEPALIVE,
     ) -> AsyncTransport:
-        self = cls(WebSocketCore(url), on_text, on_closed)
+        self = cls(WebSocketCore(url), on_text, on_closed, keepalive)
         uri = self._core.uri
         loop = asyncio.get_running_loop()
         try:
@@ -210,7 +273,7 @@ class AsyncTransport:
                     lambda: _StreamProtocol(self),
                     uri.host,
                     uri.port,
-                    ssl=ssl.create_default_context() if uri.secure else None,
+                    ssl=_tls_context() if uri.secure else None,
                 )
                 self._transport = transport
                 self._write(self._core.data_to_send())
@@ -227,6 +290,8 @@ class AsyncTransport:
             self.abort()
             raise
         self._opened = True
+        if keepalive.interval is not None:
+            self._timers.append(self._loop.call_later(keepalive.interval, self._ping))
         return self
 
     def send(self, frame: str) -> None:
@@ -295,6 +360,38 @@ class AsyncTransport:
         except TimeoutError:
             self.abort()
 
+    # -- keepalive ------------------------------------------------------------------------------
+
+    def _ping(self) -> None:
+        """Send a ping unless one is still unanswered; judge it ``timeout`` seconds later."""
+        if self.closed:
+            return
+        interval, timeout = self._keepalive
+        assert interval is not None
+        self._timers = [
+            t for t in self._timers if not t.cancelled() and t.when() > self._loop.time()
+        ]
+        if self._core.unanswered_ping is None:
+            try:
+                payload = self._core.send_ping()
+            except websockets.WebSocketException:  # closing: the end is on its way
+                return
+            self._write(self._core.data_to_send())
+            if timeout is not None:
+                self._timers.append(self._loop.call_later(timeout, self._pong_due, payload))
+        self._timers.append(self._loop.call_later(interval, self._ping))
+
+    def _pong_due(self, payload: bytes) -> None:
+        if self.closed or self._core.unanswered_ping != payload:
+            return
+        # The peer is gone without a word (a black-holed route, a frozen host): no closing
+        # handshake, which could only wait in vain; every waiter gets this as the cause.
+        self._failure = keepalive_error(self._core.url, self._keepalive)
+        logger.warning("%s", self._failure)
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
     # -- asyncio callbacks ------------------------------------------------------------------------
 
     def _data_received(self, data: bytes) -> None:
@@ -319,6 +416,9 @@ class AsyncTransport:
 
     def _connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         if not self._handshake.done():
             self._handshake.set_exception(
                 exc or ConnectionResetError("the server closed the connection")
@@ -329,7 +429,9 @@ class AsyncTransport:
         self._lost.set_result(None)
         if self._opened or self._handshake.exception() is None:
             cause: BaseException
-            if self._closed_by_us:
+            if self._failure is not None:
+                cause = self._failure
+            elif self._closed_by_us:
                 cause = LMStudioConnectionError("the connection was closed by the client")
             else:
                 cause = exc or self._core.close_cause()
@@ -365,6 +467,11 @@ async def find_local_server_async(ports: tuple[int, ...], timeout: float) -> int
     """Probe every discovery port at once; the first port in list order that answers wins."""
     answers = await asyncio.gather(*(probe_greeting_async("127.0.0.1", p, timeout) for p in ports))
     return next((port for port, ok in zip(ports, answers, strict=True) if ok), None)
+
+
+async def pause(seconds: float) -> None:
+    """Wait between retries (twin of the sync transport's ``pause``)."""
+    await asyncio.sleep(seconds)
 
 
 async def read_file_async(path: Path) -> bytes:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import websockets
 
-from .._exceptions import AuthenticationError, LMStudioConnectionError
+from .._exceptions import AuthenticationError, LMStudioConnectionError, ServerNotFoundError
 from .._protocol.namespaces import MAX_FRAME_BYTES
 
 __all__ = [
     "CLOSE_TIMEOUT",
+    "DEFAULT_KEEPALIVE",
     "DISCOVERY_PORTS",
     "MAX_FRAME_BYTES",
     "CallOutcome",
+    "Keepalive",
+    "backoff_delay",
     "connect_error",
     "greeting_ok",
     "greeting_request",
+    "keepalive_error",
+    "transient",
 ]
 
 # LM Studio's fixed "API server ports", probed for /lmstudio-greeting (same list in every
@@ -27,6 +33,49 @@ DISCOVERY_PORTS = (41343, 52993, 16141, 39414, 22931)
 
 # How long closing a socket waits for the server's half of the closing handshake.
 CLOSE_TIMEOUT = 2.0
+
+
+class Keepalive(NamedTuple):
+    """WebSocket pings every ``interval`` seconds (None: no pings); a ping whose pong has not
+    come within ``timeout`` seconds (None: never judged) ends the socket with a connection
+    error. A peer that vanishes without closing is therefore noticed within about
+    ``interval + timeout`` seconds."""
+
+    interval: float | None
+    timeout: float | None
+
+
+# websockets' own defaults (ping_interval=20, ping_timeout=20).
+DEFAULT_KEEPALIVE = Keepalive(20.0, 20.0)
+
+# Retries: the first wait is BACKOFF_FIRST s, each next one twice the last, at most BACKOFF_MAX,
+# and each drawn at random between half and all of that ("equal jitter"), so that clients
+# that lost the same server do not come back in lockstep.
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 5.0
+
+
+def backoff_delay(attempt: int) -> float:
+    """How long to wait before retry number ``attempt`` (0 for the first retry)."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0**attempt)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def keepalive_error(url: str, keepalive: Keepalive) -> LMStudioConnectionError:
+    return LMStudioConnectionError(
+        f"{url} did not answer a keepalive ping within {keepalive.timeout:g} s: the server or "
+        "the network path to it is gone (keepalive_timeout= sets this limit)"
+    )
+
+
+def transient(error: BaseException) -> bool:
+    """Whether a connection error may go away by itself (worth a retry): a refused or dropped
+    connection, not a wrong address or identity (HTTP status, discovery, authentication)."""
+    if isinstance(error, AuthenticationError | ServerNotFoundError):
+        return False
+    if not isinstance(error, LMStudioConnectionError):
+        return False
+    return not isinstance(error.__cause__, websockets.InvalidStatus | websockets.InvalidURI)
 
 
 def greeting_request(host: str, port: int) -> bytes:

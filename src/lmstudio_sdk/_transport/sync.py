@@ -16,30 +16,40 @@ import concurrent.futures
 import contextlib
 import inspect
 import logging
-import queue
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any, Generic, TypeVar
 
 import websockets
 
 from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
-from .common import CLOSE_TIMEOUT, CallOutcome, connect_error, greeting_ok, greeting_request
+from .common import (
+    CLOSE_TIMEOUT,
+    DEFAULT_KEEPALIVE,
+    CallOutcome,
+    Keepalive,
+    connect_error,
+    greeting_ok,
+    greeting_request,
+    keepalive_error,
+)
 from .wscore import RECEIVE_BYTES, WebSocketCore
 
 __all__ = [
     "RUNS_COROUTINES",
     "AwaitableSelf",
+    "Gate",
     "Lock",
     "Mailbox",
     "Transport",
     "Worker",
     "find_local_server",
+    "pause",
     "probe_greeting",
     "read_file",
     "run_concurrently",
@@ -59,7 +69,7 @@ class Mailbox(Generic[T]):
     __slots__ = ("_queue",)
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[T] = queue.SimpleQueue()
+        self._queue: SimpleQueue[T] = SimpleQueue()
 
     def put(self, item: T) -> None:
         self._queue.put(item)
@@ -67,7 +77,7 @@ class Mailbox(Generic[T]):
     def get(self, timeout: float | None) -> T:
         try:
             return self._queue.get(timeout=timeout)
-        except queue.Empty:
+        except Empty:
             raise LMStudioTimeoutError(f"no answer from LM Studio within {timeout:g} s") from None
 
 
@@ -107,6 +117,21 @@ class Lock:
             self._lock.release()
 
 
+class Gate:
+    """At most ``limit`` holders at once; the others queue, each wait bounded by its timeout.
+    ``release`` may be called from any thread (the reader's, when a channel ends)."""
+
+    def __init__(self, limit: int) -> None:
+        self._slots = threading.Semaphore(limit)
+
+    def acquire(self, timeout: float | None, what: str) -> None:
+        if not self._slots.acquire(timeout=timeout):
+            raise LMStudioTimeoutError(f"{what}: no free slot within {timeout:g} s")
+
+    def release(self) -> None:
+        self._slots.release()
+
+
 class Transport:
     """One open WebSocket; frames in go to ``on_text``, the end goes to ``on_closed``.
 
@@ -123,6 +148,9 @@ class Transport:
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
         pending: list[str],
+        *,
+        secure: bool,
+        keepalive: Keepalive = DEFAULT_KEEPALIVE,
     ) -> None:
         self._sock = sock
         self._core = core
@@ -136,14 +164,20 @@ class Transport:
         self._writing = False
         self._writer: threading.Thread | None = None
         # TLS sockets refuse send() flags: they always go through the writer thread.
-        self._direct = _DONTWAIT != 0 and not isinstance(sock, ssl.SSLSocket)
+        self._direct = _DONTWAIT != 0 and not secure
         self._ended = threading.Event()
         self._closed_by_us = False
+        self._failure: LMStudioConnectionError | None = None  # why we dropped the socket
         self.closed = False
         self._reader = threading.Thread(
             target=self._read_loop, args=(pending,), name="lmstudio-sdk reader", daemon=True
         )
         self._reader.start()
+        self._keepalive = keepalive
+        if keepalive.interval is not None:
+            threading.Thread(
+                target=self._keepalive_loop, name="lmstudio-sdk keepalive", daemon=True
+            ).start()
 
     @classmethod
     def connect(
@@ -153,6 +187,7 @@ class Transport:
         timeout: float | None,
         on_text: Callable[[str], None],
         on_closed: Callable[[BaseException | None], None],
+        keepalive: Keepalive = DEFAULT_KEEPALIVE,
     ) -> Transport:
         core = WebSocketCore(url)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -167,6 +202,8 @@ class Transport:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if core.uri.secure:
+                import ssl  # only wss:// needs it (~3 MB of RSS: OpenSSL's libssl)
+
                 context = ssl.create_default_context()
                 sock = context.wrap_socket(sock, server_hostname=core.uri.host)
             sock.sendall(core.data_to_send())
@@ -189,7 +226,9 @@ class Transport:
         except (OSError, websockets.WebSocketException) as exc:
             sock.close()
             raise connect_error(url, exc) from exc
-        return cls(sock, core, on_text, on_closed, pending)
+        return cls(
+            sock, core, on_text, on_closed, pending, secure=core.uri.secure, keepalive=keepalive
+        )
 
     def send(self, frame: str) -> None:
         """Send one text frame; never blocks. Frames after close are dropped."""
@@ -263,7 +302,9 @@ class Transport:
             with self._mutex:
                 self.closed = True
                 self._backlog_changed.notify_all()
-                if self._closed_by_us:
+                if self._failure is not None:
+                    cause = self._failure
+                elif self._closed_by_us:
                     cause = LMStudioConnectionError("the connection was closed by the client")
                 elif cause is None:
                     cause = self._core.close_cause()
@@ -271,6 +312,44 @@ class Transport:
                 self._sock.close()
             self._ended.set()
             self._on_closed(cause)
+
+    def _keepalive_loop(self) -> None:
+        """Send a ping every ``interval`` s unless one is still unanswered; a ping without its
+        pong after ``timeout`` s drops the socket (the reader then reports the failure)."""
+        interval, timeout = self._keepalive
+        assert interval is not None
+        next_ping = time.monotonic() + interval
+        judged: tuple[bytes, float] | None = None  # (ping payload, when its pong is due)
+        while True:
+            due = next_ping if judged is None else min(next_ping, judged[1])
+            if self._ended.wait(max(due - time.monotonic(), 0.0)):
+                return
+            now = time.monotonic()
+            with self._mutex:
+                if self.closed:
+                    return
+                if judged is not None and now >= judged[1]:
+                    if self._core.unanswered_ping == judged[0]:
+                        self._failure = keepalive_error(self._core.url, self._keepalive)
+                        self.closed = True
+                        self._backlog_changed.notify_all()
+                        break
+                    judged = None
+                if now >= next_ping:
+                    next_ping = now + interval
+                    if self._core.unanswered_ping is None:
+                        try:
+                            payload = self._core.send_ping()
+                        except websockets.WebSocketException:  # closing: the end is on its way
+                            return
+                        self._write_locked(self._core.data_to_send())
+                        if timeout is not None:
+                            judged = (payload, now + timeout)
+        # The peer is gone without a word (a black-holed route, a frozen host): no closing
+        # handshake, which could only wait in vain. The reader wakes up and reports the cause.
+        logger.warning("%s", self._failure)
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def _write_locked(self, data: bytes) -> None:
         """Write what the kernel takes now; queue the rest for the writer. Holds the mutex."""
@@ -326,10 +405,29 @@ def probe_greeting(host: str, port: int, timeout: float) -> bool:
 
 
 def find_local_server(ports: tuple[int, ...], timeout: float) -> int | None:
-    """Probe every discovery port at once; the first port in list order that answers wins."""
-    with ThreadPoolExecutor(max_workers=len(ports), thread_name_prefix="lmstudio-probe") as pool:
-        answers = list(pool.map(lambda p: probe_greeting("127.0.0.1", p, timeout), ports))
+    """Probe every discovery port at once; the first port in list order that answers wins.
+
+    Plain threads, not concurrent.futures: its import costs ~0.8 MB of RSS in every process.
+    """
+    answers = [False] * len(ports)
+
+    def probe(index: int) -> None:
+        answers[index] = probe_greeting("127.0.0.1", ports[index], timeout)
+
+    threads = [
+        threading.Thread(target=probe, args=(i,), name="lmstudio-probe", daemon=True)
+        for i in range(len(ports))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return next((port for port, ok in zip(ports, answers, strict=True) if ok), None)
+
+
+def pause(seconds: float) -> None:
+    """Wait between retries (twin of the asyncio transport's ``pause``)."""
+    time.sleep(seconds)
 
 
 def read_file(path: Path) -> bytes:

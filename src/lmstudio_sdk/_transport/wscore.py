@@ -8,6 +8,8 @@ message (their drivers run a reader of their own, ours would be a second one).
 
 from __future__ import annotations
 
+import itertools
+
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidURI
 from websockets.frames import Frame, Opcode
@@ -27,6 +29,7 @@ class WebSocketCore:
     """One client connection's WebSocket state; not thread-safe (drivers hold a lock)."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         try:
             self.uri: WebSocketURI = parse_uri(url)
         except InvalidURI as exc:
@@ -35,6 +38,9 @@ class WebSocketCore:
         self.protocol.send_request(self.protocol.connect())
         self.response: Response | None = None
         self._parts: list[bytes] = []
+        # Keepalive: the payload of the ping still waiting for its pong (None: none is).
+        self._ping_numbers = itertools.count(1)
+        self.unanswered_ping: bytes | None = None
 
     @property
     def handshake_error(self) -> Exception | None:
@@ -55,6 +61,17 @@ class WebSocketCore:
 
     def send_text(self, text: str) -> None:
         self.protocol.send_text(text.encode())
+
+    def send_ping(self) -> bytes:
+        """Queue a keepalive ping with a payload of its own; returns that payload.
+
+        Its pong (the same payload, RFC 6455 §5.5.3) clears ``unanswered_ping``; a pong for an
+        older ping does not. A ping sent while another is unanswered replaces it.
+        """
+        payload = b"lmstudio-sdk keepalive %d" % next(self._ping_numbers)
+        self.protocol.send_ping(payload)
+        self.unanswered_ping = payload
+        return payload
 
     def send_close(self) -> None:
         if self.protocol.state is State.OPEN:
@@ -77,8 +94,12 @@ class WebSocketCore:
                     self._parts = [bytes(event.data)]
                 elif event.opcode is Opcode.CONT:
                     self._parts.append(bytes(event.data))
+                elif event.opcode is Opcode.PONG:
+                    if bytes(event.data) == self.unanswered_ping:
+                        self.unanswered_ping = None
+                    continue
                 else:
-                    continue  # ping/pong/close: the protocol already answered them
+                    continue  # ping/close: the protocol already answered them
                 if event.fin:
                     texts.append(b"".join(self._parts).decode("utf-8", "replace"))
                     self._parts = []
