@@ -1,43 +1,67 @@
-"""Ask for JSON that follows a schema, and read it back parsed.
+"""Ask for JSON that follows a type, read it back as that type, and watch it stream in.
 
 python examples/structured_output.py [HOST] [MODEL]
+
+``response_format=`` takes a msgspec Struct (below), a pydantic model (if pydantic is
+installed), a dataclass, a TypedDict or a JSON schema dict; ``result.parsed`` is then an
+instance of that type (mypy sees it), and ``stream.partial()`` yields the object as it grows.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any
+
+import msgspec
 
 import lmstudio_sdk as lms
 
-PERSON: dict[str, Any] = {
-    "type": "object",
-    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-    "required": ["name", "age"],
-}
+
+class Person(msgspec.Struct):
+    name: str
+    age: int
+
+
+# Greedy decoding and room for the whole object: a reply cut off by max_tokens is not JSON.
+CONFIG: lms.LlmPredictionConfigDict = {"max_tokens": 80, "temperature": 0}
 
 
 def main(host: str | None, model_key: str | None) -> None:
     with lms.Client(host) as client:
         model = client.llm.model(model_key)
         try:
-            result = model.respond(
-                "Invent a person.",
-                # Greedy decoding: with SmolLM2 under llama-cpp-python 0.3.36, sampled output
-                # occasionally escaped the JSON grammar (about 1 in 30 at temperature 0.8).
-                config={
-                    "structured": {"type": "json", "jsonSchema": PERSON},
-                    "max_tokens": 80,
-                    "temperature": 0,
-                },
-            )
+            result = model.respond("Invent a person.", response_format=Person, config=CONFIG)
         except lms.LMStudioServerError as exc:
             print(f"the server refused: {exc}")
             return
         try:
-            print(result.parsed)
-        except lms.StructuredOutputError as exc:  # e.g. max_tokens cut the JSON off
-            print(f"no complete JSON ({exc.stop_reason}): {exc.raw_text!r}")
+            person = result.parsed  # a Person
+        except lms.StructuredOutputError as exc:  # cut off, or not a valid Person
+            print(f"no valid {exc.target} ({exc.stop_reason}): {exc.raw_text!r}")
+            return
+        print("msgspec:", json.dumps(msgspec.to_builtins(person)))
+        print("pydantic:", with_pydantic(model))
+        stream = model.respond_stream("Invent a person.", response_format=Person, config=CONFIG)
+        snapshots = list(stream.partial())  # dicts growing as the JSON streams in
+        print(f"partial: {len(snapshots)} snapshots, the last {json.dumps(snapshots[-1])}")
+
+
+def with_pydantic(model: lms.LLM) -> str:
+    """The same with a pydantic model; pydantic is optional for the SDK."""
+    try:
+        import pydantic
+    except ImportError:
+        return "not installed"
+
+    class PersonModel(pydantic.BaseModel):
+        name: str
+        age: int
+
+    result = model.respond("Invent a person.", response_format=PersonModel, config=CONFIG)
+    try:
+        return result.parsed.model_dump_json()  # a PersonModel
+    except lms.StructuredOutputError as exc:
+        return f"no valid {exc.target}: {exc.raw_text!r}"
 
 
 def arguments() -> tuple[str | None, str | None]:

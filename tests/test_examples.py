@@ -60,6 +60,17 @@ def test_every_example_has_a_usage_docstring(name: str) -> None:
     assert text.startswith('"""') and f"python examples/{name}" in text
 
 
+def test_structured_output_against_an_engine_that_ignores_the_schema(server: RunningServer) -> None:
+    # The scripted engine echoes instead of following the schema: the typed error path.
+    out = run_example("structured_output.py", server.url, "scripted-echo-1b")
+    assert out == "no valid Person (eosFound): 'You said: Invent a person.'\n"
+
+
+def test_logprobs_when_the_engine_sends_none(server: RunningServer) -> None:
+    out = run_example("logprobs.py", server.url, "scripted-echo-1b")
+    assert out == "the server sent no log-probabilities\n"
+
+
 def test_tool_agent(server: RunningServer) -> None:
     # The scripted model calls the tools its message names, both in one round.
     question = '!tool multiply {"a": 12.5, "b": 8}\n!tool current_time {"timezone_offset_hours": 0}'

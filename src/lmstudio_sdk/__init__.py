@@ -72,6 +72,7 @@ _PUBLIC: dict[str, str] = {
     "RuntimeLog": "._protocol.results",
     "ServerInfo": "._protocol.results",
     "ServerLog": "._protocol.results",
+    "JsonValue": "._protocol.partial_json",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
     "ChatHistoryData": "._protocol.packets.shared",
@@ -79,6 +80,8 @@ _PUBLIC: dict[str, str] = {
     "EmbeddingModelInfo": "._protocol.packets.shared",
     "EmbeddingModelInstanceInfo": "._protocol.packets.shared",
     "FilePart": "._protocol.packets.shared",
+    "FragmentToken": "._protocol.packets.shared",
+    "TokenCandidate": "._protocol.packets.shared",
     "KVConfig": "._protocol.packets.shared",
     "LLMInfo": "._protocol.packets.shared",
     "LLMInstanceInfo": "._protocol.packets.shared",
@@ -195,13 +198,16 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
     from ._protocol.packets.shared import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
     from ._protocol.packets.shared import FilePart as FilePart
+    from ._protocol.packets.shared import FragmentToken as FragmentToken
     from ._protocol.packets.shared import KVConfig as KVConfig
     from ._protocol.packets.shared import LLMInfo as LLMInfo
     from ._protocol.packets.shared import LLMInstanceInfo as LLMInstanceInfo
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
+    from ._protocol.packets.shared import TokenCandidate as TokenCandidate
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
     from ._protocol.packets.shared import ToolCallResultPart as ToolCallResultPart
+    from ._protocol.partial_json import JsonValue as JsonValue
     from ._protocol.prediction import PredictionEvent as PredictionEvent
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress

@@ -20,7 +20,7 @@
     │   └── RemoteProtocolError                     the server sent something off-protocol
     ├── LMStudioValueError (ValueError)             bad input from the caller
     │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
-    ├── StructuredOutputError (ValueError)          `.parsed` of a reply that is not JSON
+    ├── StructuredOutputError (ValueError)          `.parsed` of a reply that is not the asked type
     ├── ToolCallError                               a tool call of act() went wrong
     │   ├── ToolArgumentsError                      the model's arguments do not fit the tool
     │   ├── InvalidToolRequestError                 the model asked for no tool, or garbled it
@@ -171,15 +171,28 @@ class ConfigKeyError(LMStudioValueError, KeyError):
 
 
 class StructuredOutputError(LMStudioError, ValueError):
-    """A reply could not be read as JSON, typically because ``max_tokens`` cut it off.
+    """A structured reply is not what was asked for: not JSON (typically because ``max_tokens``
+    cut it off), or JSON that does not validate as the ``response_format`` type.
 
     ``raw_text`` is what the model produced; ``stop_reason`` is why it stopped
-    (``"maxPredictedTokensReached"``, ``"contextLengthReached"``, ...).
+    (``"maxPredictedTokensReached"``, ``"contextLengthReached"``, ...); ``target`` names what
+    the reply should have been (the ``response_format`` type's name, or ``"JSON value"``);
+    ``error`` is the parser's or validator's own exception (also the ``__cause__``).
     """
 
-    def __init__(self, message: str, *, raw_text: str, stop_reason: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_text: str,
+        stop_reason: str,
+        target: str = "JSON value",
+        error: BaseException | None = None,
+    ) -> None:
         self.raw_text = raw_text
         self.stop_reason = stop_reason
+        self.target = target
+        self.error = error
         super().__init__(message)
 
 

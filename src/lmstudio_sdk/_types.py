@@ -8,7 +8,7 @@ import functools
 import inspect
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Final, Literal, ParamSpec, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeAlias, TypeVar
 
 from ._exceptions import LMStudioValueError
 
@@ -18,6 +18,7 @@ __all__ = [
     "AsyncRoundCallback",
     "Callback",
     "NotGiven",
+    "ParsedT",
     "RoundCallback",
     "Timeout",
     "call_async_hook",
@@ -31,6 +32,15 @@ __all__ = [
     "run_async_callback",
     "run_callback",
 ]
+
+
+if TYPE_CHECKING:  # a default (PEP 696): a bare ``PredictionResult`` means ``[Any]``
+    from typing_extensions import TypeVar as DefaultTypeVar
+
+    ParsedT = DefaultTypeVar("ParsedT", default=Any)
+else:  # type checkers only: Python 3.11's TypeVar takes no default, and none is needed here
+    ParsedT = TypeVar("ParsedT")
+"""What ``response_format=`` makes of a reply (``PredictionResult[ParsedT].parsed``)."""
 
 
 class NotGiven(enum.Enum):

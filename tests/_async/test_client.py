@@ -221,7 +221,7 @@ async def test_unknown_model_is_a_typed_error(client: lms.AsyncClient) -> None:
 async def test_misspelt_config_key_names_the_fix(client: lms.AsyncClient) -> None:
     model = client.llm.handle(ECHO)
     with pytest.raises(lms.ConfigKeyError) as caught:
-        await model.respond("hi", config={"temprature": 0.5})  # type: ignore[arg-type]
+        await model.respond("hi", config={"temprature": 0.5})  # type: ignore[call-overload]
     assert "temprature" in str(caught.value) and "temperature" in str(caught.value)
 
 

@@ -222,7 +222,7 @@ def test_unknown_model_is_a_typed_error(client: lms.Client) -> None:
 def test_misspelt_config_key_names_the_fix(client: lms.Client) -> None:
     model = client.llm.handle(ECHO)
     with pytest.raises(lms.ConfigKeyError) as caught:
-        model.respond("hi", config={"temprature": 0.5})  # type: ignore[arg-type]
+        model.respond("hi", config={"temprature": 0.5})  # type: ignore[call-overload]
     assert "temprature" in str(caught.value) and "temperature" in str(caught.value)
 
 

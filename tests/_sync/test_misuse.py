@@ -91,25 +91,25 @@ def test_unknown_prediction_keywords_are_refused(server: RunningServer) -> None:
     with lms.Client(server.url, timeout=10) as client:
         model = client.llm.model(ECHO)
         with pytest.raises(lms.LMStudioValueError, match=r"config=, e\.g\. config=\{'max_tokens'"):
-            model.respond("!long 50", max_tokens=3)  # type: ignore[call-arg]
+            model.respond("!long 50", max_tokens=3)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match=r"use respond_stream\(\) to stream"):
-            model.respond("hi", stream=True)  # type: ignore[call-arg]
+            model.respond("hi", stream=True)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match=r"use complete_stream\(\)"):
-            model.complete("hi", stream=True)  # type: ignore[call-arg]
+            model.complete("hi", stream=True)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="did you mean 'on_fragment'"):
-            model.respond_stream("hi", on_fragmnt=print)  # type: ignore[call-arg]
+            model.respond_stream("hi", on_fragmnt=print)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="did you mean 'timeout'"):
             model.tokenize("hi", timeot=3)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="preset must be a string"):
-            model.respond("hi", preset=5)  # type: ignore[arg-type]
+            model.respond("hi", preset=5)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="on_fragment must be a function"):
-            model.respond("hi", on_fragment="print")  # type: ignore[arg-type]
+            model.respond("hi", on_fragment="print")  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="max_tokens must be a positive integer"):
             model.respond("hi", config={"max_tokens": -5})
         with pytest.raises(lms.ConfigKeyError, match="did you mean 'json_schema'"):
-            model.respond(
+            model.respond(  # type: ignore[call-overload]
                 "hi",
-                config={"structured": {"type": "json", "json_schem": {}}},  # type: ignore[arg-type]
+                config={"structured": {"type": "json", "json_schem": {}}},
             )
         assert (
             model.respond("!long 50", config={"max_tokens": 3})

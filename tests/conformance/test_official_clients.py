@@ -16,6 +16,7 @@ Features a client lacks have no scenario for it: lmstudio 1.5.0 has no LM Studio
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,16 @@ FINISHED = {"eosFound", "maxPredictedTokensReached"}
 
 
 # -- checks, one per scenario (shared by all clients and engines) -------------------------------
+
+
+def check_structured(d: Detail, x: Expectations) -> None:
+    # The client's own zod parsing succeeded (the scenario would have failed otherwise).
+    parsed = d["parsed"]
+    assert set(parsed) == {"name", "age"}, d
+    assert isinstance(parsed["name"], str) and isinstance(parsed["age"], int), d
+    assert json.loads(d["content"]) == parsed
+    sent = d["sentStructured"]
+    assert sent["type"] == "json" and set(sent["jsonSchema"]["required"]) == {"name", "age"}, sent
 
 
 def check_lmstudio_version(d: Detail, x: Expectations) -> None:
@@ -337,6 +348,7 @@ def check_stream_logs(d: Detail, x: Expectations) -> None:
 
 CHECKS: dict[str, Callable[[Detail, Expectations], None]] = {
     "lmstudio_version": check_lmstudio_version,
+    "structured": check_structured,
     "list_downloaded": check_list_downloaded,
     "get_or_load": check_get_or_load,
     "list_loaded": check_list_loaded,
@@ -380,7 +392,7 @@ REFUSED: dict[str, dict[str, str]] = {
 
 # Scenarios only the TypeScript script runs (lmstudio 1.5.0 has no version call and no log
 # stream; its act() is exercised by our own act() in tests/llama/test_sdk_e2e.py instead).
-TS_ONLY = ("lmstudio_version", "stream_logs", "act_two_tools")
+TS_ONLY = ("lmstudio_version", "stream_logs", "act_two_tools", "structured")
 COMMON = [name for name in CHECKS if name not in TS_ONLY]
 TS_SCENARIOS = [*TS_ONLY, *COMMON]
 PY_SCENARIOS = [f"{flavour}.{name}" for flavour in ("sync", "async") for name in COMMON]

@@ -18,6 +18,7 @@
 // This file only *uses* the official client; it never reaches into its internals.
 
 import { LMStudioClient, rawFunctionTool } from "@lmstudio/sdk";
+import { z } from "zod"; // the SDK's own dependency: its typed structured-output path
 
 const LOAD_IDENTIFIER = "conformance-ts-load";
 const UNKNOWN_MODEL = "no-such-model";
@@ -49,6 +50,9 @@ const ENGINES = {
     cancelAfter: 3,
     errorPrompt: "!error",
     errorConfig: undefined,
+    // The scripted engine ignores the schema: `!say` makes it answer with this JSON.
+    structuredPrompt: '!say {"name": "Ada", "age": 36}',
+    structuredConfig: {},
     // Two calls in one round, then the scripted model answers with the results.
     actPrompt: '!tool add {"a": 2, "b": 3}\n!tool multiply {"a": 4, "b": 5}',
     actConfig: {},
@@ -69,6 +73,8 @@ const ENGINES = {
     // before evaluation under the stopAtLimit overflow policy.
     errorPrompt: "hello ".repeat(10_000),
     errorConfig: { contextOverflowPolicy: "stopAtLimit" },
+    structuredPrompt: "Invent a person.",
+    structuredConfig: { temperature: 0, maxTokens: 60 },
     // A required tool call (a grammar makes SmolLM2 produce one that fits a tool's schema),
     // then, with tools withheld on the last round, an answer.
     actPrompt: "What is 2 plus 3? Use a tool.",
@@ -283,6 +289,25 @@ async function featureScenarios(client) {
     const userText = "hello conformance world";
     const prediction = model.respond([{ role: "user", content: userText }], E.predictConfig);
     return { userText, ...(await collectPrediction(prediction)) };
+  });
+
+  await run("structured", async () => {
+    // A zod schema: the client sends its JSON schema and parses the reply with it.
+    const model = await llm();
+    const person = z.object({ name: z.string(), age: z.number().int() });
+    const result = await model.respond([{ role: "user", content: E.structuredPrompt }], {
+      ...E.structuredConfig,
+      structured: person,
+    });
+    const sent = result.predictionConfig.fields.find(
+      (f) => f.key === "llm.prediction.structured",
+    );
+    return {
+      content: result.content,
+      parsed: result.parsed,
+      stopReason: result.stats.stopReason,
+      sentStructured: sent ? sent.value : null,
+    };
   });
 
   await run("complete", async () => {

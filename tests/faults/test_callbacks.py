@@ -49,7 +49,7 @@ def test_sync_prediction_callback_raises(slow_thread: ServerThread, which: str) 
         error, callback = raising(after=2)
         since = time.monotonic()
         with pytest.raises(Boom) as caught:
-            model.respond("!long 500", **{which: callback})  # type: ignore[arg-type]
+            model.respond("!long 500", **{which: callback})  # type: ignore[call-overload]
         assert caught.value is error
         # The server stopped the prediction (the next one would wait 10 s for it otherwise).
         started = time.monotonic()
@@ -82,7 +82,7 @@ async def test_async_prediction_callback_raises(slow_thread: ServerThread, which
         model = await client.llm.model(ECHO)
         error, callback = raising(after=2)
         since = time.monotonic()
-        stream = model.respond_stream("!long 500", **{which: callback})  # type: ignore[arg-type]
+        stream = model.respond_stream("!long 500", **{which: callback})  # type: ignore[call-overload]
         with pytest.raises(Boom) as caught:
             async for _ in stream:
                 pass

@@ -234,8 +234,11 @@ def test_structured_output_example(llama_url: str) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    person = json.loads(done.stdout.replace("'", '"'))
-    assert isinstance(person["name"], str) and isinstance(person["age"], int)
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines())
+    for kind in ("msgspec", "pydantic"):
+        person = json.loads(lines[kind])
+        assert isinstance(person["name"], str) and isinstance(person["age"], int), lines
+    assert lines["partial"].endswith(f"the last {lines['msgspec']}"), lines
 
 
 # The conformance suite's act_two_tools scenario (the official TS client's act()), run by our
@@ -300,3 +303,36 @@ def test_act_with_two_tools_sync(llama_url: str) -> None:
             max_prediction_rounds=2,
         )
         _check_act(result, calls)
+
+
+def test_logprobs_example(llama_url: str) -> None:
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "logprobs.py"
+    done = subprocess.run(
+        [sys.executable, str(example), llama_url, SMOL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    # Each token: its probability, then three alternatives with theirs.
+    assert lines and all("top: " in line and line.count("%") == 4 for line in lines), lines
+
+
+async def test_logprobs_and_refused_thinking_through_the_client(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    stream = model.respond_stream(
+        "Name a colour.", config={"temperature": 0, "max_tokens": 5, "log_probs": 2}
+    )
+    fragments = [f async for f in stream]
+    result = await stream.result()
+    assert result.tokens is not None and len(result.tokens) == result.stats.predicted_tokens_count
+    assert [t for f in fragments for t in f.tokens or []] == result.tokens
+    assert all(t.candidates is not None and len(t.candidates) == 2 for t in result.tokens)
+    with pytest.raises(lms.UnsupportedFeatureError, match="enableThinking") as caught:
+        await model.respond("Hi", config={"enable_thinking": False})
+    assert caught.value.display_data["feature"] == "llm.prediction.reasoning.enableThinking"

@@ -118,6 +118,18 @@ async def test_structured_output(client: lms.AsyncClient) -> None:
     assert isinstance(parsed, dict) and isinstance(parsed["age"], int)
 
 
+async def test_logprobs_are_forwarded(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    result = await model.respond(
+        "Name a colour.", config={"temperature": 0, "max_tokens": 6, "log_probs": 2}
+    )
+    assert result.tokens, "llama_cpp.server sent no logprobs"
+    assert "".join(t.text for t in result.tokens) == result.content
+    for token in result.tokens:
+        assert token.log_prob is not None and token.log_prob <= 0
+        assert token.candidates is not None and len(token.candidates) == 2
+
+
 async def test_forced_tool_call(client: lms.AsyncClient) -> None:
     model = await client.llm.model(SMOL)
     result = await model.respond(

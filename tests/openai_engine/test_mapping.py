@@ -19,6 +19,7 @@ from lmstudio_sdk._protocol.packets.shared import (
 )
 from lmstudio_sdk.server.engines.base import (
     FragmentGenerated,
+    TokenLogProb,
     ToolCallArgumentFragment,
     ToolCallEnded,
     ToolCallFailed,
@@ -32,7 +33,7 @@ from lmstudio_sdk.server.engines.openai.request_body import (
     settings_from_config,
 )
 from lmstudio_sdk.server.engines.openai.sse import DONE, SseDecoder
-from lmstudio_sdk.server.engines.openai.stream_mapping import ChunkMapper
+from lmstudio_sdk.server.engines.openai.stream_mapping import ChunkMapper, upstream_logprobs
 from lmstudio_sdk.server.errors import ServerError
 
 from .fake_upstream import chunk
@@ -302,3 +303,30 @@ def test_chat_with_tool_round_becomes_openai_messages() -> None:
         },
         {"role": "tool", "tool_call_id": "c1", "content": "1"},
     ]
+
+
+def test_chat_logprobs_ride_on_the_fragments() -> None:
+    mapper = ChunkMapper([], None, logprobs=True)
+    first = chunk("Hel")
+    first["choices"][0]["logprobs"] = {
+        "content": [
+            {
+                "token": "Hel",
+                "logprob": -0.5,
+                "top_logprobs": [{"token": "Hel", "logprob": -0.5}, {"token": "Hi", "logprob": -1}],
+            }
+        ]
+    }
+    events = feed_all(mapper, [first, chunk("lo"), chunk(finish="stop")])
+    assert events[0].tokens == (
+        TokenLogProb("Hel", -1, -0.5, (("Hel", -1, -0.5), ("Hi", -1, -1.0))),
+    )
+    assert events[1].tokens == ()  # the upstream sent none for this one
+
+
+def test_completion_logprobs_shape() -> None:
+    tokens = upstream_logprobs(
+        {"tokens": [" a"], "token_logprobs": [-0.25], "top_logprobs": [{" b": -2, " a": -0.25}]}
+    )
+    assert tokens == [TokenLogProb(" a", -1, -0.25, ((" a", -1, -0.25), (" b", -1, -2.0)))]
+    assert upstream_logprobs(None) == [] and upstream_logprobs({"content": None}) == []

@@ -8,18 +8,19 @@ callback or extra dict travels down the stack.
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any, get_args
+from typing import Any, Generic, get_args
 
 import msgspec
 from msgspec import Raw
 
-from .._exceptions import RemoteProtocolError, StructuredOutputError
+from .._exceptions import RemoteProtocolError
+from .._types import ParsedT
 from .errors import parse_error_data
 from .packets import ENDPOINTS
 from .packets.llm import PredictToolCallGenerationEndPacket, PredictToolCallGenerationFailedPacket
 from .packets.shared import (
+    FragmentToken,
     KVConfig,
     LLMInstanceInfo,
     PredictFragmentPacket,
@@ -33,6 +34,7 @@ from .packets.shared import (
     PromptProcessingDetails,
     ToolCallRequest,
 )
+from .structured import ResponseFormat, json_reply
 from .tolerance import fill_packet, note_enum
 
 __all__ = [
@@ -110,8 +112,8 @@ PredictionEvent = (
 )
 
 
-class PredictionResult(msgspec.Struct, frozen=True):
-    """A finished prediction."""
+class PredictionResult(msgspec.Struct, Generic[ParsedT], frozen=True):
+    """A finished prediction; ``parsed`` is the reply as the ``response_format`` type."""
 
     content: str
     """Everything the model produced, reasoning included."""
@@ -124,47 +126,46 @@ class PredictionResult(msgspec.Struct, frozen=True):
     tool_calls: list[ToolCallRequest] = msgspec.field(default_factory=list)
     structured: bool = False
     round_index: int = 0
+    response_format: ResponseFormat[ParsedT] | None = None
+    """What ``response_format=`` asked for (None: none was given)."""
+    tokens: list[FragmentToken] | None = None
+    """Every generated token with its log-probability and top alternatives, when
+    ``config={"log_probs": k}`` asked for them (None otherwise)."""
 
     @property
-    def parsed(self) -> Any:
-        """The content decoded as JSON (for structured output).
+    def parsed(self) -> ParsedT:
+        """The reply as the ``response_format`` type (an instance of the pydantic model,
+        Struct, dataclass or TypedDict; plain JSON values for a JSON schema dict; the text for
+        a GBNF grammar); without ``response_format``, the content decoded as JSON.
 
         Raises:
             StructuredOutputError: the content is not JSON (for example because
-                ``max_tokens`` cut it off); it carries ``raw_text`` and ``stop_reason``.
+                ``max_tokens`` cut it off) or does not validate as the type; it carries
+                ``raw_text``, ``stop_reason``, ``target`` and the validator's ``error``.
         """
-        try:
-            return json.loads(self.content)
-        except json.JSONDecodeError as exc:
-            reason = self.stats.stop_reason
-            why = _CUT_OFF.get(reason, f"the model stopped with {reason!r}")
-            raise StructuredOutputError(
-                f"the reply is not valid JSON ({exc.msg} at character {exc.pos}); {why}",
-                raw_text=self.content,
-                stop_reason=reason,
-            ) from None
+        text = self.non_reasoning_content if self.reasoning_content else self.content
+        if self.response_format is not None:
+            return self.response_format.parse(text, self.stats.stop_reason)
+        parsed: ParsedT = json_reply(text, self.stats.stop_reason)
+        return parsed
 
     def __str__(self) -> str:
         return self.content
 
 
-_CUT_OFF: dict[str, str] = {
-    "maxPredictedTokensReached": "max_tokens cut it off: raise max_tokens or pass False",
-    "contextLengthReached": "the context length cut it off: load the model with more context",
-    "userStopped": "the prediction was cancelled before the JSON ended",
-    "stopStringFound": "a stop string ended it",
-}
-
-
 class PredictionState:
     """Accumulates one prediction channel's packets into events and a result."""
 
-    def __init__(self, *, structured: bool = False) -> None:
-        self._structured = structured
+    def __init__(
+        self, *, structured: bool = False, response_format: ResponseFormat[Any] | None = None
+    ) -> None:
+        self._structured = structured or response_format is not None
+        self._response_format = response_format
         self._content: list[str] = []
         self._reasoning: list[str] = []
         self._non_reasoning: list[str] = []
         self._tool_calls: list[ToolCallRequest] = []
+        self._tokens: list[FragmentToken] | None = None
         self._success: PredictSuccessPacket | None = None
         self.first_fragment_seen = False
 
@@ -187,6 +188,10 @@ class PredictionState:
                 note_enum("reasoningType", fragment.reasoning_type)
                 self.first_fragment_seen = True
                 self._content.append(fragment.content)
+                if fragment.tokens is not None:
+                    if self._tokens is None:
+                        self._tokens = []
+                    self._tokens.extend(fragment.tokens)
                 if not fragment.is_structural:
                     if fragment.reasoning_type == "reasoning":
                         self._reasoning.append(fragment.content)
@@ -223,7 +228,7 @@ class PredictionState:
                 "LM Studio closed the prediction channel before sending the final result"
             )
 
-    def result(self) -> PredictionResult:
+    def result(self) -> PredictionResult[Any]:
         if self._success is None:
             raise RemoteProtocolError("the prediction has not finished")
         success = self._success
@@ -237,6 +242,8 @@ class PredictionState:
             prediction_config=success.prediction_config,
             tool_calls=list(self._tool_calls),
             structured=self._structured,
+            response_format=self._response_format,
+            tokens=self._tokens,
         )
 
 

@@ -18,6 +18,7 @@ from typing import (
     Final,
     Generic,
     Literal,
+    TypeAlias,
     TypedDict,
     TypeVar,
     Unpack,
@@ -90,11 +91,13 @@ from .._protocol.results import (
     decode_model_list,
     decode_result,
 )
+from .._protocol.structured import ResponseFormat, response_format_of
 from .._protocol.tools import ToolLike
 from .._types import (
     NOT_GIVEN,
     Callback,
     RoundCallback,
+    ParsedT,
     Timeout,
     check_callback,
     check_timeout,
@@ -120,6 +123,10 @@ InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
 LoadConfigT = TypeVar("LoadConfigT", LlmLoadConfig, EmbeddingLoadConfig)
 LoadConfigDictT = TypeVar("LoadConfigDictT", LlmLoadConfigDict, EmbeddingLoadConfigDict)
 HandleT = TypeVar("HandleT", "LLM", "EmbeddingModel")
+
+ResponseSchema: TypeAlias = Mapping[str, Any]
+"""A JSON schema dict, or a structured setting dict (``{"type": "json", "jsonSchema": ...}``,
+``{"type": "gbnf", "gbnfGrammar": ...}``), as ``response_format=``."""
 
 
 class PredictionOptions(TypedDict, total=False):
@@ -284,52 +291,147 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
     def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
         return kv_to_llm_load_config(self._get_load_kv(timeout))
 
+    @overload
     def respond_stream(
-        self, chat: ChatLike, **options: Unpack[PredictionOptions]
-    ) -> PredictionStream:
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[ParsedT]: ...
+
+    @overload
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[Any]: ...
+
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[Any]:
         """Start a chat prediction; iterate the stream for fragments or ``result()``.
 
-        The prediction starts on the first iteration. Options: ``config`` (typed prediction
+        The prediction starts on the first iteration. ``response_format`` (a pydantic model,
+        msgspec Struct, dataclass or TypedDict class, a JSON schema dict, or a GBNF setting)
+        constrains the reply; ``result().parsed`` is then an instance of that type and
+        ``partial()`` yields the JSON as it grows. Options: ``config`` (typed prediction
         settings), ``preset``, ``on_fragment``, ``on_prompt_processing_progress``, and
         ``timeout``, which bounds each wait for the next packet. Prediction settings such as
         ``max_tokens`` go in ``config``; an unknown option raises LMStudioValueError.
         """
         _check_prediction_options("respond_stream()", options, stream_alternative=None)
-        kv = prediction_config_to_kv(options.get("config"))
+        fmt, kv = _prediction_kv("respond_stream()", response_format, options)
         parameter = PredictCreationParameter(
             model_specifier=self.specifier,
             history=to_history(chat),
             prediction_config_stack=api_override_stack(kv),
             fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream("predict", parameter, kv, options)
+        return self._stream("predict", parameter, kv, fmt, options)
+
+    @overload
+    def respond(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[ParsedT]: ...
+
+    @overload
+    def respond(
+        self,
+        chat: ChatLike,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]: ...
 
     def respond(
-        self, chat: ChatLike, **options: Unpack[PredictionOptions]
-    ) -> PredictionResult:
+        self,
+        chat: ChatLike,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]:
         """Chat with the model and wait for the whole reply (options as respond_stream)."""
         _check_prediction_options("respond()", options, stream_alternative="respond_stream()")
-        return self.respond_stream(chat, **options).result()
+        stream = self.respond_stream(chat, response_format=response_format, **options)
+        return stream.result()
+
+    @overload
+    def complete_stream(
+        self,
+        prompt: str,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[ParsedT]: ...
+
+    @overload
+    def complete_stream(
+        self,
+        prompt: str,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[Any]: ...
 
     def complete_stream(
-        self, prompt: str, **options: Unpack[PredictionOptions]
-    ) -> PredictionStream:
+        self,
+        prompt: str,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionStream[Any]:
         """Continue raw text (no chat template), streamed (options as respond_stream)."""
         _check_str("prompt", prompt)
         _check_prediction_options("complete_stream()", options, stream_alternative=None)
-        kv = prediction_config_to_kv(options.get("config"))
+        fmt, kv = _prediction_kv("complete_stream()", response_format, options)
         parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
             raw_prompt=prompt,
             prediction_config_stack=completion_stack(kv),
             fuzzy_preset_identifier=options.get("preset"),
         )
-        return self._stream("completeRawText", parameter, kv, options)
+        return self._stream("completeRawText", parameter, kv, fmt, options)
 
-    def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
+    @overload
+    def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: type[ParsedT],
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[ParsedT]: ...
+
+    @overload
+    def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]: ...
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        response_format: type[Any] | ResponseSchema | None = None,
+        **options: Unpack[PredictionOptions],
+    ) -> PredictionResult[Any]:
         """Continue raw text and wait for the whole continuation (options as respond_stream)."""
         _check_prediction_options("complete()", options, stream_alternative="complete_stream()")
-        return self.complete_stream(prompt, **options).result()
+        stream = self.complete_stream(prompt, response_format=response_format, **options)
+        return stream.result()
 
     @checked_arguments
     def act(
@@ -441,8 +543,9 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         endpoint: str,
         parameter: PredictCreationParameter | CompleteRawTextCreationParameter,
         kv: KVConfig,
+        fmt: ResponseFormat[Any] | None,
         options: PredictionOptions,
-    ) -> PredictionStream:
+    ) -> PredictionStream[Any]:
         structured = kv.get("llm.prediction.structured", {})
         timeout = options.get("timeout", NOT_GIVEN)
         return PredictionStream(
@@ -451,6 +554,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             wire.raw(parameter),
             timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
+            response_format=fmt,
             on_fragment=options.get("on_fragment") or options.get("on_prediction_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
             on_first_token=options.get("on_first_token"),
@@ -661,6 +765,22 @@ class _LazySession:
             timeout,
             prediction=True,
         )
+
+
+def _prediction_kv(
+    where: str, response_format: object, options: PredictionOptions
+) -> tuple[ResponseFormat[Any] | None, KVConfig]:
+    """The response format (if any) and the prediction KV config it goes into."""
+    config = options.get("config")
+    if response_format is None:
+        return None, prediction_config_to_kv(config)
+    fmt = response_format_of(response_format, where)
+    if isinstance(config, Mapping) and "structured" in config:
+        raise LMStudioValueError(
+            f"{where} got both response_format= and config['structured']: pass only one"
+        )
+    merged: dict[str, Any] = {**(config or {}), "structured": fmt.setting}
+    return fmt, prediction_config_to_kv(cast(LlmPredictionConfigDict, merged))
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:

@@ -15,14 +15,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Awaitable, Callable
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 from msgspec import Raw, UnsetType
 
-from .._exceptions import LMStudioError, LMStudioTimeoutError, LocalProtocolError
+from .._exceptions import (
+    LMStudioError,
+    LMStudioTimeoutError,
+    LMStudioValueError,
+    LocalProtocolError,
+)
 from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
 from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
+from .._protocol.partial_json import JsonValue, PartialJSON
 from .._protocol.prediction import (
     PredictionEvent,
     PredictionResult,
@@ -30,10 +36,12 @@ from .._protocol.prediction import (
     PromptProcessingProgress,
     ToolCallGenerationStarted,
 )
+from .._protocol.structured import ResponseFormat
 from .._transport.sync import AwaitableSelf
 from .._types import (
     NOT_GIVEN,
     Callback,
+    ParsedT,
     Timeout,
     call_hook,
     checked_arguments,
@@ -43,6 +51,7 @@ from .._types import (
 from .session import Channel
 
 __all__ = ["Load", "PredictionStream"]
+
 
 InstanceT = TypeVar("InstanceT")
 
@@ -70,9 +79,9 @@ def _deadline_wait(
     return timeout, False
 
 
-class PredictionStream(AwaitableSelf):
-    """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
-    ``result()``.
+class PredictionStream(AwaitableSelf, Generic[ParsedT]):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event,
+    ``partial()`` for the structured reply as it grows, or ``result()``.
 
     ``timeout`` bounds each wait for the next packet; ``deadline`` (seconds from the start of
     the prediction) bounds the whole of it: past it, the prediction is cancelled and the wait
@@ -87,6 +96,7 @@ class PredictionStream(AwaitableSelf):
         *,
         timeout: float | None,
         structured: bool = False,
+        response_format: ResponseFormat[ParsedT] | None = None,
         on_fragment: Callback[PredictionFragment] | None = None,
         on_prompt_processing_progress: Callback[float] | None = None,
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
@@ -99,7 +109,8 @@ class PredictionStream(AwaitableSelf):
         self._endpoint = endpoint
         self._parameter = parameter
         self._timeout = timeout
-        self._state = PredictionState(structured=structured)
+        self._state = PredictionState(structured=structured, response_format=response_format)
+        self._json = structured or (response_format is not None and response_format.is_json)
         self._on_fragment = on_fragment
         self._on_progress = on_prompt_processing_progress
         self._on_first_token = on_first_token
@@ -125,6 +136,37 @@ class PredictionStream(AwaitableSelf):
                 self.cancel()  # the caller left the loop early
 
     @checked_arguments
+    def partial(self) -> Iterator[JsonValue]:
+        """The structured reply parsed so far, each time a fragment changes it: dicts, lists
+        and strings grow as the JSON streams in (a key appears once its value has begun; a
+        number or literal once it is complete). Validation as the ``response_format`` type
+        happens at the end, in ``result().parsed``.
+
+        Needs ``response_format=`` (JSON) or a JSON ``structured`` config; consumes the
+        fragments, like iterating the stream.
+        """
+        if not self._json:
+            raise LMStudioValueError(
+                "partial() needs a JSON reply: pass response_format= (a type or a JSON "
+                'schema) or config={"structured": {"type": "json", ...}}'
+            )
+        return self._partial()
+
+    def _partial(self) -> Iterator[JsonValue]:
+        parser = PartialJSON()
+        last: JsonValue | None = None
+        for fragment in self:
+            if fragment.reasoning_type != "none" or fragment.is_structural:
+                continue
+            value = parser.feed(fragment.content)
+            if value is not None and value != last:
+                last = value  # a new object on each feed: the caller may keep it
+                yield value
+        value = parser.finish()  # a bare number at the very end is complete now
+        if value is not None and value != last:
+            yield value
+
+    @checked_arguments
     def events(self) -> Iterator[PredictionEvent]:
         """Every event, typed: ``PredictionFragment`` (content and reasoning),
         ``PromptProcessingProgress`` (with cache details), and the tool-call events
@@ -139,7 +181,7 @@ class PredictionStream(AwaitableSelf):
                 self.cancel()  # the caller left the loop early
 
     @checked_arguments
-    def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult:
+    def result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult[ParsedT]:
         """Wait for the end of the prediction (consuming what was not iterated yet).
 
         ``timeout`` replaces the stream's own wait limit for this call.
@@ -149,7 +191,7 @@ class PredictionStream(AwaitableSelf):
             self._step(limit)
         if self._failure is not None:
             raise self._failure
-        return self._state.result()
+        return cast("PredictionResult[ParsedT]", self._state.result())
 
     @checked_arguments
     def cancel(self) -> None:
@@ -170,7 +212,7 @@ class PredictionStream(AwaitableSelf):
             if self._channel is not None:
                 self._channel.abandon()
 
-    def __enter__(self) -> PredictionStream:
+    def __enter__(self) -> PredictionStream[ParsedT]:
         return self
 
     def __exit__(

@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 
 from .._protocol.errors import ErrorData, error_data
+from .._version import __version__
 
 __all__ = [
     "ServerError",
@@ -24,6 +25,7 @@ __all__ = [
     "permission_denied",
     "preset_not_found",
     "specific_model_unloaded",
+    "unsupported_feature",
 ]
 
 SAMPLE_SIZE = 10
@@ -150,6 +152,23 @@ def specific_model_unloaded() -> ServerError:
         "The model this handle refers to has been unloaded",
         suggestion="Get a new handle, e.g. with client.llm.model().",
         display_data={"code": "generic.specificModelUnloaded"},
+    )
+
+
+def unsupported_feature(key: str, why: str, suggestion: str) -> ServerError:
+    """The engine or model cannot honour a config key (the client raises
+    UnsupportedFeatureError); the title names the key."""
+    return ServerError(
+        f"{key} is not supported here: {why}",
+        suggestion=suggestion,
+        display_data={
+            "code": "generic.engineDoesNotSupportFeature",
+            "feature": key,
+            "engineName": "lmstudio-sdk llama.cpp",
+            "engineType": "llama.cpp",
+            "installedVersion": __version__,
+            "supportedVersion": None,
+        },
     )
 
 

@@ -18,6 +18,7 @@ from ..._protocol.packets.llm import (
 from ..._protocol.packets.shared import (
     ChatHistoryData,
     FilePart,
+    FragmentToken,
     KVConfigStack,
     LLMInstanceInfo,
     ModelSpecifier,
@@ -31,6 +32,7 @@ from ..._protocol.packets.shared import (
     PredictToolCallGenerationStartPacket,
     SerializedError,
     TextPart,
+    TokenCandidate,
 )
 from ..engines.base import (
     CancelToken,
@@ -38,6 +40,7 @@ from ..engines.base import (
     PredictionFinished,
     PredictionRequest,
     PromptProgress,
+    TokenLogProb,
     ToolCallArgumentFragment,
     ToolCallEnded,
     ToolCallFailed,
@@ -110,6 +113,10 @@ async def _predict(
                 prompt_tokens_count=finished.prompt_tokens_count,
                 predicted_tokens_count=finished.predicted_tokens_count,
                 total_tokens_count=finished.prompt_tokens_count + finished.predicted_tokens_count,
+                used_draft_model_key=finished.used_draft_model_key,
+                total_draft_tokens_count=finished.total_draft_tokens_count,
+                accepted_draft_tokens_count=finished.accepted_draft_tokens_count,
+                rejected_draft_tokens_count=finished.rejected_draft_tokens_count,
             )
             log_prediction_output(ctx, instance, "".join(output), stats)
             model_info = instance.instance_info()
@@ -124,6 +131,21 @@ async def _predict(
             )
     finally:
         instance.cancel_tokens.discard(token)
+
+
+def _wire_tokens(tokens: tuple[TokenLogProb, ...] | None) -> list[FragmentToken] | None:
+    if tokens is None:
+        return None
+    return [
+        FragmentToken(
+            text=t.text,
+            id=t.id,
+            log_prob=t.log_prob,
+            candidates=[TokenCandidate(text=c[0], id=c[1], log_prob=c[2]) for c in t.candidates]
+            or None,
+        )
+        for t in tokens
+    ]
 
 
 async def _stream_prediction(
@@ -143,9 +165,10 @@ async def _stream_prediction(
                     fragment = PredictionFragment(
                         content=event.content,
                         tokens_count=event.tokens_count,
-                        contains_drafted=False,
+                        contains_drafted=event.contains_drafted,
                         reasoning_type=event.reasoning_type,
                         is_structural=event.is_structural,
+                        tokens=_wire_tokens(event.tokens),
                     )
                     ctx.send(PredictFragmentPacket(fragment=fragment))
                     output.append(event.content)

@@ -36,6 +36,7 @@ __all__ = [
     "PredictionFinished",
     "PredictionRequest",
     "PromptProgress",
+    "TokenLogProb",
     "ToolCallArgumentFragment",
     "ToolCallEnded",
     "ToolCallFailed",
@@ -68,11 +69,26 @@ class PromptProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLogProb:
+    """One generated token with its log-probability and, when asked, the top alternatives
+    (``(text, id, log_prob)``, most likely first)."""
+
+    text: str
+    id: int
+    log_prob: float
+    candidates: tuple[tuple[str, int, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FragmentGenerated:
     content: str
     tokens_count: int = 1
     reasoning_type: str = "none"  # none | reasoning | reasoningStartTag | reasoningEndTag
     is_structural: bool = False
+    #: Per-token log-probabilities (``llm.prediction.logProbs``); None when not asked for.
+    tokens: tuple[TokenLogProb, ...] | None = None
+    #: Whether speculative decoding drafted some of these tokens (accepted drafts).
+    contains_drafted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +129,11 @@ class PredictionFinished:
     total_time_sec: float | None = None
     tokens_per_second: float | None = None
     stop_string: str | None = None
+    #: Speculative decoding: the draft model used and what became of its tokens.
+    used_draft_model_key: str | None = None
+    total_draft_tokens_count: int | None = None
+    accepted_draft_tokens_count: int | None = None
+    rejected_draft_tokens_count: int | None = None
 
 
 EngineEvent = (

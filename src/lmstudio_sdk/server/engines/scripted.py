@@ -12,6 +12,7 @@ predict every fragment. The last user message may carry one directive:
                          call carries the tool's own name, as in LM Studio.
 * ``!error``             the engine raises :class:`ServerError` (the client sees a channelError)
 * ``!think TEXT``        reasoning fragments (start tag, reasoning, end tag), then the answer
+* ``!say TEXT``          reply with TEXT itself (e.g. JSON, for structured-output tests)
 
 Otherwise the reply is ``You said: <last user text>``. After a tool round (the last message
 is a tool result) the reply is ``Tool result: <content>``, so that a client's tool loop ends.
@@ -480,12 +481,14 @@ class ScriptedModel:
                 ("tool", _tool_call_events(call, tools, salt * 100 + index))
                 for index, call in enumerate(calls)
             ]
+        if name == "say":
+            return [("none", t) for t in scripted_tokenize(rest)]
         # A directive that does not apply (e.g. !tool without tools) is echoed like any text.
         return [("none", t) for t in scripted_tokenize(f"You said: !{name} {rest}".rstrip())]
 
 
 def _directive(text: str) -> tuple[str, str] | None:
-    match = re.match(r"!(long|tool|error|think)\b\s*(.*)", text, re.DOTALL)
+    match = re.match(r"!(long|tool|error|think|say)\b\s*(.*)", text, re.DOTALL)
     return (match[1], match[2]) if match else None
 
 

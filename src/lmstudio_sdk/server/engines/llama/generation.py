@@ -4,13 +4,14 @@ final stop reason and timings."""
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import enum
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..base import CancelToken, PredictionFinished
+from ..base import CancelToken, FragmentGenerated, PredictionFinished, TokenLogProb
 from .instance import LlamaInstance
 from .sampling import SamplingParams
 from .tools import OutputParser
@@ -63,14 +64,28 @@ class Generation:
         self._t_first: float | None = None
         self._stop_string: str | None = None
         self.finished = False
+        #: Log-probabilities of tokens not yet attached to a fragment (when asked for).
+        self._logprobs: list[TokenLogProb] = []
+        self._reasoning_tokens = 0
 
     def _send(self, text: str, n_tokens: int) -> None:
-        for event in self.parser.feed(text, n_tokens):
+        self._emit_all(self.parser.feed(text, n_tokens))
+
+    def _emit_all(self, events: list[Any]) -> None:
+        for event in events:
+            if self._logprobs and isinstance(event, FragmentGenerated):
+                # A fragment carries the tokens sampled since the previous one.
+                event = dataclasses.replace(event, tokens=tuple(self._logprobs))
+                self._logprobs = []
+            elif self.params.logprobs is not None and isinstance(event, FragmentGenerated):
+                event = dataclasses.replace(event, tokens=())
             self.emit(event)
 
-    def take(self, token: int) -> Step:
-        """One sampled token."""
+    def take(self, token: int, logprob: TokenLogProb | None = None) -> Step:
+        """One sampled token (with its log-probability when they were asked for)."""
         m, params = self.m, self.params
+        if logprob is not None and not m._lc.llama_vocab_is_eog(m._vocab, token):
+            self._logprobs.append(logprob)
         if self._t_first is None:
             self._t_first = time.monotonic()
         if m._lc.llama_vocab_is_eog(m._vocab, token):
@@ -93,12 +108,27 @@ class Generation:
             self._pending_tokens = 0
         if params.max_tokens is not None and self.predicted >= params.max_tokens:
             return self.stop("maxPredictedTokensReached")
+        if self._reasoning_budget_spent():
+            # Close the reasoning: the end tag goes out as text and into the context.
+            assert params.reasoning is not None
+            end = params.reasoning.end
+            self._send(self._pending + end, self._pending_tokens)
+            self._pending, self._pending_tokens = "", 0
+            self.context.extend(m._tokenize(end, add_bos=False, special=True))
+            return Step.RESHAPED
         if len(self.context) >= m._n_ctx:
             if params.overflow_policy == "stopAtLimit":
                 return self.stop("contextLengthReached")
             self.context = _shift(m, self.context, params, m._n_ctx)
             return Step.RESHAPED
         return Step.CONTINUE
+
+    def _reasoning_budget_spent(self) -> bool:
+        budget = self.params.reasoning_budget
+        if budget is None or self.params.reasoning is None or not self.parser.in_reasoning:
+            return False
+        self._reasoning_tokens += 1
+        return self._reasoning_tokens >= budget
 
     def stop(self, stop_reason: str) -> Step:
         """End the sequence: flush the text, then PredictionFinished."""
@@ -108,8 +138,7 @@ class Generation:
         tail = self._pending + self._decoder.decode(b"", final=True)
         if tail:
             self._send(tail, self._pending_tokens)
-        for event in self.parser.finish():
-            self.emit(event)
+        self._emit_all(self.parser.finish())
         if self.parser.tool_calls and stop_reason in (
             "eosFound",
             "stopStringFound",

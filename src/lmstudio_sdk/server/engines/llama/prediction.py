@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ...._protocol.packets.shared import FilePart, PromptProcessingDetails
-from ...errors import ServerError
+from ...errors import ServerError, unsupported_feature
 from ..base import CancelToken, PredictionRequest, PromptProgress
 from .generation import Generation
 from .instance import LlamaInstance
 from .prompting import fit_history, fit_tokens, prompt_segments, tokens_of
+from .sampler import build_sampler
 from .sampling import SamplingParams, sampling_from_config
 from .scheduler import Job
 from .tools import OutputParser, json_schema_grammar, tool_call_grammar
@@ -67,6 +68,12 @@ class Prediction:
         request = self.request
         params = sampling_from_config(request.config)
         m._warn_unsupported(params.unsupported)
+        if params.draft_model is not None:
+            raise unsupported_feature(
+                "llm.prediction.speculativeDecoding.draftModel",
+                "the embedded llama engine has no speculative decoding yet",
+                "Leave draft_model unset; the reply is the same without it, only slower.",
+            )
         threads = None
         if params.cpu_threads is not None:
             threads = min(params.cpu_threads, os.cpu_count() or 1)
@@ -119,19 +126,8 @@ class Prediction:
 
         def make_sampler() -> Any:
             self.llm.set_seed(params.seed if params.seed is not None else random.randrange(2**31))
-            return self.llm._init_sampler(
-                top_k=params.top_k if params.top_k > 0 else m._n_ctx,
-                top_p=params.top_p,
-                min_p=params.min_p,
-                typical_p=params.typical_p,
-                temp=params.temperature,
-                repeat_penalty=params.repeat_penalty,
-                frequency_penalty=params.frequency_penalty,
-                presence_penalty=params.presence_penalty,
-                mirostat_mode=params.mirostat_mode,
-                mirostat_tau=params.mirostat_tau,
-                mirostat_eta=params.mirostat_eta,
-                grammar=grammar,
+            return build_sampler(
+                self.llm, params, grammar, params.top_k if params.top_k > 0 else m._n_ctx
             )
 
         return Job(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from ...._protocol.packets.shared import ChatHistoryData
-from ...errors import ServerError
+from ...errors import ServerError, unsupported_feature
 from .instance import LlamaInstance
 from .sampling import SamplingParams
 from .templates import (
@@ -40,6 +41,7 @@ def prompt_segments(
         template = m._chat_template()
         bos, eos = m._bos_text, m._eos_text
     native = bool(template) and m._native_tools(template)
+    extra = _thinking_variables(template, params)
     prepared = prepare_messages(
         history,
         native_tools=native,
@@ -66,8 +68,33 @@ def prompt_segments(
             eos_token=eos,
             tools=extra_tools,
             protected=(marker,) if marker else (),
+            extra=extra,
         )
     return segments, prepared, native
+
+
+def _thinking_variables(template: str, params: SamplingParams) -> dict[str, Any]:
+    """``enable_thinking`` for templates that read it (Qwen3 and the like); a key the model's
+    template cannot honour is refused, naming it, rather than ignored."""
+    thinks = "enable_thinking" in template
+    if params.enable_thinking is not None and not thinks:
+        raise unsupported_feature(
+            "llm.prediction.reasoning.enableThinking",
+            "this model's chat template has no enable_thinking switch",
+            "Leave enable_thinking unset for this model, or use a model whose template "
+            "supports it (e.g. Qwen3).",
+        )
+    tags = params.reasoning
+    if params.reasoning_budget is not None and not (
+        tags is not None and (thinks or tags.start in template)
+    ):
+        raise unsupported_feature(
+            "llm.prediction.reasoning.budgetTokens",
+            "this model's chat template does not reason (no enable_thinking switch and no "
+            "reasoning tags)",
+            "Leave reasoning_budget unset for this model, or use a reasoning model.",
+        )
+    return {} if params.enable_thinking is None else {"enable_thinking": params.enable_thinking}
 
 
 def tokens_of(m: LlamaInstance, segments: Sequence[Segment]) -> list[int]:

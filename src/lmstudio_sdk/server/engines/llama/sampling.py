@@ -52,9 +52,17 @@ class SamplingParams:
     tool_choice: str = "auto"
     reasoning: ReasoningTags | None = field(default_factory=ReasoningTags)
     enable_thinking: bool | None = None
+    #: ``llm.prediction.speculativeDecoding.draftModel`` (refused: not implemented).
+    draft_model: str | None = None
+    #: ``llm.prediction.reasoning.budgetTokens``: at most this many reasoning tokens.
+    reasoning_budget: int | None = None
     prompt_template: dict[str, Any] | None = None
     system_prompt: str | None = None
     cpu_threads: int | None = None
+    #: ``llm.prediction.logProbs``: None (off), else how many top alternatives per token.
+    logprobs: int | None = None
+    #: ``llm.prediction.llama.logitBias``: token id -> bias (``-inf`` bans the token).
+    logit_bias: dict[int, float] = field(default_factory=dict)
     unsupported: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -75,13 +83,9 @@ def _is_empty(value: Any) -> bool:
 
 # Keys the engine does not act on, with the values for which that makes no difference.
 _NEUTRAL: dict[str, Callable[[Any], bool]] = {
-    P + "logProbs": lambda v: _is_unchecked(v) or checkbox(v)[1] in (0, None),
     P + "llama.xtcProbability": _is_unchecked,
     P + "llama.xtcThreshold": _is_unchecked,
     P + "llama.tailFreeSampling": _is_unchecked,
-    P + "llama.logitBias": _is_empty,
-    P + "reasoning.budgetTokens": _is_unchecked,
-    P + "speculativeDecoding.draftModel": _is_empty,
     P + "speculativeDecoding.numDraftTokensExact": lambda v: True,
     P + "speculativeDecoding.minDraftLengthToConsider": lambda v: True,
     P + "speculativeDecoding.minContinueDraftingProbability": lambda v: True,
@@ -177,6 +181,9 @@ def sampling_from_config(config: KVConfig) -> SamplingParams:
     thinking = get("reasoning.enableThinking")
     if isinstance(thinking, bool):
         p.enable_thinking = thinking
+    checked, budget = checkbox(get("reasoning.budgetTokens"))
+    if checked and isinstance(budget, int) and not isinstance(budget, bool) and budget >= 0:
+        p.reasoning_budget = budget
 
     template = get("promptTemplate")
     if isinstance(template, dict) and template.get("type") in ("jinja", "manual"):
@@ -188,6 +195,22 @@ def sampling_from_config(config: KVConfig) -> SamplingParams:
     system_prompt = get("systemPrompt")
     if isinstance(system_prompt, str) and system_prompt.strip():
         p.system_prompt = system_prompt
+
+    draft = get("speculativeDecoding.draftModel")
+    if isinstance(draft, str) and draft:
+        p.draft_model = draft
+    checked, top = checkbox(get("logProbs"))
+    if checked and isinstance(top, int) and not isinstance(top, bool) and top >= 0:
+        p.logprobs = min(top, 100)  # LM Studio's limit
+    bias = get("llama.logitBias")
+    if isinstance(bias, list):
+        for item in bias:
+            if isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], int):
+                value = item[1]
+                if value == "-inf":
+                    p.logit_bias[item[0]] = float("-inf")
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    p.logit_bias[item[0]] = float(value)
 
     threads = get("llama.cpuThreads")
     if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:

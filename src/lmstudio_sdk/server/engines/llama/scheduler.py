@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ServerError
+from ..base import TokenLogProb
 from .batch import TokenBatch
 from .generation import Generation, Step
+from .sampler import token_logprob
 
 __all__ = ["BatchScheduler", "Job"]
 
@@ -304,13 +306,24 @@ class BatchScheduler:
             self._guard(slot, job, functools.partial(self._sample, index=index))
 
     def _sample(self, slot: _Slot, job: Job, *, index: int) -> None:
-        self._take(slot, job, job.sampler.sample(self._context, index))
+        token = int(job.sampler.sample(self._context, index))
+        logprob = None
+        top = job.generation.params.logprobs
+        if top is not None:
+            m = job.generation.m
 
-    def _take(self, slot: _Slot, job: Job, token: int) -> None:
+            def text(t: int) -> str:
+                return m._piece(t).decode("utf-8", errors="replace")
+
+            n_vocab = m._llm._n_vocab
+            logprob = token_logprob(self._lc, self._ctx, index, n_vocab, token, top, text)
+        self._take(slot, job, token, logprob)
+
+    def _take(self, slot: _Slot, job: Job, token: int, logprob: TokenLogProb | None) -> None:
         if job.cancelled():
             self._end(slot, job, "userStopped")
             return
-        step = job.generation.take(int(token))
+        step = job.generation.take(token, logprob)
         if step is Step.DONE:
             self._release(slot, job)
         elif step is Step.RESHAPED:

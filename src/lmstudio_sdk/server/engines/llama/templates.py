@@ -234,6 +234,7 @@ def build_prompt(
     eos_token: str,
     tools: Sequence[dict[str, Any]] | None = None,
     protected: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
 ) -> list[Segment]:
     """Render and split the prompt into template and conversation pieces.
 
@@ -243,7 +244,7 @@ def build_prompt(
     ``protected`` are extra strings (such as image markers) that stay template-side.
     """
     real = render_template(
-        template, messages, bos_token=bos_token, eos_token=eos_token, tools=tools
+        template, messages, bos_token=bos_token, eos_token=eos_token, tools=tools, extra=extra
     )
     contents = [m["content"] for m in messages if isinstance(m.get("content"), str)]
     sentinel_messages = []
@@ -257,7 +258,12 @@ def build_prompt(
     segments: list[Segment] | None = None
     try:
         masked = render_template(
-            template, sentinel_messages, bos_token=bos_token, eos_token=eos_token, tools=tools
+            template,
+            sentinel_messages,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            tools=tools,
+            extra=extra,
         )
     except ServerError:
         masked = None

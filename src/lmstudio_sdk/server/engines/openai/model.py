@@ -150,7 +150,9 @@ class OpenAILoadedModel:
             path = "/v1/completions"
             prompt_text = request.raw_prompt or ""
             body = completion_body(model, prompt_text, settings)
-        mapper = ChunkMapper(settings.stop_strings, settings.max_tokens)
+        mapper = ChunkMapper(
+            settings.stop_strings, settings.max_tokens, logprobs=settings.logprobs is not None
+        )
         first_at: float | None = None
         cancelled = request.cancel.is_set()
         if not cancelled:

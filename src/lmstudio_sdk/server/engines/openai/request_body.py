@@ -63,6 +63,8 @@ class PredictionSettings:
     stop_strings: list[str] = field(default_factory=list)
     max_tokens: int | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
+    #: ``llm.prediction.logProbs``: None (off), else how many top alternatives per token.
+    logprobs: int | None = None
 
 
 def settings_from_config(config: KVConfig) -> PredictionSettings:
@@ -104,6 +106,22 @@ def settings_from_config(config: KVConfig) -> PredictionSettings:
         )
     elif isinstance(structured, dict) and structured.get("type") == "gbnf":
         body["grammar"] = structured.get("gbnfGrammar")  # llama.cpp servers read this
+    checked, top = _checkbox(config.get(P + "logProbs"))
+    if checked and isinstance(top, int) and not isinstance(top, bool) and top >= 0:
+        s.logprobs = min(top, 20)  # the OpenAI API's limit
+        body["logprobs"] = True
+        body["top_logprobs"] = s.logprobs
+    bias = config.get(P + "llama.logitBias")
+    if isinstance(bias, list) and bias:
+        # OpenAI's shape: token id (as a string) -> bias in [-100, 100]; -100 bans.
+        body["logit_bias"] = {
+            str(item[0]): -100.0 if item[1] == "-inf" else max(-100.0, min(100.0, item[1]))
+            for item in bias
+            if isinstance(item, list | tuple)
+            and len(item) == 2
+            and isinstance(item[0], int)
+            and (item[1] == "-inf" or _number(item[1]) is not None)
+        }
     _add_tools(s, config)
     return s
 
@@ -178,6 +196,9 @@ def chat_body(
 def completion_body(model: str, prompt: str, settings: PredictionSettings) -> dict[str, Any]:
     body = {k: v for k, v in settings.body.items() if k not in ("tools", "tool_choice")}
     body.pop("response_format", None)  # not part of /v1/completions
+    body.pop("top_logprobs", None)
+    if settings.logprobs is not None:
+        body["logprobs"] = settings.logprobs  # /v1/completions takes the count here
     return {"model": model, "prompt": prompt, **_STREAM, **body}
 
 

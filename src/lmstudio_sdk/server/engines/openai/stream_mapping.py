@@ -8,6 +8,7 @@ Content deltas become fragments (one token each: servers send one delta per samp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from ...._protocol.packets.shared import ToolCallRequest
 from ...errors import ServerError
 from ..base import (
     EngineEvent,
+    FragmentGenerated,
+    TokenLogProb,
     ToolCallArgumentFragment,
     ToolCallEnded,
     ToolCallFailed,
@@ -24,7 +27,7 @@ from ..base import (
 )
 from ..stop_strings import StopStringStreamer
 
-__all__ = ["ChunkMapper"]
+__all__ = ["ChunkMapper", "upstream_logprobs"]
 
 # finish_reason → LM Studio stop reason ("length" depends on the token limit: see stop_reason).
 _STOP_REASONS = {
@@ -47,7 +50,11 @@ class _ToolCall:
 class ChunkMapper:
     """Feed it every chunk of one choice-0 stream, then ``finish()``."""
 
-    def __init__(self, stop_strings: list[str], max_tokens: int | None) -> None:
+    def __init__(
+        self, stop_strings: list[str], max_tokens: int | None, *, logprobs: bool = False
+    ) -> None:
+        self._logprobs = logprobs
+        self._pending_logprobs: list[TokenLogProb] = []
         self._stream = StopStringStreamer(stop_strings)
         self._max_tokens = max_tokens
         self._calls: dict[int, _ToolCall] = {}
@@ -62,6 +69,26 @@ class ChunkMapper:
         return self.stop_string is not None
 
     def feed(self, chunk: Any) -> list[EngineEvent]:
+        events = self._feed(chunk)
+        if not self._logprobs:
+            return events
+        if isinstance(chunk, dict) and isinstance(chunk.get("choices"), list) and chunk["choices"]:
+            choice = chunk["choices"][0]
+            if isinstance(choice, dict):
+                self._pending_logprobs += upstream_logprobs(choice.get("logprobs"))
+        return self._with_logprobs(events)
+
+    def _with_logprobs(self, events: list[EngineEvent]) -> list[EngineEvent]:
+        """Each fragment carries the tokens the upstream sent since the previous one."""
+        out: list[EngineEvent] = []
+        for event in events:
+            if isinstance(event, FragmentGenerated):
+                event = dataclasses.replace(event, tokens=tuple(self._pending_logprobs))
+                self._pending_logprobs = []
+            out.append(event)
+        return out
+
+    def _feed(self, chunk: Any) -> list[EngineEvent]:
         if not isinstance(chunk, dict):
             return []
         if isinstance(chunk.get("error"), dict | str):
@@ -126,6 +153,8 @@ class ChunkMapper:
     def finish(self, *, cancelled: bool = False) -> list[EngineEvent]:
         """What is still held back, and the end of every tool call (not when cancelled)."""
         events: list[EngineEvent] = list(self._stream.flush()) if not self.stopped else []
+        if self._logprobs:
+            events = self._with_logprobs(events)
         if cancelled:
             return events
         for call in self._calls.values():
@@ -161,3 +190,53 @@ class ChunkMapper:
             limited = self._max_tokens is not None and self.predicted_tokens() >= self._max_tokens
             return "maxPredictedTokensReached" if limited else "contextLengthReached"
         return _STOP_REASONS.get(self.finish_reason or "stop", "eosFound")
+
+
+def upstream_logprobs(logprobs: Any) -> list[TokenLogProb]:
+    """A chunk's ``logprobs`` as tokens: the chat shape (``content: [{token, logprob,
+    top_logprobs}]``) or the completions one (``tokens``, ``token_logprobs``,
+    ``top_logprobs: [{token: logprob}]``). OpenAI's API sends no token ids: they are -1."""
+    out: list[TokenLogProb] = []
+    if not isinstance(logprobs, dict):
+        return out
+    content = logprobs.get("content")
+    if isinstance(content, list):
+        for item in content:
+            if isinstance(item, dict) and isinstance(item.get("token"), str):
+                top = item.get("top_logprobs")
+                if not isinstance(top, list):
+                    top = []
+                candidates = tuple(
+                    (c["token"], -1, float(c["logprob"]))
+                    for c in top
+                    if isinstance(c, dict)
+                    and isinstance(c.get("token"), str)
+                    and isinstance(c.get("logprob"), int | float)
+                )
+                logprob = item.get("logprob")
+                if isinstance(logprob, int | float):
+                    out.append(TokenLogProb(item["token"], -1, float(logprob), candidates))
+        return out
+    tokens, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
+    tops = logprobs.get("top_logprobs")
+    if isinstance(tokens, list) and isinstance(values, list):
+        for i, (token, value) in enumerate(zip(tokens, values, strict=False)):
+            if not isinstance(token, str) or not isinstance(value, int | float):
+                continue
+            top = tops[i] if isinstance(tops, list) and i < len(tops) else None
+            candidates = (
+                tuple(
+                    sorted(
+                        (
+                            (t, -1, float(lp))
+                            for t, lp in (top or {}).items()
+                            if isinstance(lp, int | float)
+                        ),
+                        key=lambda c: -c[2],
+                    )
+                )
+                if isinstance(top, dict)
+                else ()
+            )
+            out.append(TokenLogProb(token, -1, float(value), candidates))
+    return out
