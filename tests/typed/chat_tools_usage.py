@@ -45,8 +45,8 @@ def sync_usage(client: lms.Client) -> str:
         on_tool_call_result=on_result,
         on_message=lambda message: print(message.role),
     )
-    final: lms.PredictionResult = result.final
-    rounds: list[lms.PredictionResult] = result.results
+    final: lms.PredictionResult[lms.JsonValue] = result.final
+    rounds: list[lms.PredictionResult[lms.JsonValue]] = result.results
     saved: str = chat.to_json()
     restored: lms.Chat = lms.Chat.from_json(saved)
     for event in model.respond_stream(restored).events():

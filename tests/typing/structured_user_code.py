@@ -7,7 +7,7 @@ faces, with no ``Any`` leaking (``assert_type`` fails the check otherwise). Also
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypedDict, assert_type
+from typing import TypedDict, assert_type
 
 import msgspec
 import pydantic
@@ -55,7 +55,7 @@ def sync_user(client: lms.Client, prompt: str) -> list[str]:
     f = model.complete(prompt, response_format=DictBook).parsed
     assert_type(f, DictBook)
     schema = model.respond(prompt, response_format={"type": "object"})
-    assert_type(schema, lms.PredictionResult[Any])
+    assert_type(schema, lms.PredictionResult[lms.JsonValue])
     return [a.parsed.title, b.title, c.title, d["title"], e.title, f["title"]]
 
 

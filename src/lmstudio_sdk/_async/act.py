@@ -35,6 +35,7 @@ from .._protocol.act import (
 from .._protocol.chat import Chat, ChatLike
 from .._protocol.config_types import LlmPredictionConfigDict
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
+from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
     PredictionResult,
     PromptProcessingProgress,
@@ -87,7 +88,7 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
     on_first_token: AsyncCallback[int] | None = None
     on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: AsyncRoundCallback[float] | None = None
-    on_prediction_completed: AsyncCallback[PredictionResult] | None = None
+    on_prediction_completed: AsyncCallback[PredictionResult[JsonValue]] | None = None
     on_tool_call_start: AsyncRoundCallback[ToolCallGenerationStarted] | None = None
     on_tool_call_name: AsyncRoundCallback[ToolCallNameReceived] | None = None
     on_tool_call_argument_fragment: AsyncRoundCallback[ToolCallArgumentFragment] | None = None
@@ -139,7 +140,7 @@ async def run_act(
     with_tools = {**base, "raw_tools": {"type": "toolArray", "tools": toolset.llm_tools()}}
     without_tools = {k: v for k, v in base.items() if k not in ("tool_choice", "toolChoice")}
     target = chat if isinstance(chat, Chat) else Chat.from_history(chat)
-    results: list[PredictionResult] = []
+    results: list[PredictionResult[JsonValue]] = []
     round_index = 0
     while True:
         last = max_prediction_rounds is not None and round_index == max_prediction_rounds - 1

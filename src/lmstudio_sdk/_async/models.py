@@ -77,6 +77,7 @@ from .._protocol.packets.shared import (
     TokenizeResult,
     UnloadModelParameter,
 )
+from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
     PredictionResult,
     ToolCallArgumentFragment,
@@ -306,7 +307,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> AsyncPredictionStream[Any]: ...
+    ) -> AsyncPredictionStream[JsonValue]: ...
 
     def respond_stream(
         self,
@@ -351,7 +352,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> PredictionResult[Any]: ...
+    ) -> PredictionResult[JsonValue]: ...
 
     async def respond(
         self,
@@ -381,7 +382,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> AsyncPredictionStream[Any]: ...
+    ) -> AsyncPredictionStream[JsonValue]: ...
 
     def complete_stream(
         self,
@@ -418,7 +419,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> PredictionResult[Any]: ...
+    ) -> PredictionResult[JsonValue]: ...
 
     async def complete(
         self,

@@ -19,6 +19,7 @@ from .._exceptions import (
 )
 from .chat import Chat
 from .packets.shared import ToolCallRequest, ToolCallResultPart
+from .partial_json import JsonValue
 from .prediction import PredictionResult
 from .tools import Tool, ToolSet, error_result_content, result_content
 
@@ -45,13 +46,13 @@ class ActResult:
 
     rounds: int
     total_time_seconds: float
-    results: list[PredictionResult]
+    results: list[PredictionResult[JsonValue]]
     """Each round's prediction (``round_index`` set), in order; the last is the answer."""
     chat: Chat
     """The chat with every message of every round appended (the caller's own ``Chat``)."""
 
     @property
-    def final(self) -> PredictionResult:
+    def final(self) -> PredictionResult[JsonValue]:
         """The last round's prediction: the model's answer."""
         return self.results[-1]
 

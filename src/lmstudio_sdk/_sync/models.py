@@ -78,6 +78,7 @@ from .._protocol.packets.shared import (
     TokenizeResult,
     UnloadModelParameter,
 )
+from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
     PredictionResult,
     ToolCallArgumentFragment,
@@ -307,7 +308,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> PredictionStream[Any]: ...
+    ) -> PredictionStream[JsonValue]: ...
 
     def respond_stream(
         self,
@@ -352,7 +353,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> PredictionResult[Any]: ...
+    ) -> PredictionResult[JsonValue]: ...
 
     def respond(
         self,
@@ -382,7 +383,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> PredictionStream[Any]: ...
+    ) -> PredictionStream[JsonValue]: ...
 
     def complete_stream(
         self,
@@ -419,7 +420,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         *,
         response_format: ResponseSchema | None = None,
         **options: Unpack[PredictionOptions],
-    ) -> PredictionResult[Any]: ...
+    ) -> PredictionResult[JsonValue]: ...
 
     def complete(
         self,
