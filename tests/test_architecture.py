@@ -52,7 +52,7 @@ def files(layer: str) -> list[Path]:
 # -- who may import whom: one table, the same as docs/architecture.md's --------------------------
 
 DOCS = PACKAGE.parent.parent / "docs" / "architecture.md"
-SDK_LAYERS = ("_protocol", "_transport", "_async", "_sync", "server", "cli")
+SDK_LAYERS = ("_protocol", "_transport", "_async", "_sync", "plugin", "server", "cli")
 # Each layer's allowed imports besides the standard library and its own modules: other SDK
 # layers or leaf modules, and third-party packages.
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -60,6 +60,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "_transport": frozenset({"_protocol", "_exceptions", "websockets"}),
     "_async": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
     "_sync": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
+    "plugin": frozenset({"_async", "_protocol", "_types", "_exceptions", "msgspec"}),
     "server": frozenset(
         {"_protocol", "_exceptions", "_types", "_version", "msgspec", "websockets"}
         | {"httpx", "llama_cpp", "numpy", "gguf", "jinja2"}  # engines' optional extras

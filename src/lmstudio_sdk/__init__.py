@@ -101,6 +101,16 @@ _PUBLIC: dict[str, str] = {
     "Channel": "._sync.session",
     "Subscription": "._sync.session",
     "PredictionStream": "._sync.streams",
+    "AsyncGeneratorHandle": "._async.plugins",
+    "AsyncGeneratorStream": "._async.plugins",
+    "AsyncPluginsNamespace": "._async.plugins",
+    "GeneratorHandle": "._sync.plugins",
+    "GeneratorStream": "._sync.plugins",
+    "PluginsNamespace": "._sync.plugins",
+    "GeneratorResult": "._protocol.generator",
+    "plugins_field": "._async.plugins",
+    "AsyncPluginToolsSession": "._async.plugins",
+    "PluginToolsSession": "._sync.plugins",
     "Chat": "._protocol.chat",
     "ActResult": "._protocol.act",
     "GuardDecision": "._protocol.act",
@@ -138,6 +148,11 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.namespaces import AsyncLogStream as AsyncLogStream
     from ._async.namespaces import AsyncRuntimeNamespace as AsyncRuntimeNamespace
     from ._async.namespaces import AsyncSystemNamespace as AsyncSystemNamespace
+    from ._async.plugins import AsyncGeneratorHandle as AsyncGeneratorHandle
+    from ._async.plugins import AsyncGeneratorStream as AsyncGeneratorStream
+    from ._async.plugins import AsyncPluginsNamespace as AsyncPluginsNamespace
+    from ._async.plugins import AsyncPluginToolsSession as AsyncPluginToolsSession
+    from ._async.plugins import plugins_field as plugins_field
     from ._async.session import AsyncChannel as AsyncChannel
     from ._async.session import AsyncSubscription as AsyncSubscription
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
@@ -177,6 +192,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
     from ._protocol.errors import ErrorData as ErrorData
+    from ._protocol.generator import GeneratorResult as GeneratorResult
     from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
     from ._protocol.packets.shared import ChatMessageData as ChatMessageData
     from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
@@ -225,6 +241,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.namespaces import LogStream as LogStream
     from ._sync.namespaces import RuntimeNamespace as RuntimeNamespace
     from ._sync.namespaces import SystemNamespace as SystemNamespace
+    from ._sync.plugins import GeneratorHandle as GeneratorHandle
+    from ._sync.plugins import GeneratorStream as GeneratorStream
+    from ._sync.plugins import PluginsNamespace as PluginsNamespace
+    from ._sync.plugins import PluginToolsSession as PluginToolsSession
     from ._sync.session import Channel as Channel
     from ._sync.session import Subscription as Subscription
     from ._sync.streams import PredictionStream as PredictionStream

@@ -19,6 +19,7 @@ from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
 from .namespaces import AsyncDiagnosticsNamespace, AsyncRuntimeNamespace, AsyncSystemNamespace
+from .plugins import AsyncPluginsNamespace
 from .pool import AsyncSessionPool, Retries, check_retries
 from .session import DEFAULT_MAX_RETRIES, AsyncChannel, AsyncSubscription
 
@@ -172,6 +173,7 @@ class AsyncClient:
         self.files = AsyncFilesNamespace(self._pool)
         self.runtime = AsyncRuntimeNamespace(self._pool)
         self.diagnostics = AsyncDiagnosticsNamespace(self._pool)
+        self.plugins = AsyncPluginsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

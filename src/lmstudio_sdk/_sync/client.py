@@ -20,6 +20,7 @@ from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import FilesNamespace
 from .models import EmbeddingNamespace, LLMNamespace
 from .namespaces import DiagnosticsNamespace, RuntimeNamespace, SystemNamespace
+from .plugins import PluginsNamespace
 from .pool import SessionPool, Retries, check_retries
 from .session import DEFAULT_MAX_RETRIES, Channel, Subscription
 
@@ -173,6 +174,7 @@ class Client:
         self.files = FilesNamespace(self._pool)
         self.runtime = RuntimeNamespace(self._pool)
         self.diagnostics = DiagnosticsNamespace(self._pool)
+        self.plugins = PluginsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .. import __version__
 
 # Module names under lmstudio_sdk.cli, in the order `--help` lists them.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("chat", "serve", "models", "status", "log")
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("chat", "serve", "models", "status", "log", "plugin")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from .services.files import FileStore
 from .services.logs import BusLogHandler
 from .services.models import ModelManager
 from .services.observer import ServerObserver
+from .services.plugins import DEFAULT_HOOK_DEADLINE, PluginRegistry
 from .session import Session
 from .traffic_log import TrafficLog
 
@@ -85,6 +86,9 @@ class LMStudioServer:
     ``record`` names a file to write every frame of every socket to, both directions, as JSON
     lines with secrets redacted (see ``traffic_log.py``); it is created (or truncated) when the
     server starts and closed when it stops.
+
+    ``plugin_deadline`` is how long a plugin hook may take to answer before the prediction
+    fails with an error naming the plugin.
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class LMStudioServer:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         max_upload_bytes: int | None = None,
         observer: ServerObserver | None = None,
+        plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
         record: str | os.PathLike[str] | None = None,
     ) -> None:
         if auth_timeout <= 0:
@@ -118,6 +123,7 @@ class LMStudioServer:
             identities=IdentityRegistry(api_token),
             engine_name=engine.name,
             observer=self.observer,
+            plugins=PluginRegistry(plugin_deadline),
         )
         self.record = None if record is None else os.fspath(record)
         self._traffic: TrafficLog | None = None

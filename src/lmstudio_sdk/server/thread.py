@@ -12,6 +12,7 @@ from typing import Any, Self
 from .app import LMStudioServer
 from .engines.base import Engine
 from .services.observer import ServerObserver
+from .services.plugins import DEFAULT_HOOK_DEADLINE
 
 __all__ = ["ServerThread"]
 
@@ -45,6 +46,7 @@ class ServerThread:
         auth_timeout: float = 10.0,
         faithful_errors: bool = False,
         observer: ServerObserver | None = None,
+        plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
         record: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
@@ -55,6 +57,7 @@ class ServerThread:
             "auth_timeout": auth_timeout,
             "faithful_errors": faithful_errors,
             "observer": observer,
+            "plugin_deadline": plugin_deadline,
             "record": record,
         }
         self._thread: threading.Thread | None = None

@@ -13,7 +13,10 @@ __all__ = ["REASONS", "reason_for"]
 _CATALOGUE = "downloads need a model catalogue: `serve --catalog DIR` (not yet; issue 11)"
 _HUB = "needs LM Studio Hub's account and artifact registry, which this server has no access to"
 _LM_LINK = "LM Link needs LM Studio's cloud account to pair devices; this server has one device"
-_PLUGINS = "plugins run in LM Studio's plugin host; this server has none (see issue 15)"
+_PLUGINS = (
+    "this server does not hand the prediction loop to plugins; a generator plugin "
+    "(setGenerator) or a prompt preprocessor can replace or shape a prediction"
+)
 _RUNTIMES = (
     "this server's engines are Python packages chosen with `serve --engine`, not LM Studio "
     "runtime extensions"
@@ -54,31 +57,7 @@ REASONS: dict[tuple[str, str], str] = {
     ("runtime", "removeEngine"): _RUNTIMES,
     ("runtime", "searchRuntimeExtensions"): _RUNTIMES,
     ("runtime", "downloadRuntimeExtension"): _RUNTIMES,
-    **{
-        ("plugins", name): _PLUGINS
-        for name in (
-            "generateWithGenerator",
-            "pluginInitCompleted",
-            "processingGetOrLoadTokenSource",
-            "processingHandleRequest",
-            "processingHandleUpdate",
-            "processingHasStatus",
-            "processingNeedsNaming",
-            "processingPullHistory",
-            "processingSetSenderName",
-            "processingSuggestName",
-            "registerDevelopmentPlugin",
-            "reindexPlugins",
-            "reportError",
-            "setConfigSchematics",
-            "setGenerator",
-            "setGlobalConfigSchematics",
-            "setPredictionLoopHandler",
-            "setPromptPreprocessor",
-            "setToolsProvider",
-            "startToolUseSession",
-        )
-    },
+    ("plugins", "setPredictionLoopHandler"): _PLUGINS,
 }
 
 
