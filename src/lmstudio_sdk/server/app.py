@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -19,9 +20,11 @@ from websockets.http11 import Request, Response
 from .._protocol.namespaces import MAX_FRAME_BYTES, NAMESPACES
 from .._version import __version__
 from .engines.base import Engine
+from .local.models_dir import default_models_dir
 from .router import ROUTER
 from .services import Services
 from .services.auth import IdentityRegistry
+from .services.catalog import Catalog
 from .services.files import FileStore
 from .services.models import ModelManager
 from .services.observer import ServerObserver
@@ -58,6 +61,19 @@ def _json_response(status: http.HTTPStatus, body: object) -> Response:
     return Response(status.value, status.phrase, headers, data)
 
 
+def _catalog(
+    engine: Engine, folder: Path | None, models_dir: Path | None, rate: float | None
+) -> Catalog | None:
+    if folder is None:
+        return None
+    if rate is not None and not rate > 0:
+        raise ValueError("download_bytes_per_second must be a positive number")
+    if models_dir is None:
+        engine_dir = getattr(engine, "models_dir", None)
+        models_dir = engine_dir if isinstance(engine_dir, Path) else default_models_dir()
+    return Catalog(Path(folder), Path(models_dir), bytes_per_second=rate)
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -76,6 +92,10 @@ class LMStudioServer:
 
     ``observer`` receives what the server reports as it runs (sockets, cancels, notifications);
     tests attach a ``ServerRecorder``.
+
+    ``catalog`` is a catalogue folder (model files and ``catalog.json``, see docs/catalog.md)
+    that /repository searches and downloads from, into ``models_dir`` (default: the engine's
+    models folder, else the default one); ``download_bytes_per_second`` caps download speed.
     """
 
     def __init__(
@@ -90,6 +110,9 @@ class LMStudioServer:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         max_upload_bytes: int | None = None,
         observer: ServerObserver | None = None,
+        catalog: Path | None = None,
+        models_dir: Path | None = None,
+        download_bytes_per_second: float | None = None,
     ) -> None:
         if auth_timeout <= 0:
             raise ValueError("auth_timeout must be a positive number of seconds")
@@ -108,6 +131,7 @@ class LMStudioServer:
             identities=IdentityRegistry(api_token),
             engine_name=engine.name,
             observer=self.observer,
+            catalog=_catalog(engine, catalog, models_dir, download_bytes_per_second),
         )
         self._sessions: set[Session] = set()
         self._server: Server | None = None

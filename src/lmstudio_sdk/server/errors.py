@@ -12,6 +12,7 @@ import traceback
 from typing import Any
 
 from .._protocol.errors import ErrorData, error_data
+from .._version import __version__
 
 __all__ = [
     "ServerError",
@@ -22,6 +23,7 @@ __all__ = [
     "path_not_found",
     "preset_not_found",
     "specific_model_unloaded",
+    "unsupported_feature",
 ]
 
 SAMPLE_SIZE = 10
@@ -153,5 +155,22 @@ def preset_not_found(identifier: str) -> ServerError:
             "specifiedFuzzyPresetIdentifier": identifier,
             "availablePresetsSample": [],
             "totalAvailablePresets": 0,
+        },
+    )
+
+
+def unsupported_feature(feature: str, *, cause: str, suggestion: str) -> ServerError:
+    """A feature of LM Studio this server cannot honestly provide (LM Studio's own code for it)."""
+    return ServerError(
+        f"The embedded lmstudio-sdk server does not support {feature}",
+        cause=cause,
+        suggestion=suggestion,
+        display_data={
+            "code": "generic.engineDoesNotSupportFeature",
+            "feature": feature,
+            "engineName": "lmstudio-sdk",
+            "engineType": "server",
+            "installedVersion": __version__,
+            "supportedVersion": None,
         },
     )

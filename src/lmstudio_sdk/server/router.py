@@ -14,7 +14,7 @@ from typing import Generic, Literal, TypeVar
 
 from .._protocol.namespaces import NAMESPACES
 from .._protocol.packets import ENDPOINTS, Endpoint
-from .endpoints import embedding, files, llm, runtime, system
+from .endpoints import embedding, files, llm, repository, runtime, system
 from .endpoints.context import ChannelEndpoint, NamespaceTable, RpcEndpoint
 
 __all__ = ["ROUTER", "Route", "Router"]
@@ -74,4 +74,6 @@ class Router:
         return "unhandled" if known is not None and known.kind == kind else "unknown"
 
 
-ROUTER = Router([llm.TABLE, embedding.TABLE, system.TABLE, files.TABLE, runtime.TABLE])
+ROUTER = Router(
+    [llm.TABLE, embedding.TABLE, system.TABLE, files.TABLE, runtime.TABLE, repository.TABLE]
+)

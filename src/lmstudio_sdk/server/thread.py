@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -35,6 +36,9 @@ class ServerThread:
         auth_timeout: float = 10.0,
         faithful_errors: bool = False,
         observer: ServerObserver | None = None,
+        catalog: Path | None = None,
+        models_dir: Path | None = None,
+        download_bytes_per_second: float | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._options: dict[str, Any] = {
@@ -44,6 +48,9 @@ class ServerThread:
             "auth_timeout": auth_timeout,
             "faithful_errors": faithful_errors,
             "observer": observer,
+            "catalog": catalog,
+            "models_dir": models_dir,
+            "download_bytes_per_second": download_bytes_per_second,
         }
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -1,5 +1,6 @@
 """The server's state shared by every socket, behind the endpoints: loaded models, uploaded
-files, client identities, experiment flags, and the observer the server reports to.
+files, client identities, the model catalogue, experiment flags, and the observer the server
+reports to.
 
 Services may import the engines and the local kit below them, never the endpoints, the
 router, the session or the app above.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from .auth import IdentityRegistry
+from .catalog import Catalog
 from .files import FileStore
 from .models import ModelManager
 from .observer import ServerObserver
@@ -30,12 +32,14 @@ class Services:
         identities: IdentityRegistry,
         engine_name: str,
         observer: ServerObserver,
+        catalog: Catalog | None = None,
     ) -> None:
         self.models = models
         self.files = files
         self.identities = identities
         self.engine_name = engine_name
         self.observer = observer
+        self.catalog = catalog  # the model catalogue of /repository, if the server has one
         self.experiment_flags: set[str] = set()
 
     def release_client(self, identifier: str) -> None:
