@@ -28,6 +28,9 @@ _PUBLIC: dict[str, str] = {
     "AsyncEmbeddingNamespace": "._async.models",
     "AsyncLLM": "._async.models",
     "AsyncLLMNamespace": "._async.models",
+    "AsyncDownloadOption": "._async.repository",
+    "AsyncModelSearchResult": "._async.repository",
+    "AsyncRepositoryNamespace": "._async.repository",
     "AsyncChannel": "._async.session",
     "AsyncPredictionStream": "._async.streams",
     "AuthenticationError": "._exceptions",
@@ -59,7 +62,9 @@ _PUBLIC: dict[str, str] = {
     "LMStudioVersion": "._protocol.results",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
+    "LmLinkStatusResult": "._protocol.packets.repository",
     "ChatHistoryData": "._protocol.packets.shared",
+    "DownloadProgressUpdate": "._protocol.packets.shared",
     "ChatMessageData": "._protocol.packets.shared",
     "EmbeddingModelInfo": "._protocol.packets.shared",
     "EmbeddingModelInstanceInfo": "._protocol.packets.shared",
@@ -77,6 +82,9 @@ _PUBLIC: dict[str, str] = {
     "EmbeddingNamespace": "._sync.models",
     "LLM": "._sync.models",
     "LLMNamespace": "._sync.models",
+    "DownloadOption": "._sync.repository",
+    "ModelSearchResult": "._sync.repository",
+    "RepositoryNamespace": "._sync.repository",
     "Channel": "._sync.session",
     "PredictionStream": "._sync.streams",
     "NOT_GIVEN": "._types",
@@ -93,6 +101,9 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
     from ._async.models import AsyncLLMNamespace as AsyncLLMNamespace
+    from ._async.repository import AsyncDownloadOption as AsyncDownloadOption
+    from ._async.repository import AsyncModelSearchResult as AsyncModelSearchResult
+    from ._async.repository import AsyncRepositoryNamespace as AsyncRepositoryNamespace
     from ._async.session import AsyncChannel as AsyncChannel
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
     from ._exceptions import AuthenticationError as AuthenticationError
@@ -121,8 +132,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
     from ._protocol.errors import ErrorData as ErrorData
+    from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
     from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
     from ._protocol.packets.shared import ChatMessageData as ChatMessageData
+    from ._protocol.packets.shared import DownloadProgressUpdate as DownloadProgressUpdate
     from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
     from ._protocol.packets.shared import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
     from ._protocol.packets.shared import FilePart as FilePart
@@ -142,6 +155,9 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace
     from ._sync.models import LLMNamespace as LLMNamespace
+    from ._sync.repository import DownloadOption as DownloadOption
+    from ._sync.repository import ModelSearchResult as ModelSearchResult
+    from ._sync.repository import RepositoryNamespace as RepositoryNamespace
     from ._sync.session import Channel as Channel
     from ._sync.streams import PredictionStream as PredictionStream
     from ._types import NOT_GIVEN as NOT_GIVEN

@@ -15,9 +15,12 @@ from ._exceptions import LMStudioValueError
 __all__ = [
     "NOT_GIVEN",
     "AsyncCallback",
+    "AsyncNotice",
     "Callback",
     "NotGiven",
+    "Notice",
     "Timeout",
+    "call_notice",
     "check_async_callback",
     "check_callback",
     "check_timeout",
@@ -84,6 +87,16 @@ AsyncCallback: TypeAlias = Callable[[ValueT], Awaitable[None] | None]
 """A callback of the async face: a plain function or a coroutine function (awaited)."""
 Callback: TypeAlias = Callable[[ValueT], None]
 """A callback of the sync face: a plain function."""
+AsyncNotice: TypeAlias = Callable[[], Awaitable[None] | None]
+"""A callback without an argument, async face (``on_start_finalizing``)."""
+Notice: TypeAlias = Callable[[], None]
+"""A callback without an argument, sync face."""
+
+
+def call_notice(notice: Callable[[], Any] | None) -> Any:
+    """Call a no-argument callback; pass it to run_(async_)callback to await what it returns."""
+    return notice() if notice is not None else None
+
 
 _NO_AWAIT = "the sync Client cannot await it: pass a plain function, or use AsyncClient"
 

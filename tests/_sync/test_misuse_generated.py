@@ -28,6 +28,7 @@ VALID: dict[str, Any] = {
     "key": ECHO,
     "identifier": "no-such-instance",
     "source": b"hello",
+    "option": "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf",  # a download identifier, not an option
 }
 
 
@@ -103,7 +104,10 @@ def test_every_public_method_refuses_misuse_with_a_typed_error(
     llm = client.llm.model(ECHO)
     embedder = client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
-    targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
+    targets: list[object] = [
+        *(client.llm, client.embedding, client.files, client.repository),
+        *(llm, embedder, stream),
+    ]
     checked = 0
     failures = []
     for target in targets:

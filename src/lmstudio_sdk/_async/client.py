@@ -20,6 +20,7 @@ from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
 from .pool import AsyncSessionPool
+from .repository import AsyncRepositoryNamespace
 from .session import AsyncChannel
 
 __all__ = ["AsyncClient", "AsyncSystemNamespace"]
@@ -143,6 +144,7 @@ class AsyncClient:
         self.embedding = AsyncEmbeddingNamespace(self._pool)
         self.system = AsyncSystemNamespace(self._pool)
         self.files = AsyncFilesNamespace(self._pool)
+        self.repository = AsyncRepositoryNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

@@ -21,6 +21,7 @@ from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import FilesNamespace
 from .models import EmbeddingNamespace, LLMNamespace
 from .pool import SessionPool
+from .repository import RepositoryNamespace
 from .session import Channel
 
 __all__ = ["Client", "SystemNamespace"]
@@ -144,6 +145,7 @@ class Client:
         self.embedding = EmbeddingNamespace(self._pool)
         self.system = SystemNamespace(self._pool)
         self.files = FilesNamespace(self._pool)
+        self.repository = RepositoryNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

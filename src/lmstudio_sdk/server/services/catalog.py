@@ -95,6 +95,7 @@ class DownloadOption:
 
 
 _WORD = re.compile(r"[a-z0-9]+")
+_WORDS_SCORE = 40.0  # every word of the term appears; below: a near miss (spelling)
 
 
 def _score(term: str, entry: CatalogEntry) -> tuple[float, bool] | None:
@@ -113,7 +114,7 @@ def _score(term: str, entry: CatalogEntry) -> tuple[float, bool] | None:
     words = _WORD.findall(term)
     haystack = f"{ident} {name} {entry.description.lower()}"
     if words and all(w in haystack for w in words):
-        return 40.0, False
+        return _WORDS_SCORE, False
     ratio = max(difflib.SequenceMatcher(None, term, s).ratio() for s in (repo, name))
     if ratio >= 0.6:
         return 20.0 * ratio, False
@@ -196,6 +197,8 @@ class Catalog:
             found = _score(needle, entry)
             if found is not None:
                 scored.append((found[0], found[1], entry))
+        if any(score >= _WORDS_SCORE for score, _, _ in scored):  # near misses only when
+            scored = [s for s in scored if s[0] >= _WORDS_SCORE]  # nothing really matched
         scored.sort(key=lambda s: (-s[0], not s[2].staff_pick, s[2].name.lower()))
         return [SearchHit(e, exact) for _, exact, e in scored[: limit or DEFAULT_SEARCH_LIMIT]]
 
