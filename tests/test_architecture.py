@@ -233,7 +233,7 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
     ("app", "thread", "recorder", "__init__"),  # the server, its thread, the test recorder
 )
 # Optional heavy dependencies a module may import on first use rather than at import time.
-LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2"}
+LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "rich"}  # rich: the cli extra
 MAX_SERVER_MODULE_LINES = 600
 
 
