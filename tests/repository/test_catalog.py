@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +24,12 @@ from lmstudio_sdk.server.local.catalog_files import (
 )
 from lmstudio_sdk.server.services.catalog import Catalog
 from tests.conftest import CatalogServer
+from tests.server.helpers import connect
 
 from .catalog_kit import MIB, make_catalog, tree, write_gguf
 
 SLOW_RATE = 256 * 1024  # bytes per second: one 256 KiB chunk, then a second's pause
+BIG = "acme/Big-Llama-GGUF/Big-Llama-Q4_0.gguf"
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +213,53 @@ def test_write_manifest_describes_every_file(tmp_path: Path) -> None:
         ("Tiny-Chat-Q4_K_M.gguf", "Q4_K_M", MIB),
         ("Tiny-Chat-Q8_0.gguf", "Q8_0", 2 * MIB),
     ]
+
+
+async def test_a_dropped_socket_cancels_the_download(slow_catalog: CatalogServer) -> None:
+    slow_catalog.models_dir.mkdir(parents=True, exist_ok=True)
+    before = tree(slow_catalog.models_dir)
+    async with connect(slow_catalog.url, "/repository") as raw:
+        await raw.send(
+            {
+                "type": "channelCreate",
+                "endpoint": "downloadModel",
+                "channelId": 1,
+                "creationParameter": {"downloadIdentifier": BIG},
+            }
+        )
+        await raw.wait_for(lambda f: f.get("message", {}).get("type") == "downloadProgress")
+    # The socket is gone without a cancel packet: the server cancels the download itself.
+    slow_catalog.wait_idle()
+    assert tree(slow_catalog.models_dir) == before
+
+
+def test_stopping_the_server_cancels_a_download(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path / "c")
+    models_dir = tmp_path / "m"
+    models_dir.mkdir()
+    with ServerThread(
+        lambda: ScriptedEngine(),
+        catalog=catalog,
+        models_dir=models_dir,
+        download_bytes_per_second=SLOW_RATE,
+    ) as handle:
+        client = lms.Client(handle.url, timeout=20)
+        (entry,) = client.repository.search_models("big llama")
+        (option,) = entry.get_download_options()
+        # Runs until the server stops under it.
+        started = threading.Event()
+        errors: list[BaseException] = []
+
+        def download() -> None:
+            try:
+                option.download(on_progress=lambda _: started.set())
+            except lms.LMStudioError as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=download)
+        worker.start()
+        assert started.wait(20)
+    worker.join(20)
+    client.close()
+    assert errors and isinstance(errors[0], lms.LMStudioConnectionError)
+    assert list(models_dir.iterdir()) == []
