@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 
 import lmstudio_sdk as lms
 from lmstudio_sdk.server import ServerThread
+from lmstudio_sdk.server.engines import create_engine
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 from lmstudio_sdk.server.errors import ServerError
 from lmstudio_sdk.server.local.catalog_files import (
@@ -263,3 +266,35 @@ def test_stopping_the_server_cancels_a_download(tmp_path: Path) -> None:
     client.close()
     assert errors and isinstance(errors[0], lms.LMStudioConnectionError)
     assert list(models_dir.iterdir()) == []
+
+
+@pytest.mark.llama
+def test_a_downloaded_model_is_listed_by_the_llama_engine(tmp_path: Path) -> None:
+    """The llama engine lists its models folder: what `get` downloads, `ls` then shows."""
+    pytest.importorskip("llama_cpp", reason="the llama engine needs llama-cpp-python")
+    models_dir = tmp_path / "m"
+    models_dir.mkdir()
+    with ServerThread(
+        lambda: create_engine("llama", models_dir=models_dir), catalog=make_catalog(tmp_path / "c")
+    ) as handle:
+        with lms.Client(handle.url, timeout=20) as client:
+            assert client.system.list_downloaded_models() == []
+            get = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "lmstudio_sdk.cli",
+                    "get",
+                    "tiny chat",
+                    "--host",
+                    handle.url,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+            assert "lmstudio-sdk load tiny-chat" in get.stdout
+            (model,) = client.system.list_downloaded_models()
+            assert model.model_key == "tiny-chat"
+            assert model.path == "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf"
