@@ -153,6 +153,21 @@ async def test_lm_link_status_reports_this_server_offline(client: lms.AsyncClien
     assert status.status == "offline"
     assert status.issues == ["noAccess"] and status.peers == []
     assert isinstance(status, lms.LmLinkStatusResult)
+    with pytest.raises(lms.UnsupportedFeatureError, match="LM Link"):
+        await client.repository.lm_link_set_disabled(True)
+    with pytest.raises(lms.UnsupportedFeatureError, match="LM Link"):
+        await client.repository.lm_link_update_device_name("laptop")
+    with pytest.raises(lms.UnsupportedFeatureError, match="LM Link"):
+        await client.repository.lm_link_set_preferred_device("peer-1")
+
+
+async def test_lm_link_setters_reject_bad_input(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.LMStudioValueError, match="True or False"):
+        await client.repository.lm_link_set_disabled("yes")  # type: ignore[arg-type]
+    with pytest.raises(lms.LMStudioValueError, match="non-empty string"):
+        await client.repository.lm_link_update_device_name(" ")
+    with pytest.raises(lms.LMStudioValueError, match="non-empty string"):
+        await client.repository.lm_link_set_preferred_device(3)  # type: ignore[arg-type]
 
 
 async def test_hugging_face_results_are_refused(client: lms.AsyncClient) -> None:

@@ -29,6 +29,9 @@ VALID: dict[str, Any] = {
     "identifier": "no-such-instance",
     "source": b"hello",
     "option": "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf",  # a download identifier, not an option
+    "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
+    "device_name": "",
+    "device_identifier": "",
 }
 
 

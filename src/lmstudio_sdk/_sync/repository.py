@@ -5,7 +5,8 @@
 (quantisations); ``option.download(on_progress=…)`` (or ``client.repository.download(option)``)
 downloads one and returns the model key to load it with. Leaving a download early (task
 cancellation, Ctrl-C, ``timeout``, a raising callback) sends ``cancel``: LM Studio (and the
-embedded server) then drops the partial file. ``lm_link_status()`` reports LM Link.
+embedded server) then drops the partial file. ``lm_link_status()`` reports LM Link, and the
+``lm_link_*`` setters change it (LM Studio only: the embedded server has no LM Link).
 
 Source of truth for both faces (see ``scripts/unasync.py``).
 """
@@ -24,7 +25,10 @@ from .._protocol.packets.repository import (
     GetModelDownloadOptionsParameter,
     GetModelDownloadOptionsResult,
     GetModelDownloadOptionsResultResult,
+    LmLinkSetDisabledParameter,
+    LmLinkSetPreferredDeviceParameter,
     LmLinkStatusResult,
+    LmLinkUpdateDeviceNameParameter,
     SearchModelsParameter,
     SearchModelsParameterOpts,
     SearchModelsResult,
@@ -250,6 +254,37 @@ class RepositoryNamespace:
         ``peers`` and this device's name."""
         raw: Raw | UnsetType = self._pool.rpc("repository", "lmLinkStatus", None, timeout)
         return decode_result(raw, LmLinkStatusResult, "lmLinkStatus")
+
+    @checked_arguments
+    def lm_link_set_disabled(self, disabled: bool, *, timeout: Timeout = NOT_GIVEN) -> None:
+        """Turn LM Link off (True) or on (False) on this device."""
+        if not isinstance(disabled, bool):
+            raise LMStudioValueError(f"disabled must be True or False, not {disabled!r}")
+        parameter = LmLinkSetDisabledParameter(disabled=disabled)
+        self._pool.rpc("repository", "lmLinkSetDisabled", parameter, timeout)
+
+    @checked_arguments
+    def lm_link_update_device_name(
+        self, device_name: str, *, timeout: Timeout = NOT_GIVEN
+    ) -> None:
+        """The name other LM Link devices see for this one."""
+        _check_text("device_name", device_name)
+        parameter = LmLinkUpdateDeviceNameParameter(device_name=device_name)
+        self._pool.rpc("repository", "lmLinkUpdateDeviceName", parameter, timeout)
+
+    @checked_arguments
+    def lm_link_set_preferred_device(
+        self, device_identifier: str, *, timeout: Timeout = NOT_GIVEN
+    ) -> None:
+        """The LM Link peer (``status.peers[i].device_identifier``) to prefer."""
+        _check_text("device_identifier", device_identifier)
+        parameter = LmLinkSetPreferredDeviceParameter(device_identifier=device_identifier)
+        self._pool.rpc("repository", "lmLinkSetPreferredDevice", parameter, timeout)
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise LMStudioValueError(f"{name} must be a non-empty string, not {value!r}")
 
 
 def _compatibility_types(compatibility: object) -> list[str] | None:
