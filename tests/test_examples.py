@@ -54,6 +54,14 @@ def test_download_model(catalog_server: CatalogServer) -> None:
     assert (catalog_server.models_dir / "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf").is_file()
 
 
+def test_stream_logs(server: RunningServer) -> None:
+    out = run_example("stream_logs.py", server.url, "scripted-echo-1b")
+    assert "[reply] 'You said: Name a colour.'" in out
+    assert "[input to scripted-echo-1b]" in out
+    assert "[output of scripted-echo-1b] 'You said: Name a" in out
+    assert "[stats]" in out and "eosFound" in out
+
+
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_every_example_has_a_usage_docstring(name: str) -> None:
     text = (EXAMPLES / name).read_text()

@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 _PUBLIC: dict[str, str] = {
     "AsyncClient": "._async.client",
-    "AsyncSystemNamespace": "._async.client",
+    "AsyncDiagnosticsNamespace": "._async.namespaces",
+    "AsyncLogStream": "._async.namespaces",
+    "AsyncRuntimeNamespace": "._async.namespaces",
+    "AsyncSystemNamespace": "._async.namespaces",
     "AsyncFilesNamespace": "._async.files",
     "AsyncEmbeddingModel": "._async.models",
     "AsyncEmbeddingNamespace": "._async.models",
@@ -51,6 +54,8 @@ _PUBLIC: dict[str, str] = {
     "ServerNotFoundError": "._exceptions",
     "StructuredOutputError": "._exceptions",
     "UnsupportedFeatureError": "._exceptions",
+    "NotSupportedByServerError": "._exceptions",
+    "PermissionDeniedError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
     "ErrorData": "._protocol.errors",
     "EmbeddingLoadConfig": "._protocol.config_types",
@@ -60,6 +65,15 @@ _PUBLIC: dict[str, str] = {
     "LlmPredictionConfig": "._protocol.config_types",
     "LlmPredictionConfigDict": "._protocol.config_types",
     "LMStudioVersion": "._protocol.results",
+    "EngineInfo": "._protocol.results",
+    "EngineSpecifier": "._protocol.results",
+    "HardwareSurvey": "._protocol.results",
+    "LogEvent": "._protocol.results",
+    "PredictionInputLog": "._protocol.results",
+    "PredictionOutputLog": "._protocol.results",
+    "RuntimeLog": "._protocol.results",
+    "ServerInfo": "._protocol.results",
+    "ServerLog": "._protocol.results",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
     "LmLinkStatusResult": "._protocol.packets.repository",
@@ -76,7 +90,10 @@ _PUBLIC: dict[str, str] = {
     "PredictionStats": "._protocol.packets.shared",
     "ToolCallRequest": "._protocol.packets.shared",
     "Client": "._sync.client",
-    "SystemNamespace": "._sync.client",
+    "DiagnosticsNamespace": "._sync.namespaces",
+    "LogStream": "._sync.namespaces",
+    "RuntimeNamespace": "._sync.namespaces",
+    "SystemNamespace": "._sync.namespaces",
     "FilesNamespace": "._sync.files",
     "EmbeddingModel": "._sync.models",
     "EmbeddingNamespace": "._sync.models",
@@ -95,12 +112,15 @@ __all__ = sorted(_PUBLIC)
 
 if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is not static)
     from ._async.client import AsyncClient as AsyncClient
-    from ._async.client import AsyncSystemNamespace as AsyncSystemNamespace
     from ._async.files import AsyncFilesNamespace as AsyncFilesNamespace
     from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
     from ._async.models import AsyncLLMNamespace as AsyncLLMNamespace
+    from ._async.namespaces import AsyncDiagnosticsNamespace as AsyncDiagnosticsNamespace
+    from ._async.namespaces import AsyncLogStream as AsyncLogStream
+    from ._async.namespaces import AsyncRuntimeNamespace as AsyncRuntimeNamespace
+    from ._async.namespaces import AsyncSystemNamespace as AsyncSystemNamespace
     from ._async.repository import AsyncDownloadOption as AsyncDownloadOption
     from ._async.repository import AsyncModelSearchResult as AsyncModelSearchResult
     from ._async.repository import AsyncRepositoryNamespace as AsyncRepositoryNamespace
@@ -119,6 +139,8 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import LMStudioValueError as LMStudioValueError
     from ._exceptions import LocalProtocolError as LocalProtocolError
     from ._exceptions import ModelNotFoundError as ModelNotFoundError
+    from ._exceptions import NotSupportedByServerError as NotSupportedByServerError
+    from ._exceptions import PermissionDeniedError as PermissionDeniedError
     from ._exceptions import PresetNotFoundError as PresetNotFoundError
     from ._exceptions import RemoteProtocolError as RemoteProtocolError
     from ._exceptions import ServerNotFoundError as ServerNotFoundError
@@ -147,14 +169,26 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
+    from ._protocol.results import EngineInfo as EngineInfo
+    from ._protocol.results import EngineSpecifier as EngineSpecifier
+    from ._protocol.results import HardwareSurvey as HardwareSurvey
     from ._protocol.results import LMStudioVersion as LMStudioVersion
+    from ._protocol.results import LogEvent as LogEvent
+    from ._protocol.results import PredictionInputLog as PredictionInputLog
+    from ._protocol.results import PredictionOutputLog as PredictionOutputLog
+    from ._protocol.results import RuntimeLog as RuntimeLog
+    from ._protocol.results import ServerInfo as ServerInfo
+    from ._protocol.results import ServerLog as ServerLog
     from ._sync.client import Client as Client
-    from ._sync.client import SystemNamespace as SystemNamespace
     from ._sync.files import FilesNamespace as FilesNamespace
     from ._sync.models import LLM as LLM
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace
     from ._sync.models import LLMNamespace as LLMNamespace
+    from ._sync.namespaces import DiagnosticsNamespace as DiagnosticsNamespace
+    from ._sync.namespaces import LogStream as LogStream
+    from ._sync.namespaces import RuntimeNamespace as RuntimeNamespace
+    from ._sync.namespaces import SystemNamespace as SystemNamespace
     from ._sync.repository import DownloadOption as DownloadOption
     from ._sync.repository import ModelSearchResult as ModelSearchResult
     from ._sync.repository import RepositoryNamespace as RepositoryNamespace

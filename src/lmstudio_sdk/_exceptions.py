@@ -10,8 +10,11 @@
     │   │                                           identifierNotFound, specificModelUnloaded
     │   ├── PresetNotFoundError                     generic.presetNotFound
     │   ├── DomainMismatchError                     generic.domainMismatch
-    │   └── UnsupportedFeatureError                 generic.engineDoesNotSupportFeature,
-    │                                               generic.missingRuntimeExtension
+    │   ├── UnsupportedFeatureError                 generic.engineDoesNotSupportFeature,
+    │   │   │                                       generic.missingRuntimeExtension
+    │   │   └── NotSupportedByServerError           errorData.code "notSupported": this server
+    │   │                                           does not implement the endpoint (says why)
+    │   └── PermissionDeniedError                   errorData.code "permissionDenied"
     ├── LMStudioProtocolError
     │   ├── LocalProtocolError                      we misused the protocol (a bug or API misuse)
     │   └── RemoteProtocolError                     the server sent something off-protocol
@@ -47,6 +50,8 @@ __all__ = [
     "LMStudioValueError",
     "LocalProtocolError",
     "ModelNotFoundError",
+    "NotSupportedByServerError",
+    "PermissionDeniedError",
     "PresetNotFoundError",
     "RemoteProtocolError",
     "ServerNotFoundError",
@@ -113,6 +118,15 @@ class DomainMismatchError(LMStudioServerError):
 
 class UnsupportedFeatureError(LMStudioServerError):
     """The engine behind the model cannot do what was asked."""
+
+
+class NotSupportedByServerError(UnsupportedFeatureError):
+    """This server does not implement the endpoint or feature; the message says why (the
+    embedded server's ``docs/server.md`` lists every endpoint it leaves out)."""
+
+
+class PermissionDeniedError(LMStudioServerError):
+    """The server refused a privileged call (e.g. ``request_shutdown()`` from a guest)."""
 
 
 class LMStudioProtocolError(LMStudioError):
@@ -185,7 +199,16 @@ _SERVER_ERROR_BY_CODE: dict[str, type[LMStudioServerError]] = {
 }
 
 
+# errorData.code: the kinds the lmstudio-sdk server adds (LM Studio's displayData has none).
+_SERVER_ERROR_BY_ERROR_CODE: dict[str, type[LMStudioServerError]] = {
+    "notSupported": NotSupportedByServerError,
+    "permissionDenied": PermissionDeniedError,
+}
+
+
 def server_error(data: ErrorData) -> LMStudioServerError:
     """Build the most specific exception for an error the server sent."""
-    cls = _SERVER_ERROR_BY_CODE.get(data.display_code or "", LMStudioServerError)
+    cls = _SERVER_ERROR_BY_CODE.get(data.display_code or "") or _SERVER_ERROR_BY_ERROR_CODE.get(
+        data.error_code or "", LMStudioServerError
+    )
     return cls(data)

@@ -28,6 +28,12 @@ VALID: dict[str, Any] = {
     "key": ECHO,
     "identifier": "no-such-instance",
     "source": b"hello",
+    "model_key": ECHO,
+    "title": "hi",
+    "code": "misuse-flag",
+    "value": True,
+    "engine": lms.EngineSpecifier(name="lmstudio-sdk-scripted", version="0"),
+    "model_format": "GGUF",
     "option": "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf",  # a download identifier, not an option
     "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
     "device_name": "",
@@ -107,10 +113,9 @@ def test_every_public_method_refuses_misuse_with_a_typed_error(
     llm = client.llm.model(ECHO)
     embedder = client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
-    targets: list[object] = [
-        *(client.llm, client.embedding, client.files, client.repository),
-        *(llm, embedder, stream),
-    ]
+    logs = client.diagnostics.stream_logs()
+    targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
+    targets += [client.system, client.runtime, client.diagnostics, client.repository, logs]
     checked = 0
     failures = []
     for target in targets:
@@ -130,3 +135,4 @@ def test_every_public_method_refuses_misuse_with_a_typed_error(
     # Nothing reached the server as garbage: everything still works.
     assert (llm.respond("hi")).content
     assert embedder.embed("hi")
+    assert "misuse-flag" not in client.system.get_experiment_flags()

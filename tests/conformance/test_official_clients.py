@@ -287,6 +287,15 @@ def check_auth_right_token(d: Detail, x: Expectations) -> None:
     assert x.llm_key in d["downloadedKeys"], d
 
 
+def check_stream_logs(d: Detail, x: Expectations) -> None:
+    del x
+    assert d["outputs"], f"no llm.prediction.output of {d['identifier']}: {d['kinds']}"
+    assert set(d["outputs"]) <= set(d["replies"]), d
+    assert all("log round" in text for text in d["inputs"]), d["inputs"]
+    assert set(d["kinds"]) <= {"server.log", "llm.prediction.input", "llm.prediction.output"}
+    assert all(t > 1_700_000_000_000 for t in d["timestamps"])
+
+
 CHECKS: dict[str, Callable[[Detail, Expectations], None]] = {
     "lmstudio_version": check_lmstudio_version,
     "list_downloaded": check_list_downloaded,
@@ -305,6 +314,7 @@ CHECKS: dict[str, Callable[[Detail, Expectations], None]] = {
     "embed": check_embed,
     "unknown_model": check_unknown_model,
     "image": check_image,
+    "stream_logs": check_stream_logs,
     "auth_wrong_token": check_auth_refused,
     "auth_no_token": check_auth_refused,
     "auth_right_token": check_auth_right_token,
@@ -328,8 +338,8 @@ REFUSED: dict[str, dict[str, str]] = {
     },
 }
 
-COMMON = [name for name in CHECKS if name != "lmstudio_version"]
-TS_SCENARIOS = ["lmstudio_version", *COMMON]
+COMMON = [name for name in CHECKS if name not in ("lmstudio_version", "stream_logs")]
+TS_SCENARIOS = ["lmstudio_version", "stream_logs", *COMMON]
 PY_SCENARIOS = [f"{flavour}.{name}" for flavour in ("sync", "async") for name in COMMON]
 
 

@@ -353,6 +353,41 @@ async function featureScenarios(client) {
     };
   });
 
+  await run("stream_logs", async () => {
+    // Logs stream while predictions run; the subscription races the first prediction (another
+    // socket), so predict until the log has shown one of ours.
+    const model = await llm();
+    const events = [];
+    let sawOutput;
+    const outputSeen = new Promise((resolve) => (sawOutput = resolve));
+    const stop = client.diagnostics.unstable_streamLogs((event) => {
+      events.push(event);
+      if (event.data.type === "llm.prediction.output" && event.data.modelIdentifier === model.identifier) {
+        sawOutput();
+      }
+    });
+    const replies = [];
+    for (let round = 0; round < 20; round++) {
+      const result = await model.respond([{ role: "user", content: `log round ${round}` }], E.predictConfig);
+      replies.push(result.content);
+      const seen = await Promise.race([
+        outputSeen.then(() => true),
+        new Promise((resolve) => setTimeout(() => resolve(false), 500)),
+      ]);
+      if (seen) break;
+    }
+    stop();
+    const ours = events.filter((e) => e.data.modelIdentifier === model.identifier);
+    return {
+      identifier: model.identifier,
+      replies,
+      kinds: events.map((e) => e.data.type),
+      outputs: ours.filter((e) => e.data.type === "llm.prediction.output").map((e) => e.data.output),
+      inputs: ours.filter((e) => e.data.type === "llm.prediction.input").map((e) => e.data.input),
+      timestamps: events.map((e) => e.timestamp),
+    };
+  });
+
   await run("unknown_model", async () => {
     return { model: UNKNOWN_MODEL, error: await expectRejection(client.llm.model(UNKNOWN_MODEL)) };
   });

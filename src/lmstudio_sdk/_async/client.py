@@ -14,16 +14,15 @@ from msgspec import UNSET
 
 from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
-from .._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
-from .._protocol.results import LMStudioVersion, decode_model_list, decode_version
 from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
+from .namespaces import AsyncDiagnosticsNamespace, AsyncRuntimeNamespace, AsyncSystemNamespace
 from .pool import AsyncSessionPool
 from .repository import AsyncRepositoryNamespace
 from .session import AsyncChannel
 
-__all__ = ["AsyncClient", "AsyncSystemNamespace"]
+__all__ = ["AsyncClient"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -87,27 +86,6 @@ def _check_names(namespace: object, endpoint: object) -> None:
             )
 
 
-class AsyncSystemNamespace:
-    """``client.system``: what is downloaded, and which LM Studio this is."""
-
-    def __init__(self, pool: AsyncSessionPool) -> None:
-        self._pool = pool
-
-    async def list_downloaded_models(
-        self, domain: str | None = None, *, timeout: Timeout = NOT_GIVEN
-    ) -> list[LLMInfo | EmbeddingModelInfo]:
-        """Every downloaded model, or only those of ``domain`` ("llm" or "embedding")."""
-        raw = await self._pool.rpc("system", "listDownloadedModels", None, timeout)
-        models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
-            raw, "listDownloadedModels", instances=False
-        )
-        return [m for m in models if domain is None or m.domain == domain]
-
-    async def get_lmstudio_version(self, *, timeout: Timeout = NOT_GIVEN) -> LMStudioVersion:
-        raw = await self._pool.rpc("system", "version", None, timeout)
-        return decode_version(raw)
-
-
 class AsyncClient:
     """A client of one LM Studio (or of ``lmstudio-sdk serve``).
 
@@ -145,6 +123,8 @@ class AsyncClient:
         self.system = AsyncSystemNamespace(self._pool)
         self.files = AsyncFilesNamespace(self._pool)
         self.repository = AsyncRepositoryNamespace(self._pool)
+        self.runtime = AsyncRuntimeNamespace(self._pool)
+        self.diagnostics = AsyncDiagnosticsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

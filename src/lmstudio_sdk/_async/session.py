@@ -329,6 +329,9 @@ class AsyncChannel:
         return True
 
     def abandon(self) -> None:
-        """Stop listening; whatever the server still sends on this channel is dropped."""
+        """Stop listening; whatever the server still sends on this channel is dropped, and a
+        ``receive`` waiting (in another task or thread) returns None."""
+        if not self.finished:
+            self._box.put(ChannelClosed(channel_id=self.channel_id))
         self.finished = True
         self._session._abandon_channel(self._link, self.channel_id)

@@ -29,6 +29,12 @@ class ErrorData(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_
         code = (self.display_data or {}).get("code")
         return code if isinstance(code, str) else None
 
+    @property
+    def error_code(self) -> str | None:
+        """``errorData.code``: the lmstudio-sdk server's machine-readable kind of error."""
+        code = (self.error_data or {}).get("code")
+        return code if isinstance(code, str) else None
+
     def describe(self) -> str:
         """One readable message: title, then cause and suggestion (never the server's stack)."""
         parts = [self.title]
@@ -70,12 +76,15 @@ def error_data(
     cause: str | None = None,
     suggestion: str | None = None,
     display_data: dict[str, Any] | None = None,
+    machine_data: dict[str, Any] | None = None,
 ) -> ErrorData:
-    """Build an error the way the reference server does (``rootTitle`` = ``title``)."""
+    """Build an error the way the reference server does (``rootTitle`` = ``title``);
+    ``machine_data`` becomes ``errorData``."""
     return ErrorData(
         title=title,
         root_title=title,
         cause=cause,
         suggestion=suggestion,
+        error_data=machine_data,
         display_data=display_data,
     )

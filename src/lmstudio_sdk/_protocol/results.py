@@ -14,19 +14,39 @@ import msgspec
 from msgspec import Raw, UnsetType
 
 from .._exceptions import RemoteProtocolError
+from .packets.diagnostics import (
+    StreamLogsLogPacketLog,
+    StreamLogsLogPacketLogDataLlmPredictionInput,
+    StreamLogsLogPacketLogDataLlmPredictionOutput,
+    StreamLogsLogPacketLogDataRuntimeLog,
+    StreamLogsLogPacketLogDataServerLog,
+)
+from .packets.runtime import ListEnginesResultItem, SurveyHardwareResult
 from .packets.shared import (
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
+    GetEngineSelectionsResultItem1,
     KVConfig,
     LLMInfo,
     LLMInstanceInfo,
 )
-from .packets.system import VersionResult
+from .packets.system import InfoResult, VersionResult
 from .tolerance import fill_kv_config, fill_model_info, note_enum
 
 __all__ = [
+    "EngineInfo",
+    "EngineSpecifier",
+    "HardwareSurvey",
     "LMStudioVersion",
+    "LogEvent",
+    "PredictionInputLog",
+    "PredictionOutputLog",
+    "RuntimeLog",
+    "ServerInfo",
+    "ServerLog",
+    "decode_engine_selections",
     "decode_kv_config",
+    "decode_log_packet",
     "decode_model_info",
     "decode_model_list",
     "decode_result",
@@ -104,3 +124,54 @@ def decode_model_list(raw: Raw | UnsetType, endpoint: str, *, instances: bool) -
         note_enum("format", model.format)
         models.append(model)
     return models
+
+
+# -- /system info, /runtime, /diagnostics -----------------------------------------------------
+
+ServerInfo: TypeAlias = InfoResult
+"""What ``system.info`` answers (``pid``, ``is_daemon``, ``version``)."""
+EngineInfo: TypeAlias = ListEnginesResultItem
+"""One engine of ``runtime.listEngines``."""
+EngineSpecifier: TypeAlias = GetEngineSelectionsResultItem1
+"""An engine's ``name`` and ``version``, as ``getEngineSelections`` and ``selectEngine`` name it."""
+HardwareSurvey: TypeAlias = SurveyHardwareResult
+"""What ``runtime.surveyHardware`` answers: a status and, per engine, the hardware it sees."""
+LogEvent: TypeAlias = StreamLogsLogPacketLog
+"""One ``diagnostics.streamLogs`` event: ``timestamp`` (ms since the epoch) and ``data``."""
+PredictionInputLog: TypeAlias = StreamLogsLogPacketLogDataLlmPredictionInput
+"""``llm.prediction.input``: the prompt as the model saw it (``input``), and which model."""
+PredictionOutputLog: TypeAlias = StreamLogsLogPacketLogDataLlmPredictionOutput
+"""``llm.prediction.output``: the generated text (``output``) and its ``stats``."""
+ServerLog: TypeAlias = StreamLogsLogPacketLogDataServerLog
+"""``server.log``: one of the server's own log records (``content``, ``level``)."""
+RuntimeLog: TypeAlias = StreamLogsLogPacketLogDataRuntimeLog
+"""``runtime.log``: a message of an engine (``message``, ``level``, ``engine_name``, …)."""
+
+_LOG_TYPES = frozenset(
+    {"llm.prediction.input", "llm.prediction.output", "server.log", "runtime.log"}
+)
+_skipped_log_types: set[str] = set()
+
+
+def decode_log_packet(raw: Raw) -> LogEvent | None:
+    """A ``streamLogs`` packet; None for one this SDK does not know (logged once per type)."""
+    loose = decode_result(raw, dict[str, Any], "streamLogs")
+    log = loose.get("log")
+    data = log.get("data") if isinstance(log, dict) else None
+    kind = data.get("type") if isinstance(data, dict) else None
+    if loose.get("type") != "log" or kind not in _LOG_TYPES:
+        key = repr((loose.get("type"), kind))
+        if key not in _skipped_log_types:
+            _skipped_log_types.add(key)
+            logger.info("skipping streamLogs packets this SDK does not know: %s", key)
+        return None
+    return _convert(log, LogEvent, "streamLogs")
+
+
+def decode_engine_selections(raw: Raw | UnsetType) -> dict[str, EngineSpecifier]:
+    """``getEngineSelections``' superjson Map: model format name → engine."""
+    envelope = decode_result(raw, dict[str, Any], "getEngineSelections")
+    entries = _convert(
+        envelope.get("json"), list[tuple[str, EngineSpecifier]], "getEngineSelections"
+    )
+    return dict(entries)

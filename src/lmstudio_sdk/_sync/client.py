@@ -15,16 +15,15 @@ from msgspec import UNSET
 
 from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
-from .._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
-from .._protocol.results import LMStudioVersion, decode_model_list, decode_version
 from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import FilesNamespace
 from .models import EmbeddingNamespace, LLMNamespace
+from .namespaces import DiagnosticsNamespace, RuntimeNamespace, SystemNamespace
 from .pool import SessionPool
 from .repository import RepositoryNamespace
 from .session import Channel
 
-__all__ = ["Client", "SystemNamespace"]
+__all__ = ["Client"]
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -88,27 +87,6 @@ def _check_names(namespace: object, endpoint: object) -> None:
             )
 
 
-class SystemNamespace:
-    """``client.system``: what is downloaded, and which LM Studio this is."""
-
-    def __init__(self, pool: SessionPool) -> None:
-        self._pool = pool
-
-    def list_downloaded_models(
-        self, domain: str | None = None, *, timeout: Timeout = NOT_GIVEN
-    ) -> list[LLMInfo | EmbeddingModelInfo]:
-        """Every downloaded model, or only those of ``domain`` ("llm" or "embedding")."""
-        raw = self._pool.rpc("system", "listDownloadedModels", None, timeout)
-        models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
-            raw, "listDownloadedModels", instances=False
-        )
-        return [m for m in models if domain is None or m.domain == domain]
-
-    def get_lmstudio_version(self, *, timeout: Timeout = NOT_GIVEN) -> LMStudioVersion:
-        raw = self._pool.rpc("system", "version", None, timeout)
-        return decode_version(raw)
-
-
 class Client:
     """A client of one LM Studio (or of ``lmstudio-sdk serve``).
 
@@ -146,6 +124,8 @@ class Client:
         self.system = SystemNamespace(self._pool)
         self.files = FilesNamespace(self._pool)
         self.repository = RepositoryNamespace(self._pool)
+        self.runtime = RuntimeNamespace(self._pool)
+        self.diagnostics = DiagnosticsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

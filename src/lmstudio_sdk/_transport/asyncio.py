@@ -25,7 +25,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import websockets
 
@@ -37,6 +37,7 @@ __all__ = [
     "AsyncLock",
     "AsyncMailbox",
     "AsyncTransport",
+    "AsyncWorker",
     "find_local_server_async",
     "probe_greeting_async",
     "read_file_async",
@@ -94,6 +95,27 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
+
+
+class AsyncWorker:
+    """Runs ``target()`` (a coroutine function) in a task of the running loop, for callback
+    forms of streams; the sync twin runs a daemon thread."""
+
+    def __init__(self, target: Callable[[], Any], name: str) -> None:
+        self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(target(), name=name)
+
+    @property
+    def running(self) -> bool:
+        return not self._task.done()
+
+    async def join(self, timeout: float | None) -> bool:
+        """Wait for the target to end; False if it still runs after ``timeout`` seconds."""
+        if self._task.done():
+            return True
+        if self._task is asyncio.current_task():
+            return False  # the target itself asked (e.g. stop() from a callback)
+        done, _ = await asyncio.wait({self._task}, timeout=timeout)
+        return bool(done)
 
 
 class AsyncLock:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import websockets
 
@@ -30,7 +30,15 @@ from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
 from .common import CLOSE_TIMEOUT, connect_error, greeting_ok, greeting_request
 from .wscore import RECEIVE_BYTES, WebSocketCore
 
-__all__ = ["Lock", "Mailbox", "Transport", "find_local_server", "probe_greeting", "read_file"]
+__all__ = [
+    "Lock",
+    "Mailbox",
+    "Transport",
+    "Worker",
+    "find_local_server",
+    "probe_greeting",
+    "read_file",
+]
 
 logger = logging.getLogger("lmstudio_sdk.transport")
 
@@ -56,6 +64,26 @@ class Mailbox(Generic[T]):
             return self._queue.get(timeout=timeout)
         except queue.Empty:
             raise LMStudioTimeoutError(f"no answer from LM Studio within {timeout:g} s") from None
+
+
+class Worker:
+    """Runs ``target()`` in a daemon thread, for callback forms of streams; the asyncio twin
+    runs a task."""
+
+    def __init__(self, target: Callable[[], Any], name: str) -> None:
+        self._thread = threading.Thread(target=target, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None) -> bool:
+        """Wait for the target to end; False if it still runs after ``timeout`` seconds."""
+        if self._thread is threading.current_thread():
+            return False  # the target itself asked (e.g. stop() from a callback)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
 
 class Lock:

@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from .. import __version__
 
 # Module names under lmstudio_sdk.cli, in the order `--help` lists them.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("chat", "manage", "get", "serve", "models", "catalog")
+_SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "chat",
+    "manage",
+    "get",
+    "serve",
+    "models",
+    "catalog",
+    "status",
+    "log",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

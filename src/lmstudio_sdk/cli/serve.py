@@ -176,4 +176,9 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
     ) as server:
         # Tests and scripts parse exactly this line.
         print(f"LM Studio SDK server listening on {server.url}", flush=True)
-        await stop.wait()
+        # Until Ctrl-C / SIGTERM, or until a client with the API token asked for a shutdown.
+        signalled = asyncio.ensure_future(stop.wait())
+        stopped = asyncio.ensure_future(server.wait_stopped())
+        await asyncio.wait((signalled, stopped), return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
+        stopped.cancel()

@@ -26,6 +26,7 @@ from .services import Services
 from .services.auth import IdentityRegistry
 from .services.catalog import Catalog
 from .services.files import FileStore
+from .services.logs import BusLogHandler
 from .services.models import ModelManager
 from .services.observer import ServerObserver
 from .session import Session
@@ -35,6 +36,8 @@ __all__ = ["LMStudioServer", "ServerStatistics"]
 logger = logging.getLogger("lmstudio_sdk.server")
 
 STOP_TIMEOUT_SECONDS = 10.0
+# After /system requestShutdown, how long the reply has to leave before the sockets close.
+SHUTDOWN_GRACE_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,9 @@ class LMStudioServer:
         self._sessions: set[Session] = set()
         self._server: Server | None = None
         self._port: int | None = None
+        self._log_handler = BusLogHandler(self.services.logs)
+        self._shutdown_watch: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -165,12 +171,29 @@ class LMStudioServer:
         )
         sockets = list(self._server.sockets)
         self._port = int(sockets[0].getsockname()[1])
+        self._stopped.clear()
+        logger.addHandler(self._log_handler)  # server.log events for /diagnostics streamLogs
+        self._shutdown_watch = asyncio.create_task(self._honour_shutdown_request())
         logger.info("listening on %s", self.url)
+
+    async def _honour_shutdown_request(self) -> None:
+        await self.services.shutdown_requested.wait()
+        logger.warning("a client asked this server to shut down")
+        await asyncio.sleep(SHUTDOWN_GRACE_SECONDS)
+        await self.stop()
+
+    async def wait_stopped(self) -> None:
+        """Return once the server stopped (``stop()``, or a client's shutdown request)."""
+        await self._stopped.wait()
 
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
+        watch, self._shutdown_watch = self._shutdown_watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+        logger.removeHandler(self._log_handler)
         server.close(close_connections=True)
         try:
             async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
@@ -178,6 +201,7 @@ class LMStudioServer:
         except TimeoutError:
             logger.warning("some connections did not close in time")
         await self.services.close()
+        self._stopped.set()
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -12,7 +12,6 @@ import traceback
 from typing import Any
 
 from .._protocol.errors import ErrorData, error_data
-from .._version import __version__
 
 __all__ = [
     "ServerError",
@@ -20,10 +19,11 @@ __all__ = [
     "error_from_exception",
     "identifier_not_found",
     "no_model_matching_query",
+    "not_supported",
     "path_not_found",
+    "permission_denied",
     "preset_not_found",
     "specific_model_unloaded",
-    "unsupported_feature",
 ]
 
 SAMPLE_SIZE = 10
@@ -42,13 +42,20 @@ class ServerError(Exception):
         cause: str | None = None,
         suggestion: str | None = None,
         display_data: dict[str, Any] | None = None,
+        machine_data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(title)
         self.title = title
         self.cause = cause
         self.suggestion = suggestion
         self.display_data = display_data
-        self.data = error_data(title, cause=cause, suggestion=suggestion, display_data=display_data)
+        self.data = error_data(
+            title,
+            cause=cause,
+            suggestion=suggestion,
+            display_data=display_data,
+            machine_data=machine_data,
+        )
 
 
 def error_from_exception(exc: BaseException) -> ErrorData:
@@ -159,18 +166,23 @@ def preset_not_found(identifier: str) -> ServerError:
     )
 
 
-def unsupported_feature(feature: str, *, cause: str, suggestion: str) -> ServerError:
-    """A feature of LM Studio this server cannot honestly provide (LM Studio's own code for it)."""
+# errorData codes of this server's own kinds of refusal (the client maps them to
+# NotSupportedByServerError and PermissionDeniedError).
+NOT_SUPPORTED = "notSupported"
+PERMISSION_DENIED = "permissionDenied"
+
+
+def not_supported(endpoint: str, reason: str, *, suggestion: str | None = None) -> ServerError:
+    """This server does not implement ``endpoint`` ("/namespace/endpoint"); ``reason`` says
+    why. The title reads "not implemented: <endpoint>: <why>"; ``errorData`` carries the code
+    and the endpoint for clients that map errors to types."""
     return ServerError(
-        f"The embedded lmstudio-sdk server does not support {feature}",
-        cause=cause,
+        f"not implemented: {endpoint}: {reason}",
+        cause=reason,
         suggestion=suggestion,
-        display_data={
-            "code": "generic.engineDoesNotSupportFeature",
-            "feature": feature,
-            "engineName": "lmstudio-sdk",
-            "engineType": "server",
-            "installedVersion": __version__,
-            "supportedVersion": None,
-        },
+        machine_data={"code": NOT_SUPPORTED, "endpoint": endpoint},
     )
+
+
+def permission_denied(title: str, suggestion: str) -> ServerError:
+    return ServerError(title, suggestion=suggestion, machine_data={"code": PERMISSION_DENIED})

@@ -14,10 +14,10 @@ from typing import Generic, Literal, TypeVar
 
 from .._protocol.namespaces import NAMESPACES
 from .._protocol.packets import ENDPOINTS, Endpoint
-from .endpoints import embedding, files, llm, repository, runtime, system
+from .endpoints import diagnostics, embedding, files, llm, repository, runtime, system
 from .endpoints.context import ChannelEndpoint, NamespaceTable, RpcEndpoint
 
-__all__ = ["ROUTER", "Route", "Router"]
+__all__ = ["ROUTER", "Missing", "Route", "Router"]
 
 Missing = Literal["unhandled", "unknown"]
 HandlerT = TypeVar("HandlerT", RpcEndpoint, ChannelEndpoint)
@@ -75,5 +75,8 @@ class Router:
 
 
 ROUTER = Router(
-    [llm.TABLE, embedding.TABLE, system.TABLE, files.TABLE, runtime.TABLE, repository.TABLE]
+    [
+        *(llm.TABLE, embedding.TABLE, system.TABLE, files.TABLE, runtime.TABLE),
+        *(diagnostics.TABLE, repository.TABLE),
+    ]
 )

@@ -23,7 +23,7 @@ from msgspec import UNSET, Raw, UnsetType
 from websockets.asyncio.server import ServerConnection as WebSocket
 from websockets.exceptions import ConnectionClosed
 
-from .._protocol.errors import error_data
+from .._protocol.errors import ErrorData, error_data
 from .._protocol.events import (
     AuthRequested,
     ChannelMessageReceived,
@@ -34,9 +34,10 @@ from .._protocol.events import (
 from .._protocol.packets.shared import CancelPacket
 from .._protocol.server import ServerConnection, ServerState
 from .endpoints.context import CallContext, ChannelContext, ChannelEndpoint, RpcEndpoint
-from .errors import ServerError, error_from_exception
-from .router import Route, Router
+from .errors import ServerError, error_from_exception, not_supported
+from .router import Missing, Route, Router
 from .services import Services
+from .unimplemented import reason_for
 
 __all__ = ["Session"]
 
@@ -193,37 +194,51 @@ class Session:
         elif isinstance(event, ChannelMessageReceived):
             self._channel_message(event)
 
-    def _reject_call(self, call_id: int, warning: str, kind: str) -> None:
+    def _reject_call(
+        self, call_id: int, warning: str, kind: str, refusal: ServerError | None = None
+    ) -> None:
         """LM Studio only warns; unless faithful, we also end the call with an error."""
         self.conn.send_warning(warning, kind)
         if self.faithful_errors:
             self.conn.drop_call(call_id)
         else:
-            self.conn.send_rpc_error(call_id, error_data(warning, suggestion=_HELP[kind]))
+            self.conn.send_rpc_error(call_id, _rejection(warning, kind, refusal))
 
-    def _reject_channel(self, channel_id: int, warning: str, kind: str) -> None:
+    def _reject_channel(
+        self, channel_id: int, warning: str, kind: str, refusal: ServerError | None = None
+    ) -> None:
         self.conn.send_warning(warning, kind)
         if self.faithful_errors:
             self.conn.drop_channel(channel_id)
         else:
-            self.conn.fail_channel(channel_id, error_data(warning, suggestion=_HELP[kind]))
+            self.conn.fail_channel(channel_id, _rejection(warning, kind, refusal))
+
+    def _missing_endpoint(
+        self, what: str, endpoint: str, route: Missing
+    ) -> tuple[str, str, ServerError | None]:
+        """The warning, its kind and (for an endpoint the protocol knows) the error that says
+        why this server leaves it out."""
+        kind = what.lower()
+        if route == "unhandled":
+            kind += "EndpointUnhandled"
+            path = f"{self.namespace}/{endpoint}"
+            refusal = not_supported(
+                path, reason_for(self.namespace, endpoint), suggestion=_HELP[kind]
+            )
+            return refusal.title, kind, refusal
+        where = f'{what} endpoint "{endpoint}" on {self.namespace}'
+        return f"{where} does not exist", kind + "EndpointUnknown", None
 
     def _start_rpc(self, event: RpcRequested) -> None:
         route = self.router.rpc(self.namespace, event.endpoint)
         if not isinstance(route, Route):
-            known = route == "unhandled"
-            kind = "rpcEndpointUnhandled" if known else "rpcEndpointUnknown"
-            verb = "is not implemented by this server" if known else "does not exist"
-            self._reject_call(
-                event.call_id,
-                f'RPC endpoint "{event.endpoint}" on {self.namespace} {verb}',
-                kind,
-            )
+            self._reject_call(event.call_id, *self._missing_endpoint("RPC", event.endpoint, route))
             return
         try:
             superjson = route.wire.serialization == "superjson"
             raw = _unwrap_superjson(event.parameter) if superjson else event.parameter
-            param = _decode_param(raw, route.wire.parameter)
+            omitted = isinstance(raw, UnsetType) and route.handler.parameter_optional
+            param = None if omitted else _decode_param(raw, route.wire.parameter)
         except ValueError as exc:
             self._reject_call(
                 event.call_id,
@@ -236,13 +251,8 @@ class Session:
     def _start_channel(self, event: ChannelOpened) -> None:
         route = self.router.channel(self.namespace, event.endpoint)
         if not isinstance(route, Route):
-            known = route == "unhandled"
-            kind = "channelEndpointUnhandled" if known else "channelEndpointUnknown"
-            verb = "is not implemented by this server" if known else "does not exist"
             self._reject_channel(
-                event.channel_id,
-                f'Channel endpoint "{event.endpoint}" on {self.namespace} {verb}',
-                kind,
+                event.channel_id, *self._missing_endpoint("Channel", event.endpoint, route)
             )
             return
         try:
@@ -358,13 +368,23 @@ _CANCEL = CancelPacket()
 
 _HELP = {
     "rpcEndpointUnknown": "Check the endpoint name and the namespace (socket path) it is sent on.",
-    "rpcEndpointUnhandled": "The embedded lmstudio-sdk server does not implement this endpoint.",
+    "rpcEndpointUnhandled": "docs/server.md lists what the embedded lmstudio-sdk server "
+    "implements.",
     "rpcParameterTypeError": "Send the parameter in the shape the endpoint's schema requires.",
     "channelEndpointUnknown": "Check the endpoint name and the namespace (socket path).",
-    "channelEndpointUnhandled": "The embedded lmstudio-sdk server does not implement this channel.",
+    "channelEndpointUnhandled": "docs/server.md lists what the embedded lmstudio-sdk server "
+    "implements.",
     "channelCreationParameterTypeError": "Send the creation parameter in the shape the "
     "endpoint's schema requires.",
 }
+
+
+def _rejection(warning: str, kind: str, refusal: ServerError | None) -> ErrorData:
+    """The error that ends a rejected call: for an endpoint this server leaves out, the
+    refusal that says why (NotSupportedByServerError on the client)."""
+    if refusal is not None:
+        return refusal.data
+    return error_data(warning, suggestion=_HELP[kind])
 
 
 def _is_expected(exc: Exception) -> bool:

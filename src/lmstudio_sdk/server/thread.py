@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -17,6 +17,15 @@ __all__ = ["ServerThread"]
 
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 class ServerThread:
@@ -135,7 +144,8 @@ class ServerThread:
         self._server = server
         self._started.set()
         try:
-            await self._stop.wait()
+            # Until stop(), or until a client's shutdown request stopped the server.
+            await _first_of(self._stop.wait(), server.wait_stopped())
         finally:
             await server.stop()
 

@@ -1,8 +1,9 @@
 """What a handler receives, and how a namespace declares its handlers.
 
 A handler sees the services it may use (models, files, engine name, experiment flags, the
-notification sink) and who is calling, never the server, the session or the socket. A channel
-handler can also send packets and learn of the client's cancel.
+notification sink, the diagnostics log bus, the shutdown request) and who is calling, never
+the server, the session or the socket. A channel handler can also send packets and learn of
+the client's cancel (or, on ``streamLogs``, its stop).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..._protocol.packets.shared import CancelPacket
+from ..._protocol.packets.shared import CancelPacket, StopPacket
 from ..services import Services
 
 __all__ = ["CallContext", "ChannelContext", "ChannelEndpoint", "NamespaceTable", "RpcEndpoint"]
@@ -30,6 +31,15 @@ class CallContext:
         self.engine_name = services.engine_name
         self.experiment_flags = services.experiment_flags
         self.notify = services.notify
+        self.logs = services.logs
+        # Only a client that presented the server's API token counts as authenticated; without
+        # a token every client is a guest (anyone may claim any identifier).
+        self.holds_api_token = services.identities.requires_token
+        self._shutdown_requested = services.shutdown_requested
+
+    def request_shutdown(self) -> None:
+        """Ask the app to stop once this call has been answered."""
+        self._shutdown_requested.set()
 
 
 class ChannelContext(CallContext):
@@ -44,7 +54,7 @@ class ChannelContext(CallContext):
     ) -> None:
         super().__init__(services, namespace, client_identifier)
         self._send = send
-        self.cancelled = asyncio.Event()  # the client sent a cancel packet
+        self.cancelled = asyncio.Event()  # the client sent a cancel (or stop) packet
         self._cancel_callbacks: list[Callable[[], None]] = []
 
     def send(self, message: Any) -> None:
@@ -58,7 +68,7 @@ class ChannelContext(CallContext):
             callback()
 
     def receive(self, packet: Any) -> None:
-        if isinstance(packet, CancelPacket) and not self.cancelled.is_set():
+        if isinstance(packet, CancelPacket | StopPacket) and not self.cancelled.is_set():
             self.cancelled.set()
             for callback in self._cancel_callbacks:
                 callback()
@@ -75,6 +85,9 @@ class RpcEndpoint:
     wrapped in superjson's envelope."""
 
     handler: Callable[[CallContext, Any], Awaitable[Any]]
+    # The schema lets the client omit the parameter (an ``anyOf`` with a void branch that the
+    # generated alias does not show, e.g. surveyHardware's scope): the handler then gets None.
+    parameter_optional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

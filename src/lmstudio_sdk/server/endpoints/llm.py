@@ -49,6 +49,7 @@ from ..services.models import Instance
 from . import model_management
 from .config import prediction_config
 from .context import CallContext, ChannelContext, ChannelEndpoint, NamespaceTable, RpcEndpoint
+from .prediction_logs import log_prediction_input, log_prediction_output
 
 __all__ = ["TABLE"]
 
@@ -91,7 +92,9 @@ async def _predict(
                 cancel=token,
                 files=_referenced_files(ctx, history),
             )
-            finished = await _stream_prediction(ctx, instance, request)
+            log_prediction_input(ctx, instance, history, raw_prompt)
+            output: list[str] = []
+            finished = await _stream_prediction(ctx, instance, request, output)
             stop_reason = finished.stop_reason
             if stop_reason == "userStopped" and instance.unloading and not ctx.cancelled.is_set():
                 stop_reason = "modelUnloaded"
@@ -105,6 +108,7 @@ async def _predict(
                 predicted_tokens_count=finished.predicted_tokens_count,
                 total_tokens_count=finished.prompt_tokens_count + finished.predicted_tokens_count,
             )
+            log_prediction_output(ctx, instance, "".join(output), stats)
             model_info = instance.instance_info()
             assert isinstance(model_info, LLMInstanceInfo)  # found in the "llm" domain
             ctx.send(
@@ -120,8 +124,9 @@ async def _predict(
 
 
 async def _stream_prediction(
-    ctx: ChannelContext, instance: Instance, request: PredictionRequest
+    ctx: ChannelContext, instance: Instance, request: PredictionRequest, output: list[str]
 ) -> PredictionFinished:
+    """Send the engine's events as packets; the generated text goes into ``output``."""
     events = instance.model.predict(request)
     try:
         async for event in events:
@@ -140,6 +145,7 @@ async def _stream_prediction(
                         is_structural=event.is_structural,
                     )
                     ctx.send(PredictFragmentPacket(fragment=fragment))
+                    output.append(event.content)
                 case ToolCallStarted(tool_call_id=call_id):
                     instance.status = "generating"
                     ctx.send(PredictToolCallGenerationStartPacket(tool_call_id=call_id))

@@ -1,9 +1,10 @@
 """/repository: search the model catalogue, list a model's download options, download one with
-progress; LM Link status (this server has no LM Link: it reports itself offline).
+progress; LM Link status (this server has no LM Link: it reports itself offline, and
+``unimplemented.py`` says why the LM Link setters and the Hub endpoints are left out).
 
 The catalogue itself (``services/catalog.py``) exists when the server was started with one
-(``lmstudio-sdk serve --catalog DIR``); without it these endpoints refuse with a message that
-says so.
+(``lmstudio-sdk serve --catalog DIR``); without it these endpoints refuse with a typed
+"not implemented" error that says so.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from ..._protocol.packets.shared import (
     SearchModelsResultResultIdentifierCatalog,
     SearchModelsResultResultIdentifierHf,
 )
-from ..errors import ServerError, unsupported_feature
+from ..errors import not_supported
 from ..services.catalog import Catalog
 from .context import CallContext, ChannelContext, ChannelEndpoint, NamespaceTable, RpcEndpoint
 
 __all__ = ["TABLE"]
 
 
-def _catalog(ctx: CallContext) -> Catalog:
+def _catalog(ctx: CallContext, endpoint: str) -> Catalog:
     if ctx.catalog is None:
-        raise ServerError(
-            "This server has no model catalogue",
+        raise not_supported(
+            f"/repository/{endpoint}",
+            "this server has no model catalogue (it was started without --catalog)",
             suggestion="Start it with a catalogue folder: `lmstudio-sdk serve --catalog DIR` "
             "(see docs/catalog.md).",
         )
@@ -38,7 +40,9 @@ def _catalog(ctx: CallContext) -> Catalog:
 
 
 async def search_models(ctx: CallContext, p: wire.SearchModelsParameter) -> wire.SearchModelsResult:
-    hits = _catalog(ctx).search(p.opts.search_term, p.opts.limit, p.opts.compatibility_types)
+    hits = _catalog(ctx, "searchModels").search(
+        p.opts.search_term, p.opts.limit, p.opts.compatibility_types
+    )
     return wire.SearchModelsResult(
         results=[
             wire.SearchModelsResultResult(
@@ -57,11 +61,13 @@ async def search_models(ctx: CallContext, p: wire.SearchModelsParameter) -> wire
 async def get_model_download_options(
     ctx: CallContext, p: wire.GetModelDownloadOptionsParameter
 ) -> wire.GetModelDownloadOptionsResult:
+    catalog = _catalog(ctx, "getModelDownloadOptions")
     identifier = p.model_search_result_identifier
     if isinstance(identifier, SearchModelsResultResultIdentifierHf):
-        raise unsupported_feature(
-            "Hugging Face search results",
-            cause="This server downloads only from its own catalogue, never from a model hub.",
+        raise not_supported(
+            "/repository/getModelDownloadOptions",
+            "Hugging Face search results (type 'hf'): this server downloads only from its own "
+            "catalogue, never from a model hub",
             suggestion="Use a search result of type 'catalog'.",
         )
     return wire.GetModelDownloadOptionsResult(
@@ -76,13 +82,13 @@ async def get_model_download_options(
                 indexed_model_identifier=option.download_identifier,
                 compatibility_type=option.file.compatibility_type,
             )
-            for option in _catalog(ctx).options(identifier.identifier)
+            for option in catalog.options(identifier.identifier)
         ]
     )
 
 
 async def download_model(ctx: ChannelContext, p: wire.DownloadModelCreationParameter) -> None:
-    catalog = _catalog(ctx)
+    catalog = _catalog(ctx, "downloadModel")
     catalog.option(p.download_identifier)  # an unknown identifier fails before any work
     loop = asyncio.get_running_loop()
     cancel = threading.Event()
@@ -106,7 +112,7 @@ async def download_model(ctx: ChannelContext, p: wire.DownloadModelCreationParam
     ctx.send(wire.DownloadModelSuccessPacket(default_identifier=key))
 
 
-# -- LM Link: not part of this server -------------------------------------------------------------
+# -- LM Link: not part of this server (the setters are in unimplemented.py) -----------------------
 
 
 async def lm_link_status(ctx: CallContext, _: None) -> wire.LmLinkStatusResult:
@@ -119,40 +125,12 @@ async def lm_link_status(ctx: CallContext, _: None) -> wire.LmLinkStatusResult:
     )
 
 
-def _no_lm_link() -> ServerError:
-    return unsupported_feature(
-        "LM Link",
-        cause="LM Link connects LM Studio installations through LM Studio's own service; "
-        "the embedded server has no access to it.",
-        suggestion="Use LM Studio itself for LM Link; lmLinkStatus reports this server offline.",
-    )
-
-
-async def lm_link_set_disabled(ctx: CallContext, _: wire.LmLinkSetDisabledParameter) -> None:
-    raise _no_lm_link()
-
-
-async def lm_link_update_device_name(
-    ctx: CallContext, _: wire.LmLinkUpdateDeviceNameParameter
-) -> None:
-    raise _no_lm_link()
-
-
-async def lm_link_set_preferred_device(
-    ctx: CallContext, _: wire.LmLinkSetPreferredDeviceParameter
-) -> None:
-    raise _no_lm_link()
-
-
 TABLE = NamespaceTable(
     "/repository",
     rpcs={
         "searchModels": RpcEndpoint(search_models),
         "getModelDownloadOptions": RpcEndpoint(get_model_download_options),
         "lmLinkStatus": RpcEndpoint(lm_link_status),
-        "lmLinkSetDisabled": RpcEndpoint(lm_link_set_disabled),
-        "lmLinkUpdateDeviceName": RpcEndpoint(lm_link_update_device_name),
-        "lmLinkSetPreferredDevice": RpcEndpoint(lm_link_set_preferred_device),
     },
     channels={
         "downloadModel": ChannelEndpoint(download_model),

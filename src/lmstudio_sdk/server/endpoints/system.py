@@ -1,4 +1,4 @@
-"""/system: versions, downloaded models, notifications, experiment flags, liveness."""
+"""/system: versions, downloaded models, notifications, experiment flags, liveness, shutdown."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..._protocol.packets.system import (
     StartHttpServerParameter,
     VersionResult,
 )
-from ..errors import ServerError, path_not_found
+from ..errors import not_supported, path_not_found, permission_denied
 from .context import CallContext, ChannelContext, ChannelEndpoint, NamespaceTable, RpcEndpoint
 
 __all__ = ["LMSTUDIO_BUILD", "LMSTUDIO_VERSION", "TABLE"]
@@ -64,22 +64,33 @@ async def set_experiment_flag(ctx: CallContext, p: SetExperimentFlagParameter) -
         ctx.experiment_flags.discard(p.code)
 
 
-def _no_http_server() -> ServerError:
-    return ServerError(
-        "The embedded lmstudio-sdk server has no separate HTTP (OpenAI-compatible) server",
-        suggestion=f"Its port already serves the SDK API; connect to {_SERVER_HINT}.",
+def _no_http_server(endpoint: str) -> Exception:
+    return not_supported(
+        f"/system/{endpoint}",
+        "this server has no separate HTTP (OpenAI-compatible) server to start or stop: its one "
+        "port speaks only the SDK API (and its discovery over HTTP)",
+        suggestion="Connect SDK clients to the URL printed by `lmstudio-sdk serve`.",
     )
 
 
-_SERVER_HINT = "the URL printed by `lmstudio-sdk serve`"
-
-
 async def start_http_server(ctx: CallContext, p: StartHttpServerParameter) -> None:
-    raise _no_http_server()
+    raise _no_http_server("startHttpServer")
 
 
 async def stop_http_server(ctx: CallContext, _: None) -> None:
-    raise _no_http_server()
+    raise _no_http_server("stopHttpServer")
+
+
+async def request_shutdown(ctx: CallContext, _: None) -> None:
+    # LM Studio keeps shutdown for privileged clients. Here that means the API token: without
+    # one every client is a guest that may claim any identifier, so nobody may shut down.
+    if not ctx.holds_api_token:
+        raise permission_denied(
+            "Only a client with this server's API token may shut it down",
+            "Start the server with `lmstudio-sdk serve --api-token sk-lm-…` and connect with "
+            "that token; or stop it where it runs (Ctrl-C).",
+        )
+    ctx.request_shutdown()
 
 
 async def alive(ctx: ChannelContext, _: None) -> None:
@@ -99,6 +110,7 @@ TABLE = NamespaceTable(
         "setExperimentFlag": RpcEndpoint(set_experiment_flag),
         "startHttpServer": RpcEndpoint(start_http_server),
         "stopHttpServer": RpcEndpoint(stop_http_server),
+        "requestShutdown": RpcEndpoint(request_shutdown),
     },
     channels={
         "alive": ChannelEndpoint(alive),

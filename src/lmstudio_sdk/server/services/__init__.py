@@ -1,6 +1,6 @@
 """The server's state shared by every socket, behind the endpoints: loaded models, uploaded
-files, client identities, the model catalogue, experiment flags, and the observer the server
-reports to.
+files, client identities, the model catalogue, experiment flags, the diagnostics log bus, the
+shutdown request and the observer the server reports to.
 
 Services may import the engines and the local kit below them, never the endpoints, the
 router, the session or the app above.
@@ -8,11 +8,13 @@ router, the session or the app above.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from .auth import IdentityRegistry
 from .catalog import Catalog
 from .files import FileStore
+from .logs import LogBus
 from .models import ModelManager
 from .observer import ServerObserver
 
@@ -41,6 +43,9 @@ class Services:
         self.observer = observer
         self.catalog = catalog  # the model catalogue of /repository, if the server has one
         self.experiment_flags: set[str] = set()
+        self.logs = LogBus()
+        # Set by /system requestShutdown; the app stops when it is set.
+        self.shutdown_requested = asyncio.Event()
 
     def release_client(self, identifier: str) -> None:
         """A socket closed; the identity's files go when its last socket does."""

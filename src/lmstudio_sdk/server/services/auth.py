@@ -44,6 +44,11 @@ class IdentityRegistry:
         self._token = parse_api_token(api_token) if api_token is not None else None
         self._identities: dict[str, _Identity] = {}
 
+    @property
+    def requires_token(self) -> bool:
+        """Only the API token's identity may connect (every client then holds the token)."""
+        return self._token is not None
+
     def acquire(self, identifier: str, passkey: str) -> str | None:
         """Register one socket; returns None if accepted, else the refusal text."""
         if len(identifier) > 256 or len(passkey) > 256:

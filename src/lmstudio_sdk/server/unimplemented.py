@@ -1,0 +1,87 @@
+"""Why this server leaves an endpoint of the protocol out: one reason per endpoint (a data
+table), sent with the error that answers the call and listed in ``docs/server.md``.
+
+The table names every endpoint the router has no handler for; ``tests/server/
+test_endpoint_reasons.py`` checks that it and the router cover the 93 endpoints exactly once
+and that the document says the same.
+"""
+
+from __future__ import annotations
+
+__all__ = ["REASONS", "reason_for"]
+
+_CATALOGUE = (
+    "LM Studio Hub's curated catalogue and its download planner are not served: "
+    "searchModels, getModelDownloadOptions and downloadModel serve `serve --catalog DIR`"
+)
+_HUB = "needs LM Studio Hub's account and artifact registry, which this server has no access to"
+_LM_LINK = "LM Link needs LM Studio's cloud account to pair devices; this server has one device"
+_PLUGINS = "plugins run in LM Studio's plugin host; this server has none (see issue 15)"
+_RUNTIMES = (
+    "this server's engines are Python packages chosen with `serve --engine`, not LM Studio "
+    "runtime extensions"
+)
+_FILES = "document parsing and retrieval are not implemented yet (issue 11, item 5)"
+
+# (namespace, endpoint) → why this server does not implement it.
+REASONS: dict[tuple[str, str], str] = {
+    ("files", "getDocumentParsingLibrary"): _FILES,
+    ("files", "getLocalFileAbsolutePath"): "uploads live in the server's private temporary "
+    "folder and are not exposed as paths (not yet; issue 11, item 5)",
+    ("files", "parseDocument"): _FILES,
+    ("files", "retrieve"): _FILES,
+    ("llm", "preloadDraftModel"): "speculative decoding with a draft model is not implemented "
+    "by this server's engines",
+    ("repository", "createDownloadPlan"): _CATALOGUE,
+    ("repository", "downloadArtifact"): _HUB,
+    ("repository", "getModelCatalog"): _CATALOGUE,
+    ("repository", "fuzzyFindStaffPicks"): _CATALOGUE,
+    ("repository", "getLocalArtifactFiles"): _HUB,
+    ("repository", "pushArtifact"): _HUB,
+    ("repository", "getWritableArtifactOwners"): _HUB,
+    ("repository", "installLocalPlugin"): _PLUGINS,
+    ("repository", "installPluginDependencies"): _PLUGINS,
+    ("repository", "ensureAuthenticated"): _HUB,
+    ("repository", "isAuthenticated"): _HUB,
+    ("repository", "getAuthenticationStatus"): _HUB,
+    ("repository", "deauthenticate"): _HUB,
+    ("repository", "loginWithPreAuthenticatedKeys"): _HUB,
+    ("repository", "loginAsComputeDevice"): _LM_LINK,
+    ("repository", "lmLinkSetDisabled"): _LM_LINK,
+    ("repository", "lmLinkSetPreferredDevice"): _LM_LINK,
+    ("repository", "lmLinkUpdateDeviceName"): _LM_LINK,
+    ("runtime", "removeEngine"): _RUNTIMES,
+    ("runtime", "searchRuntimeExtensions"): _RUNTIMES,
+    ("runtime", "downloadRuntimeExtension"): _RUNTIMES,
+    **{
+        ("plugins", name): _PLUGINS
+        for name in (
+            "generateWithGenerator",
+            "pluginInitCompleted",
+            "processingGetOrLoadTokenSource",
+            "processingHandleRequest",
+            "processingHandleUpdate",
+            "processingHasStatus",
+            "processingNeedsNaming",
+            "processingPullHistory",
+            "processingSetSenderName",
+            "processingSuggestName",
+            "registerDevelopmentPlugin",
+            "reindexPlugins",
+            "reportError",
+            "setConfigSchematics",
+            "setGenerator",
+            "setGlobalConfigSchematics",
+            "setPredictionLoopHandler",
+            "setPromptPreprocessor",
+            "setToolsProvider",
+            "startToolUseSession",
+        )
+    },
+}
+
+
+def reason_for(namespace: str, endpoint: str) -> str:
+    """Why an endpoint the router does not handle is left out (``namespace`` with or without
+    its slash)."""
+    return REASONS.get((namespace.lstrip("/"), endpoint), "not implemented by this server yet")
