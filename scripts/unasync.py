@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TREES = [
     (ROOT / "src/lmstudio_sdk/_async", ROOT / "src/lmstudio_sdk/_sync"),
     (ROOT / "tests/_async", ROOT / "tests/_sync"),
+    (ROOT / "tests/parity/_async", ROOT / "tests/parity/_sync"),
 ]
 
 # (pattern, replacement), applied in order to every line.
@@ -37,6 +38,8 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bfind_local_server_async\b", "find_local_server"),
     (r"\bread_file_async\b", "read_file"),
     (r"\b(check|run)_async_callback\b", r"\1_callback"),
+    (r"\bcall_async_hook\b", "call_hook"),
+    (r"\brun_concurrently_async\b", "run_concurrently"),
     (r"\blmstudio_sdk\._async\b", "lmstudio_sdk._sync"),
     (r"\b_Async(?=[A-Z])", "_"),
     (r"\bAsync(?=[A-Z])", ""),

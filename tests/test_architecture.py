@@ -230,7 +230,7 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
     ("engines",),  # the engine interface, scripted, llama, openai
     ("services",),  # models manager, file store, identities, observer
     ("endpoints",),  # handlers, one module per namespace
-    ("router", "session"),  # (namespace, endpoint) → handler and wire types; one socket
+    ("router", "session", "traffic_log"),  # (namespace, endpoint) → handler; one socket, its log
     ("app", "thread", "recorder", "__init__"),  # the server, its thread, the test recorder
 )
 # Optional heavy dependencies a module may import on first use rather than at import time.

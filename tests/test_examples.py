@@ -66,3 +66,22 @@ def test_stream_logs(server: RunningServer) -> None:
 def test_every_example_has_a_usage_docstring(name: str) -> None:
     text = (EXAMPLES / name).read_text()
     assert text.startswith('"""') and f"python examples/{name}" in text
+
+
+def test_tool_agent(server: RunningServer) -> None:
+    # The scripted model calls the tools its message names, both in one round.
+    question = '!tool multiply {"a": 12.5, "b": 8}\n!tool current_time {"timezone_offset_hours": 0}'
+    out = run_example("tool_agent.py", server.url, "scripted-echo-1b", question)
+    lines = out.splitlines()
+    assert lines[0] == "[round 0] multiply({'a': 12.5, 'b': 8}) -> 100.0"
+    assert lines[1].startswith("[round 0] current_time({'timezone_offset_hours': 0}) -> \"20")
+    assert lines[2].startswith('Tool result: 100.0, "20')
+    assert lines[3] == "[2 rounds, 5 messages in the chat]"
+
+
+def test_chat_history(server: RunningServer, tmp_path: Path) -> None:
+    saved = tmp_path / "chat.json"
+    out = run_example("chat_history.py", server.url, "scripted-echo-1b", str(saved))
+    assert out.splitlines()[0] == f"saved 3 messages to {saved}"
+    assert "assistant: You said: Name another one." in out
+    assert saved.read_text().startswith('{"messages":[{"role":"system"')

@@ -104,6 +104,26 @@ _PUBLIC: dict[str, str] = {
     "RepositoryNamespace": "._sync.repository",
     "Channel": "._sync.session",
     "PredictionStream": "._sync.streams",
+    "Chat": "._protocol.chat",
+    "ActResult": "._protocol.act",
+    "GuardDecision": "._protocol.act",
+    "ToolCallOutcome": "._protocol.act",
+    "Tool": "._protocol.tools",
+    "ToolFunctionDef": "._protocol.tools",
+    "ToolFunctionDefDict": "._protocol.tools",
+    "tool": "._protocol.tools",
+    "tool_from_schema": "._protocol.tools",
+    "ToolCallError": "._exceptions",
+    "ToolArgumentsError": "._exceptions",
+    "InvalidToolRequestError": "._exceptions",
+    "ToolCallFailedError": "._exceptions",
+    "PredictionEvent": "._protocol.prediction",
+    "ToolCallGenerationStarted": "._protocol.prediction",
+    "ToolCallNameReceived": "._protocol.prediction",
+    "ToolCallArgumentFragment": "._protocol.prediction",
+    "ToolCallGenerationEnded": "._protocol.prediction",
+    "ToolCallGenerationFailed": "._protocol.prediction",
+    "ToolCallResultPart": "._protocol.packets.shared",
     "NOT_GIVEN": "._types",
     "__version__": "._version",
 }
@@ -129,6 +149,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
     from ._exceptions import DomainMismatchError as DomainMismatchError
+    from ._exceptions import InvalidToolRequestError as InvalidToolRequestError
     from ._exceptions import LMStudioClientClosedError as LMStudioClientClosedError
     from ._exceptions import LMStudioConnectionError as LMStudioConnectionError
     from ._exceptions import LMStudioError as LMStudioError
@@ -145,7 +166,14 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import RemoteProtocolError as RemoteProtocolError
     from ._exceptions import ServerNotFoundError as ServerNotFoundError
     from ._exceptions import StructuredOutputError as StructuredOutputError
+    from ._exceptions import ToolArgumentsError as ToolArgumentsError
+    from ._exceptions import ToolCallError as ToolCallError
+    from ._exceptions import ToolCallFailedError as ToolCallFailedError
     from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
+    from ._protocol.act import ActResult as ActResult
+    from ._protocol.act import GuardDecision as GuardDecision
+    from ._protocol.act import ToolCallOutcome as ToolCallOutcome
+    from ._protocol.chat import Chat as Chat
     from ._protocol.chat import ChatMessageDict as ChatMessageDict
     from ._protocol.config_types import EmbeddingLoadConfig as EmbeddingLoadConfig
     from ._protocol.config_types import EmbeddingLoadConfigDict as EmbeddingLoadConfigDict
@@ -167,8 +195,15 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
+    from ._protocol.packets.shared import ToolCallResultPart as ToolCallResultPart
+    from ._protocol.prediction import PredictionEvent as PredictionEvent
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
+    from ._protocol.prediction import ToolCallArgumentFragment as ToolCallArgumentFragment
+    from ._protocol.prediction import ToolCallGenerationEnded as ToolCallGenerationEnded
+    from ._protocol.prediction import ToolCallGenerationFailed as ToolCallGenerationFailed
+    from ._protocol.prediction import ToolCallGenerationStarted as ToolCallGenerationStarted
+    from ._protocol.prediction import ToolCallNameReceived as ToolCallNameReceived
     from ._protocol.results import EngineInfo as EngineInfo
     from ._protocol.results import EngineSpecifier as EngineSpecifier
     from ._protocol.results import HardwareSurvey as HardwareSurvey
@@ -179,6 +214,11 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.results import RuntimeLog as RuntimeLog
     from ._protocol.results import ServerInfo as ServerInfo
     from ._protocol.results import ServerLog as ServerLog
+    from ._protocol.tools import Tool as Tool
+    from ._protocol.tools import ToolFunctionDef as ToolFunctionDef
+    from ._protocol.tools import ToolFunctionDefDict as ToolFunctionDefDict
+    from ._protocol.tools import tool as tool
+    from ._protocol.tools import tool_from_schema as tool_from_schema
     from ._sync.client import Client as Client
     from ._sync.files import FilesNamespace as FilesNamespace
     from ._sync.models import LLM as LLM

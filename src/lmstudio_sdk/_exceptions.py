@@ -21,6 +21,10 @@
     ├── LMStudioValueError (ValueError)             bad input from the caller
     │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
     ├── StructuredOutputError (ValueError)          `.parsed` of a reply that is not JSON
+    ├── ToolCallError                               a tool call of act() went wrong
+    │   ├── ToolArgumentsError                      the model's arguments do not fit the tool
+    │   ├── InvalidToolRequestError                 the model asked for no tool, or garbled it
+    │   └── ToolCallFailedError                     a tool raised (with on_tool_error="raise")
     ├── LMStudioClientClosedError (RuntimeError)    the client was closed: make a new one
     ├── LMStudioEventLoopError (RuntimeError)       an AsyncClient met a second, open event loop
     └── PredictionCancelledError                    reserved: cancel() never raises, it stops
@@ -40,6 +44,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigKeyError",
     "DomainMismatchError",
+    "InvalidToolRequestError",
     "LMStudioClientClosedError",
     "LMStudioConnectionError",
     "LMStudioError",
@@ -56,6 +61,9 @@ __all__ = [
     "RemoteProtocolError",
     "ServerNotFoundError",
     "StructuredOutputError",
+    "ToolArgumentsError",
+    "ToolCallError",
+    "ToolCallFailedError",
     "UnsupportedFeatureError",
 ]
 
@@ -212,3 +220,30 @@ def server_error(data: ErrorData) -> LMStudioServerError:
         data.error_code or "", LMStudioServerError
     )
     return cls(data)
+
+
+class ToolCallError(LMStudioError):
+    """A tool call of ``act()`` went wrong.
+
+    ``tool_name`` and ``tool_call_id`` name the call when there was one. By default ``act()``
+    turns these into tool results the model sees (so it can try again); the handlers decide.
+    """
+
+    def __init__(
+        self, message: str, *, tool_name: str | None = None, tool_call_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.tool_call_id = tool_call_id
+
+
+class ToolArgumentsError(ToolCallError):
+    """The model's arguments do not fit the tool's signature (the message says how)."""
+
+
+class InvalidToolRequestError(ToolCallError):
+    """The model asked for a tool that does not exist, or produced a call that did not parse."""
+
+
+class ToolCallFailedError(ToolCallError):
+    """A tool raised; the tool's exception is ``__cause__`` (with ``on_tool_error="raise"``)."""

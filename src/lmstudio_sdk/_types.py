@@ -16,11 +16,14 @@ __all__ = [
     "NOT_GIVEN",
     "AsyncCallback",
     "AsyncNotice",
+    "AsyncRoundCallback",
     "Callback",
     "NotGiven",
     "Notice",
+    "RoundCallback",
     "Timeout",
-    "call_notice",
+    "call_async_hook",
+    "call_hook",
     "check_async_callback",
     "check_callback",
     "check_timeout",
@@ -92,11 +95,10 @@ AsyncNotice: TypeAlias = Callable[[], Awaitable[None] | None]
 Notice: TypeAlias = Callable[[], None]
 """A callback without an argument, sync face."""
 
-
-def call_notice(notice: Callable[[], Any] | None) -> Any:
-    """Call a no-argument callback; pass it to run_(async_)callback to await what it returns."""
-    return notice() if notice is not None else None
-
+AsyncRoundCallback: TypeAlias = Callable[[ValueT, int], Awaitable[None] | None]
+"""A callback of ``act()`` (async face): the value, then the round index."""
+RoundCallback: TypeAlias = Callable[[ValueT, int], None]
+"""A callback of ``act()`` (sync face): the value, then the round index."""
 
 _NO_AWAIT = "the sync Client cannot await it: pass a plain function, or use AsyncClient"
 
@@ -130,6 +132,28 @@ def run_callback(callback: Callback[ValueT] | None, value: ValueT) -> None:
             if inspect.iscoroutine(outcome):
                 outcome.close()  # no "coroutine was never awaited" warning on top of our error
             raise LMStudioValueError(f"a callback returned an awaitable; {_NO_AWAIT}")
+
+
+async def call_async_hook(callback: Callable[..., object] | None, *args: object) -> object:
+    """Call a callback of the async face with several arguments; what it returns (awaited)."""
+    if callback is None:
+        return None
+    outcome = callback(*args)
+    if inspect.isawaitable(outcome):
+        return await outcome
+    return outcome
+
+
+def call_hook(callback: Callable[..., object] | None, *args: object) -> object:
+    """Call a callback of the sync face with several arguments (twin of call_async_hook)."""
+    if callback is None:
+        return None
+    outcome = callback(*args)
+    if inspect.isawaitable(outcome):
+        if inspect.iscoroutine(outcome):
+            outcome.close()
+        raise LMStudioValueError(f"a callback returned an awaitable; {_NO_AWAIT}")
+    return outcome
 
 
 P = ParamSpec("P")

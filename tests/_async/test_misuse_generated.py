@@ -19,8 +19,15 @@ from tests.conftest import RunningServer
 ECHO = "scripted-echo-1b"
 EMBED = "scripted-embed-small"
 
+
+def echo_tool(text: str) -> str:
+    """Echo the text."""
+    return text
+
+
 # Valid values for required parameters, by name, so that only the value under test is wrong.
 VALID: dict[str, Any] = {
+    "tools": [echo_tool],
     "chat": "hi",
     "prompt": "hi",
     "text": "hi",

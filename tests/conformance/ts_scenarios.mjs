@@ -19,7 +19,7 @@
 //
 // This file only *uses* the official client; it never reaches into its internals.
 
-import { LMStudioClient } from "@lmstudio/sdk";
+import { LMStudioClient, rawFunctionTool } from "@lmstudio/sdk";
 
 const LOAD_IDENTIFIER = "conformance-ts-load";
 const UNKNOWN_MODEL = "no-such-model";
@@ -51,6 +51,9 @@ const ENGINES = {
     cancelAfter: 3,
     errorPrompt: "!error",
     errorConfig: undefined,
+    // Two calls in one round, then the scripted model answers with the results.
+    actPrompt: '!tool add {"a": 2, "b": 3}\n!tool multiply {"a": 4, "b": 5}',
+    actConfig: {},
   },
   llama: {
     scenarioTimeoutMs: 30_000,
@@ -68,6 +71,10 @@ const ENGINES = {
     // before evaluation under the stopAtLimit overflow policy.
     errorPrompt: "hello ".repeat(10_000),
     errorConfig: { contextOverflowPolicy: "stopAtLimit" },
+    // A required tool call (a grammar makes SmolLM2 produce one that fits a tool's schema),
+    // then, with tools withheld on the last round, an answer.
+    actPrompt: "What is 2 plus 3? Use a tool.",
+    actConfig: { temperature: 0, maxTokens: 64, toolChoice: { type: "generic", mode: "required" } },
   },
 };
 
@@ -390,6 +397,52 @@ async function featureScenarios(client) {
 
   await run("unknown_model", async () => {
     return { model: UNKNOWN_MODEL, error: await expectRejection(client.llm.model(UNKNOWN_MODEL)) };
+  });
+
+  await run("act_two_tools", async () => {
+    const model = await llm();
+    const calls = [];
+    const integers = {
+      type: "object",
+      properties: { a: { type: "integer" }, b: { type: "integer" } },
+      required: ["a", "b"],
+    };
+    const tools = [
+      rawFunctionTool({
+        name: "add",
+        description: "Add two integers.",
+        parametersJsonSchema: integers,
+        implementation: ({ a, b }) => {
+          calls.push({ name: "add", arguments: { a, b } });
+          return a + b;
+        },
+      }),
+      rawFunctionTool({
+        name: "multiply",
+        description: "Multiply two integers.",
+        parametersJsonSchema: integers,
+        implementation: ({ a, b }) => {
+          calls.push({ name: "multiply", arguments: { a, b } });
+          return a * b;
+        },
+      }),
+    ];
+    const messages = [];
+    const requested = [];
+    const result = await model.act(E.actPrompt, tools, {
+      ...E.actConfig,
+      maxPredictionRounds: 2,
+      onMessage: (message) =>
+        messages.push({
+          role: message.getRole(),
+          text: message.getText(),
+          toolCallRequests: message.getToolCallRequests().map((r) => r.name),
+          toolCallResults: message.getToolCallResults().map((r) => r.content),
+        }),
+      onToolCallRequestEnd: (_round, _callId, info) =>
+        requested.push({ name: info.toolCallRequest.name, id: info.toolCallRequest.id ?? null }),
+    });
+    return { rounds: result.rounds, calls, requested, messages };
   });
 
   await run("image", async () => {

@@ -139,3 +139,44 @@ def test_segments_survive_content_transforming_templates() -> None:
     segments = build_prompt(template, messages, bos_token="", eos_token="")
     assert "".join(s.text for s in segments) == "<|user|>hi <|end|><|end|><|assistant|>"
     assert [s.text for s in segments if not s.from_template] == ["hi <|end|>"]
+
+
+def test_tool_naming_renames_for_the_model_and_maps_calls_back() -> None:
+    tool = {"type": "function", "function": {"name": "get-weather", "parameters": {}}}
+    fields = [
+        KVConfigField(key="llm.prediction.tools", value={"type": "toolArray", "tools": [tool]})
+    ]
+    default = sampling_from_config(KVConfig(fields=fields))  # removeSpecial by default
+    assert [t["function"]["name"] for t in default.tools] == ["get_weather"]
+    assert default.tool_names == {"get_weather": "get-weather"}
+    camel = sampling_from_config(
+        KVConfig(
+            fields=[*fields, KVConfigField(key="llm.prediction.toolNaming", value="camelCase")]
+        )
+    )
+    assert camel.tool_names == {"getWeather": "get-weather"} and not camel.unsupported
+    parser = OutputParser(parse_tools=True, tool_names=camel.tool_names)
+    events = feed_chars(
+        parser, '<tool_call>{"name": "getWeather", "arguments": {"city": "Oslo"}}</tool_call>'
+    )
+    names = [e.name for e in events if isinstance(e, ToolCallNameReceived)]
+    ended = [e.request for e in events if isinstance(e, ToolCallEnded)]
+    assert names == ["get-weather"]
+    assert [(r.name, r.arguments) for r in ended] == [("get-weather", {"city": "Oslo"})]
+    bogus = sampling_from_config(
+        KVConfig(fields=[*fields, KVConfigField(key="llm.prediction.toolNaming", value="kebab")])
+    )
+    assert bogus.unsupported == [("llm.prediction.toolNaming", "kebab")]
+
+
+def test_several_tool_calls_in_one_reply() -> None:
+    parser = OutputParser(parse_tools=True)
+    text = (
+        '<tool_call>{"name": "a", "arguments": {"x": 1}}</tool_call>\n'
+        '<tool_call>{"name": "b", "arguments": {}}</tool_call>'
+    )
+    events = feed_chars(parser, text)
+    assert [e.request.name for e in events if isinstance(e, ToolCallEnded)] == ["a", "b"]
+    assert [type(e).__name__ for e in events if isinstance(e, ToolCallStarted)] == [
+        "ToolCallStarted"
+    ] * 2

@@ -236,3 +236,67 @@ def test_structured_output_example(llama_url: str) -> None:
     assert done.returncode == 0, done.stderr
     person = json.loads(done.stdout.replace("'", '"'))
     assert isinstance(person["name"], str) and isinstance(person["age"], int)
+
+
+# The conformance suite's act_two_tools scenario (the official TS client's act()), run by our
+# own act() on both faces: a required call that fits a tool's schema, its result sent back,
+# and an answer in the last round, where tools are withheld.
+ACT_PROMPT = "What is 2 plus 3? Use a tool."
+ACT_CONFIG: lms.LlmPredictionConfigDict = {"temperature": 0, "max_tokens": 64}
+
+
+def _act_tools(calls: list[tuple[str, int, int]]) -> list[lms.Tool[[int, int], int]]:
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        calls.append(("add", a, b))
+        return a + b
+
+    def multiply(a: int, b: int) -> int:
+        """Multiply two integers."""
+        calls.append(("multiply", a, b))
+        return a * b
+
+    return [lms.tool(add), lms.tool(multiply)]
+
+
+def _check_act(result: lms.ActResult, calls: list[tuple[str, int, int]]) -> None:
+    assert calls, "no tool was called"
+    assert result.rounds == 2
+    first = result.results[0]
+    assert first.stats.stop_reason == "toolCalls"
+    assert [c.name for c in first.tool_calls] == [name for name, _, _ in calls]
+    roles = [m.role for m in result.chat]
+    assert roles == ["user", "assistant", "tool", "assistant"], roles
+    tool_message = result.chat[2]
+    expected = [str(a + b if name == "add" else a * b) for name, a, b in calls]
+    assert [p.content for p in tool_message.content if isinstance(p, lms.ToolCallResultPart)] == (
+        expected
+    )
+    assert result.content.strip()
+
+
+async def test_act_with_two_tools_async(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(SMOL)
+    calls: list[tuple[str, int, int]] = []
+    result = await model.act(
+        ACT_PROMPT,
+        _act_tools(calls),
+        config=ACT_CONFIG,
+        tool_choice="required",
+        max_prediction_rounds=2,
+    )
+    _check_act(result, calls)
+
+
+def test_act_with_two_tools_sync(llama_url: str) -> None:
+    with lms.Client(llama_url, timeout=60) as client:
+        model = client.llm.model(SMOL)
+        calls: list[tuple[str, int, int]] = []
+        result = model.act(
+            ACT_PROMPT,
+            _act_tools(calls),
+            config=ACT_CONFIG,
+            tool_choice="required",
+            max_prediction_rounds=2,
+        )
+        _check_act(result, calls)

@@ -178,10 +178,10 @@ def test_read_only_mappings_are_messages_too() -> None:
 @pytest.mark.parametrize(
     ("chat", "message"),
     [
-        (5, "a chat must be a string, a list of messages or ChatHistoryData, not int"),
+        (5, "a chat must be a string, a Chat, a list of messages or ChatHistoryData, not int"),
         (
             {"role": "user", "content": "hi"},
-            "a chat must be a string, a list of messages or ChatHistoryData, not dict",
+            "a chat must be a string, a Chat, a list of messages or ChatHistoryData, not dict",
         ),
         (["hi"], "chat message 0 must be a dict, not str"),
         ([{"role": "user", "content": "a"}, 3], "chat message 1 must be a dict, not int"),
@@ -244,9 +244,11 @@ def test_invalid_chats_are_value_errors(chat: Any, message: str) -> None:
 IMAGE = FilePart(name="a.png", identifier="123 - 1.png", size_bytes=10, file_type="image")
 
 
-def test_images_follow_the_text_of_their_message() -> None:
+def test_images_precede_the_text_of_their_message() -> None:
+    # As the TypeScript SDK 2.0 sends them (tests/parity respond_image): a vision prompt
+    # template then sees the image before the question about it.
     history = to_history([{"role": "user", "content": "look", "images": [IMAGE]}])
-    assert history.messages[0].content == [TextPart(text="look"), IMAGE]
+    assert history.messages[0].content == [IMAGE, TextPart(text="look")]
 
 
 def test_file_parts_may_sit_in_the_content_list() -> None:

@@ -18,9 +18,11 @@ from lmstudio_sdk._protocol.packets.shared import (
 from lmstudio_sdk._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
+    ToolCallArgumentFragment,
     ToolCallGenerationEnded,
     ToolCallGenerationFailed,
     ToolCallGenerationStarted,
+    ToolCallNameReceived,
 )
 
 from .recorded import RECORDED_INSTANCE
@@ -197,9 +199,9 @@ def test_recorded_tool_call_packets() -> None:
     request = ToolCallRequest(name="add", arguments={"a": 1, "b": 2}, id="call_123")
     assert events == [
         [ToolCallGenerationStarted("call_123")],
-        [],
-        [],
-        [],
+        [ToolCallNameReceived("add")],
+        [ToolCallArgumentFragment('{"a": 1, ')],
+        [ToolCallArgumentFragment('"b": 2}')],
         [
             ToolCallGenerationEnded(
                 request, '<tool_call>{"name": "add", "arguments": {"a": 1, "b": 2}}</tool_call>'

@@ -10,13 +10,25 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, TypedDict, TypeVar, Unpack, cast, overload
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    Literal,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    cast,
+    overload,
+)
 
 from msgspec import Raw, UnsetType
 
-from .._exceptions import LMStudioValueError
+from .._exceptions import LMStudioValueError, ToolCallError
 from .._protocol import envelope as wire
+from .._protocol.act import ActResult, ToolCallOutcome, ToolErrorMode
 from .._protocol.chat import ChatLike, to_history
 from .._protocol.config_types import (
     EmbeddingLoadConfig,
@@ -44,6 +56,8 @@ from .._protocol.packets.llm import (
     PredictCreationParameter,
 )
 from .._protocol.packets.shared import (
+    AssistantMessageData,
+    ChatMessageData,
     CountTokensResult,
     EmbeddingModelInstanceInfo,
     GetLoadConfigParameter,
@@ -62,21 +76,30 @@ from .._protocol.packets.shared import (
     TokenizeResult,
     UnloadModelParameter,
 )
-from .._protocol.prediction import PredictionResult
+from .._protocol.prediction import (
+    PredictionResult,
+    ToolCallArgumentFragment,
+    ToolCallGenerationEnded,
+    ToolCallGenerationStarted,
+    ToolCallNameReceived,
+)
 from .._protocol.results import (
     decode_kv_config,
     decode_model_info,
     decode_model_list,
     decode_result,
 )
+from .._protocol.tools import ToolLike
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
+    AsyncRoundCallback,
     Timeout,
     check_async_callback,
     checked_arguments,
     reject_unknown_arguments,
 )
+from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_act
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
 
@@ -104,6 +127,12 @@ class PredictionOptions(TypedDict, total=False):
     preset: str | None
     """A preset saved in LM Studio, by name or identifier."""
     on_fragment: AsyncCallback[PredictionFragment] | None
+    on_prediction_fragment: AsyncCallback[PredictionFragment] | None
+    """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
+    on_first_token: Callable[[], Awaitable[None] | None] | None
+    """Called once, when the model produces its first token (text or tool call)."""
+    on_message: AsyncCallback[AssistantMessageData] | None
+    """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
@@ -288,6 +317,84 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         return await self.complete_stream(prompt, **options).result()
 
     @checked_arguments
+    async def act(
+        self,
+        chat: ChatLike,
+        tools: Iterable[ToolLike],
+        *,
+        max_prediction_rounds: int | None = None,
+        max_parallel_tool_calls: int | None = 4,
+        config: LlmPredictionConfigDict | None = None,
+        preset: str | None = None,
+        tool_choice: Literal["auto", "none", "required"] | None = None,
+        on_tool_error: ToolErrorMode = "report",
+        tool_timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        on_round_start: AsyncCallback[int] | None = None,
+        on_round_end: AsyncCallback[int] | None = None,
+        on_message: AsyncCallback[ChatMessageData] | None = None,
+        on_first_token: AsyncCallback[int] | None = None,
+        on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None,
+        on_prompt_processing_progress: AsyncRoundCallback[float] | None = None,
+        on_prediction_completed: AsyncCallback[PredictionResult] | None = None,
+        on_tool_call_start: AsyncRoundCallback[ToolCallGenerationStarted] | None = None,
+        on_tool_call_name: AsyncRoundCallback[ToolCallNameReceived] | None = None,
+        on_tool_call_argument_fragment: AsyncRoundCallback[ToolCallArgumentFragment] | None = None,
+        on_tool_call_end: AsyncRoundCallback[ToolCallGenerationEnded] | None = None,
+        on_tool_call_result: AsyncRoundCallback[ToolCallOutcome] | None = None,
+        on_tool_call_failure: AsyncRoundCallback[ToolCallError] | None = None,
+        guard_tool_call: AsyncGuard | None = None,
+        handle_invalid_tool_request: AsyncInvalidRequestHandler | None = None,
+    ) -> ActResult:
+        """Let the model use tools: predict, run the tools it calls, send back the results,
+        and repeat until it answers without calling one (or ``max_prediction_rounds``, whose
+        last round offers no tools, so that the model must answer).
+
+        ``tools``: functions (see ``lmstudio_sdk.tool``), ``Tool``s or ``ToolFunctionDef``s.
+        The calls of one round run concurrently (at most ``max_parallel_tool_calls``); every
+        message is appended to ``chat`` when it is a ``Chat``. A tool that raises becomes an
+        error result the model sees (``on_tool_error="raise"`` raises ToolCallFailedError
+        instead); so do arguments that do not fit the tool's signature, and unknown tools
+        (``handle_invalid_tool_request`` may replace that text, or raise). ``guard_tool_call
+        (round_index, request)`` returns ``GuardDecision.allow()``, ``.allow_with(arguments)``
+        or ``.deny(reason)``. ``tool_timeout`` bounds each round's tool calls; a timeout or
+        a cancellation stops the prediction and the tool calls still running (a plain
+        function already running in a thread finishes on its own, its result dropped).
+        Returns an ``ActResult`` with every round's result.
+        """
+        callbacks = AsyncActCallbacks(
+            on_round_start=on_round_start,
+            on_round_end=on_round_end,
+            on_message=on_message,
+            on_first_token=on_first_token,
+            on_prediction_fragment=on_prediction_fragment,
+            on_prompt_processing_progress=on_prompt_processing_progress,
+            on_prediction_completed=on_prediction_completed,
+            on_tool_call_start=on_tool_call_start,
+            on_tool_call_name=on_tool_call_name,
+            on_tool_call_argument_fragment=on_tool_call_argument_fragment,
+            on_tool_call_end=on_tool_call_end,
+            on_tool_call_result=on_tool_call_result,
+            on_tool_call_failure=on_tool_call_failure,
+            guard_tool_call=guard_tool_call,
+            handle_invalid_tool_request=handle_invalid_tool_request,
+        )
+        return await run_act(
+            self,
+            chat,
+            tools,
+            config=config,
+            preset=preset,
+            tool_choice=tool_choice,
+            max_prediction_rounds=max_prediction_rounds,
+            max_parallel_tool_calls=max_parallel_tool_calls,
+            on_tool_error=on_tool_error,
+            tool_timeout=tool_timeout,
+            timeout=timeout,
+            callbacks=callbacks,
+        )
+
+    @checked_arguments
     async def apply_prompt_template(
         self,
         chat: ChatLike,
@@ -329,8 +436,10 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             wire.raw(parameter),
             timeout=self._pool.timeout_for(timeout),
             structured=isinstance(structured, Mapping) and structured.get("type") == "json",
-            on_fragment=options.get("on_fragment"),
+            on_fragment=options.get("on_fragment") or options.get("on_prediction_fragment"),
             on_prompt_processing_progress=options.get("on_prompt_processing_progress"),
+            on_first_token=options.get("on_first_token"),
+            on_message=options.get("on_message"),
         )
 
 
@@ -575,10 +684,19 @@ def _check_prediction_options(
         reject_unknown_arguments(where, {name: value}, sorted(_OPTION_NAMES))
     preset = options.get("preset")
     _check_optional_str(f"{where} preset", preset)
-    check_async_callback(options.get("on_fragment"), "on_fragment")
-    check_async_callback(
-        options.get("on_prompt_processing_progress"), "on_prompt_processing_progress"
-    )
+    for callback in (
+        "on_fragment",
+        "on_prediction_fragment",
+        "on_first_token",
+        "on_message",
+        "on_prompt_processing_progress",
+    ):
+        check_async_callback(options.get(callback), callback)
+    if options.get("on_fragment") is not None and options.get("on_prediction_fragment") is not None:
+        raise LMStudioValueError(
+            f"{where} got on_fragment= and on_prediction_fragment=: they are the same callback, "
+            "pass one"
+        )
 
 
 def _warn_if_context_differs(

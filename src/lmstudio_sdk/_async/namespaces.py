@@ -41,6 +41,7 @@ from .._protocol.results import (
     decode_model_list,
     decode_result,
     decode_version,
+    superjson_undefined,
 )
 from .._transport.asyncio import AsyncWorker
 from .._types import (
@@ -244,7 +245,7 @@ class AsyncRuntimeNamespace:
         self, *, timeout: Timeout = NOT_GIVEN
     ) -> dict[str, EngineSpecifier]:
         """Which engine runs each model format (``{"GGUF": EngineSpecifier(...)}``)."""
-        raw = await self._pool.rpc("runtime", "getEngineSelections", None, timeout)
+        raw = await self._pool.rpc("runtime", "getEngineSelections", superjson_undefined(), timeout)
         return decode_engine_selections(raw)
 
     @checked_arguments
@@ -263,16 +264,22 @@ class AsyncRuntimeNamespace:
 
     @checked_arguments
     async def survey_hardware(
-        self, scope: Literal["selected", "all"] = "selected", *, timeout: Timeout = NOT_GIVEN
+        self,
+        scope: Literal["selected", "all"] | None = None,
+        *,
+        timeout: Timeout = NOT_GIVEN,
     ) -> HardwareSurvey:
         """What each engine sees of this machine: CPU, GPUs, memory, compatibility.
 
-        ``scope`` is "selected" (the engines in use) or "all".
+        ``scope`` is "selected" (the engines in use) or "all"; without it the server's default
+        (the engines in use) applies, and no scope is sent, as the TypeScript SDK does.
         """
-        if scope not in ("selected", "all"):
+        if scope not in (None, "selected", "all"):
             raise LMStudioValueError(f"scope must be 'selected' or 'all', not {scope!r}")
         parameter = (
-            SurveyHardwareParameterSelected()
+            None
+            if scope is None
+            else SurveyHardwareParameterSelected()
             if scope == "selected"
             else SurveyHardwareParameterAll()
         )

@@ -40,7 +40,7 @@ from .._types import (
     AsyncCallback,
     AsyncNotice,
     Timeout,
-    call_notice,
+    call_async_hook,
     check_async_callback,
     checked_arguments,
     run_async_callback,
@@ -140,7 +140,7 @@ class AsyncDownloadOption:
                     continue
                 for event in state.feed(message):
                     if event == FINALIZING:
-                        await run_async_callback(call_notice, on_start_finalizing)
+                        await call_async_hook(on_start_finalizing)
                     elif isinstance(event, DownloadProgressUpdate):
                         await run_async_callback(on_progress, event)
         except BaseException:

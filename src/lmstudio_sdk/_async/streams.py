@@ -11,25 +11,29 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from msgspec import Raw, UnsetType
 
 from .._exceptions import LMStudioError, LocalProtocolError
+from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
-from .._protocol.packets.shared import PredictionFragment
+from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
 from .._protocol.prediction import (
     PredictionEvent,
     PredictionResult,
     PredictionState,
     PromptProcessingProgress,
+    ToolCallGenerationStarted,
 )
+from .._transport.asyncio import AsyncAwaitableSelf
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
     Timeout,
+    call_async_hook,
     checked_arguments,
     resolve_timeout,
     run_async_callback,
@@ -49,8 +53,9 @@ class AsyncChannelOpener(Protocol):
     ) -> AsyncChannel: ...
 
 
-class AsyncPredictionStream:
-    """One prediction. Iterate it for fragments, or await ``result()``.
+class AsyncPredictionStream(AsyncAwaitableSelf):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
+    await ``result()``.
 
     ``timeout`` bounds each wait for the next packet (not the whole prediction).
     """
@@ -65,6 +70,8 @@ class AsyncPredictionStream:
         structured: bool = False,
         on_fragment: AsyncCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: AsyncCallback[float] | None = None,
+        on_first_token: Callable[[], Awaitable[None] | None] | None = None,
+        on_message: AsyncCallback[AssistantMessageData] | None = None,
     ) -> None:
         self._session = session
         self._endpoint = endpoint
@@ -73,6 +80,9 @@ class AsyncPredictionStream:
         self._state = PredictionState(structured=structured)
         self._on_fragment = on_fragment
         self._on_progress = on_prompt_processing_progress
+        self._on_first_token = on_first_token
+        self._on_message = on_message
+        self._first_token_seen = False
         self._channel: AsyncChannel | None = None
         self._done = False
         self._failure: BaseException | None = None
@@ -88,6 +98,20 @@ class AsyncPredictionStream:
                 for event in await self._step(self._timeout):
                     if isinstance(event, PredictionFragment):
                         yield event
+        finally:
+            if not self._done:
+                self.cancel()  # the caller left the loop early
+
+    @checked_arguments
+    async def events(self) -> AsyncIterator[PredictionEvent]:
+        """Every event, typed: ``PredictionFragment`` (content and reasoning),
+        ``PromptProcessingProgress`` (with cache details), and the tool-call events
+        (``ToolCallGenerationStarted``, ``ToolCallNameReceived``, ``ToolCallArgumentFragment``,
+        ``ToolCallGenerationEnded``, ``ToolCallGenerationFailed``)."""
+        try:
+            while not self._done:
+                for event in await self._step(self._timeout):
+                    yield event
         finally:
             if not self._done:
                 self.cancel()  # the caller left the loop early
@@ -176,10 +200,16 @@ class AsyncPredictionStream:
 
     async def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
+            if isinstance(event, PredictionFragment | ToolCallGenerationStarted):
+                if not self._first_token_seen:
+                    self._first_token_seen = True
+                    await call_async_hook(self._on_first_token)
             if isinstance(event, PredictionFragment):
                 await run_async_callback(self._on_fragment, event)
             elif isinstance(event, PromptProcessingProgress):
                 await run_async_callback(self._on_progress, event.progress)
+        if self._on_message is not None and self._state.finished:
+            await run_async_callback(self._on_message, assistant_message(self._state.result()))
 
 
 class AsyncLoad(Generic[InstanceT]):

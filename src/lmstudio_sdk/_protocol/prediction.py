@@ -27,6 +27,8 @@ from .packets.shared import (
     PredictionStats,
     PredictPromptProcessingProgressPacket,
     PredictSuccessPacket,
+    PredictToolCallGenerationArgumentFragmentGeneratedPacket,
+    PredictToolCallGenerationNameReceivedPacket,
     PredictToolCallGenerationStartPacket,
     PromptProcessingDetails,
     ToolCallRequest,
@@ -38,9 +40,11 @@ __all__ = [
     "PredictionResult",
     "PredictionState",
     "PromptProcessingProgress",
+    "ToolCallArgumentFragment",
     "ToolCallGenerationEnded",
     "ToolCallGenerationFailed",
     "ToolCallGenerationStarted",
+    "ToolCallNameReceived",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.protocol")
@@ -64,15 +68,33 @@ class PromptProcessingProgress(msgspec.Struct, frozen=True):
 
 
 class ToolCallGenerationStarted(msgspec.Struct, frozen=True):
+    """The model began a tool call."""
+
     tool_call_id: str | None
 
 
+class ToolCallNameReceived(msgspec.Struct, frozen=True):
+    """The name of the tool the model is calling."""
+
+    name: str
+
+
+class ToolCallArgumentFragment(msgspec.Struct, frozen=True):
+    """A piece of the arguments' JSON text as the model writes it."""
+
+    content: str
+
+
 class ToolCallGenerationEnded(msgspec.Struct, frozen=True):
+    """The tool call is complete: ``request`` is what the model asked for."""
+
     request: ToolCallRequest
     raw_content: str | None
 
 
 class ToolCallGenerationFailed(msgspec.Struct, frozen=True):
+    """The model's tool call did not parse (or named no known tool)."""
+
     error: str
     raw_content: str | None
 
@@ -81,6 +103,8 @@ PredictionEvent = (
     PredictionFragment
     | PromptProcessingProgress
     | ToolCallGenerationStarted
+    | ToolCallNameReceived
+    | ToolCallArgumentFragment
     | ToolCallGenerationEnded
     | ToolCallGenerationFailed
 )
@@ -173,6 +197,10 @@ class PredictionState:
                 return [PromptProcessingProgress(float(progress), details)]
             case PredictToolCallGenerationStartPacket(tool_call_id=tool_call_id):
                 return [ToolCallGenerationStarted(tool_call_id)]
+            case PredictToolCallGenerationNameReceivedPacket(name=name):
+                return [ToolCallNameReceived(name)]
+            case PredictToolCallGenerationArgumentFragmentGeneratedPacket(content=content):
+                return [ToolCallArgumentFragment(content)]
             case PredictToolCallGenerationEndPacket(
                 tool_call_request=request, raw_content=raw_content
             ):
@@ -185,7 +213,7 @@ class PredictionState:
                 note_enum("stopReason", packet.stats.stop_reason)
                 self._success = packet
                 return []
-            case _:  # name and argument fragments: only the end packet counts for the result
+            case _:
                 return []
 
     def channel_closed(self) -> None:

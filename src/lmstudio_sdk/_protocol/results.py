@@ -51,6 +51,7 @@ __all__ = [
     "decode_model_list",
     "decode_result",
     "decode_version",
+    "superjson_undefined",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.protocol")
@@ -166,6 +167,13 @@ def decode_log_packet(raw: Raw) -> LogEvent | None:
             logger.info("skipping streamLogs packets this SDK does not know: %s", key)
         return None
     return _convert(log, LogEvent, "streamLogs")
+
+
+def superjson_undefined() -> dict[str, Any]:
+    """superjson's encoding of ``undefined``: the parameter of a superjson endpoint that takes
+    none (``getEngineSelections``), as the TypeScript SDK sends it: a superjson payload is
+    always an envelope, never left out as a raw endpoint's undefined parameter is."""
+    return {"json": None, "meta": {"values": ["undefined"]}}
 
 
 def decode_engine_selections(raw: Raw | UnsetType) -> dict[str, EngineSpecifier]:

@@ -41,7 +41,7 @@ from .._types import (
     Callback,
     Notice,
     Timeout,
-    call_notice,
+    call_hook,
     check_callback,
     checked_arguments,
     run_callback,
@@ -141,7 +141,7 @@ class DownloadOption:
                     continue
                 for event in state.feed(message):
                     if event == FINALIZING:
-                        run_callback(call_notice, on_start_finalizing)
+                        call_hook(on_start_finalizing)
                     elif isinstance(event, DownloadProgressUpdate):
                         run_callback(on_progress, event)
         except BaseException:

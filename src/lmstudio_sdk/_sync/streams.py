@@ -12,25 +12,29 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Awaitable, Callable
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
 
 from msgspec import Raw, UnsetType
 
 from .._exceptions import LMStudioError, LocalProtocolError
+from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
-from .._protocol.packets.shared import PredictionFragment
+from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
 from .._protocol.prediction import (
     PredictionEvent,
     PredictionResult,
     PredictionState,
     PromptProcessingProgress,
+    ToolCallGenerationStarted,
 )
+from .._transport.sync import AwaitableSelf
 from .._types import (
     NOT_GIVEN,
     Callback,
     Timeout,
+    call_hook,
     checked_arguments,
     resolve_timeout,
     run_callback,
@@ -50,8 +54,9 @@ class ChannelOpener(Protocol):
     ) -> Channel: ...
 
 
-class PredictionStream:
-    """One prediction. Iterate it for fragments, or ``result()``.
+class PredictionStream(AwaitableSelf):
+    """One prediction. Iterate it for fragments, ``events()`` for every typed event, or
+    ``result()``.
 
     ``timeout`` bounds each wait for the next packet (not the whole prediction).
     """
@@ -66,6 +71,8 @@ class PredictionStream:
         structured: bool = False,
         on_fragment: Callback[PredictionFragment] | None = None,
         on_prompt_processing_progress: Callback[float] | None = None,
+        on_first_token: Callable[[], Awaitable[None] | None] | None = None,
+        on_message: Callback[AssistantMessageData] | None = None,
     ) -> None:
         self._session = session
         self._endpoint = endpoint
@@ -74,6 +81,9 @@ class PredictionStream:
         self._state = PredictionState(structured=structured)
         self._on_fragment = on_fragment
         self._on_progress = on_prompt_processing_progress
+        self._on_first_token = on_first_token
+        self._on_message = on_message
+        self._first_token_seen = False
         self._channel: Channel | None = None
         self._done = False
         self._failure: BaseException | None = None
@@ -89,6 +99,20 @@ class PredictionStream:
                 for event in self._step(self._timeout):
                     if isinstance(event, PredictionFragment):
                         yield event
+        finally:
+            if not self._done:
+                self.cancel()  # the caller left the loop early
+
+    @checked_arguments
+    def events(self) -> Iterator[PredictionEvent]:
+        """Every event, typed: ``PredictionFragment`` (content and reasoning),
+        ``PromptProcessingProgress`` (with cache details), and the tool-call events
+        (``ToolCallGenerationStarted``, ``ToolCallNameReceived``, ``ToolCallArgumentFragment``,
+        ``ToolCallGenerationEnded``, ``ToolCallGenerationFailed``)."""
+        try:
+            while not self._done:
+                for event in self._step(self._timeout):
+                    yield event
         finally:
             if not self._done:
                 self.cancel()  # the caller left the loop early
@@ -177,10 +201,16 @@ class PredictionStream:
 
     def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
+            if isinstance(event, PredictionFragment | ToolCallGenerationStarted):
+                if not self._first_token_seen:
+                    self._first_token_seen = True
+                    call_hook(self._on_first_token)
             if isinstance(event, PredictionFragment):
                 run_callback(self._on_fragment, event)
             elif isinstance(event, PromptProcessingProgress):
                 run_callback(self._on_progress, event.progress)
+        if self._on_message is not None and self._state.finished:
+            run_callback(self._on_message, assistant_message(self._state.result()))
 
 
 class Load(Generic[InstanceT]):

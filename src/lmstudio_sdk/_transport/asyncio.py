@@ -20,20 +20,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
+import inspect
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import websockets
 
 from .._exceptions import LMStudioConnectionError, LMStudioEventLoopError, LMStudioTimeoutError
-from .common import CLOSE_TIMEOUT, connect_error, greeting_ok, greeting_request
+from .common import CLOSE_TIMEOUT, CallOutcome, connect_error, greeting_ok, greeting_request
 from .wscore import WebSocketCore
 
 __all__ = [
+    "RUNS_COROUTINES",
+    "AsyncAwaitableSelf",
     "AsyncLock",
     "AsyncMailbox",
     "AsyncTransport",
@@ -41,11 +45,13 @@ __all__ = [
     "find_local_server_async",
     "probe_greeting_async",
     "read_file_async",
+    "run_concurrently_async",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.transport")
 
 T = TypeVar("T")
+SelfT = TypeVar("SelfT")
 
 
 class AsyncMailbox(Generic[T]):
@@ -364,3 +370,77 @@ async def find_local_server_async(ports: tuple[int, ...], timeout: float) -> int
 async def read_file_async(path: Path) -> bytes:
     """A file's bytes, read in a worker thread so that the event loop keeps running."""
     return await asyncio.to_thread(path.read_bytes)
+
+
+# -- running user functions (act()'s tool calls) concurrently ----------------------------------
+
+RUNS_COROUTINES = True
+"""The async face runs ``async def`` tools (as tasks); the sync face cannot."""
+
+
+async def run_concurrently_async(
+    calls: Sequence[tuple[Callable[..., Any], Mapping[str, Any]]],
+    *,
+    limit: int,
+    timeout: float | None,
+) -> list[CallOutcome]:
+    """Run ``func(**kwargs)`` for each call at once, at most ``limit`` at a time: coroutine
+    functions as tasks, plain functions in the loop's default executor (so they never block
+    the loop). The outcomes come back in the calls' order.
+
+    A timeout (LMStudioTimeoutError) or a cancellation of the caller cancels every task
+    still running; a plain function already running in a thread cannot be interrupted and is
+    left to finish on its own, its outcome dropped.
+    """
+    gate = asyncio.Semaphore(limit)
+    loop = asyncio.get_running_loop()
+
+    async def run(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> CallOutcome:
+        async with gate:
+            try:
+                if inspect.iscoroutinefunction(func):
+                    value = await func(**kwargs)
+                else:
+                    value = await loop.run_in_executor(None, functools.partial(func, **kwargs))
+                    if inspect.isawaitable(value):
+                        value = await value
+            except Exception as exc:
+                return CallOutcome(error=exc)
+            return CallOutcome(value=value)
+
+    tasks = [asyncio.ensure_future(run(func, kwargs)) for func, kwargs in calls]
+    if not tasks:
+        return []
+    try:
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+    except BaseException:
+        await _cancel_all(tasks)
+        raise
+    if pending:
+        await _cancel_all(tasks)
+        raise LMStudioTimeoutError(
+            f"{len(pending)} tool call(s) did not finish within {timeout:g} s; they were cancelled"
+        )
+    return [task.result() for task in tasks]
+
+
+# How long a cancelled call may take to unwind (its finally blocks) before we stop waiting.
+_CANCEL_GRACE = 2.0
+
+
+async def _cancel_all(tasks: Sequence[asyncio.Future[CallOutcome]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=_CANCEL_GRACE)
+
+
+class AsyncAwaitableSelf:
+    """``await obj`` gives ``obj``: ``await model.respond_stream(...)`` is the stream itself,
+    as in the official Python SDK (``async for`` works without the ``await`` too)."""
+
+    def __await__(self: SelfT) -> Generator[Any, None, SelfT]:
+        return _self(self).__await__()
+
+
+async def _self(value: T) -> T:
+    return value

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import websockets
 
@@ -13,6 +15,7 @@ __all__ = [
     "CLOSE_TIMEOUT",
     "DISCOVERY_PORTS",
     "MAX_FRAME_BYTES",
+    "CallOutcome",
     "connect_error",
     "greeting_ok",
     "greeting_request",
@@ -72,3 +75,12 @@ def connect_error(url: str, exc: BaseException) -> LMStudioConnectionError:
         "(in the app, or `lms server start`), or run the embedded one with "
         "`lmstudio-sdk serve`, and check the host and port."
     )
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What one call run by ``run_concurrently(_async)`` gave: a value, or the Exception it
+    raised (anything else, such as a cancellation or KeyboardInterrupt, propagates)."""
+
+    value: Any = None
+    error: Exception | None = None

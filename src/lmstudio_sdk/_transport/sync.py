@@ -12,14 +12,16 @@ thread would put a second thread hop between every message and its caller.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
+import inspect
 import logging
 import queue
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -27,10 +29,12 @@ from typing import Any, Generic, TypeVar
 import websockets
 
 from .._exceptions import LMStudioConnectionError, LMStudioTimeoutError
-from .common import CLOSE_TIMEOUT, connect_error, greeting_ok, greeting_request
+from .common import CLOSE_TIMEOUT, CallOutcome, connect_error, greeting_ok, greeting_request
 from .wscore import RECEIVE_BYTES, WebSocketCore
 
 __all__ = [
+    "RUNS_COROUTINES",
+    "AwaitableSelf",
     "Lock",
     "Mailbox",
     "Transport",
@@ -38,6 +42,7 @@ __all__ = [
     "find_local_server",
     "probe_greeting",
     "read_file",
+    "run_concurrently",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.transport")
@@ -330,3 +335,56 @@ def find_local_server(ports: tuple[int, ...], timeout: float) -> int | None:
 def read_file(path: Path) -> bytes:
     """A file's bytes (twin of the asyncio transport's read_file_async)."""
     return path.read_bytes()
+
+
+# -- running user functions (act()'s tool calls) concurrently ----------------------------------
+
+RUNS_COROUTINES = False
+"""The sync face cannot run ``async def`` tools (twin of the asyncio transport's)."""
+
+
+def run_concurrently(
+    calls: Sequence[tuple[Callable[..., Any], Mapping[str, Any]]],
+    *,
+    limit: int,
+    timeout: float | None,
+) -> list[CallOutcome]:
+    """Run ``func(**kwargs)`` for each call in a pool of at most ``limit`` threads; the
+    outcomes come back in the calls' order (twin of ``run_concurrently_async``).
+
+    A timeout (LMStudioTimeoutError) or Ctrl-C cancels the calls not started yet and stops
+    waiting; a call already running in its thread cannot be interrupted and finishes on its
+    own, its outcome dropped.
+    """
+    if not calls:
+        return []
+
+    def run(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> CallOutcome:
+        try:
+            value = func(**kwargs)
+            if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()
+                raise TypeError(f"{func!r} returned an awaitable; the sync Client cannot await it")
+        except Exception as exc:
+            return CallOutcome(error=exc)
+        return CallOutcome(value=value)
+
+    pool = ThreadPoolExecutor(
+        max_workers=min(limit, len(calls)), thread_name_prefix="lmstudio-tool"
+    )
+    try:
+        futures = [pool.submit(run, func, kwargs) for func, kwargs in calls]
+        _, pending = concurrent.futures.wait(futures, timeout=timeout)
+        if pending:
+            raise LMStudioTimeoutError(
+                f"{len(pending)} tool call(s) did not finish within {timeout:g} s; they were "
+                "abandoned"
+            )
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class AwaitableSelf:
+    """Twin of the asyncio transport's ``AsyncAwaitableSelf``: nothing to await in sync code."""

@@ -106,6 +106,13 @@ def register(subparsers: Any) -> None:
         help="seconds a new socket has to authenticate before it is refused and closed "
         "(default: %(default)s, as LM Studio)",
     )
+    parser.add_argument(
+        "--record",
+        default=None,
+        metavar="FILE",
+        help="write every WebSocket frame, both directions, to FILE as JSON lines (namespace, "
+        "connection id, monotonic time; passkeys and tokens redacted)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and loads")
     parser.set_defaults(func=run)
 
@@ -150,7 +157,10 @@ def run(args: argparse.Namespace) -> int:
     except CatalogFormatError as exc:
         print(f"lmstudio-sdk serve: --catalog: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # e.g. the port is taken
+    except OSError as exc:  # e.g. the port is taken, or the record file cannot be written
+        if args.record is not None and exc.filename == args.record:
+            print(f"lmstudio-sdk serve: --record: {exc}", file=sys.stderr)
+            return 2
         print(
             f"lmstudio-sdk serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
         )
@@ -173,6 +183,7 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         catalog=getattr(args, "catalog", None),
         models_dir=args.models_dir,
         download_bytes_per_second=getattr(args, "download_rate", None),
+        record=args.record,
     ) as server:
         # Tests and scripts parse exactly this line.
         print(f"LM Studio SDK server listening on {server.url}", flush=True)

@@ -7,6 +7,7 @@ import http
 import ipaddress
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,7 @@ from .services.logs import BusLogHandler
 from .services.models import ModelManager
 from .services.observer import ServerObserver
 from .session import Session
+from .traffic_log import TrafficLog
 
 __all__ = ["LMStudioServer", "ServerStatistics"]
 
@@ -99,6 +101,10 @@ class LMStudioServer:
     ``catalog`` is a catalogue folder (model files and ``catalog.json``, see docs/catalog.md)
     that /repository searches and downloads from, into ``models_dir`` (default: the engine's
     models folder, else the default one); ``download_bytes_per_second`` caps download speed.
+
+    ``record`` names a file to write every frame of every socket to, both directions, as JSON
+    lines with secrets redacted (see ``traffic_log.py``); it is created (or truncated) when the
+    server starts and closed when it stops.
     """
 
     def __init__(
@@ -116,6 +122,7 @@ class LMStudioServer:
         catalog: Path | None = None,
         models_dir: Path | None = None,
         download_bytes_per_second: float | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         if auth_timeout <= 0:
             raise ValueError("auth_timeout must be a positive number of seconds")
@@ -136,6 +143,8 @@ class LMStudioServer:
             observer=self.observer,
             catalog=_catalog(engine, catalog, models_dir, download_bytes_per_second),
         )
+        self.record = None if record is None else os.fspath(record)
+        self._traffic: TrafficLog | None = None
         self._sessions: set[Session] = set()
         self._server: Server | None = None
         self._port: int | None = None
@@ -154,6 +163,8 @@ class LMStudioServer:
                 "anyone who can reach this address may use it",
                 self.host,
             )
+        if self.record is not None:
+            self._traffic = TrafficLog(self.record)  # OSError (e.g. no such folder) at start
         self._server = await serve(
             self._handle,
             self.host,
@@ -201,6 +212,9 @@ class LMStudioServer:
         except TimeoutError:
             logger.warning("some connections did not close in time")
         await self.services.close()
+        traffic, self._traffic = self._traffic, None
+        if traffic is not None:
+            traffic.close()
         self._stopped.set()
 
     async def __aenter__(self) -> Self:
@@ -277,6 +291,7 @@ class LMStudioServer:
     async def _handle(self, ws: WebSocket) -> None:
         assert ws.request is not None  # set once the handshake succeeded
         namespace = ws.request.path.split("?", 1)[0]
+        traffic = None if self._traffic is None else self._traffic.connection(namespace)
         session = Session(
             ws,
             namespace,
@@ -284,6 +299,7 @@ class LMStudioServer:
             services=self.services,
             auth_timeout=self.auth_timeout,
             faithful_errors=self.faithful_errors,
+            traffic=traffic,
         )
         self._sessions.add(session)
         self.observer.socket_opened(session)
@@ -294,3 +310,5 @@ class LMStudioServer:
         finally:
             self._sessions.discard(session)
             self.observer.socket_closed(session)
+            if traffic is not None:
+                traffic.closed()

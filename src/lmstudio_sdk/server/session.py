@@ -37,6 +37,7 @@ from .endpoints.context import CallContext, ChannelContext, ChannelEndpoint, Rpc
 from .errors import ServerError, error_from_exception, not_supported
 from .router import Missing, Route, Router
 from .services import Services
+from .traffic_log import ConnectionTraffic
 from .unimplemented import reason_for
 
 __all__ = ["Session"]
@@ -61,8 +62,10 @@ class Session:
         services: Services,
         auth_timeout: float,
         faithful_errors: bool,
+        traffic: ConnectionTraffic | None = None,
     ) -> None:
         self.ws = ws
+        self.traffic = traffic  # None unless the server records its traffic
         self.namespace = namespace
         self.router = router
         self.services = services
@@ -94,6 +97,8 @@ class Session:
             async with asyncio.timeout(self.auth_timeout):
                 while request is None:
                     frame = await self.ws.recv()
+                    if self.traffic is not None:
+                        self.traffic.received(frame)
                     self.conn.receive_text(frame)
                     for event in self.conn.events_received():
                         if isinstance(event, AuthRequested):
@@ -113,7 +118,7 @@ class Session:
         self.conn.accept_auth()
         try:
             for frame in self.conn.data_to_send():
-                await self.ws.send(frame)
+                await self._send(frame)
         except ConnectionClosed:
             self.services.release_client(request.client_identifier)
             return None
@@ -123,12 +128,14 @@ class Session:
         self.conn.refuse_auth(reason)
         with contextlib.suppress(ConnectionClosed):
             for frame in self.conn.data_to_send():
-                await self.ws.send(frame)
+                await self._send(frame)
             await self.ws.close(1008, "authentication failed")
 
     async def _serve(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for frame in self.ws:
+                if self.traffic is not None:
+                    self.traffic.received(frame)
                 if isinstance(frame, bytes):
                     self.conn.send_warning(
                         "Binary frames are not supported: send each message as a JSON text frame",
@@ -171,9 +178,14 @@ class Session:
             if frame is None:
                 return
             try:
-                await self.ws.send(frame)
+                await self._send(frame)
             except ConnectionClosed:
                 return
+
+    async def _send(self, frame: str) -> None:
+        if self.traffic is not None:
+            self.traffic.sent(frame)
+        await self.ws.send(frame)
 
     def flush(self) -> None:
         """Hand everything the protocol core produced to the writer, in order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -48,6 +49,7 @@ class ServerThread:
         catalog: Path | None = None,
         models_dir: Path | None = None,
         download_bytes_per_second: float | None = None,
+        record: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._options: dict[str, Any] = {
@@ -60,6 +62,7 @@ class ServerThread:
             "catalog": catalog,
             "models_dir": models_dir,
             "download_bytes_per_second": download_bytes_per_second,
+            "record": record,
         }
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

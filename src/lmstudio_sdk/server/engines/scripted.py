@@ -6,7 +6,10 @@ predict every fragment. The last user message may carry one directive:
 * ``!long N``            reply with N tokens: ``word0 word1 … word{N-1}``
 * ``!tool NAME {json}``  call tool NAME with the JSON arguments (only when tools are configured
                          with ``llm.prediction.tools``; an unknown tool name or bad JSON gives a
-                         ``toolCallGenerationFailed``); stop reason ``toolCalls``
+                         ``toolCallGenerationFailed``); stop reason ``toolCalls``. Several
+                         ``!tool`` lines make several calls in one round, in order. NAME
+                         is the name the model is shown (``toolNaming`` applied); the
+                         call carries the tool's own name, as in LM Studio.
 * ``!error``             the engine raises :class:`ServerError` (the client sees a channelError)
 * ``!think TEXT``        reasoning fragments (start tag, reasoning, end tag), then the answer
 
@@ -25,7 +28,7 @@ import math
 import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ..._protocol.packets.shared import (
@@ -57,6 +60,7 @@ from .base import (
     ToolCallStarted,
 )
 from .stop_strings import StopStringStreamer
+from .tool_naming import TOOL_NAMINGS, rename_tools
 
 __all__ = [
     "SCRIPTED_EMBEDDING_KEY",
@@ -211,17 +215,25 @@ def _message_text(content: list[Any]) -> str:
     return "".join(part.text for part in content if isinstance(part, TextPart))
 
 
-def _tool_names(config: KVConfig) -> set[str] | None:
-    """Names of the configured tools, or None when tool use is off."""
+def _tools(config: KVConfig) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+    """The configured tools as the model sees them (``toolNaming`` applied) and the way back
+    from the model's names to the tools' own; None when tool use is off."""
     setting = config.get("llm.prediction.tools")
     if not isinstance(setting, dict) or setting.get("type") != "toolArray":
         return None
-    names: set[str] = set()
-    for tool in setting.get("tools") or []:
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            names.add(function["name"])
-    return names
+    tools = [
+        t
+        for t in setting.get("tools") or []
+        if isinstance(t, dict)
+        and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+    ]
+    naming = config.get("llm.prediction.toolNaming")
+    if naming is not None and naming not in TOOL_NAMINGS:
+        raise ServerError(
+            f"llm.prediction.toolNaming must be one of {', '.join(TOOL_NAMINGS)}, not {naming!r}"
+        )
+    return rename_tools(tools, naming)
 
 
 class ScriptedModel:
@@ -316,9 +328,10 @@ class ScriptedModel:
     async def _predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
         start = time.perf_counter()
         config = request.config
-        tools = _tool_names(config)
+        shown = _tools(config)
+        tools = shown[1] if shown is not None else None
         if request.history is not None:
-            tool_list = config.get("llm.prediction.tools", {}).get("tools") if tools else None
+            tool_list = shown[0] if shown else None
             prompt = self.apply_prompt_template(request.history, tools=tool_list)
         else:
             prompt = request.raw_prompt or ""
@@ -415,7 +428,7 @@ class ScriptedModel:
         )
 
     def _plan(
-        self, request: PredictionRequest, tools: set[str] | None
+        self, request: PredictionRequest, tools: Mapping[str, str] | None
     ) -> list[tuple[str, str | list[EngineEvent]]] | ServerError:
         """What to generate: ("none"|"reasoning…", token text) or ("tool", events)."""
         if request.history is None:
@@ -440,7 +453,7 @@ class ScriptedModel:
         return self._plan_directive(directive, tools, len(messages))
 
     def _plan_directive(
-        self, directive: tuple[str, str], tools: set[str] | None, salt: int
+        self, directive: tuple[str, str], tools: Mapping[str, str] | None, salt: int
     ) -> list[tuple[str, str | list[EngineEvent]]] | ServerError:
         name, rest = directive
         if name == "error":
@@ -462,7 +475,11 @@ class ScriptedModel:
             plan += [("none", t) for t in scripted_tokenize(f"You said: {rest}")]
             return plan
         if name == "tool" and tools is not None:
-            return [("tool", _tool_call_events(rest, tools, salt))]
+            calls = re.split(r"\n\s*!tool\b", rest)
+            return [
+                ("tool", _tool_call_events(call, tools, salt * 100 + index))
+                for index, call in enumerate(calls)
+            ]
         # A directive that does not apply (e.g. !tool without tools) is echoed like any text.
         return [("none", t) for t in scripted_tokenize(f"You said: !{name} {rest}".rstrip())]
 
@@ -472,7 +489,8 @@ def _directive(text: str) -> tuple[str, str] | None:
     return (match[1], match[2]) if match else None
 
 
-def _tool_call_events(rest: str, tools: set[str], salt: int) -> list[EngineEvent]:
+def _tool_call_events(rest: str, tools: Mapping[str, str], salt: int) -> list[EngineEvent]:
+    """The events of one call; ``tools`` maps the names the model sees to the tools' own."""
     name, _, args_text = rest.strip().partition(" ")
     args_text = args_text.strip() or "{}"
     raw = f"<tool_call>{name} {args_text}</tool_call>"
@@ -481,6 +499,7 @@ def _tool_call_events(rest: str, tools: set[str], salt: int) -> list[EngineEvent
     if name not in tools:
         events.append(ToolCallFailed(f'The model called an unknown tool "{name}"', raw))
         return events
+    name = tools[name]
     events.append(ToolCallNameReceived(name))
     try:
         arguments = json.loads(args_text)

@@ -104,6 +104,7 @@ class Prediction:
             reasoning=params.reasoning,
             parse_tools=parse_tools,
             start_in_reasoning=reasoning_open,
+            tool_names=params.tool_names,
         )
         generation = Generation(
             m, tokens, params, parser, emit=self.emit, cancel=self.cancel, t_start=self.t_start

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...._protocol.packets.shared import KVConfig
+from ..tool_naming import TOOL_NAMINGS, rename_tools
 from .tools import ReasoningTags, tools_from_config
 
 __all__ = ["SamplingParams", "checkbox", "sampling_from_config"]
@@ -45,6 +46,9 @@ class SamplingParams:
     overflow_policy: str = "truncateMiddle"
     structured: dict[str, Any] | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
+    """The tools as the model sees them (``toolNaming`` applied)."""
+    tool_names: dict[str, str] = field(default_factory=dict)
+    """The model's name of each tool -> the tool's own name."""
     tool_choice: str = "auto"
     reasoning: ReasoningTags | None = field(default_factory=ReasoningTags)
     enable_thinking: bool | None = None
@@ -86,7 +90,6 @@ _NEUTRAL: dict[str, Callable[[Any], bool]] = {
     # Image sizing: the vision projector resizes every image to its own input size anyway.
     P + "vision.userMaxImageDimensionPixels": lambda v: True,
     P + "vision.ignoreModelPreferredMaxImageDimension": lambda v: True,
-    P + "toolNaming": lambda v: v in (None, "passThrough", "removeSpecial"),
     P + "toolCallStopStrings": _is_empty,
     P + "contextPrefill": _is_empty,
 }
@@ -151,7 +154,11 @@ def sampling_from_config(config: KVConfig) -> SamplingParams:
     if isinstance(structured, dict) and structured.get("type") in ("json", "gbnf"):
         p.structured = structured
 
-    p.tools = tools_from_config(get("tools"))
+    naming = get("toolNaming")
+    if naming is not None and naming not in TOOL_NAMINGS:
+        p.unsupported.append((P + "toolNaming", naming))
+        naming = None
+    p.tools, p.tool_names = rename_tools(tools_from_config(get("tools")), naming)
     choice = get("toolChoice")
     if isinstance(choice, dict) and choice.get("mode") in ("none", "auto", "required"):
         p.tool_choice = str(choice["mode"])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,9 +165,12 @@ class OutputParser:
         reasoning: ReasoningTags | None = None,
         parse_tools: bool = False,
         start_in_reasoning: bool = False,
+        tool_names: Mapping[str, str] | None = None,
     ) -> None:
         self._reasoning = reasoning
         self._parse_tools = parse_tools
+        # toolNaming: the model writes the names it was shown; calls carry the tools' own.
+        self._tool_names = dict(tool_names or {})
         self._state = "reasoning" if (start_in_reasoning and reasoning) else "text"
         self._buf = ""
         self._pending_tokens = 0
@@ -282,7 +285,8 @@ class OutputParser:
                 name = json.loads(f'"{m.group(1)}"')
             except json.JSONDecodeError:
                 name = m.group(1)
-            events.append(ToolCallNameReceived(name=str(name)))
+            name = self._tool_names.get(str(name), str(name))
+            events.append(ToolCallNameReceived(name=name))
             self._tool_name_sent = True
         m_args = _ARGS_RE.search(self._tool_buf)
         if m_args is None:
@@ -317,6 +321,7 @@ class OutputParser:
                 reason = f"was cut off ({reason})"
             events.append(ToolCallFailed(title=f"The model's tool call {reason}", raw_content=raw))
             return
+        name = self._tool_names.get(name, name)
         if not self._tool_name_sent:
             events.append(ToolCallNameReceived(name=name))
         # Stream whatever part of the raw arguments text was held back.

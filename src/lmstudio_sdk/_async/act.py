@@ -1,0 +1,328 @@
+"""``act()``: the multi-round tool loop (predict, run the tools the model asked for, repeat).
+
+Pure parts (results, planning a call, the guard's decisions) are in ``_protocol/act.py``;
+running tools concurrently is the transport twins' ``run_concurrently``. Every message of
+every round is appended to the caller's ``Chat``.
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+import msgspec
+
+from .._exceptions import (
+    InvalidToolRequestError,
+    LMStudioValueError,
+    ToolCallError,
+    ToolCallFailedError,
+)
+from .._protocol.act import (
+    ActResult,
+    GuardDecision,
+    PlannedCall,
+    ToolCallOutcome,
+    ToolErrorMode,
+    check_act_options,
+    failure,
+    plan_call,
+    success,
+)
+from .._protocol.chat import Chat, ChatLike
+from .._protocol.config_types import LlmPredictionConfigDict
+from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
+from .._protocol.prediction import (
+    PredictionResult,
+    PromptProcessingProgress,
+    ToolCallArgumentFragment,
+    ToolCallGenerationEnded,
+    ToolCallGenerationFailed,
+    ToolCallGenerationStarted,
+    ToolCallNameReceived,
+)
+from .._protocol.tools import ToolLike, ToolSet
+from .._transport.asyncio import RUNS_COROUTINES, run_concurrently_async
+from .._types import (
+    AsyncCallback,
+    AsyncRoundCallback,
+    Timeout,
+    call_async_hook,
+    check_async_callback,
+    resolve_timeout,
+)
+from .streams import AsyncPredictionStream
+
+__all__ = ["AsyncActCallbacks", "run_act"]
+
+
+class _Predictor(Protocol):
+    def respond_stream(
+        self,
+        chat: ChatLike,
+        *,
+        config: LlmPredictionConfigDict | None = ...,
+        preset: str | None = ...,
+        timeout: Timeout = ...,
+    ) -> AsyncPredictionStream: ...
+
+
+AsyncGuard = Callable[
+    [int, ToolCallRequest], Awaitable[GuardDecision | None] | GuardDecision | None
+]
+AsyncInvalidRequestHandler = Callable[
+    [ToolCallError, ToolCallRequest | None], Awaitable[str | None] | str | None
+]
+
+
+class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
+    """The callbacks of one ``act()`` (each may be None)."""
+
+    on_round_start: AsyncCallback[int] | None = None
+    on_round_end: AsyncCallback[int] | None = None
+    on_message: AsyncCallback[ChatMessageData] | None = None
+    on_first_token: AsyncCallback[int] | None = None
+    on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None
+    on_prompt_processing_progress: AsyncRoundCallback[float] | None = None
+    on_prediction_completed: AsyncCallback[PredictionResult] | None = None
+    on_tool_call_start: AsyncRoundCallback[ToolCallGenerationStarted] | None = None
+    on_tool_call_name: AsyncRoundCallback[ToolCallNameReceived] | None = None
+    on_tool_call_argument_fragment: AsyncRoundCallback[ToolCallArgumentFragment] | None = None
+    on_tool_call_end: AsyncRoundCallback[ToolCallGenerationEnded] | None = None
+    on_tool_call_result: AsyncRoundCallback[ToolCallOutcome] | None = None
+    on_tool_call_failure: AsyncRoundCallback[ToolCallError] | None = None
+    guard_tool_call: AsyncGuard | None = None
+    handle_invalid_tool_request: AsyncInvalidRequestHandler | None = None
+
+    def check(self) -> None:
+        for name in self.__struct_fields__:
+            check_async_callback(getattr(self, name), name)
+
+
+async def run_act(
+    llm: _Predictor,
+    chat: ChatLike,
+    tools: Iterable[ToolLike],
+    *,
+    config: LlmPredictionConfigDict | None,
+    preset: str | None,
+    tool_choice: Any,
+    max_prediction_rounds: int | None,
+    max_parallel_tool_calls: int | None,
+    on_tool_error: ToolErrorMode,
+    tool_timeout: Timeout,
+    timeout: Timeout,
+    callbacks: AsyncActCallbacks,
+) -> ActResult:
+    start = time.perf_counter()
+    check_act_options(max_prediction_rounds, max_parallel_tool_calls, on_tool_error)
+    callbacks.check()
+    tool_limit = resolve_timeout(tool_timeout, None)
+    toolset = ToolSet(tools)
+    if not RUNS_COROUTINES:
+        for found in toolset.tools.values():
+            if found.is_async:
+                raise LMStudioValueError(
+                    f"tool {found.name!r} is an async function; the sync Client cannot await "
+                    "it: pass a plain function, or use AsyncClient"
+                )
+    if config is not None and not isinstance(config, dict):
+        raise LMStudioValueError(f"act() config must be a dict, not {type(config).__name__}")
+    base: dict[str, Any] = dict(config or {})
+    if "raw_tools" in base or "rawTools" in base:
+        raise LMStudioValueError("act() takes its tools as tools=, not in config['raw_tools']")
+    if tool_choice is not None:
+        base["tool_choice"] = tool_choice
+    with_tools = {**base, "raw_tools": {"type": "toolArray", "tools": toolset.llm_tools()}}
+    without_tools = {k: v for k, v in base.items() if k not in ("tool_choice", "toolChoice")}
+    target = chat if isinstance(chat, Chat) else Chat.from_history(chat)
+    results: list[PredictionResult] = []
+    round_index = 0
+    while True:
+        last = max_prediction_rounds is not None and round_index == max_prediction_rounds - 1
+        await call_async_hook(callbacks.on_round_start, round_index)
+        stream = llm.respond_stream(
+            target,
+            config=without_tools if last else with_tools,  # type: ignore[arg-type]
+            preset=preset,
+            timeout=timeout,
+        )
+        requests, failures = await _predict(stream, round_index, callbacks)
+        result = msgspec.structs.replace(await stream.result(), round_index=round_index)
+        results.append(result)
+        await call_async_hook(callbacks.on_prediction_completed, result)
+        for failed in failures:
+            await _invalid_request(
+                InvalidToolRequestError(f"the model's tool call failed: {failed.error}"),
+                None,
+                round_index,
+                callbacks,
+            )
+        if not requests:
+            message = target.add_assistant_response(result)
+            await call_async_hook(callbacks.on_message, message)
+            await call_async_hook(callbacks.on_round_end, round_index)
+            break
+        message = target.add_assistant_response(result, requests)
+        await call_async_hook(callbacks.on_message, message)
+        outcomes = await _run_tools(
+            toolset,
+            requests,
+            round_index,
+            callbacks,
+            limit=max_parallel_tool_calls or len(requests),
+            timeout=tool_limit,
+            on_tool_error=on_tool_error,
+        )
+        results_message = target.add_tool_results([o.result for o in outcomes])
+        await call_async_hook(callbacks.on_message, results_message)
+        await call_async_hook(callbacks.on_round_end, round_index)
+        if last:  # tools were withheld, yet the model called one: nothing left to answer it
+            break
+        round_index += 1
+    return ActResult(
+        rounds=len(results),
+        total_time_seconds=time.perf_counter() - start,
+        results=results,
+        chat=target,
+    )
+
+
+async def _predict(
+    stream: AsyncPredictionStream, round_index: int, callbacks: AsyncActCallbacks
+) -> tuple[list[ToolCallRequest], list[ToolCallGenerationFailed]]:
+    requests: list[ToolCallRequest] = []
+    failures: list[ToolCallGenerationFailed] = []
+    first = True
+    async for event in stream.events():
+        if isinstance(event, PredictionFragment):
+            if first:
+                first = False
+                await call_async_hook(callbacks.on_first_token, round_index)
+            await call_async_hook(callbacks.on_prediction_fragment, event, round_index)
+        elif isinstance(event, PromptProcessingProgress):
+            await call_async_hook(
+                callbacks.on_prompt_processing_progress, event.progress, round_index
+            )
+        elif isinstance(event, ToolCallGenerationStarted):
+            if first:
+                first = False
+                await call_async_hook(callbacks.on_first_token, round_index)
+            await call_async_hook(callbacks.on_tool_call_start, event, round_index)
+        elif isinstance(event, ToolCallNameReceived):
+            await call_async_hook(callbacks.on_tool_call_name, event, round_index)
+        elif isinstance(event, ToolCallArgumentFragment):
+            await call_async_hook(callbacks.on_tool_call_argument_fragment, event, round_index)
+        elif isinstance(event, ToolCallGenerationEnded):
+            requests.append(event.request)
+            await call_async_hook(callbacks.on_tool_call_end, event, round_index)
+        elif isinstance(event, ToolCallGenerationFailed):
+            failures.append(event)
+            error = InvalidToolRequestError(f"the model's tool call failed: {event.error}")
+            await call_async_hook(callbacks.on_tool_call_failure, error, round_index)
+    return requests, failures
+
+
+async def _invalid_request(
+    error: ToolCallError,
+    request: ToolCallRequest | None,
+    round_index: int,
+    callbacks: AsyncActCallbacks,
+) -> str | None:
+    """What the model sees instead of a result (None: the default text). Without a request
+    (a call that did not even parse) nothing can answer it: like the official SDKs, raise
+    unless ``handle_invalid_tool_request`` handles it (returns, whatever it returns)."""
+    handler = callbacks.handle_invalid_tool_request
+    if handler is None:
+        if request is None:
+            raise error
+        return None
+    replacement = await call_async_hook(handler, error, request)
+    if replacement is not None and not isinstance(replacement, str):
+        raise LMStudioValueError(
+            "handle_invalid_tool_request must return a string (what the model sees) or None"
+        )
+    return replacement
+
+
+async def _run_tools(
+    toolset: ToolSet,
+    requests: list[ToolCallRequest],
+    round_index: int,
+    callbacks: AsyncActCallbacks,
+    *,
+    limit: int,
+    timeout: float | None,
+    on_tool_error: ToolErrorMode,
+) -> list[ToolCallOutcome]:
+    outcomes: list[ToolCallOutcome | None] = []
+    planned: list[tuple[int, PlannedCall]] = []
+    for request in requests:
+        try:
+            call = plan_call(toolset, request)
+            call = await _guard(call, round_index, callbacks)
+        except _Denied as denied:
+            outcome = failure(round_index, request, denied.error, denied.error.args[0])
+        except ToolCallError as exc:
+            text = await _invalid_request(exc, request, round_index, callbacks)
+            outcome = failure(round_index, request, exc, text)
+        else:
+            planned.append((len(outcomes), call))
+            outcomes.append(None)
+            continue
+        await call_async_hook(callbacks.on_tool_call_failure, outcome.error, round_index)
+        outcomes.append(outcome)
+    ran = await run_concurrently_async(
+        [(call.tool.implementation, call.arguments) for _, call in planned],
+        limit=limit,
+        timeout=timeout,
+    )
+    for (index, call), done in zip(planned, ran, strict=True):
+        if done.error is None:
+            outcomes[index] = success(round_index, call.request, done.value)
+            continue
+        error = ToolCallFailedError(
+            f"tool {call.tool.name!r} raised {type(done.error).__name__}: {done.error}",
+            tool_name=call.tool.name,
+            tool_call_id=call.request.id,
+        )
+        error.__cause__ = done.error
+        if on_tool_error == "raise":
+            raise error
+        await call_async_hook(callbacks.on_tool_call_failure, error, round_index)
+        outcomes[index] = failure(round_index, call.request, error)
+    finished = [o for o in outcomes if o is not None]
+    for outcome in finished:
+        await call_async_hook(callbacks.on_tool_call_result, outcome, round_index)
+    return finished
+
+
+class _Denied(Exception):
+    def __init__(self, error: ToolCallError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _guard(call: PlannedCall, round_index: int, callbacks: AsyncActCallbacks) -> PlannedCall:
+    guard = callbacks.guard_tool_call
+    if guard is None:
+        return call
+    decision = await call_async_hook(guard, round_index, call.request)
+    if decision is None:
+        return call
+    if not isinstance(decision, GuardDecision):
+        raise LMStudioValueError(
+            "guard_tool_call must return GuardDecision.allow(), .allow_with(arguments), "
+            f".deny(reason) or None, not {decision!r}"
+        )
+    if decision.kind == "deny":
+        raise _Denied(
+            ToolCallError(decision.reason, tool_name=call.tool.name, tool_call_id=call.request.id)
+        )
+    if decision.kind == "override":
+        request = msgspec.structs.replace(call.request, arguments=dict(decision.arguments or {}))
+        return PlannedCall(request, call.tool, call.tool.validate(request.arguments))
+    return call

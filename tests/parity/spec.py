@@ -1,0 +1,195 @@
+"""The parity scenarios: what each one needs, and the differences it is allowed.
+
+Every scenario is written twice, as the same user action: in ``scenarios.mjs`` on the official
+TypeScript SDK (@lmstudio/sdk 2.0) and in ``_async/ours.py`` on ours (the sync twin is
+generated). Both run against a fresh embedded server (scripted engine) that records its
+traffic; ``test_parity.py`` compares the two recordings frame by frame.
+
+A difference is either fixed in our SDK or listed here with its reason and an eraser
+(``member_value``, ``drop_call``, ``combine``, ``unordered``, ``drop`` from ``traffic.py``, or
+a function of your own) that removes exactly that difference, so the rest of the scenario is
+still compared. Protocol-level bugs are never
+listed: fix them. A listed difference that no longer occurs fails the test, so this table
+cannot rot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .traffic import Difference, Traffic, combine, drop_call, member_value
+
+API_TOKEN = "sk-lm-parityID:paritySecret12345678"
+
+# -- the deliberate differences, each with its reason ---------------------------------------------
+
+
+def jit_ttl(namespace: str = "/llm") -> Difference:
+    """``model(key)`` (getOrLoad) without ``ttl=``."""
+    return ttl_echoed(
+        member_value(
+            "model(key) sends loadTtlMs 3600000 (a JIT-loaded model is unloaded after an hour "
+            "idle) when no ttl= is given, as the official Python SDK does; the TypeScript SDK "
+            "sends none and leaves the model loaded forever. ttl=None sends none.",
+            "ours",
+            namespace,
+            ("creationParameter", "loadTtlMs"),
+            3600000,
+            type="channelCreate",
+            endpoint="getOrLoad",
+        )
+    )
+
+
+def ttl_echoed(sent: Difference) -> Difference:
+    """The server reports the TTL it was sent (``ttlMs`` of the instance info) in every frame
+    about that instance: erased on both sides with the member it follows from."""
+
+    def erase(ts: Traffic, ours: Traffic) -> None:
+        sent.erase(ts, ours)
+        for traffic in (ts, ours):
+            for streams in traffic.streams.values():
+                streams["s2c"] = [_without_ttl(frame) for frame in streams["s2c"]]
+
+    return Difference(sent.reason, erase)
+
+
+def _without_ttl(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_ttl(v) for k, v in value.items() if k != "ttlMs"}
+    if isinstance(value, list):
+        return [_without_ttl(v) for v in value]
+    return value
+
+
+LLM_TTL = (jit_ttl("/llm"),)
+EMBEDDING_TTL = (jit_ttl("/embedding"),)
+
+
+def get_info_throws(namespace: str) -> Difference:
+    return combine(
+        "handle.get_info() asks the server to throw (throwIfNotFound: true), so a gone instance "
+        "is the server's ModelNotFoundError with its message; the TypeScript SDK asks for no "
+        "error and raises one of its own on an empty answer.",
+        member_value(
+            "", "ours", namespace, ("parameter", "throwIfNotFound"), True, endpoint="getModelInfo"
+        ),
+        member_value(
+            "", "ts", namespace, ("parameter", "throwIfNotFound"), False, endpoint="getModelInfo"
+        ),
+    )
+
+
+def load_config_alone(namespace: str) -> Difference:
+    return drop_call(
+        "get_load_config() is one getLoadConfig call; the TypeScript SDK also fetches the "
+        "model's info (getModelInfo) that it does not need for the answer.",
+        "ts",
+        namespace,
+        "getModelInfo",
+    )
+
+
+def context_from_info(namespace: str) -> Difference:
+    return combine(
+        "get_context_length() reads the instance info's contextLength (getModelInfo); the "
+        "TypeScript SDK 2.0 reads the load config's contextLength (getLoadConfig). Same value, "
+        "one call each.",
+        drop_call("", "ts", namespace, "getLoadConfig"),
+        drop_call("", "ours", namespace, "getModelInfo"),
+    )
+
+
+def unload_pinned(namespace: str) -> Difference:
+    return combine(
+        "a pinned handle's unload() sends unloadModel with the identifier it already knows; the "
+        "TypeScript SDK first looks the instance up (getModelInfo) and adds deviceIdentifier: "
+        "null.",
+        drop_call("", "ts", namespace, "getModelInfo"),
+        member_value(
+            "", "ts", namespace, ("parameter", "deviceIdentifier"), None, endpoint="unloadModel"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ParityScenario:
+    name: str
+    differences: tuple[Difference, ...] = ()
+    # Seconds per generated token of the scripted engine (a cancel needs a prediction that
+    # lasts long enough to be cancelled).
+    token_delay: float = 0.0
+    # Compare what the server sent back too. Off only where the server's frames depend on
+    # timing (how many fragments go out before a cancel arrives).
+    compare_server_frames: bool = True
+    # Both clients present this API token to a server that requires it (None: guests).
+    api_token: str | None = None
+
+
+SCENARIOS: tuple[ParityScenario, ...] = (
+    # system
+    ParityScenario("version"),
+    ParityScenario("list_downloaded"),
+    ParityScenario("list_downloaded_llm"),
+    ParityScenario("list_downloaded_embedding"),
+    ParityScenario("system_info"),
+    ParityScenario("list_variants"),
+    ParityScenario("notify"),
+    ParityScenario("experiment_flags"),
+    ParityScenario("error_http_server"),
+    ParityScenario("auth_api_token", api_token=API_TOKEN),
+    # runtime
+    ParityScenario("runtime_engines"),
+    ParityScenario("select_engine"),
+    ParityScenario("survey_hardware"),
+    ParityScenario("survey_hardware_all"),
+    # diagnostics
+    # What the server logs meanwhile depends on how long each client stays subscribed.
+    ParityScenario("stream_logs", compare_server_frames=False),
+    # model management
+    ParityScenario("list_loaded"),
+    ParityScenario("list_loaded_embedding"),
+    ParityScenario("get_or_load", LLM_TTL),
+    ParityScenario("get_or_load_with_config"),
+    ParityScenario("get_or_load_without_ttl"),
+    ParityScenario("any_loaded", LLM_TTL),
+    ParityScenario("load_with_config_and_progress"),
+    ParityScenario("load_embedding"),
+    ParityScenario("unload_by_identifier"),
+    ParityScenario("unload_handle", (unload_pinned("/llm"),)),
+    ParityScenario("dynamic_handle"),
+    ParityScenario("embedding_model_info", (*EMBEDDING_TTL, get_info_throws("/embedding"))),
+    ParityScenario("embedding_load_config", (*EMBEDDING_TTL, load_config_alone("/embedding"))),
+    ParityScenario("embedding_context_length", (*EMBEDDING_TTL, context_from_info("/embedding"))),
+    ParityScenario("embedding_unload_handle", (unload_pinned("/embedding"),)),
+    ParityScenario("model_info", (*LLM_TTL, get_info_throws("/llm"))),
+    ParityScenario("load_config", (*LLM_TTL, load_config_alone("/llm"))),
+    ParityScenario("context_length", (*LLM_TTL, context_from_info("/llm"))),
+    # predictions
+    ParityScenario("respond", LLM_TTL),
+    ParityScenario("respond_stream", LLM_TTL),
+    ParityScenario("respond_history", LLM_TTL),
+    ParityScenario("respond_sampling", LLM_TTL),
+    ParityScenario("respond_stop_strings", LLM_TTL),
+    ParityScenario("respond_structured", LLM_TTL),
+    ParityScenario("respond_tools", LLM_TTL),
+    ParityScenario("respond_image", LLM_TTL),
+    ParityScenario("respond_file", LLM_TTL),
+    ParityScenario("respond_reasoning", LLM_TTL),
+    ParityScenario("complete", LLM_TTL),
+    ParityScenario("cancel", LLM_TTL, token_delay=0.02, compare_server_frames=False),
+    # tokens and templates
+    ParityScenario("tokenize", LLM_TTL),
+    ParityScenario("tokenize_list", LLM_TTL),
+    ParityScenario("count_tokens", LLM_TTL),
+    ParityScenario("apply_prompt_template", LLM_TTL),
+    # embeddings
+    ParityScenario("embed_one", EMBEDDING_TTL),
+    ParityScenario("embed_list", EMBEDDING_TTL),
+    ParityScenario("embedding_tokens", EMBEDDING_TTL),
+    # errors
+    ParityScenario("error_unknown_model", LLM_TTL),
+    ParityScenario("error_prediction", LLM_TTL),
+    ParityScenario("error_unload_unknown"),
+)
