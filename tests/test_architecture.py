@@ -234,9 +234,10 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
     ("router", "session", "traffic_log"),  # (namespace, endpoint) → handler; one socket, its log
     ("app", "thread", "recorder", "__init__"),  # the server, its thread, the test recorder
 )
-# Optional heavy dependencies a module may import on first use rather than at import time; and
-# ssl (OpenSSL, ~3 MB of RSS), which only a wss:// connection needs (tests/test_import_cost.py).
-LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "ssl"}
+# Optional heavy dependencies a module may import on first use rather than at import time; ssl
+# (OpenSSL, ~3 MB of RSS), which only a wss:// connection needs (tests/test_import_cost.py); and
+# rich, the cli extra.
+LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "ssl", "rich"}
 MAX_SERVER_MODULE_LINES = 600
 
 

@@ -42,6 +42,10 @@ VALID: dict[str, Any] = {
     "model_format": "GGUF",
     "plugin_identifier": "tests/no-such-plugin",
     "name": "add",
+    "option": "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf",  # a download identifier, not an option
+    "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
+    "device_name": "",
+    "device_identifier": "",
 }
 
 
@@ -121,7 +125,7 @@ async def test_every_public_method_refuses_misuse_with_a_typed_error(
     generator = client.plugins.generator("tests/no-such-plugin")
     tools = client.plugins.plugin_tools("tests/no-such-plugin")
     targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
-    targets += [client.system, client.runtime, client.diagnostics, logs]
+    targets += [client.system, client.runtime, client.diagnostics, client.repository, logs]
     targets += [client.plugins, generator, generator.respond_stream("hi"), tools]
     checked = 0
     failures = []

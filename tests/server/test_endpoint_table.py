@@ -1,8 +1,8 @@
-"""Every endpoint of the vendored TS SDK 2.0 schema, except /plugins (driven by tests/plugins)
-and /repository (owned elsewhere), gets an answer from the embedded server: a schema-valid
-result or packet, a well-formed error of an endpoint it implements, or, for an endpoint it
-leaves out, the typed "not implemented: <endpoint>: <why>" refusal; never silence or a hang.
-``docs/server.md`` lists every endpoint of every namespace.
+"""Every endpoint of the vendored TS SDK 2.0 schema, except /plugins (driven by tests/plugins),
+gets an answer from the embedded server: a schema-valid result or packet, a well-formed error of
+an endpoint it implements, or, for an endpoint it leaves out, the typed "not implemented:
+<endpoint>: <why>" refusal; never silence or a hang. ``docs/server.md`` lists every endpoint of
+every namespace.
 
 Parameters are made from the schema itself (the smallest valid value), then checked against
 it, so that a refusal is never the parameter's fault.
@@ -25,7 +25,7 @@ from .helpers import EMBED_KEY, LLM_KEY, TIMEOUT, RawClient, connect, load
 from .test_wire_schema import SCHEMA, WireTap, _is_void, _python_regex
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "server.md"
-ELSEWHERE = {"repository"}  # owned by other work; listed in docs only
+ELSEWHERE: set[str] = set()  # owned by other work; listed in docs only
 # The plugin-process endpoints refuse every caller but a registered plugin, and the consumer
 # ones need a running plugin: tests/plugins drives each of them end to end instead.
 DRIVEN_ELSEWHERE = ELSEWHERE | {"plugins"}

@@ -21,6 +21,7 @@ from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
 from .namespaces import AsyncDiagnosticsNamespace, AsyncRuntimeNamespace, AsyncSystemNamespace
 from .plugins import AsyncPluginsNamespace
 from .pool import AsyncSessionPool, Retries, check_retries
+from .repository import AsyncRepositoryNamespace
 from .session import DEFAULT_MAX_RETRIES, AsyncChannel, AsyncSubscription
 
 __all__ = ["AsyncClient"]
@@ -171,6 +172,7 @@ class AsyncClient:
         self.embedding = AsyncEmbeddingNamespace(self._pool)
         self.system = AsyncSystemNamespace(self._pool)
         self.files = AsyncFilesNamespace(self._pool)
+        self.repository = AsyncRepositoryNamespace(self._pool)
         self.runtime = AsyncRuntimeNamespace(self._pool)
         self.diagnostics = AsyncDiagnosticsNamespace(self._pool)
         self.plugins = AsyncPluginsNamespace(self._pool)

@@ -22,6 +22,7 @@ from .models import EmbeddingNamespace, LLMNamespace
 from .namespaces import DiagnosticsNamespace, RuntimeNamespace, SystemNamespace
 from .plugins import PluginsNamespace
 from .pool import SessionPool, Retries, check_retries
+from .repository import RepositoryNamespace
 from .session import DEFAULT_MAX_RETRIES, Channel, Subscription
 
 __all__ = ["Client"]
@@ -172,6 +173,7 @@ class Client:
         self.embedding = EmbeddingNamespace(self._pool)
         self.system = SystemNamespace(self._pool)
         self.files = FilesNamespace(self._pool)
+        self.repository = RepositoryNamespace(self._pool)
         self.runtime = RuntimeNamespace(self._pool)
         self.diagnostics = DiagnosticsNamespace(self._pool)
         self.plugins = PluginsNamespace(self._pool)

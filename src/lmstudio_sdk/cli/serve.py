@@ -14,8 +14,9 @@ from ..server import LMStudioServer
 from ..server.engines import ENGINE_NAMES, EngineUnavailableError, create_engine
 from ..server.engines.aliases import AliasedEngine, ModelAlias, parse_alias
 from ..server.engines.base import Engine
+from ..server.local.catalog_files import CatalogFormatError
 from ..server.services.auth import parse_api_token
-from .arguments import existing_dir, tcp_port
+from .arguments import existing_dir, positive_number, tcp_port
 
 DEFAULT_PORT = 41343  # the first of LM Studio's discovery ports, so zero-config clients find us
 
@@ -65,6 +66,21 @@ def register(subparsers: Any) -> None:
         default=None,
         help="GGUF models for the llama engine (default: $LMSTUDIO_SDK_MODELS_DIR, else "
         "LM Studio's models folder, else ~/.local/share/lmstudio-sdk/models)",
+    )
+    parser.add_argument(
+        "--catalog",
+        type=existing_dir,
+        default=None,
+        metavar="DIR",
+        help="a model catalogue folder (model files and catalog.json, see docs/catalog.md) "
+        "that clients search and download from into --models-dir",
+    )
+    parser.add_argument(
+        "--download-rate",
+        type=positive_number,
+        default=None,
+        metavar="BYTES_PER_S",
+        help="cap catalogue download speed (bytes per second)",
     )
     parser.add_argument(
         "--api-token",
@@ -173,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_serve(engine, args))
+    except CatalogFormatError as exc:
+        print(f"lmstudio-sdk serve: --catalog: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # e.g. the port is taken, or the record file cannot be written
         if args.record is not None and exc.filename == args.record:
             print(f"lmstudio-sdk serve: --record: {exc}", file=sys.stderr)
@@ -197,6 +216,9 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         api_token=args.api_token,
         auth_timeout=args.auth_timeout,
         faithful_errors=args.faithful_errors,
+        catalog=getattr(args, "catalog", None),
+        models_dir=args.models_dir,
+        download_bytes_per_second=getattr(args, "download_rate", None),
         record=args.record,
     ) as server:
         # Tests and scripts parse exactly this line.

@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -47,6 +48,9 @@ class ServerThread:
         faithful_errors: bool = False,
         observer: ServerObserver | None = None,
         plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
+        catalog: Path | None = None,
+        models_dir: Path | None = None,
+        download_bytes_per_second: float | None = None,
         record: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
@@ -58,6 +62,9 @@ class ServerThread:
             "faithful_errors": faithful_errors,
             "observer": observer,
             "plugin_deadline": plugin_deadline,
+            "catalog": catalog,
+            "models_dir": models_dir,
+            "download_bytes_per_second": download_bytes_per_second,
             "record": record,
         }
         self._thread: threading.Thread | None = None

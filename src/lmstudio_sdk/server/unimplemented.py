@@ -10,7 +10,10 @@ from __future__ import annotations
 
 __all__ = ["REASONS", "reason_for"]
 
-_CATALOGUE = "downloads need a model catalogue: `serve --catalog DIR` (not yet; issue 11)"
+_CATALOGUE = (
+    "LM Studio Hub's curated catalogue and its download planner are not served: "
+    "searchModels, getModelDownloadOptions and downloadModel serve `serve --catalog DIR`"
+)
 _HUB = "needs LM Studio Hub's account and artifact registry, which this server has no access to"
 _LM_LINK = "LM Link needs LM Studio's cloud account to pair devices; this server has one device"
 _PLUGINS = (
@@ -33,10 +36,7 @@ REASONS: dict[tuple[str, str], str] = {
     ("llm", "preloadDraftModel"): "speculative decoding with a draft model is not implemented "
     "by this server's engines",
     ("repository", "createDownloadPlan"): _CATALOGUE,
-    ("repository", "downloadModel"): _CATALOGUE,
     ("repository", "downloadArtifact"): _HUB,
-    ("repository", "getModelDownloadOptions"): _CATALOGUE,
-    ("repository", "searchModels"): _CATALOGUE,
     ("repository", "getModelCatalog"): _CATALOGUE,
     ("repository", "fuzzyFindStaffPicks"): _CATALOGUE,
     ("repository", "getLocalArtifactFiles"): _HUB,
@@ -50,7 +50,6 @@ REASONS: dict[tuple[str, str], str] = {
     ("repository", "deauthenticate"): _HUB,
     ("repository", "loginWithPreAuthenticatedKeys"): _HUB,
     ("repository", "loginAsComputeDevice"): _LM_LINK,
-    ("repository", "lmLinkStatus"): _LM_LINK,
     ("repository", "lmLinkSetDisabled"): _LM_LINK,
     ("repository", "lmLinkSetPreferredDevice"): _LM_LINK,
     ("repository", "lmLinkUpdateDeviceName"): _LM_LINK,

@@ -1,6 +1,6 @@
 """The server's state shared by every socket, behind the endpoints: loaded models, uploaded
-files, client identities, registered plugins, experiment flags, the diagnostics log bus, the
-shutdown request and the observer the server reports to.
+files, client identities, registered plugins, the model catalogue, experiment flags, the
+diagnostics log bus, the shutdown request and the observer the server reports to.
 
 Services may import the engines and the local kit below them, never the endpoints, the
 router, the session or the app above.
@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 from .auth import IdentityRegistry
+from .catalog import Catalog
 from .files import FileStore
 from .logs import LogBus
 from .models import ModelManager
@@ -35,6 +36,7 @@ class Services:
         engine_name: str,
         observer: ServerObserver,
         plugins: PluginRegistry | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.models = models
         self.files = files
@@ -43,6 +45,7 @@ class Services:
         self.observer = observer
         self.plugins = plugins if plugins is not None else PluginRegistry()
         identities.accept_also(self.plugins.credentials)
+        self.catalog = catalog  # the model catalogue of /repository, if the server has one
         self.experiment_flags: set[str] = set()
         self.logs = LogBus()
         # Set by /system requestShutdown; the app stops when it is set.
