@@ -9,6 +9,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
+
+# The official lmstudio 1.5.0 SDK's own live tests (tests/official_suite): its sdist from PyPI
+# (the tests are not in the wheel) and a venv of its own, as its tests need pytest < 9 and
+# pytest-subtests. Both live in build/official-suite/ (git-ignored).
+bootstrap_official_suite() {
+  local cache=build/official-suite
+  mkdir -p "$cache"
+  if [[ ! -f "$cache/lmstudio-1.5.0.tar.gz" ]]; then
+    python -m pip download --quiet --no-deps --no-binary :all: lmstudio==1.5.0 -d "$cache"
+  fi
+  if [[ ! -x "$cache/venv/bin/python" ]]; then
+    "$python" -m venv "$cache/venv"
+  fi
+  "$cache/venv/bin/python" -m pip install --quiet 'lmstudio==1.5.0' 'pytest>=8.3,<9' \
+    'pytest-asyncio>=0.24,<2' 'pytest-subtests>=0.13' 'pytest-timeout>=2.3'
+}
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 python=${PYTHON:-python3}
@@ -19,7 +35,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 python -m pip install --quiet --upgrade pip
 
 if (( dev )); then
-  python -m pip install --quiet -e '.[dev,openai]'
+  python -m pip install --quiet -e '.[dev,openai,cli]'
 else
   python -m pip install --quiet -e '.[openai]'
 fi
@@ -36,4 +52,5 @@ if (( dev )); then
   # llama-cpp-python itself): the real upstream of the openai engine's tests.
   python -m pip install --quiet fastapi uvicorn sse-starlette starlette-context pydantic-settings
   (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error)
+  bootstrap_official_suite
 fi

@@ -20,6 +20,7 @@ from lmstudio_sdk.server.local.model_install import install_models
 from .openai_engine.upstream import MISSING as UPSTREAM_MISSING
 from .openai_engine.upstream import SKIP_REASON as UPSTREAM_SKIP_REASON
 from .openai_engine.upstream import start_upstream
+from .repository.catalog_kit import MIB, make_catalog
 
 API_TOKEN = "sk-lm-abcdEFGH:abcdefghijABCDEFGHIJ"
 OTHER_TOKEN = "sk-lm-zzzzZZZZ:zzzzzzzzzzZZZZZZZZZZ"
@@ -52,6 +53,46 @@ def token_server() -> Iterator[RunningServer]:
         engine_factory=lambda: ScriptedEngine(), port=0, api_token=API_TOKEN
     ) as handle:
         yield RunningServer(handle.url, handle.port)
+
+
+@dataclass(frozen=True)
+class CatalogServer:
+    url: str
+    catalog: Path
+    models_dir: Path
+    handle: ServerThread
+
+    def running_tasks(self) -> int:
+        tasks: int = self.handle.call(lambda s: s.statistics().running_tasks)
+        return tasks
+
+    def wait_idle(self, timeout: float = 20.0) -> None:
+        """Wait until no call or channel runs on the server (e.g. a cancelled download has
+        cleaned up)."""
+        deadline = time.monotonic() + timeout
+        while self.running_tasks() > 0:
+            if time.monotonic() > deadline:
+                raise AssertionError("the server still runs a call or channel")
+            time.sleep(0.02)
+
+
+CATALOG_RATE = 4 * MIB  # bytes per second: the 16 MiB model takes 4 s to download
+
+
+@pytest.fixture(scope="module")
+def catalog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogServer]:
+    """A scripted-engine server with a model catalogue (tests/repository/catalog_kit.py) and an
+    empty models folder of its own, downloads capped at CATALOG_RATE; one per test module."""
+    catalog = make_catalog(tmp_path_factory.mktemp("catalog"), big_size=16 * MIB)
+    models_dir = tmp_path_factory.mktemp("models")
+    with ServerThread(
+        engine_factory=lambda: ScriptedEngine(),
+        port=0,
+        catalog=catalog,
+        models_dir=models_dir,
+        download_bytes_per_second=CATALOG_RATE,
+    ) as handle:
+        yield CatalogServer(handle.url, catalog, models_dir, handle)
 
 
 def free_port() -> int:

@@ -52,7 +52,7 @@ def files(layer: str) -> list[Path]:
 # -- who may import whom: one table, the same as docs/architecture.md's --------------------------
 
 DOCS = PACKAGE.parent.parent / "docs" / "architecture.md"
-SDK_LAYERS = ("_protocol", "_transport", "_async", "_sync", "server", "cli")
+SDK_LAYERS = ("_protocol", "_transport", "_async", "_sync", "plugin", "server", "cli")
 # Each layer's allowed imports besides the standard library and its own modules: other SDK
 # layers or leaf modules, and third-party packages.
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -60,6 +60,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "_transport": frozenset({"_protocol", "_exceptions", "websockets"}),
     "_async": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
     "_sync": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
+    "plugin": frozenset({"_async", "_protocol", "_types", "_exceptions", "msgspec"}),
     "server": frozenset(
         {"_protocol", "_exceptions", "_types", "_version", "msgspec", "websockets"}
         | {"httpx", "llama_cpp", "numpy", "gguf", "jinja2"}  # engines' optional extras
@@ -236,9 +237,10 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
     ("router", "session", "traffic_log"),  # (namespace, endpoint) → handler; one socket, its log
     ("app", "thread", "recorder", "__init__"),  # the server, its thread, the test recorder
 )
-# Optional heavy dependencies a module may import on first use rather than at import time; and
-# ssl (OpenSSL, ~3 MB of RSS), which only a wss:// connection needs (tests/test_import_cost.py).
-LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "ssl"}
+# Optional heavy dependencies a module may import on first use rather than at import time; ssl
+# (OpenSSL, ~3 MB of RSS), which only a wss:// connection needs (tests/test_import_cost.py); and
+# rich, the cli extra.
+LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "ssl", "rich"}
 MAX_SERVER_MODULE_LINES = 600
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningServer
+from tests.conftest import CatalogServer, RunningServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -44,6 +44,14 @@ def test_embeddings(server: RunningServer) -> None:
     assert len(lines) == 3
     # The scripted embedder is a hashed bag of words: "cat" shares a word with the query.
     assert lines[0].endswith("The cat sleeps on the sofa.")
+
+
+def test_download_model(catalog_server: CatalogServer) -> None:
+    out = run_example("download_model.py", catalog_server.url, "tiny chat")
+    assert out.startswith("Tiny-Chat-GGUF: Tiny-Chat-Q8_0.gguf (2.1 MB)\n")
+    assert "100% 2.1/2.1 MB" in out and "checking and installing..." in out
+    assert out.endswith("downloaded: load it with client.llm.model('tiny-chat')\n")
+    assert (catalog_server.models_dir / "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf").is_file()
 
 
 def test_stream_logs(server: RunningServer) -> None:

@@ -31,6 +31,9 @@ _PUBLIC: dict[str, str] = {
     "AsyncEmbeddingNamespace": "._async.models",
     "AsyncLLM": "._async.models",
     "AsyncLLMNamespace": "._async.models",
+    "AsyncDownloadOption": "._async.repository",
+    "AsyncModelSearchResult": "._async.repository",
+    "AsyncRepositoryNamespace": "._async.repository",
     "AsyncChannel": "._async.session",
     "AsyncPool": "._async.hosts",
     "AsyncPoolEmbeddingModel": "._async.hosts",
@@ -84,7 +87,9 @@ _PUBLIC: dict[str, str] = {
     "JsonValue": "._protocol.partial_json",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
+    "LmLinkStatusResult": "._protocol.packets.repository",
     "ChatHistoryData": "._protocol.packets.shared",
+    "DownloadProgressUpdate": "._protocol.packets.shared",
     "ChatMessageData": "._protocol.packets.shared",
     "EmbeddingModelInfo": "._protocol.packets.shared",
     "EmbeddingModelInstanceInfo": "._protocol.packets.shared",
@@ -107,9 +112,22 @@ _PUBLIC: dict[str, str] = {
     "EmbeddingNamespace": "._sync.models",
     "LLM": "._sync.models",
     "LLMNamespace": "._sync.models",
+    "DownloadOption": "._sync.repository",
+    "ModelSearchResult": "._sync.repository",
+    "RepositoryNamespace": "._sync.repository",
     "Channel": "._sync.session",
     "Subscription": "._sync.session",
     "PredictionStream": "._sync.streams",
+    "AsyncGeneratorHandle": "._async.plugins",
+    "AsyncGeneratorStream": "._async.plugins",
+    "AsyncPluginsNamespace": "._async.plugins",
+    "GeneratorHandle": "._sync.plugins",
+    "GeneratorStream": "._sync.plugins",
+    "PluginsNamespace": "._sync.plugins",
+    "GeneratorResult": "._protocol.generator",
+    "plugins_field": "._async.plugins",
+    "AsyncPluginToolsSession": "._async.plugins",
+    "PluginToolsSession": "._sync.plugins",
     "Chat": "._protocol.chat",
     "ActResult": "._protocol.act",
     "GuardDecision": "._protocol.act",
@@ -151,6 +169,14 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.namespaces import AsyncLogStream as AsyncLogStream
     from ._async.namespaces import AsyncRuntimeNamespace as AsyncRuntimeNamespace
     from ._async.namespaces import AsyncSystemNamespace as AsyncSystemNamespace
+    from ._async.plugins import AsyncGeneratorHandle as AsyncGeneratorHandle
+    from ._async.plugins import AsyncGeneratorStream as AsyncGeneratorStream
+    from ._async.plugins import AsyncPluginsNamespace as AsyncPluginsNamespace
+    from ._async.plugins import AsyncPluginToolsSession as AsyncPluginToolsSession
+    from ._async.plugins import plugins_field as plugins_field
+    from ._async.repository import AsyncDownloadOption as AsyncDownloadOption
+    from ._async.repository import AsyncModelSearchResult as AsyncModelSearchResult
+    from ._async.repository import AsyncRepositoryNamespace as AsyncRepositoryNamespace
     from ._async.session import AsyncChannel as AsyncChannel
     from ._async.session import AsyncSubscription as AsyncSubscription
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
@@ -191,8 +217,11 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
     from ._protocol.errors import ErrorData as ErrorData
+    from ._protocol.generator import GeneratorResult as GeneratorResult
+    from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
     from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
     from ._protocol.packets.shared import ChatMessageData as ChatMessageData
+    from ._protocol.packets.shared import DownloadProgressUpdate as DownloadProgressUpdate
     from ._protocol.packets.shared import EmbeddingModelInfo as EmbeddingModelInfo
     from ._protocol.packets.shared import EmbeddingModelInstanceInfo as EmbeddingModelInstanceInfo
     from ._protocol.packets.shared import FilePart as FilePart
@@ -243,6 +272,13 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.namespaces import LogStream as LogStream
     from ._sync.namespaces import RuntimeNamespace as RuntimeNamespace
     from ._sync.namespaces import SystemNamespace as SystemNamespace
+    from ._sync.plugins import GeneratorHandle as GeneratorHandle
+    from ._sync.plugins import GeneratorStream as GeneratorStream
+    from ._sync.plugins import PluginsNamespace as PluginsNamespace
+    from ._sync.plugins import PluginToolsSession as PluginToolsSession
+    from ._sync.repository import DownloadOption as DownloadOption
+    from ._sync.repository import ModelSearchResult as ModelSearchResult
+    from ._sync.repository import RepositoryNamespace as RepositoryNamespace
     from ._sync.session import Channel as Channel
     from ._sync.session import Subscription as Subscription
     from ._sync.streams import PredictionStream as PredictionStream

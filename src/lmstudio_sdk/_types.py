@@ -15,9 +15,11 @@ from ._exceptions import LMStudioValueError
 __all__ = [
     "NOT_GIVEN",
     "AsyncCallback",
+    "AsyncNotice",
     "AsyncRoundCallback",
     "Callback",
     "NotGiven",
+    "Notice",
     "ParsedT",
     "RoundCallback",
     "Timeout",
@@ -98,6 +100,11 @@ AsyncCallback: TypeAlias = Callable[[ValueT], Awaitable[None] | None]
 """A callback of the async face: a plain function or a coroutine function (awaited)."""
 Callback: TypeAlias = Callable[[ValueT], None]
 """A callback of the sync face: a plain function."""
+AsyncNotice: TypeAlias = Callable[[], Awaitable[None] | None]
+"""A callback without an argument, async face (``on_start_finalizing``)."""
+Notice: TypeAlias = Callable[[], None]
+"""A callback without an argument, sync face."""
+
 AsyncRoundCallback: TypeAlias = Callable[[ValueT, int], Awaitable[None] | None]
 """A callback of ``act()`` (async face): the value, then the round index."""
 RoundCallback: TypeAlias = Callable[[ValueT, int], None]

@@ -117,7 +117,8 @@ async def test_unknown_prediction_keywords_are_refused(server: RunningServer) ->
 
 async def test_wrong_argument_types_are_refused_before_sending(server: RunningServer) -> None:
     async with lms.AsyncClient(server.url, timeout=10) as client:
-        model = await client.llm.model(ECHO)
+        # Loaded explicitly: a JIT load of the embedder would evict a JIT-loaded LLM.
+        model = await client.llm.load(ECHO)
         embedder = await client.embedding.model("scripted-embed-small")
         with pytest.raises(lms.LMStudioValueError, match="not bytes"):
             await model.tokenize(b"abc")  # type: ignore[arg-type]

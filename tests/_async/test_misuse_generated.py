@@ -40,6 +40,12 @@ VALID: dict[str, Any] = {
     "value": True,
     "engine": lms.EngineSpecifier(name="lmstudio-sdk-scripted", version="0"),
     "model_format": "GGUF",
+    "plugin_identifier": "tests/no-such-plugin",
+    "name": "add",
+    "option": "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf",  # a download identifier, not an option
+    "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
+    "device_name": "",
+    "device_identifier": "",
 }
 
 
@@ -116,8 +122,11 @@ async def test_every_public_method_refuses_misuse_with_a_typed_error(
     embedder = await client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
     logs = await client.diagnostics.stream_logs()
+    generator = client.plugins.generator("tests/no-such-plugin")
+    tools = client.plugins.plugin_tools("tests/no-such-plugin")
     targets: list[object] = [client.llm, client.embedding, client.files, llm, embedder, stream]
-    targets += [client.system, client.runtime, client.diagnostics, logs]
+    targets += [client.system, client.runtime, client.diagnostics, client.repository, logs]
+    targets += [client.plugins, generator, generator.respond_stream("hi"), tools]
     checked = 0
     failures = []
     for target in targets:

@@ -118,7 +118,8 @@ def test_unknown_prediction_keywords_are_refused(server: RunningServer) -> None:
 
 def test_wrong_argument_types_are_refused_before_sending(server: RunningServer) -> None:
     with lms.Client(server.url, timeout=10) as client:
-        model = client.llm.model(ECHO)
+        # Loaded explicitly: a JIT load of the embedder would evict a JIT-loaded LLM.
+        model = client.llm.load(ECHO)
         embedder = client.embedding.model("scripted-embed-small")
         with pytest.raises(lms.LMStudioValueError, match="not bytes"):
             model.tokenize(b"abc")  # type: ignore[arg-type]

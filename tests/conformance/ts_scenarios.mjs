@@ -4,6 +4,8 @@
 //   node ts_scenarios.mjs [--engine E] ws://127.0.0.1:PORT            # feature scenarios
 //   node ts_scenarios.mjs [--engine E] ws://127.0.0.1:PORT API_TOKEN  # auth scenarios; the
 //                                                  # server must have been started with API_TOKEN
+//   node ts_scenarios.mjs --repository ws://127.0.0.1:PORT  # model search and download; the
+//                  # server must have been started with the catalogue of tests/repository
 //
 // E is the server's engine, `scripted` (default) or `llama`; it selects the model keys, prompts
 // and prediction settings from ENGINES below, and nothing else: the scenario code is the same.
@@ -96,23 +98,27 @@ const EMBED_TEXTS = {
 
 function parseArgs(argv) {
   let engineName = "scripted";
+  let repository = false;
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--engine") {
       engineName = argv[++i];
+    } else if (argv[i] === "--repository") {
+      repository = true;
     } else {
       rest.push(argv[i]);
     }
   }
-  return { engineName, rest };
+  return { engineName, repository, rest };
 }
 
-const { engineName, rest: positional } = parseArgs(process.argv.slice(2));
+const { engineName, repository, rest: positional } = parseArgs(process.argv.slice(2));
 const E = ENGINES[engineName];
 const [baseUrl, apiToken] = positional;
 if (!baseUrl || !E || positional.length > 2) {
   process.stderr.write(
-    "usage: node ts_scenarios.mjs [--engine scripted|llama|openai] ws://HOST:PORT [API_TOKEN]\n",
+    "usage: node ts_scenarios.mjs [--engine scripted|llama|openai] [--repository] " +
+      "ws://HOST:PORT [API_TOKEN]\n",
   );
   process.exit(2);
 }
@@ -524,6 +530,81 @@ async function authScenarios() {
   );
 }
 
+// --- repository scenarios (server started with --catalog) --------------------------------------
+
+async function optionOf(client, term, fileName) {
+  const [entry] = await client.repository.searchModels({ searchTerm: term });
+  const options = await entry.getDownloadOptions();
+  return options.find((o) => o.name === fileName);
+}
+
+async function repositoryScenarios(client) {
+  // @lmstudio/sdk 2.0's download() chains `promise.finally(...)` and leaves that derived promise
+  // unhandled, so every rejected download (here: the aborted one) is also an unhandled
+  // rejection, which would end Node. Record it instead (the scenario sees the rejection itself).
+  process.on("unhandledRejection", (reason) => record("unhandledRejection", [reason]));
+  await run("repository_search", async () => {
+    const results = await client.repository.searchModels({ searchTerm: "tiny" });
+    const limited = await client.repository.searchModels({ limit: 2 });
+    return {
+      results: results.map((r) => ({
+        name: r.name,
+        exact: r.isExactMatch(),
+        staffPick: r.isStaffPick(),
+      })),
+      limitedCount: limited.length,
+    };
+  });
+
+  await run("repository_download", async () => {
+    const [entry] = await client.repository.searchModels({ searchTerm: "tiny chat" });
+    const options = await entry.getDownloadOptions();
+    const option = options.find((o) => o.isRecommended());
+    const updates = [];
+    let finalizing = 0;
+    const modelKey = await option.download({
+      onProgress: (update) => updates.push(update),
+      onStartFinalizing: () => finalizing++,
+    });
+    const downloaded = await client.system.listDownloadedModels();
+    return {
+      options: options.map((o) => ({
+        name: o.name,
+        quantization: o.quantization,
+        sizeBytes: o.sizeBytes,
+        fitEstimation: o.fitEstimation,
+        compatibilityType: o.compatibilityType,
+        indexedModelIdentifier: o.indexedModelIdentifier,
+        recommended: o.isRecommended(),
+      })),
+      modelKey,
+      updates,
+      finalizing,
+      downloadedKeys: downloaded.map((m) => m.modelKey),
+    };
+  });
+
+  await run("repository_download_cancel", async () => {
+    const option = await optionOf(client, "big llama", "Big-Llama-Q4_0.gguf");
+    const controller = new AbortController();
+    const updates = [];
+    const error = await expectRejection(
+      option.download({
+        signal: controller.signal,
+        onProgress: (update) => {
+          updates.push(update);
+          if (update.downloadedBytes >= update.totalBytes / 2) controller.abort();
+        },
+      }),
+    );
+    return { error, lastUpdate: updates[updates.length - 1] };
+  });
+
+  await run("repository_lm_link_status", async () => {
+    return { status: await client.repository.lmLink.status() };
+  });
+}
+
 // --- main -------------------------------------------------------------------------------------
 
 async function main() {
@@ -532,7 +613,7 @@ async function main() {
   } else {
     const client = new LMStudioClient({ baseUrl, logger });
     try {
-      await featureScenarios(client);
+      await (repository ? repositoryScenarios(client) : featureScenarios(client));
     } finally {
       await Promise.race([
         client[Symbol.asyncDispose]().catch(() => {}),

@@ -549,6 +549,15 @@ def test_minilm_tokenizer_matches_wordpiece(minilm: Any) -> None:
     assert tokens == [101, 7592, 2088, 1010, 23653, 999, 102]
 
 
+async def test_embedding_tokenize_has_markers_count_does_not(minilm: Any) -> None:
+    """LM Studio's tokenize of an embedding model gives the tokens it embeds, [CLS] and [SEP]
+    included; countTokens counts the text's own (the official Python SDK 1.5 checks n + 2)."""
+    text = "Hello, world!"
+    tokens = await minilm.tokenize(text)
+    assert await minilm.count_tokens(text) == len(tokens) - 2
+    assert tokens[0] == 101 and tokens[-1] == 102  # [CLS] ... [SEP] in BERT's vocabulary
+
+
 async def test_embedding_and_llm_roles_are_enforced(smol: Any, minilm: Any) -> None:
     with pytest.raises(ServerError, match="not an embedding model"):
         await smol.embed("hello")

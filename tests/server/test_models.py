@@ -89,7 +89,10 @@ async def test_identifier_dedup_and_explicit_duplicate(lms: LMStudioServer) -> N
         )
         assert end["type"] == "channelError"
         assert_error(end["error"])
-        assert "already loaded" in end["error"]["title"]
+        # LM Studio's words, and only a title: the official Python SDK 1.5 then prints it on
+        # one line after "Model load error: ", where its tests match "...*already exists".
+        assert "already exists" in end["error"]["title"]
+        assert set(end["error"]) <= {"title", "rootTitle", "stack"}, end["error"]
 
 
 async def test_load_resolves_paths(lms: LMStudioServer) -> None:
@@ -173,6 +176,29 @@ async def test_get_or_load_jit_then_already_loaded(lms: LMStudioServer) -> None:
         assert lms.statistics().loaded_instances == (LLM_KEY,)
 
 
+async def test_jit_load_evicts_the_other_jit_models(lms: LMStudioServer) -> None:
+    """LM Studio's default: a JIT load unloads the models loaded JIT before it, across domains,
+    telling the client with unloadingOtherJITModel; explicitly loaded models stay."""
+    async with connect(lms.url, "/llm") as llm, connect(lms.url, "/embedding") as emb:
+        await load(llm, VISION_KEY)  # explicit: never evicted
+        packets, _ = await llm.run_channel(
+            "getOrLoad", {"identifier": LLM_KEY, "loadConfigStack": EMPTY_STACK}
+        )
+        assert "unloadingOtherJITModel" not in [p["type"] for p in packets]
+        packets, end = await emb.run_channel(
+            "getOrLoad", {"identifier": EMBED_KEY, "loadConfigStack": EMPTY_STACK}
+        )
+        assert end["type"] == "channelClose"
+        kinds = [p["type"] for p in packets]
+        assert kinds[:2] == ["startLoading", "unloadingOtherJITModel"], kinds
+        assert kinds[-1] == "loadSuccess"
+        evicted = packets[1]["info"]
+        assert_llm_instance(evicted)
+        assert evicted["identifier"] == LLM_KEY
+        assert [m["identifier"] for m in await llm.rpc("listLoaded")] == [VISION_KEY]
+        assert [m["identifier"] for m in await emb.rpc("listLoaded")] == [EMBED_KEY]
+
+
 async def test_concurrent_jit_loads_share_one_instance(make_server: MakeServer) -> None:
     server = await make_server(ScriptedEngine(load_delay=0.2))
     async with connect(server.url, "/llm") as llm:
@@ -240,16 +266,52 @@ async def test_queries(lms: LMStudioServer) -> None:
         assert error["displayData"]["totalLoadedModels"] == 2
 
 
+async def test_publisher_name_queries_match_paths(lms: LMStudioServer) -> None:
+    """LM Studio resolves "publisher/name" in an identifier or path case-insensitively against
+    the start of a model's path, even when the name stops inside the folder name (the official
+    Python SDK 1.5's tests use "hugging-quants/llama-3.2-1b-instruct" for the folder
+    "hugging-quants/Llama-3.2-1B-Instruct-Q8_0-GGUF")."""
+    async with connect(lms.url, "/llm") as llm:
+        # A downloaded model by the start of its path (loadModel's modelKey).
+        info = await load(llm, "LMStudio-SDK/scripted-echo-1B", identifier="echo")
+        assert info["path"] == LLM_PATH
+
+        async def find(query: dict[str, Any]) -> Any:
+            found = await llm.rpc(
+                "getModelInfo",
+                {"specifier": {"type": "query", "query": query}, "throwIfNotFound": True},
+            )
+            return found["identifier"]
+
+        assert await find({"identifier": "lmstudio-sdk/scripted-echo-1b"}) == "echo"
+        assert await find({"identifier": "LMStudio-SDK/Scripted-Echo-1B-GGUF"}) == "echo"
+        assert await find({"path": "lmstudio-sdk/scripted-echo"}) == "echo"
+        # Without a publisher it is no path: only identifiers and model keys match.
+        for needle in ("scripted-echo", "lmstudio-sdk/scripted-vision", "lmstudio-sdk/"):
+            error = await llm.rpc_error(
+                "getModelInfo",
+                {"specifier": by_identifier(needle), "throwIfNotFound": True},
+            )
+            assert_error(error, "generic.noModelMatchingQuery")
+        # An exact identifier wins over a path match.
+        await load(llm, LLM_KEY, identifier="lmstudio-sdk/scripted-echo-1b")
+        assert await find({"identifier": "lmstudio-sdk/scripted-echo-1b"}) == (
+            "lmstudio-sdk/scripted-echo-1b"
+        )
+
+
 async def test_unload(lms: LMStudioServer) -> None:
     async with connect(lms.url, "/llm") as llm:
         await load(llm)
         assert await llm.rpc("unloadModel", {"identifier": LLM_KEY}) is None
         assert await llm.rpc("listLoaded") == []
+        # An identifier that is not loaded: noModelMatchingQuery, which the official Python
+        # SDK 1.5 raises as LMStudioModelNotFoundError (its own test set-up relies on that).
         error = await llm.rpc_error("unloadModel", {"identifier": LLM_KEY})
-        assert_error(error, "generic.identifierNotFound")
+        assert_error(error, "generic.noModelMatchingQuery")
         assert error["displayData"] == {
-            "code": "generic.identifierNotFound",
-            "identifier": LLM_KEY,
+            "code": "generic.noModelMatchingQuery",
+            "query": {"identifier": LLM_KEY},
             "loadedModelsSample": [],
             "totalLoadedModels": 0,
         }

@@ -155,6 +155,32 @@ async def test_faithful_errors_only_warn(make_server: MakeServer) -> None:
         assert llm.channel_frames(channel) == []
 
 
+async def test_faithful_errors_still_answer_endpoints_we_lack(make_server: MakeServer) -> None:
+    """An endpoint LM Studio implements and this server does not: LM Studio would answer it,
+    so even the faithful mode ends the call with an error instead of leaving it hanging."""
+    from lmstudio_sdk._protocol.packets import ENDPOINTS
+    from lmstudio_sdk.server.router import ROUTER
+
+    lacking = [
+        ("/" + namespace, name, endpoint.kind)
+        for (namespace, name), endpoint in ENDPOINTS.items()
+        if (ROUTER.rpc if endpoint.kind == "rpc" else ROUTER.channel)("/" + namespace, name)
+        == "unhandled"
+    ]
+    if not lacking:
+        pytest.skip("this server implements every endpoint of the protocol")
+    namespace, name, kind = lacking[0]
+    server = await make_server(faithful_errors=True)
+    async with connect(server.url, namespace) as client:
+        if kind == "rpc":
+            frame = await client.call(name, None)
+            assert frame["type"] == "rpcError" and "not implemented" in frame["error"]["title"]
+        else:
+            _, end = await client.run_channel(name, None)
+            assert end["type"] == "channelError"
+            assert "not implemented" in end["error"]["title"]
+
+
 async def test_malformed_frames_warn_and_the_socket_keeps_serving(lms: LMStudioServer) -> None:
     async with connect(lms.url, "/llm") as llm:
         await llm.send("{not json")

@@ -22,6 +22,7 @@ import jsonschema
 from lmstudio_sdk.server import LMStudioServer
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
 
+from ..repository.catalog_kit import MIB, make_catalog
 from .conftest import MakeServer
 from .helpers import (
     EMBED_KEY,
@@ -270,3 +271,42 @@ async def test_the_tap_fails_loudly_on_an_invalid_frame(make_server: MakeServer)
     del fragment["message"]["fragment"]["tokensCount"]
     _, problems = tap.invalid_frames()
     assert len(problems) == 1 and "'tokensCount' is a required property" in problems[0]
+
+
+async def test_repository_frames_validate_against_the_schema(
+    make_server: MakeServer, tmp_path: Path
+) -> None:
+    """/repository: search, download options, a download to its end and a cancelled one, LM
+    Link status and its refusals, against a catalogue (tests/repository/catalog_kit.py)."""
+    catalog = make_catalog(tmp_path / "catalog")
+    server = await make_server(
+        catalog=catalog, models_dir=tmp_path / "models", download_bytes_per_second=4 * MIB
+    )
+    tap = WireTap()
+    async with tap.connect(server.url, "/repository") as repo:
+        await repo.rpc("searchModels", {"opts": {"searchTerm": "tiny", "limit": 5}})
+        await repo.rpc("searchModels", {"opts": {}})
+        await repo.rpc(
+            "getModelDownloadOptions",
+            {
+                "modelSearchResultIdentifier": {
+                    "type": "catalog",
+                    "identifier": "acme/Tiny-Chat-GGUF",
+                }
+            },
+        )
+        channel = await repo.open_channel(
+            "downloadModel", {"downloadIdentifier": "acme/Tiny-Chat-GGUF/Tiny-Chat-Q8_0.gguf"}
+        )
+        await repo.channel_end(channel)
+        channel = await repo.open_channel(
+            "downloadModel", {"downloadIdentifier": "acme/Big-Llama-GGUF/Big-Llama-Q4_0.gguf"}
+        )
+        await repo.wait_for(lambda f: f.get("channelId") == channel and f["type"] == "channelSend")
+        await repo.channel_send(channel, {"type": "cancel"})
+        await repo.channel_end(channel)
+        await repo.rpc("lmLinkStatus")
+        await repo.rpc_error("lmLinkSetDisabled", {"disabled": True})
+    checked, problems = tap.invalid_frames()
+    assert not problems, "\n".join(problems)
+    assert checked >= 8

@@ -19,7 +19,9 @@ from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import AsyncFilesNamespace
 from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
 from .namespaces import AsyncDiagnosticsNamespace, AsyncRuntimeNamespace, AsyncSystemNamespace
+from .plugins import AsyncPluginsNamespace
 from .pool import AsyncSessionPool, Retries, check_retries
+from .repository import AsyncRepositoryNamespace
 from .session import DEFAULT_MAX_RETRIES, AsyncChannel, AsyncSubscription
 
 __all__ = ["AsyncClient"]
@@ -170,8 +172,10 @@ class AsyncClient:
         self.embedding = AsyncEmbeddingNamespace(self._pool)
         self.system = AsyncSystemNamespace(self._pool)
         self.files = AsyncFilesNamespace(self._pool)
+        self.repository = AsyncRepositoryNamespace(self._pool)
         self.runtime = AsyncRuntimeNamespace(self._pool)
         self.diagnostics = AsyncDiagnosticsNamespace(self._pool)
+        self.plugins = AsyncPluginsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

@@ -20,7 +20,9 @@ from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
 from .files import FilesNamespace
 from .models import EmbeddingNamespace, LLMNamespace
 from .namespaces import DiagnosticsNamespace, RuntimeNamespace, SystemNamespace
+from .plugins import PluginsNamespace
 from .pool import SessionPool, Retries, check_retries
+from .repository import RepositoryNamespace
 from .session import DEFAULT_MAX_RETRIES, Channel, Subscription
 
 __all__ = ["Client"]
@@ -171,8 +173,10 @@ class Client:
         self.embedding = EmbeddingNamespace(self._pool)
         self.system = SystemNamespace(self._pool)
         self.files = FilesNamespace(self._pool)
+        self.repository = RepositoryNamespace(self._pool)
         self.runtime = RuntimeNamespace(self._pool)
         self.diagnostics = DiagnosticsNamespace(self._pool)
+        self.plugins = PluginsNamespace(self._pool)
 
     @property
     def base_url(self) -> str | None:

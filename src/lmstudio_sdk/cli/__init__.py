@@ -1,7 +1,8 @@
-"""The ``lmstudio-sdk`` command line: one subcommand per module in this package.
+"""The ``lmstudio-sdk`` command line: subcommands grouped by module in this package.
 
-Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets
-``func`` (taking the parsed namespace, returning an exit code) as the parser default.
+Each subcommand module exposes ``register(subparsers)``, which adds its parsers (``manage``
+adds ``ls``, ``ps``, ``load`` and ``unload``) and sets ``func`` (taking the parsed namespace,
+returning an exit code) as each parser's default.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from collections.abc import Sequence
 from .. import __version__
 
 # Module names under lmstudio_sdk.cli, in the order `--help` lists them.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("chat", "serve", "models", "status", "log")
+_SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "chat",
+    "manage",
+    "get",
+    "serve",
+    "models",
+    "catalog",
+    "status",
+    "log",
+    "plugin",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,9 +4,10 @@ prints a one-line usage error instead of a traceback from deep inside."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-__all__ = ["existing_dir", "non_empty_text", "tcp_port"]
+__all__ = ["existing_dir", "non_empty_text", "positive_number", "tcp_port"]
 
 
 def tcp_port(text: str) -> int:
@@ -35,3 +36,14 @@ def non_empty_text(text: str) -> str:
             "the prompt is empty; leave it out for an interactive chat"
         )
     return text
+
+
+def positive_number(text: str) -> float:
+    """A finite number above zero (seconds, bytes per second, …)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value

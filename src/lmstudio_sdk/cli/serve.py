@@ -12,9 +12,11 @@ from typing import Any
 
 from ..server import LMStudioServer
 from ..server.engines import ENGINE_NAMES, EngineUnavailableError, create_engine
+from ..server.engines.aliases import AliasedEngine, ModelAlias, parse_alias
 from ..server.engines.base import Engine
+from ..server.local.catalog_files import CatalogFormatError
 from ..server.services.auth import parse_api_token
-from .arguments import existing_dir, tcp_port
+from .arguments import existing_dir, positive_number, tcp_port
 
 DEFAULT_PORT = 41343  # the first of LM Studio's discovery ports, so zero-config clients find us
 
@@ -66,6 +68,21 @@ def register(subparsers: Any) -> None:
         "LM Studio's models folder, else ~/.local/share/lmstudio-sdk/models)",
     )
     parser.add_argument(
+        "--catalog",
+        type=existing_dir,
+        default=None,
+        metavar="DIR",
+        help="a model catalogue folder (model files and catalog.json, see docs/catalog.md) "
+        "that clients search and download from into --models-dir",
+    )
+    parser.add_argument(
+        "--download-rate",
+        type=positive_number,
+        default=None,
+        metavar="BYTES_PER_S",
+        help="cap catalogue download speed (bytes per second)",
+    )
+    parser.add_argument(
         "--api-token",
         default=None,
         help="accept only clients presenting this sk-lm-XXXXXXXX:YYYYYYYYYYYYYYYYYYYY token",
@@ -91,6 +108,22 @@ def register(subparsers: Any) -> None:
         "(default: %(default)s, as LM Studio)",
     )
     parser.add_argument(
+        "--faithful-errors",
+        action="store_true",
+        help="as LM Studio: an unknown endpoint or an invalid parameter only gets a "
+        "communicationWarning and never an answer (default: also end it with an error)",
+    )
+    parser.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        type=_alias,
+        metavar="NAME=KEY",
+        help="also serve the model KEY as NAME, a model key or publisher/repo (then keyed as "
+        "LM Studio keys that folder); repeat for several. E.g. "
+        "hugging-quants/llama-3.2-1b-instruct=smollm2-135m-instruct",
+    )
+    parser.add_argument(
         "--record",
         default=None,
         metavar="FILE",
@@ -101,8 +134,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _alias(text: str) -> ModelAlias:
+    try:
+        return parse_alias(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_engine(args: argparse.Namespace) -> Engine:
-    return create_engine(
+    engine = create_engine(
         args.engine,
         models_dir=args.models_dir,
         n_threads=args.threads,
@@ -111,6 +151,17 @@ def build_engine(args: argparse.Namespace) -> Engine:
         upstreams=getattr(args, "upstream", []),
         upstream_api_key=getattr(args, "upstream_api_key", None),
     )
+    aliases: list[ModelAlias] = getattr(args, "alias", [])
+    if not aliases:
+        return engine
+    aliased = AliasedEngine(engine, aliases)
+    missing = aliased.missing_targets()
+    if missing:
+        raise ValueError(
+            f"--alias: no model with key {', '.join(map(repr, missing))} to serve under another "
+            "name (see `lmstudio-sdk models list`)"
+        )
+    return aliased
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         asyncio.run(_serve(engine, args))
+    except CatalogFormatError as exc:
+        print(f"lmstudio-sdk serve: --catalog: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # e.g. the port is taken, or the record file cannot be written
         if args.record is not None and exc.filename == args.record:
             print(f"lmstudio-sdk serve: --record: {exc}", file=sys.stderr)
@@ -161,6 +215,10 @@ async def _serve(engine: Engine, args: argparse.Namespace) -> None:
         port=args.port,
         api_token=args.api_token,
         auth_timeout=args.auth_timeout,
+        faithful_errors=args.faithful_errors,
+        catalog=getattr(args, "catalog", None),
+        models_dir=args.models_dir,
+        download_bytes_per_second=getattr(args, "download_rate", None),
         record=args.record,
     ) as server:
         # Tests and scripts parse exactly this line.

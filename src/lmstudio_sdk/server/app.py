@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
@@ -20,13 +21,16 @@ from websockets.http11 import Request, Response
 from .._protocol.namespaces import MAX_FRAME_BYTES, NAMESPACES
 from .._version import __version__
 from .engines.base import Engine
+from .local.models_dir import default_models_dir
 from .router import ROUTER
 from .services import Services
 from .services.auth import IdentityRegistry
+from .services.catalog import Catalog
 from .services.files import FileStore
 from .services.logs import BusLogHandler
 from .services.models import ModelManager
 from .services.observer import ServerObserver
+from .services.plugins import DEFAULT_HOOK_DEADLINE, PluginRegistry
 from .session import Session
 from .traffic_log import TrafficLog
 
@@ -63,6 +67,19 @@ def _json_response(status: http.HTTPStatus, body: object) -> Response:
     return Response(status.value, status.phrase, headers, data)
 
 
+def _catalog(
+    engine: Engine, folder: Path | None, models_dir: Path | None, rate: float | None
+) -> Catalog | None:
+    if folder is None:
+        return None
+    if rate is not None and not rate > 0:
+        raise ValueError("download_bytes_per_second must be a positive number")
+    if models_dir is None:
+        engine_dir = getattr(engine, "models_dir", None)
+        models_dir = engine_dir if isinstance(engine_dir, Path) else default_models_dir()
+    return Catalog(Path(folder), Path(models_dir), bytes_per_second=rate)
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -82,9 +99,16 @@ class LMStudioServer:
     ``observer`` receives what the server reports as it runs (sockets, cancels, notifications);
     tests attach a ``ServerRecorder``.
 
+    ``catalog`` is a catalogue folder (model files and ``catalog.json``, see docs/catalog.md)
+    that /repository searches and downloads from, into ``models_dir`` (default: the engine's
+    models folder, else the default one); ``download_bytes_per_second`` caps download speed.
+
     ``record`` names a file to write every frame of every socket to, both directions, as JSON
     lines with secrets redacted (see ``traffic_log.py``); it is created (or truncated) when the
     server starts and closed when it stops.
+
+    ``plugin_deadline`` is how long a plugin hook may take to answer before the prediction
+    fails with an error naming the plugin.
     """
 
     def __init__(
@@ -99,6 +123,10 @@ class LMStudioServer:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         max_upload_bytes: int | None = None,
         observer: ServerObserver | None = None,
+        plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
+        catalog: Path | None = None,
+        models_dir: Path | None = None,
+        download_bytes_per_second: float | None = None,
         record: str | os.PathLike[str] | None = None,
     ) -> None:
         if auth_timeout <= 0:
@@ -118,6 +146,8 @@ class LMStudioServer:
             identities=IdentityRegistry(api_token),
             engine_name=engine.name,
             observer=self.observer,
+            plugins=PluginRegistry(plugin_deadline),
+            catalog=_catalog(engine, catalog, models_dir, download_bytes_per_second),
         )
         self.record = None if record is None else os.fspath(record)
         self._traffic: TrafficLog | None = None

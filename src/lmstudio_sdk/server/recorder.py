@@ -46,6 +46,7 @@ class ServerRecorder(ServerObserver):
         self.cancels: deque[CancelReceived] = deque(maxlen=CANCELS_REMEMBERED)
         self.cancels_received = 0  # client cancel packets since the start
         self.notifications: list[tuple[str, str | None]] = []
+        self.plugin_statuses: list[tuple[str, str, str]] = []  # (plugin, status, text)
         self._sockets: set[OpenSocket] = set()
         self._socket_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
@@ -89,6 +90,9 @@ class ServerRecorder(ServerObserver):
 
     def notification(self, title: str, description: str | None) -> None:
         self.notifications.append((title, description))
+
+    def plugin_status(self, plugin: str, status: str, text: str) -> None:
+        self.plugin_statuses.append((plugin, status, text))
 
     def _wake_socket_waiters(self) -> None:
         for count, waiter in self._socket_waiters:

@@ -14,7 +14,7 @@ from typing import Generic, Literal, TypeVar
 
 from .._protocol.namespaces import NAMESPACES
 from .._protocol.packets import ENDPOINTS, Endpoint
-from .endpoints import diagnostics, embedding, files, llm, runtime, system
+from .endpoints import diagnostics, embedding, files, llm, plugins, repository, runtime, system
 from .endpoints.context import ChannelEndpoint, NamespaceTable, RpcEndpoint
 
 __all__ = ["ROUTER", "Missing", "Route", "Router"]
@@ -75,5 +75,14 @@ class Router:
 
 
 ROUTER = Router(
-    [llm.TABLE, embedding.TABLE, system.TABLE, files.TABLE, runtime.TABLE, diagnostics.TABLE]
+    [
+        llm.TABLE,
+        embedding.TABLE,
+        system.TABLE,
+        files.TABLE,
+        runtime.TABLE,
+        diagnostics.TABLE,
+        plugins.TABLE,
+        repository.TABLE,
+    ]
 )

@@ -209,9 +209,10 @@ class Session:
     def _reject_call(
         self, call_id: int, warning: str, kind: str, refusal: ServerError | None = None
     ) -> None:
-        """LM Studio only warns; unless faithful, we also end the call with an error."""
+        """LM Studio only warns; unless faithful, we also end the call with an error. An
+        endpoint LM Studio has and we lack always ends with one (LM Studio would answer it)."""
         self.conn.send_warning(warning, kind)
-        if self.faithful_errors:
+        if self.faithful_errors and kind != "rpcEndpointUnhandled":
             self.conn.drop_call(call_id)
         else:
             self.conn.send_rpc_error(call_id, _rejection(warning, kind, refusal))
@@ -220,7 +221,7 @@ class Session:
         self, channel_id: int, warning: str, kind: str, refusal: ServerError | None = None
     ) -> None:
         self.conn.send_warning(warning, kind)
-        if self.faithful_errors:
+        if self.faithful_errors and kind != "channelEndpointUnhandled":
             self.conn.drop_channel(channel_id)
         else:
             self.conn.fail_channel(channel_id, _rejection(warning, kind, refusal))

@@ -6,12 +6,14 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from .app import LMStudioServer
 from .engines.base import Engine
 from .services.observer import ServerObserver
+from .services.plugins import DEFAULT_HOOK_DEADLINE
 
 __all__ = ["ServerThread"]
 
@@ -45,6 +47,10 @@ class ServerThread:
         auth_timeout: float = 10.0,
         faithful_errors: bool = False,
         observer: ServerObserver | None = None,
+        plugin_deadline: float = DEFAULT_HOOK_DEADLINE,
+        catalog: Path | None = None,
+        models_dir: Path | None = None,
+        download_bytes_per_second: float | None = None,
         record: str | os.PathLike[str] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
@@ -55,6 +61,10 @@ class ServerThread:
             "auth_timeout": auth_timeout,
             "faithful_errors": faithful_errors,
             "observer": observer,
+            "plugin_deadline": plugin_deadline,
+            "catalog": catalog,
+            "models_dir": models_dir,
+            "download_bytes_per_second": download_bytes_per_second,
             "record": record,
         }
         self._thread: threading.Thread | None = None

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 __all__ = ["REASONS", "reason_for"]
 
-_CATALOGUE = "downloads need a model catalogue: `serve --catalog DIR` (not yet; issue 11)"
+_CATALOGUE = (
+    "LM Studio Hub's curated catalogue and its download planner are not served: "
+    "searchModels, getModelDownloadOptions and downloadModel serve `serve --catalog DIR`"
+)
 _HUB = "needs LM Studio Hub's account and artifact registry, which this server has no access to"
 _LM_LINK = "LM Link needs LM Studio's cloud account to pair devices; this server has one device"
-_PLUGINS = "plugins run in LM Studio's plugin host; this server has none (see issue 15)"
+_PLUGINS = (
+    "this server does not hand the prediction loop to plugins; a generator plugin "
+    "(setGenerator) or a prompt preprocessor can replace or shape a prediction"
+)
 _RUNTIMES = (
     "this server's engines are Python packages chosen with `serve --engine`, not LM Studio "
     "runtime extensions"
@@ -30,10 +36,7 @@ REASONS: dict[tuple[str, str], str] = {
     ("llm", "preloadDraftModel"): "speculative decoding with a draft model is not implemented "
     "by this server's engines",
     ("repository", "createDownloadPlan"): _CATALOGUE,
-    ("repository", "downloadModel"): _CATALOGUE,
     ("repository", "downloadArtifact"): _HUB,
-    ("repository", "getModelDownloadOptions"): _CATALOGUE,
-    ("repository", "searchModels"): _CATALOGUE,
     ("repository", "getModelCatalog"): _CATALOGUE,
     ("repository", "fuzzyFindStaffPicks"): _CATALOGUE,
     ("repository", "getLocalArtifactFiles"): _HUB,
@@ -47,38 +50,13 @@ REASONS: dict[tuple[str, str], str] = {
     ("repository", "deauthenticate"): _HUB,
     ("repository", "loginWithPreAuthenticatedKeys"): _HUB,
     ("repository", "loginAsComputeDevice"): _LM_LINK,
-    ("repository", "lmLinkStatus"): _LM_LINK,
     ("repository", "lmLinkSetDisabled"): _LM_LINK,
     ("repository", "lmLinkSetPreferredDevice"): _LM_LINK,
     ("repository", "lmLinkUpdateDeviceName"): _LM_LINK,
     ("runtime", "removeEngine"): _RUNTIMES,
     ("runtime", "searchRuntimeExtensions"): _RUNTIMES,
     ("runtime", "downloadRuntimeExtension"): _RUNTIMES,
-    **{
-        ("plugins", name): _PLUGINS
-        for name in (
-            "generateWithGenerator",
-            "pluginInitCompleted",
-            "processingGetOrLoadTokenSource",
-            "processingHandleRequest",
-            "processingHandleUpdate",
-            "processingHasStatus",
-            "processingNeedsNaming",
-            "processingPullHistory",
-            "processingSetSenderName",
-            "processingSuggestName",
-            "registerDevelopmentPlugin",
-            "reindexPlugins",
-            "reportError",
-            "setConfigSchematics",
-            "setGenerator",
-            "setGlobalConfigSchematics",
-            "setPredictionLoopHandler",
-            "setPromptPreprocessor",
-            "setToolsProvider",
-            "startToolUseSession",
-        )
-    },
+    ("plugins", "setPredictionLoopHandler"): _PLUGINS,
 }
 
 

@@ -27,9 +27,13 @@ class CallContext:
         self.client_identifier = client_identifier
         self.models = services.models
         self.files = services.files
+        self.catalog = services.catalog
         self.engine_name = services.engine_name
         self.experiment_flags = services.experiment_flags
         self.notify = services.notify
+        self.plugins = services.plugins
+        self.identities = services.identities
+        self.observer = services.observer
         self.logs = services.logs
         # Only a client that presented the server's API token counts as authenticated; without
         # a token every client is a guest (anyone may claim any identifier).
@@ -55,6 +59,7 @@ class ChannelContext(CallContext):
         self._send = send
         self.cancelled = asyncio.Event()  # the client sent a cancel (or stop) packet
         self._cancel_callbacks: list[Callable[[], None]] = []
+        self._packet_callbacks: list[Callable[[Any], None]] = []
 
     def send(self, message: Any) -> None:
         """Queue one channel packet, a struct of the endpoint's ``to_client`` union (no-op once
@@ -66,11 +71,17 @@ class ChannelContext(CallContext):
         if self.cancelled.is_set():
             callback()
 
+    def on_packet(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback`` with every client packet of this channel (decoded)."""
+        self._packet_callbacks.append(callback)
+
     def receive(self, packet: Any) -> None:
         if isinstance(packet, CancelPacket | StopPacket) and not self.cancelled.is_set():
             self.cancelled.set()
             for callback in self._cancel_callbacks:
                 callback()
+        for on_packet in self._packet_callbacks:
+            on_packet(packet)
 
 
 # The wire types of an endpoint (parameter, result, packets) come from the packet vocabulary's

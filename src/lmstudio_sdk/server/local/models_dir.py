@@ -30,6 +30,7 @@ __all__ = [
     "GGUFMetadata",
     "ScannedModel",
     "default_models_dir",
+    "model_key_for_folder",
     "read_gguf_metadata",
     "scan_model_files",
     "scan_models",
@@ -237,7 +238,8 @@ def quantization(meta: GGUFMetadata) -> Quantization | None:
     return Quantization(name=name, bits=_quant_bits(name))
 
 
-def _model_key_base(repo: str, domain: str) -> str:
+def model_key_for_folder(repo: str, domain: str) -> str:
+    """The model key LM Studio gives a model in folder ``repo`` (domain ``llm``/``embedding``)."""
     base = re.sub(r"[-_.]gguf$", "", repo, flags=re.IGNORECASE).lower()
     if domain == "embedding" and not base.startswith("text-embedding-"):
         # LM Studio lists embedding models as "text-embedding-<name>" (e.g.
@@ -348,7 +350,7 @@ def scan_model_files(models_dir: Path) -> list[ScannedModel]:
     for c in candidates:
         domain = _domain(c.meta)
         domains[c.file] = domain
-        by_key.setdefault(_model_key_base(c.repo, domain), []).append(c)
+        by_key.setdefault(model_key_for_folder(c.repo, domain), []).append(c)
 
     result: list[ScannedModel] = []
     for base_key, group in by_key.items():

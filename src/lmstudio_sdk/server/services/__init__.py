@@ -1,6 +1,6 @@
 """The server's state shared by every socket, behind the endpoints: loaded models, uploaded
-files, client identities, experiment flags, the diagnostics log bus, the shutdown request and
-the observer the server reports to.
+files, client identities, registered plugins, the model catalogue, experiment flags, the
+diagnostics log bus, the shutdown request and the observer the server reports to.
 
 Services may import the engines and the local kit below them, never the endpoints, the
 router, the session or the app above.
@@ -12,10 +12,12 @@ import asyncio
 import logging
 
 from .auth import IdentityRegistry
+from .catalog import Catalog
 from .files import FileStore
 from .logs import LogBus
 from .models import ModelManager
 from .observer import ServerObserver
+from .plugins import PluginRegistry
 
 __all__ = ["Services"]
 
@@ -33,12 +35,17 @@ class Services:
         identities: IdentityRegistry,
         engine_name: str,
         observer: ServerObserver,
+        plugins: PluginRegistry | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.models = models
         self.files = files
         self.identities = identities
         self.engine_name = engine_name
         self.observer = observer
+        self.plugins = plugins if plugins is not None else PluginRegistry()
+        identities.accept_also(self.plugins.credentials)
+        self.catalog = catalog  # the model catalogue of /repository, if the server has one
         self.experiment_flags: set[str] = set()
         self.logs = LogBus()
         # Set by /system requestShutdown; the app stops when it is set.

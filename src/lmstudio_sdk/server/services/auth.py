@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["IdentityRegistry", "parse_api_token"]
@@ -43,6 +44,11 @@ class IdentityRegistry:
     def __init__(self, api_token: str | None = None) -> None:
         self._token = parse_api_token(api_token) if api_token is not None else None
         self._identities: dict[str, _Identity] = {}
+        self._extra: Callable[[], dict[str, str]] = dict
+
+    def accept_also(self, credentials: Callable[[], dict[str, str]]) -> None:
+        """Credentials accepted besides the API token (the registered plugins' own)."""
+        self._extra = credentials
 
     @property
     def requires_token(self) -> bool:
@@ -53,7 +59,10 @@ class IdentityRegistry:
         """Register one socket; returns None if accepted, else the refusal text."""
         if len(identifier) > 256 or len(passkey) > 256:
             return "Client identifier and passkey must be at most 256 characters long"
-        if self._token is not None:
+        granted = self._extra().get(identifier)
+        if granted is not None and not hmac.compare_digest(passkey.encode(), granted.encode()):
+            return f'Invalid plugin credentials for client "{identifier}"'
+        if self._token is not None and granted is None:
             token_id, token_key = self._token
             if identifier != token_id:
                 if _TOKEN_ID.fullmatch(identifier):

@@ -33,7 +33,6 @@ from ..engines.base import CancelToken, Engine, LoadedModel, parallel_slots
 from ..errors import (
     ServerError,
     domain_mismatch,
-    identifier_not_found,
     no_model_matching_query,
     path_not_found,
     specific_model_unloaded,
@@ -132,8 +131,16 @@ def _matches_path(info: LLMInfo | EmbeddingModelInfo, key: str) -> bool:
         needle == info.model_key.lower()
         or needle == path
         or needle == info.indexed_model_identifier.lower()
-        or path.startswith(needle + "/")
+        or _matches_publisher_name(path, needle)
     )
+
+
+def _matches_publisher_name(path: str, needle: str) -> bool:
+    """A "publisher/name" naming the start of a path, even inside the folder name: LM Studio finds
+    hugging-quants/Llama-3.2-1B-Instruct-Q8_0-GGUF/… by "hugging-quants/llama-3.2-1b-instruct"
+    (the official Python SDK 1.5's tests rely on it). Needs a publisher and a name."""
+    publisher, _, name = needle.partition("/")
+    return bool(publisher and name) and path.startswith(needle)
 
 
 class ModelManager:
@@ -177,6 +184,14 @@ class ModelManager:
     def loaded(self, domain: Domain | None = None) -> list[Instance]:
         return [i for i in self._instances.values() if domain is None or i.domain == domain]
 
+    def jit_instances(self, *, except_model_key: str) -> list[Instance]:
+        """The loaded JIT instances of other models (a new JIT load evicts them)."""
+        return [
+            i
+            for i in self._instances.values()
+            if i.jit and not i.unloading and i.info.model_key != except_model_key
+        ]
+
     def instance(self, identifier: str) -> Instance | None:
         return self._instances.get(identifier)
 
@@ -190,7 +205,11 @@ class ModelManager:
                 raise domain_mismatch(found.info.path, found.domain, domain)
             return found
         query = specifier.query
-        matches = [i for i in self.loaded(domain) if self._matches_query(i, query)]
+        loaded = self.loaded(domain)
+        # An exact identifier first; then "publisher/name" as the start of a path (LM Studio).
+        matches = [i for i in loaded if self._matches_query(i, query)] or [
+            i for i in loaded if self._matches_query(i, query, by_path=True)
+        ]
         if matches:
             return matches[0]
         if query.identifier is not None:
@@ -209,9 +228,11 @@ class ModelManager:
             return None
 
     @staticmethod
-    def _matches_query(instance: Instance, query: ModelQuery) -> bool:
+    def _matches_query(instance: Instance, query: ModelQuery, *, by_path: bool = False) -> bool:
         if query.identifier is not None and instance.identifier != query.identifier:
-            return False
+            needle = query.identifier.strip().strip("/").lower()
+            if not by_path or not _matches_publisher_name(instance.info.path.lower(), needle):
+                return False
         if query.path is not None and not _matches_path(instance.info, query.path):
             return False
         if query.domain is not None and instance.domain != query.domain:
@@ -240,9 +261,10 @@ class ModelManager:
         taken = set(self._instances) | self._reserved
         if requested is not None:
             if requested in taken:
+                # Only a title, as LM Studio (the official Python SDK prints it on one line).
                 raise ServerError(
-                    f'A model with the identifier "{requested}" is already loaded',
-                    suggestion="Choose another identifier, or unload that model first.",
+                    f'A model with the identifier "{requested}" already exists: choose another '
+                    "identifier, or unload that model first"
                 )
             identifier = requested
         else:
@@ -373,7 +395,13 @@ class ModelManager:
     async def unload(self, identifier: str, domain: Domain) -> None:
         instance = self._instances.get(identifier)
         if instance is None or instance.domain != domain:
-            raise identifier_not_found(identifier, [i.identifier for i in self.loaded(domain)])
+            # LM Studio answers noModelMatchingQuery here (the official Python SDK raises it as
+            # LMStudioModelNotFoundError, and its test set-up relies on that).
+            raise no_model_matching_query(
+                {"identifier": identifier},
+                [i.identifier for i in self.loaded(domain)],
+                domain,
+            )
         await self.unload_instance(instance)
 
     async def unload_instance(self, instance: Instance) -> None:

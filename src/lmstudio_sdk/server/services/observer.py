@@ -39,3 +39,7 @@ class ServerObserver:
 
     def notification(self, title: str, description: str | None) -> None:
         """A client asked for a notification (``/system notify``)."""
+
+    def plugin_status(self, plugin: str, status: str, text: str) -> None:
+        """A plugin hook showed a status update (``processingHandleUpdate``) during a
+        prediction."""

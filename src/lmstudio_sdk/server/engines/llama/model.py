@@ -171,9 +171,16 @@ class LlamaLoadedModel:
         return self._vision is not None
 
     async def tokenize(self, text: str) -> list[int]:
-        """Tokens of ``text`` as plain text (special-token syntax is not parsed, no BOS)."""
+        """Tokens of ``text`` as plain text (special-token syntax is not parsed, no BOS). An
+        embedding model's tokens are those it embeds, with its start and end markers ([CLS]
+        and [SEP] for BERT), as LM Studio answers; ``count_tokens`` leaves them out."""
         self._check_open()
-        return self._tokenize(text, add_bos=False, special=False)
+        return self._tokenize(text, add_bos=self.is_embedding, special=False)
+
+    async def count_tokens(self, text: str) -> int:
+        """The number of tokens of ``text`` itself (no start or end markers)."""
+        self._check_open()
+        return len(self._tokenize(text, add_bos=False, special=False))
 
     def detokenize(self, tokens: Sequence[int]) -> str:
         self._check_open()

@@ -105,17 +105,15 @@ def format_tool_result(content: str) -> str:
 # llama-cpp-python's schema converter (0.3.x) writes the character of a JSON string as
 # ``[^"\\]``, which admits the raw control characters U+0000-U+001F that JSON forbids inside a
 # string: a sampled newline inside a value ended in output no JSON parser accepts (about one
-# reply in 30 at temperature 0.8 with SmolLM2). Its own JSON_GBNF excludes them; so do we.
-_LAX_JSON_CHAR = 'char ::= [^"\\\\] |'
-_STRICT_JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+# reply in 30 at temperature 0.8 with SmolLM2). llama.cpp's own converter excludes them; so do
+# we, in every rule of that shape (``char``, ``string-char``, …).
+_LOOSE_STRING_CHAR = re.compile(r'^([\w-]*char ::= )\[\^"\\\\\]', re.MULTILINE)
+_STRICT_STRING_CHAR = r'\1[^"\\\\\\x7F\\x00-\\x1F]'
 
 
 def strict_json_strings(grammar: str) -> str:
     """The grammar with JSON strings that cannot contain raw control characters."""
-    return "\n".join(
-        _STRICT_JSON_CHAR + line[len(_LAX_JSON_CHAR) :] if line.startswith(_LAX_JSON_CHAR) else line
-        for line in grammar.split("\n")
-    )
+    return _LOOSE_STRING_CHAR.sub(_STRICT_STRING_CHAR, grammar)
 
 
 def json_schema_grammar(schema: Any) -> str:

@@ -1,0 +1,432 @@
+# GENERATED from src/lmstudio_sdk/_async/plugins.py by scripts/unasync.py. Do not edit: edit the source.
+"""``client.plugins``: use plugins the server hosts — a generator plugin in place of a model.
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any, Never
+
+import msgspec
+
+from .._exceptions import LMStudioError, LMStudioValueError, LocalProtocolError, server_error
+from .._protocol.chat import ChatLike, to_history
+from .._protocol.errors import parse_error_data
+from .._protocol.generator import GeneratorResult, GeneratorState
+from .._protocol.packets import ENDPOINTS
+from .._protocol.packets.plugins import (
+    GenerateWithGeneratorCreationParameter,
+    StartToolUseSessionCallToolPacket,
+    StartToolUseSessionCreationParameter,
+    StartToolUseSessionSessionReadyPacket,
+    StartToolUseSessionToolCallCompletePacket,
+    StartToolUseSessionToolCallErrorPacket,
+    StartToolUseSessionToolCallStatusPacket,
+    StartToolUseSessionToolCallWarnPacket,
+)
+from .._protocol.packets.shared import (
+    KVConfig,
+    KVConfigField,
+    PredictionFragment,
+    StartToolUseSessionCreationParameterPluginConfigSpecifierDirect,
+    ToolDefinition,
+)
+from .._protocol.plugin_config import PLUGINS_KEY
+from .._protocol.tools import Tool, tool_from_schema
+from .._transport.sync import Lock
+from .._types import (
+    NOT_GIVEN,
+    Callback,
+    Timeout,
+    check_timeout,
+    checked_arguments,
+    reject_unknown_arguments,
+    run_callback,
+)
+from .pool import SessionPool
+from .session import Channel, encode_payload
+
+__all__ = [
+    "GeneratorHandle",
+    "GeneratorStream",
+    "PluginToolsSession",
+    "PluginsNamespace",
+    "plugins_field",
+]
+
+_CANCEL = {"type": "cancel"}
+
+
+def _identifier(value: object) -> str:
+    if not isinstance(value, str) or value.count("/") != 1 or "" in value.split("/"):
+        raise LMStudioValueError(
+            f"a plugin identifier is 'owner/name' as in its manifest.json, not {value!r}"
+        )
+    return value
+
+
+def _plugin_kv(config: object) -> KVConfig:
+    if config is None:
+        return KVConfig(fields=[])
+    if not isinstance(config, Mapping) or not all(isinstance(k, str) for k in config):
+        raise LMStudioValueError(
+            f"a plugin config is a mapping of its field names to values, not {config!r}"
+        )
+    return KVConfig(fields=[KVConfigField(key=k, value=v) for k, v in config.items()])
+
+
+def check_timeout_arg(timeout: Timeout) -> Timeout:
+    return timeout if timeout is NOT_GIVEN else check_timeout(timeout)
+
+
+def _tools(tools: object) -> list[ToolDefinition]:
+    if tools is None:
+        return []
+    if not isinstance(tools, list | tuple):
+        raise LMStudioValueError(f"tools must be a list of tool definitions, not {tools!r}")
+    try:
+        return [
+            t if isinstance(t, ToolDefinition) else msgspec.convert(t, ToolDefinition)
+            for t in tools
+        ]
+    except msgspec.ValidationError as exc:
+        raise LMStudioValueError(
+            "each tool is {'type': 'function', 'function': {'name': …, 'parameters': {…}}}: "
+            f"{exc}"
+        ) from None
+
+
+def plugins_field(plugins: object) -> dict[str, Any]:
+    """The raw prediction config that runs ``plugins`` (identifiers, or (identifier, config)
+    pairs) for one prediction: pass it as ``config={"raw": plugins_field([...])}``."""
+    if not isinstance(plugins, list | tuple):
+        raise LMStudioValueError(
+            "plugins is a list of 'owner/name' identifiers or ('owner/name', {config}) pairs"
+        )
+    items = []
+    for item in plugins:
+        identifier, config = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
+        kv = _plugin_kv(config)
+        items.append(
+            {"identifier": _identifier(identifier), "config": {f.key: f.value for f in kv.fields}}
+        )
+    return {PLUGINS_KEY: items}
+
+
+class GeneratorStream:
+    """One generation by a generator plugin: iterate it for fragments, or ``result()``."""
+
+    def __init__(
+        self, pool: SessionPool, parameter: Any, plugin: str, timeout: float | None
+    ) -> None:
+        self._pool = pool
+        self._parameter = parameter
+        self._timeout = timeout
+        self._state = GeneratorState(plugin)
+        self._channel: Channel | None = None
+        self._failure: BaseException | None = None
+        self._done = False
+
+    def __iter__(self) -> Iterator[PredictionFragment]:
+        try:
+            while not self._done:
+                for fragment in self._step():
+                    yield fragment
+        finally:
+            if not self._done:
+                self.cancel()
+
+    @checked_arguments
+    def result(self) -> GeneratorResult:
+        """Wait for the end of the generation (consuming what was not iterated yet)."""
+        while not self._done:
+            self._step()
+        if self._failure is not None:
+            raise self._failure
+        return self._state.result()
+
+    @checked_arguments
+    def cancel(self) -> None:
+        """Ask the server to stop the generator. Never blocks."""
+        if self._channel is not None and not self._done:
+            self._channel.send(_CANCEL)
+
+    @checked_arguments
+    def close(self) -> None:
+        """Stop listening: cancel the generation if it is still running."""
+        if not self._done:
+            self.cancel()
+            self._done = True
+            self._failure = LocalProtocolError("the stream was closed before the generator ended")
+            if self._channel is not None:
+                self._channel.abandon()
+
+    def __enter__(self) -> GeneratorStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _step(self) -> list[PredictionFragment]:
+        if self._channel is None:
+            self._channel = self._pool.open_channel(
+                "plugins", "generateWithGenerator", self._parameter, self._timeout
+            )
+        channel = self._channel
+        try:
+            message = channel.receive(self._timeout)
+        except LMStudioError as exc:
+            if channel.finished:
+                self._done = True
+                self._failure = exc
+            else:
+                self.cancel()
+            raise
+        except BaseException:
+            self.cancel()
+            raise
+        if message is None:
+            self._done = True
+            self._state.channel_closed()
+            return []
+        fragments = self._state.feed(message)
+        if self._state.finished:
+            self._done = True
+            channel.abandon()
+        return fragments
+
+
+class GeneratorHandle:
+    """A generator plugin used like a model: ``respond()`` / ``respond_stream()``."""
+
+    def __init__(self, pool: SessionPool, identifier: str, config: KVConfig) -> None:
+        self._pool = pool
+        self.identifier = identifier
+        self._config = config
+
+    @checked_arguments
+    def respond_stream(
+        self, chat: ChatLike, *, tools: list[Any] | None = None, timeout: Timeout = NOT_GIVEN
+    ) -> GeneratorStream:
+        """Start a generation; nothing is sent until the first iteration or ``result()``.
+
+        ``tools``: tool definitions offered to the generator (the wire's
+        ``{"type": "function", "function": {...}}``).
+        """
+        parameter = GenerateWithGeneratorCreationParameter(
+            plugin_identifier=self.identifier,
+            plugin_config_specifier=StartToolUseSessionCreationParameterPluginConfigSpecifierDirect(
+                config=self._config
+            ),
+            tools=_tools(tools),
+            history=to_history(chat),
+        )
+        encode_payload(parameter, "creation parameter")  # refuse unsendable input now
+        return GeneratorStream(
+            self._pool, parameter, self.identifier, self._pool.timeout_for(timeout)
+        )
+
+    @checked_arguments
+    def respond(
+        self, chat: ChatLike, *, tools: list[Any] | None = None, timeout: Timeout = NOT_GIVEN
+    ) -> GeneratorResult:
+        """The generator's whole answer."""
+        return self.respond_stream(chat, tools=tools, timeout=timeout).result()
+
+
+class PluginToolsSession:
+    """A tools provider plugin's tool-use session: its tool definitions, and calls to them.
+
+    Open it with ``with`` (or ``open()``); leaving the block discards the session.
+    Calls are sent one at a time.
+    """
+
+    def __init__(
+        self,
+        pool: SessionPool,
+        identifier: str,
+        config: KVConfig,
+        working_directory: str | None,
+        timeout: float | None,
+    ) -> None:
+        self._pool = pool
+        self.identifier = identifier
+        self._parameter = StartToolUseSessionCreationParameter(
+            plugin_identifier=identifier,
+            plugin_config_specifier=StartToolUseSessionCreationParameterPluginConfigSpecifierDirect(
+                config=config, working_directory_path=working_directory
+            ),
+        )
+        self._timeout = timeout
+        self._channel: Channel | None = None
+        self._lock = Lock()
+        self._calls = 0
+        self.definitions: list[ToolDefinition] = []
+
+    @checked_arguments
+    def open(self) -> PluginToolsSession:
+        """Start the session (the plugin builds its tools for it); returns the session."""
+        if self._channel is not None:
+            return self
+        channel = self._pool.open_channel(
+            "plugins", "startToolUseSession", self._parameter, self._timeout
+        )
+        try:
+            raw = channel.receive(self._timeout)
+        except BaseException:
+            channel.abandon()
+            raise
+        if raw is None:
+            raise LocalProtocolError("the server closed the tool-use session before it was ready")
+        packet = msgspec.json.decode(raw, type=_TOOLS_TO_CLIENT)
+        if not isinstance(packet, StartToolUseSessionSessionReadyPacket):
+            channel.abandon()
+            raise LocalProtocolError(f"expected sessionReady, got {type(packet).__name__}")
+        self.definitions = list(packet.tool_definitions)
+        self._channel = channel
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return [d.function.name for d in self.definitions]
+
+    @property
+    def tools(self) -> list[Tool[..., Any]]:
+        """The session's tools as ``Tool``s for ``act()``: each call goes to the plugin."""
+        return [self._remote_tool(d) for d in self.definitions]
+
+    def _remote_tool(self, definition: ToolDefinition) -> Tool[..., Any]:
+        name = definition.function.name
+
+        def implementation(**arguments: Any) -> Any:
+            return self.call(name, arguments)
+
+        return tool_from_schema(
+            name,
+            definition.function.description or "",
+            msgspec.to_builtins(definition.function.parameters),
+            implementation,
+        )
+
+    @checked_arguments
+    def call(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        on_status: Callback[str] | None = None,
+        on_warn: Callback[str] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> Any:
+        """Call one of the session's tools; its result (JSON values), or the plugin's error as
+        ``LMStudioServerError``. ``on_status`` / ``on_warn`` receive the tool's reports."""
+        channel = self._channel
+        if channel is None:
+            raise LocalProtocolError("open the session first (with … / open())")
+        if name not in self.names:
+            raise LMStudioValueError(
+                f"plugin {self.identifier} has no tool {name!r}; its tools: {', '.join(self.names)}"
+            )
+        if arguments is not None and not isinstance(arguments, Mapping):
+            raise LMStudioValueError(f"tool arguments are a mapping, not {arguments!r}")
+        limit = self._pool.timeout_for(timeout)
+        with self._lock.hold(limit):
+            self._calls += 1
+            call_id = self._calls
+            channel.send(
+                StartToolUseSessionCallToolPacket(
+                    call_id=call_id, name=name, arguments=dict(arguments or {})
+                )
+            )
+            while True:
+                try:
+                    raw = channel.receive(limit)
+                except BaseException:
+                    channel.send({"type": "abortToolCall", "callId": call_id})
+                    raise
+                if raw is None:
+                    raise LocalProtocolError("the server closed the tool-use session")
+                packet = msgspec.json.decode(raw, type=_TOOLS_TO_CLIENT)
+                if getattr(packet, "call_id", None) != call_id:
+                    continue  # a late answer to an aborted call
+                match packet:
+                    case StartToolUseSessionToolCallCompletePacket(result=result):
+                        return result
+                    case StartToolUseSessionToolCallErrorPacket(error=error):
+                        raise server_error(parse_error_data(msgspec.to_builtins(error)))
+                    case StartToolUseSessionToolCallStatusPacket(status_text=text):
+                        run_callback(on_status, text)
+                    case StartToolUseSessionToolCallWarnPacket(warn_text=text):
+                        run_callback(on_warn, text)
+
+    @checked_arguments
+    def close(self) -> None:
+        """Discard the session (the plugin frees its tools)."""
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.send({"type": "discardSession"})
+            channel.abandon()
+
+    def __enter__(self) -> PluginToolsSession:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_TOOLS_TO_CLIENT = ENDPOINTS["plugins", "startToolUseSession"].to_client
+
+
+class PluginsNamespace:
+    """``client.plugins``: plugins hosted by the server."""
+
+    def __init__(self, pool: SessionPool) -> None:
+        self._pool = pool
+
+    def generator(
+        self, plugin_identifier: str, *, config: Mapping[str, Any] | None = None, **unknown: Never
+    ) -> GeneratorHandle:
+        """A handle on a generator plugin (``owner/name``); ``config`` sets its config fields
+        (the server fills in the defaults and refuses unknown fields or unfit values)."""
+        reject_unknown_arguments("plugins.generator()", unknown, ("plugin_identifier", "config"))
+        return GeneratorHandle(self._pool, _identifier(plugin_identifier), _plugin_kv(config))
+
+    def plugin_tools(
+        self,
+        plugin_identifier: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        working_directory: str | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        **unknown: Never,
+    ) -> PluginToolsSession:
+        """A tool-use session with a tools provider plugin (``with`` opens it)."""
+        reject_unknown_arguments(
+            "plugins.plugin_tools()",
+            unknown,
+            ("plugin_identifier", "config", "working_directory", "timeout"),
+        )
+        if working_directory is not None and not isinstance(working_directory, str):
+            raise LMStudioValueError(
+                f"working_directory must be a string path, not {type(working_directory).__name__}"
+            )
+        return PluginToolsSession(
+            self._pool,
+            _identifier(plugin_identifier),
+            _plugin_kv(config),
+            working_directory,
+            self._pool.timeout_for(check_timeout_arg(timeout)),
+        )
