@@ -36,6 +36,7 @@ from ._common import (
     run_worker,
 )
 from ._llama_models import default_models_dir, find_model, llama_model_key
+from ._pool import bench_pool
 from ._report import Better, Row, write
 
 WORKER_TIMEOUT = 240.0
@@ -585,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("import", "client_rss", "protocol", "capacity", "inference", "batching"),
+        choices=("import", "client_rss", "protocol", "capacity", "inference", "batching", "pool"),
         action="append",
         help="run only these groups (repeatable)",
     )
@@ -598,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         "capacity": lambda: bench_capacity(bench),
         "inference": lambda: bench_inference(bench, args.models_dir or default_models_dir()),
         "batching": lambda: bench_batching(bench, args.models_dir or default_models_dir()),
+        "pool": lambda: bench_pool(bench),
     }
     load_before = _load_average()
     started = time.perf_counter()

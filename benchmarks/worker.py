@@ -27,6 +27,7 @@ CASES = {
     "batching-parallel": "_batching_cases:parallel",
     "batching-prompt-cache": "_batching_cases:prompt_cache",
     "batching-embed": "_batching_cases:embed_batched",
+    "pool": "_pool_cases:pool",
 }
 
 

@@ -68,6 +68,15 @@ def test_every_example_has_a_usage_docstring(name: str) -> None:
     assert text.startswith('"""') and f"python examples/{name}" in text
 
 
+def test_pool(server: RunningServer, slow_server: RunningServer) -> None:
+    hosts = f"{server.url},{slow_server.url}"
+    out = run_example("pool.py", hosts, "scripted-echo-1b", "scripted-embed-small")
+    assert "You said: Question 5: name a colour." in out
+    per_host = next(line for line in out.splitlines() if line.startswith("predictions per host:"))
+    assert server.url in per_host and slow_server.url in per_host  # both hosts served
+    assert "9 vectors of" in out
+
+
 def test_structured_output_against_an_engine_that_ignores_the_schema(server: RunningServer) -> None:
     # The scripted engine echoes instead of following the schema: the typed error path.
     out = run_example("structured_output.py", server.url, "scripted-echo-1b")

@@ -35,6 +35,15 @@ _PUBLIC: dict[str, str] = {
     "AsyncModelSearchResult": "._async.repository",
     "AsyncRepositoryNamespace": "._async.repository",
     "AsyncChannel": "._async.session",
+    "AsyncPool": "._async.hosts",
+    "AsyncPoolEmbeddingModel": "._async.hosts",
+    "AsyncPoolLLM": "._async.hosts",
+    "AsyncPoolPredictionStream": "._async.hosts",
+    "HostUnavailableError": "._exceptions",
+    "Pool": "._sync.hosts",
+    "PoolEmbeddingModel": "._sync.hosts",
+    "PoolLLM": "._sync.hosts",
+    "PoolPredictionStream": "._sync.hosts",
     "AsyncSubscription": "._async.session",
     "AsyncPredictionStream": "._async.streams",
     "AuthenticationError": "._exceptions",
@@ -148,6 +157,10 @@ __all__ = sorted(_PUBLIC)
 if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is not static)
     from ._async.client import AsyncClient as AsyncClient
     from ._async.files import AsyncFilesNamespace as AsyncFilesNamespace
+    from ._async.hosts import AsyncPool as AsyncPool
+    from ._async.hosts import AsyncPoolEmbeddingModel as AsyncPoolEmbeddingModel
+    from ._async.hosts import AsyncPoolLLM as AsyncPoolLLM
+    from ._async.hosts import AsyncPoolPredictionStream as AsyncPoolPredictionStream
     from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
@@ -170,6 +183,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
     from ._exceptions import DomainMismatchError as DomainMismatchError
+    from ._exceptions import HostUnavailableError as HostUnavailableError
     from ._exceptions import InvalidToolRequestError as InvalidToolRequestError
     from ._exceptions import LMStudioClientClosedError as LMStudioClientClosedError
     from ._exceptions import LMStudioConnectionError as LMStudioConnectionError
@@ -246,6 +260,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.tools import tool_from_schema as tool_from_schema
     from ._sync.client import Client as Client
     from ._sync.files import FilesNamespace as FilesNamespace
+    from ._sync.hosts import Pool as Pool
+    from ._sync.hosts import PoolEmbeddingModel as PoolEmbeddingModel
+    from ._sync.hosts import PoolLLM as PoolLLM
+    from ._sync.hosts import PoolPredictionStream as PoolPredictionStream
     from ._sync.models import LLM as LLM
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace

@@ -3,7 +3,8 @@
     LMStudioError
     ├── LMStudioConnectionError (ConnectionError)   cannot reach the server, or lost it
     │   ├── ServerNotFoundError                     discovery found no LM Studio
-    │   └── AuthenticationError                     the server refused our identity
+    │   ├── AuthenticationError                     the server refused our identity
+    │   └── HostUnavailableError                    a Pool's host died or is down (names it)
     ├── LMStudioTimeoutError (TimeoutError)         a call's `timeout=` ran out
     ├── LMStudioServerError                         the server answered rpcError / channelError
     │   ├── ModelNotFoundError                      generic.noModelMatchingQuery, pathNotFound,
@@ -44,6 +45,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigKeyError",
     "DomainMismatchError",
+    "HostUnavailableError",
     "InvalidToolRequestError",
     "LMStudioClientClosedError",
     "LMStudioConnectionError",
@@ -82,6 +84,17 @@ class ServerNotFoundError(LMStudioConnectionError):
 
 class AuthenticationError(LMStudioConnectionError):
     """The server refused the client's identity (wrong API token or passkey)."""
+
+
+class HostUnavailableError(LMStudioConnectionError):
+    """A ``Pool`` host failed a call (died, refused, timed out) or no healthy host is left.
+
+    ``host`` names the host (``None`` when no host at all could take the call).
+    """
+
+    def __init__(self, message: str, *, host: str | None) -> None:
+        super().__init__(message)
+        self.host = host
 
 
 class LMStudioTimeoutError(LMStudioError, TimeoutError):

@@ -1,0 +1,671 @@
+# GENERATED from src/lmstudio_sdk/_async/hosts.py by scripts/unasync.py. Do not edit: edit the source.
+"""A client over many hosts: each call goes to the healthy host with the fewest calls in flight.
+
+    with Pool(["gpu-a:1234", "gpu-b:1234"]) as pool:
+        model = pool.llm.model("qwen2.5-7b-instruct")
+        print((model.respond("Hello!")).content)
+
+One ``Client`` per host underneath. Health comes from failed calls (a lost or refused
+connection marks the host down at once) and from a periodic probe (a version call) that
+brings hosts back. The routing policy itself is pure: ``_protocol/routing.py``.
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Callable, Sequence
+from types import TracebackType
+from typing import Never, Protocol, TypeVar, Unpack, overload
+
+from .._exceptions import (
+    HostUnavailableError,
+    LMStudioConnectionError,
+    LMStudioError,
+    LMStudioTimeoutError,
+    LMStudioValueError,
+    ModelNotFoundError,
+)
+from .._protocol.chat import ChatLike, to_history
+from .._protocol.config_types import EmbeddingLoadConfigDict, LlmLoadConfigDict
+from .._protocol.kv_config import prediction_config_to_kv
+from .._protocol.packets.shared import PredictionFragment
+from .._protocol.prediction import PredictionResult
+from .._protocol.routing import HostState, pick, split_evenly
+from .._transport.sync import Lock, Mailbox, Worker
+from .._types import (
+    NOT_GIVEN,
+    Timeout,
+    check_timeout,
+    checked_arguments,
+    reject_unknown_arguments,
+    resolve_timeout,
+)
+from .client import DEFAULT_TIMEOUT, Client, base_url_from_host
+from .models import (
+    DEFAULT_TTL_SECONDS,
+    EmbeddingModel,
+    LLM,
+    PredictionOptions,
+    _check_prediction_options,
+)
+from .streams import PredictionStream
+
+__all__ = [
+    "Pool",
+    "PoolEmbeddingModel",
+    "PoolEmbeddingNamespace",
+    "PoolLLM",
+    "PoolLLMNamespace",
+    "PoolPredictionStream",
+]
+
+DEFAULT_PROBE_INTERVAL = 5.0
+DEFAULT_PROBE_TIMEOUT = 2.0
+_STOP = object()
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class _HostCall(Protocol[T_co]):
+    def __call__(self, host: _Host, /) -> T_co: ...
+
+
+class _Host:
+    """One host of the pool: its client, health, in-flight count and handles by model key."""
+
+    def __init__(self, name: str, order: int, client: Client) -> None:
+        self.name = name
+        self.order = order
+        self.client = client
+        self.healthy = True
+        self.in_flight = 0
+        self.llms: dict[str, LLM] = {}
+        self.embedders: dict[str, EmbeddingModel] = {}
+        self.cannot_load: set[str] = set()
+
+    def state(self) -> HostState:
+        return HostState(
+            host=self.name,
+            order=self.order,
+            healthy=self.healthy,
+            in_flight=self.in_flight,
+            loaded=frozenset(self.llms) | frozenset(self.embedders),
+            cannot_load=frozenset(self.cannot_load),
+        )
+
+    def mark_down(self) -> None:
+        """The host failed: route around it; what it had loaded is forgotten (the process
+        may come back without it)."""
+        self.healthy = False
+        self.llms.clear()
+        self.embedders.clear()
+
+
+def _check_hosts(hosts: object) -> list[tuple[str, str]]:
+    if isinstance(hosts, str) or not isinstance(hosts, Sequence):
+        raise LMStudioValueError(
+            "hosts must be a list of 'host:port' strings, e.g. ['10.0.0.1:1234', '10.0.0.2:1234']"
+            f", not {type(hosts).__name__}"
+        )
+    if not hosts:
+        raise LMStudioValueError("hosts is empty: give at least one 'host:port'")
+    seen: dict[str, str] = {}
+    for host in hosts:
+        url = base_url_from_host(host)
+        if url in seen:
+            raise LMStudioValueError(f"host {host!r} is listed twice (as {seen[url]!r}); drop one")
+        seen[url] = host
+    return [(name, url) for url, name in seen.items()]
+
+
+def _positive(value: object, name: str) -> float:
+    checked = check_timeout(value, name)
+    if checked is None:
+        raise LMStudioValueError(f"{name} must be a positive number of seconds, not None")
+    return checked
+
+
+class Pool:
+    """A client over several LM Studio hosts (ours or LM Studio itself), same namespaces.
+
+    ``retry_unstarted=True`` retries a call whose host failed before the call produced
+    anything (no fragment yet) on another host; otherwise that call raises
+    ``HostUnavailableError``. ``probe_interval`` seconds between health probes of every host
+    (a version call bounded by ``probe_timeout``).
+    """
+
+    def __init__(
+        self,
+        hosts: Sequence[str],
+        *,
+        api_token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry_unstarted: bool = False,
+        probe_interval: float = DEFAULT_PROBE_INTERVAL,
+        probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
+        **unknown: Never,
+    ) -> None:
+        reject_unknown_arguments(
+            "Pool()",
+            unknown,
+            ("hosts", "api_token", "timeout", "retry_unstarted", "probe_interval", "probe_timeout"),
+        )
+        if not isinstance(retry_unstarted, bool):
+            raise LMStudioValueError(
+                f"retry_unstarted must be True or False, not {type(retry_unstarted).__name__}"
+            )
+        self._timeout = check_timeout(timeout)
+        self._probe_interval = _positive(probe_interval, "probe_interval")
+        self._probe_timeout = _positive(probe_timeout, "probe_timeout")
+        self.retry_unstarted = retry_unstarted
+        self._hosts = [
+            _Host(name, order, Client(url, api_token=api_token, timeout=timeout))
+            for order, (name, url) in enumerate(_check_hosts(hosts))
+        ]
+        self._closed = False
+        self._wake: Mailbox[object] = Mailbox()
+        self._prober: Worker | None = None
+        self._claiming = Lock()  # pick + count as one step (threads on the sync face)
+        self.llm = PoolLLMNamespace(self)
+        self.embedding = PoolEmbeddingNamespace(self)
+
+    @property
+    def hosts(self) -> dict[str, bool]:
+        """Each host (as given) and whether it is considered healthy now."""
+        return {host.name: host.healthy for host in self._hosts}
+
+    def in_flight(self) -> dict[str, int]:
+        """Each host and the number of calls the pool has running there now."""
+        return {host.name: host.in_flight for host in self._hosts}
+
+    def __enter__(self) -> Pool:
+        self._start_prober()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop probing and close every host's client."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.put(_STOP)
+        if self._prober is not None:
+            self._prober.join(self._probe_timeout + 1.0)
+        for host in self._hosts:
+            host.client.close()
+
+    @checked_arguments
+    def check_health(self, *, timeout: Timeout = NOT_GIVEN) -> dict[str, bool]:
+        """Probe every host now (a version call each) and return ``hosts``."""
+        limit = resolve_timeout(timeout, self._probe_timeout)
+        for host in self._hosts:
+            self._probe(host, limit)
+        return self.hosts
+
+    # -- internals shared by the namespaces and handles --------------------------------------
+
+    def _start_prober(self) -> None:
+        if self._prober is None and not self._closed:
+            self._prober = Worker(self._probe_loop, "lmstudio-sdk pool probe")
+
+    def _probe_loop(self) -> None:
+        while not self._closed:
+            try:
+                if self._wake.get(self._probe_interval) is _STOP:
+                    return
+            except LMStudioTimeoutError:
+                pass  # the interval passed: probe
+            for host in self._hosts:
+                if self._closed:
+                    return
+                self._probe(host, self._probe_timeout)
+
+    def _probe(self, host: _Host, timeout: float | None) -> None:
+        try:
+            host.client.system.get_lmstudio_version(timeout=timeout)
+        except LMStudioError:
+            host.mark_down()
+        else:
+            host.healthy = True
+
+    def _claim(self, model: str | None, exclude: set[str]) -> _Host | None:
+        """Pick a host and count the call in flight there, as one step."""
+        with self._claiming.hold(self._timeout):
+            state = pick((h.state() for h in self._hosts), model, exclude=exclude)
+            if state is None:
+                return None
+            host = self._hosts[state.order]
+            host.in_flight += 1
+            return host
+
+    def _choose(self, model: str | None, exclude: set[str]) -> _Host:
+        """The host for the next call, its in-flight count already raised: the caller lowers
+        it when the call ends."""
+        self._check_open()
+        self._start_prober()
+        host = self._claim(model, exclude)
+        if host is None and not any(h.healthy for h in self._hosts if h.name not in exclude):
+            # Every host looks down: probe them once now rather than wait for the prober.
+            for candidate in self._hosts:
+                if candidate.name not in exclude:
+                    self._probe(candidate, self._probe_timeout)
+            host = self._claim(model, exclude)
+        if host is None:
+            tried = f" (tried {', '.join(sorted(exclude))})" if exclude else ""
+            raise HostUnavailableError(
+                f"no healthy host of the pool can serve {model or 'the call'!r}{tried}; hosts: "
+                + ", ".join(f"{h.name} ({'up' if h.healthy else 'down'})" for h in self._hosts),
+                host=None,
+            )
+        return host
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise HostUnavailableError("the pool was closed: make a new one", host=None)
+
+    def _lost(self, host: _Host, exc: LMStudioConnectionError, what: str) -> Never:
+        host.mark_down()
+        raise HostUnavailableError(
+            f"host {host.name} is unavailable ({what}): {exc}", host=host.name
+        ) from exc
+
+    def _on_some_host(
+        self,
+        model: str | None,
+        call: _HostCall[T],
+        what: str,
+        exclude: set[str] | None = None,
+        first: _Host | None = None,
+    ) -> T:
+        """Run ``call`` on the chosen host; a host that refuses the model or (with
+        ``retry_unstarted``) fails is left out and the next one tried."""
+        excluded = set() if exclude is None else exclude
+        while True:
+            if first is not None:  # already claimed by the caller
+                host, first = first, None
+            else:
+                host = self._choose(model, excluded)
+            try:
+                return call(host)
+            except ModelNotFoundError:
+                if model is None:
+                    raise
+                if model in host.llms or model in host.embedders:
+                    host.llms.pop(model, None)  # a stale handle (the host lost the instance):
+                    host.embedders.pop(model, None)  # load it again there
+                    continue
+                host.cannot_load.add(model)
+                excluded.add(host.name)
+                if pick((h.state() for h in self._hosts), model, exclude=excluded) is None:
+                    raise
+            except HostUnavailableError:
+                raise
+            except LMStudioConnectionError as exc:
+                if not self.retry_unstarted:
+                    self._lost(host, exc, what)
+                host.mark_down()
+                excluded.add(host.name)
+            finally:
+                host.in_flight -= 1
+
+
+class _PoolNamespace:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+
+class PoolLLMNamespace(_PoolNamespace):
+    """``pool.llm``: LLMs on any host."""
+
+    @checked_arguments
+    def model(
+        self,
+        key: str,
+        *,
+        config: LlmLoadConfigDict | None = None,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> PoolLLM:
+        """A handle to ``key`` on the pool: loaded now on one host (ModelNotFoundError if no
+        host has it), and on others when calls are routed there."""
+        handle = PoolLLM(self._pool, key, config, ttl)
+
+        def load(host: _Host) -> LLM:
+            return handle._on(host, timeout)
+
+        self._pool._on_some_host(key, load, f"loading {key!r}")
+        return handle
+
+    @checked_arguments
+    def list_loaded(self, *, timeout: Timeout = NOT_GIVEN) -> dict[str, list[LLM]]:
+        """Each healthy host and the LLMs loaded there (a host that fails is marked down)."""
+        found: dict[str, list[LLM]] = {}
+        for host in self._pool._hosts:
+            if not host.healthy:
+                continue
+            try:
+                found[host.name] = host.client.llm.list_loaded(timeout=timeout)
+            except LMStudioConnectionError:
+                host.mark_down()
+        return found
+
+
+class PoolEmbeddingNamespace(_PoolNamespace):
+    """``pool.embedding``: embedding models on any host."""
+
+    @checked_arguments
+    def model(
+        self,
+        key: str,
+        *,
+        config: EmbeddingLoadConfigDict | None = None,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> PoolEmbeddingModel:
+        """As ``pool.llm.model``, for an embedding model."""
+        handle = PoolEmbeddingModel(self._pool, key, config, ttl)
+
+        def load(host: _Host) -> EmbeddingModel:
+            return handle._on(host, timeout)
+
+        self._pool._on_some_host(key, load, f"loading {key!r}")
+        return handle
+
+    @checked_arguments
+    def list_loaded(
+        self, *, timeout: Timeout = NOT_GIVEN
+    ) -> dict[str, list[EmbeddingModel]]:
+        """Each healthy host and the embedding models loaded there."""
+        found: dict[str, list[EmbeddingModel]] = {}
+        for host in self._pool._hosts:
+            if not host.healthy:
+                continue
+            try:
+                found[host.name] = host.client.embedding.list_loaded(timeout=timeout)
+            except LMStudioConnectionError:
+                host.mark_down()
+        return found
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, str) or not key:
+        raise LMStudioValueError(f"model key must be a non-empty string, not {key!r}")
+
+
+class PoolLLM:
+    """An LLM by key on a pool: each prediction is routed to a host (loading it there if
+    needed)."""
+
+    def __init__(
+        self, pool: Pool, key: str, config: LlmLoadConfigDict | None, ttl: float | None
+    ) -> None:
+        _check_key(key)
+        self._pool = pool
+        self.key = key
+        self._config = config
+        self._ttl = ttl
+
+    def __repr__(self) -> str:
+        return f"PoolLLM({self.key!r})"
+
+    def _on(self, host: _Host, timeout: Timeout) -> LLM:
+        handle = host.llms.get(self.key)
+        if handle is None:
+            handle = host.client.llm.model(
+                self.key, config=self._config, ttl=self._ttl, timeout=timeout
+            )
+            host.llms[self.key] = handle
+        return handle
+
+    def respond_stream(
+        self, chat: ChatLike, **options: Unpack[PredictionOptions]
+    ) -> PoolPredictionStream:
+        """As ``LLM.respond_stream``; the host is chosen when the prediction starts."""
+        _check_options("respond_stream()", options)
+        to_history(chat)  # bad input fails here, not on a host
+        return PoolPredictionStream(
+            self, lambda handle: handle.respond_stream(chat, **options), options
+        )
+
+    def respond(
+        self, chat: ChatLike, **options: Unpack[PredictionOptions]
+    ) -> PredictionResult:
+        """As ``LLM.respond``, on the chosen host."""
+        return self.respond_stream(chat, **options).result()
+
+    def complete_stream(
+        self, prompt: str, **options: Unpack[PredictionOptions]
+    ) -> PoolPredictionStream:
+        """As ``LLM.complete_stream``; the host is chosen when the prediction starts."""
+        _check_options("complete_stream()", options)
+        if not isinstance(prompt, str):
+            raise LMStudioValueError(f"prompt must be a string, not {type(prompt).__name__}")
+        return PoolPredictionStream(
+            self, lambda handle: handle.complete_stream(prompt, **options), options
+        )
+
+    def complete(self, prompt: str, **options: Unpack[PredictionOptions]) -> PredictionResult:
+        """As ``LLM.complete``, on the chosen host."""
+        return self.complete_stream(prompt, **options).result()
+
+
+def _check_options(where: str, options: PredictionOptions) -> None:
+    """Bad options fail when the call is made, not later on whichever host it lands."""
+    _check_prediction_options(where, options, stream_alternative=None)
+    prediction_config_to_kv(options.get("config"))
+    if "timeout" in options and options["timeout"] is not NOT_GIVEN:
+        check_timeout(options["timeout"])
+
+
+class PoolPredictionStream:
+    """One prediction on a pool. Iterate it for fragments, or ``result()``.
+
+    The host is chosen on the first iteration. If that host fails, the stream raises
+    ``HostUnavailableError`` naming it, or, with the pool's ``retry_unstarted`` and no
+    fragment received yet, starts again on another host.
+    """
+
+    def __init__(
+        self,
+        model: PoolLLM,
+        start: Callable[[LLM], PredictionStream],
+        options: PredictionOptions,
+    ) -> None:
+        self._model = model
+        self._start = start
+        self._timeout = options.get("timeout", NOT_GIVEN)
+        self._inner: PredictionStream | None = None
+        self._host: str | None = None
+        self._done = False
+        self._cancelled = False
+        self._fragments: Generator[PredictionFragment, None] | None = None
+        self._failure: LMStudioError | None = None
+
+    @property
+    def host(self) -> str | None:
+        """The host running the prediction (None before it starts)."""
+        return self._host
+
+    def __iter__(self) -> Iterator[PredictionFragment]:
+        """The fragments; iterating again (or ``result()``) continues where the last left off."""
+        if self._fragments is None:
+            self._fragments = self._run()
+        return self._fragments
+
+    def _run(self) -> Generator[PredictionFragment, None]:
+        try:
+            pool = self._model._pool
+            key = self._model.key
+            excluded: set[str] = set()
+            while True:
+                host = pool._choose(key, excluded)
+                self._host = host.name
+                received = 0
+                cached = key in host.llms
+                try:
+                    self._inner = self._start(self._model._on(host, self._timeout))
+                    if self._cancelled:
+                        self._inner.cancel()
+                    for fragment in self._inner:
+                        received += 1
+                        yield fragment
+                    self._done = True
+                    return
+                except ModelNotFoundError:
+                    if received:
+                        raise
+                    if cached:  # the host lost the instance we knew (e.g. restarted): load again
+                        host.llms.pop(key, None)
+                        continue
+                    host.cannot_load.add(key)
+                    excluded.add(host.name)
+                    if pick((h.state() for h in pool._hosts), key, exclude=excluded) is None:
+                        raise
+                except LMStudioConnectionError as exc:
+                    if received or not pool.retry_unstarted or self._cancelled:
+                        pool._lost(host, exc, "during a prediction")
+                    host.mark_down()
+                    excluded.add(host.name)
+                finally:
+                    host.in_flight -= 1
+        except LMStudioError as exc:
+            self._failure = exc
+            raise
+
+    @checked_arguments
+    def result(self) -> PredictionResult:
+        """Run the prediction to its end (consuming what was not iterated yet) and return its
+        result; each wait is bounded by the ``timeout`` the prediction was started with."""
+        for _ in self:
+            pass
+        if self._failure is not None:
+            raise self._failure
+        assert self._inner is not None  # the loop above ran to its end
+        return self._inner.result()
+
+    @checked_arguments
+    def cancel(self) -> None:
+        """Ask the host to stop (never blocks); ``result()`` then reports ``userStopped``."""
+        self._cancelled = True
+        if self._inner is not None:
+            self._inner.cancel()
+
+    @checked_arguments
+    def close(self) -> None:
+        """Stop listening: cancel the prediction if it still runs and release its host."""
+        self.cancel()
+        if self._fragments is not None:
+            self._fragments.close()
+        if self._inner is not None:
+            self._inner.close()
+
+    def __enter__(self) -> PoolPredictionStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class PoolEmbeddingModel:
+    """An embedding model by key on a pool: a list of texts is spread across hosts."""
+
+    def __init__(
+        self, pool: Pool, key: str, config: EmbeddingLoadConfigDict | None, ttl: float | None
+    ) -> None:
+        _check_key(key)
+        self._pool = pool
+        self.key = key
+        self._config = config
+        self._ttl = ttl
+
+    def __repr__(self) -> str:
+        return f"PoolEmbeddingModel({self.key!r})"
+
+    def _on(self, host: _Host, timeout: Timeout) -> EmbeddingModel:
+        handle = host.embedders.get(self.key)
+        if handle is None:
+            handle = host.client.embedding.model(
+                self.key, config=self._config, ttl=self._ttl, timeout=timeout
+            )
+            host.embedders[self.key] = handle
+        return handle
+
+    @overload
+    def embed(  # type: ignore[overload-overlap]  # a str is also a Sequence[str]
+        self, texts: str, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[float]: ...
+
+    @overload
+    def embed(
+        self, texts: Sequence[str], *, timeout: Timeout = NOT_GIVEN
+    ) -> list[list[float]]: ...
+
+    @checked_arguments
+    def embed(
+        self, texts: str | Sequence[str], *, timeout: Timeout = NOT_GIVEN
+    ) -> list[float] | list[list[float]]:
+        """One vector for a string; for a list, one per text in order, the list split into
+        contiguous slices over the healthy hosts, which embed them at the same time."""
+        if isinstance(texts, str):
+            return (self._slice([texts], timeout))[0]
+        if not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
+            raise LMStudioValueError("embed() takes a string or a list of strings")
+        items = list(texts)
+        limit = resolve_timeout(timeout, self._pool._timeout)
+        healthy = sum(1 for h in self._pool._hosts if h.healthy) or 1
+        slices = split_evenly(len(items), healthy)
+        # Claim a distinct host per slice up front, so that a slice finishing early does not
+        # pull the next one onto its host.
+        claimed: list[_Host] = []
+        try:
+            for _ in slices:
+                claimed.append(self._pool._choose(self.key, {h.name for h in claimed}))
+        except HostUnavailableError:
+            if not claimed:
+                raise
+            while len(claimed) < len(slices):  # fewer healthy hosts than a moment ago: share
+                claimed.append(self._pool._choose(self.key, set()))
+        results: dict[int, list[list[float]] | BaseException] = {}
+        workers = []
+        for index, (start, stop) in enumerate(slices):
+
+            def run(index: int = index, chunk: list[str] = items[start:stop]) -> None:
+                try:
+                    results[index] = self._slice(chunk, timeout, claimed[index])
+                except BaseException as exc:  # handed to the caller below
+                    results[index] = exc
+
+            workers.append(Worker(run, "lmstudio-sdk pool embed"))
+        for worker in workers:
+            if not worker.join(limit):
+                raise LMStudioTimeoutError(f"embed(): no answer from the pool within {limit:g} s")
+        vectors: list[list[float]] = []
+        for index in range(len(slices)):
+            outcome = results[index]
+            if isinstance(outcome, BaseException):
+                raise outcome
+            vectors.extend(outcome)
+        return vectors
+
+    def _slice(
+        self, chunk: list[str], timeout: Timeout, host: _Host | None = None
+    ) -> list[list[float]]:
+        def call(host: _Host) -> list[list[float]]:
+            handle = self._on(host, timeout)
+            return handle.embed(chunk, timeout=timeout)
+
+        return self._pool._on_some_host(self.key, call, "embedding", first=host)
