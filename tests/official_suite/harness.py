@@ -184,9 +184,16 @@ class Server:
         self._log_file: IO[str] | None = None
 
     def start(self) -> None:
+        from lmstudio_sdk.server.local.catalog_files import write_manifest
+
         check_port_free()
         self._log_file = self.log.open("w")
         aliases = [arg for name, key in ALIASES for arg in ("--alias", f"{name}={key}")]
+        # A catalogue with no files of its own: search finds the packaged models, and the
+        # suite's download of SmolLM2 finds it installed and intact (no internet needed).
+        catalog = self.log.parent / "catalog"
+        catalog.mkdir(exist_ok=True)
+        write_manifest(catalog)
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -200,6 +207,8 @@ class Server:
                 "--port",
                 str(PORT),
                 "--faithful-errors",  # the suite expects LM Studio's warning-only answers
+                "--catalog",
+                str(catalog),
                 *aliases,
             ],
             stdout=subprocess.PIPE,
