@@ -20,6 +20,10 @@ _PLUGINS = (
     "this server does not hand the prediction loop to plugins; a generator plugin "
     "(setGenerator) or a prompt preprocessor can replace or shape a prediction"
 )
+_PLUGIN_INSTALL = (
+    "this server installs no plugins; it hosts the plugins that connect to it "
+    "(lmstudio-sdk plugin run DIR / plugin dev DIR)"
+)
 _RUNTIMES = (
     "this server's engines are Python packages chosen with `serve --engine`, not LM Studio "
     "runtime extensions"
@@ -42,8 +46,8 @@ REASONS: dict[tuple[str, str], str] = {
     ("repository", "getLocalArtifactFiles"): _HUB,
     ("repository", "pushArtifact"): _HUB,
     ("repository", "getWritableArtifactOwners"): _HUB,
-    ("repository", "installLocalPlugin"): _PLUGINS,
-    ("repository", "installPluginDependencies"): _PLUGINS,
+    ("repository", "installLocalPlugin"): _PLUGIN_INSTALL,
+    ("repository", "installPluginDependencies"): _PLUGIN_INSTALL,
     ("repository", "ensureAuthenticated"): _HUB,
     ("repository", "isAuthenticated"): _HUB,
     ("repository", "getAuthenticationStatus"): _HUB,
