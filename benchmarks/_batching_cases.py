@@ -18,6 +18,7 @@ PARALLEL = 4
 # all-MiniLM-L6-v2 on one thread here found 64 to 512 alike, within the noise: 32 tokens
 # 126 str/s, 64: 147, 128: 156, 256: 151, 512: 147).
 CEILING_EMBED_BATCH_TOKENS = 64
+CEILING_PREFILL_ROUNDS = 3
 
 
 def _prompt(tag: str) -> str:
@@ -59,10 +60,15 @@ def parallel(p: JsonDict) -> dict[str, CaseResult]:
 
     def measure_ceiling(r: int) -> None:
         prompts = [ceiling.tokens(_prompt(f"Batch{r}x{i}")) for i in range(PARALLEL)]
-        raw_one.samples.append(ceiling.decode_rate(prompts[0], 1, max_tokens))
-        raw_four.samples.append(ceiling.decode_rate(prompts[0], PARALLEL, max_tokens))
-        raw_one.extra["prefill"].append(ceiling.prefill(prompts[:1]))
-        raw_four.extra["prefill"].append(ceiling.prefill(prompts))
+        rate_four, rate_one = ceiling.decode_rates(prompts[0], PARALLEL, max_tokens)
+        raw_four.samples.append(rate_four)
+        raw_one.samples.append(rate_one)
+        one = four = 0.0
+        for _ in range(CEILING_PREFILL_ROUNDS):  # alternating, as the decode steps do
+            one += ceiling.prefill(prompts[:1])
+            four += ceiling.prefill(prompts)
+        raw_one.extra["prefill"].append(one / CEILING_PREFILL_ROUNDS)
+        raw_four.extra["prefill"].append(four / CEILING_PREFILL_ROUNDS)
 
     async def main() -> None:
         async with lmstudio_sdk.AsyncClient(url, timeout=CLIENT_TIMEOUT) as client:
@@ -171,8 +177,9 @@ def embed_batched(p: JsonDict) -> dict[str, CaseResult]:
             for text in texts:
                 llm.embed(text, normalize=True, truncate=True)
             one_by_one.samples.append(count / (time.perf_counter() - start))
-            raw_batched.samples.append(ceiling.rate(texts, CEILING_EMBED_BATCH_TOKENS))
-            raw_one.samples.append(ceiling.rate(texts, 0))
+            rate_batched, rate_one = ceiling.rates(texts, CEILING_EMBED_BATCH_TOKENS)
+            raw_batched.samples.append(rate_batched)
+            raw_one.samples.append(rate_one)
     llm.close()
     ceiling.close()
     return {"ours": ours, "one": one_by_one, "raw_batched": raw_batched, "raw_one": raw_one}

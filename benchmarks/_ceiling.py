@@ -78,9 +78,10 @@ class _Context:
 
 class LlmCeiling:
     """Decode steps and prefills of an LLM with ``n_seq`` sequences in KV streams of their own
-    (as the engine's scheduler runs them)."""
+    (as the engine's scheduler runs them), plus one for the single-sequence steps."""
 
     def __init__(self, path: str, threads: int, n_seq: int = 4, n_ctx_seq: int = 4096) -> None:
+        n_seq += 1
         self.n_seq = n_seq
         self.c = _Context(
             path, threads, n_ctx=n_ctx_seq * n_seq, n_batch=512, n_seq_max=n_seq, kv_unified=False
@@ -105,16 +106,27 @@ class LlmCeiling:
         self.c.decode(items)
         return time.perf_counter() - start
 
-    def decode_rate(self, prompt: list[int], n_seq: int, steps: int) -> float:
-        """Tokens/s of ``steps`` decode steps of ``n_seq`` sequences (one token each, with
-        logits), after the prompt was evaluated into each."""
+    def decode_rates(self, prompt: list[int], n_seq: int, steps: int) -> tuple[float, float]:
+        """Tokens/s of decode steps of ``n_seq`` sequences and of 1 sequence (one token each,
+        with logits), after the prompt was evaluated into each: the two kinds of step
+        alternate, so that a busy moment of the machine hits both alike."""
+        assert n_seq < self.n_seq, "one more sequence than n_seq for the single steps"
         self._reset()
-        self.c.decode([(t, pos, s, False) for s in range(n_seq) for pos, t in enumerate(prompt)])
+        single = self.n_seq - 1
+        self.c.decode(
+            [(t, pos, s, False) for s in (*range(n_seq), single) for pos, t in enumerate(prompt)]
+        )
         token = prompt[-1]
-        start = time.perf_counter()
+        many = one = 0.0
         for step in range(steps):
-            self.c.decode([(token, len(prompt) + step, s, True) for s in range(n_seq)])
-        return n_seq * steps / (time.perf_counter() - start)
+            pos = len(prompt) + step
+            start = time.perf_counter()
+            self.c.decode([(token, pos, s, True) for s in range(n_seq)])
+            middle = time.perf_counter()
+            self.c.decode([(token, pos, single, True)])
+            one += time.perf_counter() - middle
+            many += middle - start
+        return n_seq * steps / many, steps / one
 
     def close(self) -> None:
         self.c.close()
@@ -141,38 +153,41 @@ class EmbedCeiling:
     def tokens(self, text: str) -> list[int]:
         return _tokenize(self.c.lc, self.c.vocab, text, True)
 
-    def rate(self, texts: list[str], batch_tokens: int) -> float:
-        """Strings/s, tokenizing included, with up to ``batch_tokens`` tokens per decode
-        (0: one string per decode)."""
-        lc, c = self.c.lc, self.c
-        start = time.perf_counter()
-        pending = [self.tokens(t) for t in texts]
-        out = 0
+    def rates(self, texts: list[str], batch_tokens: int) -> tuple[float, float]:
+        """Strings/s (tokenizing included) with up to ``batch_tokens`` tokens per decode, and
+        with one string per decode: each group of strings is embedded both ways in turn, so
+        that a busy moment of the machine hits both alike."""
+        batched = one = 0.0
         i = 0
-        while i < len(pending):
-            group = [pending[i]]
-            used = len(pending[i])
+        while i < len(texts):
+            start = time.perf_counter()
+            group = [self.tokens(texts[i])]
+            used = len(group[0])
             i += 1
-            while (
-                batch_tokens
-                and i < len(pending)
-                and len(group) < self.n_seq
-                and used + len(pending[i]) <= batch_tokens
-            ):
-                group.append(pending[i])
-                used += len(pending[i])
+            while i < len(texts) and len(group) < self.n_seq:
+                tokens = self.tokens(texts[i])
+                if used + len(tokens) > batch_tokens:
+                    break
+                group.append(tokens)
+                used += len(tokens)
                 i += 1
-            if c.mem:
-                lc.llama_memory_clear(c.mem, True)
-            c.decode(
-                [(t, pos, s, True) for s, toks in enumerate(group) for pos, t in enumerate(toks)]
-            )
-            for s in range(len(group)):
-                ptr = lc.llama_get_embeddings_seq(c.ctx, s)
-                vec = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float * self.n_embd)).contents
-                out += len(vec)
-        assert out == len(texts) * self.n_embd
-        return len(texts) / (time.perf_counter() - start)
+            self._embed(group)
+            middle = time.perf_counter()
+            for text in texts[i - len(group) : i]:
+                self._embed([self.tokens(text)])
+            one += time.perf_counter() - middle
+            batched += middle - start
+        return len(texts) / batched, len(texts) / one
+
+    def _embed(self, group: list[list[int]]) -> None:
+        lc, c = self.c.lc, self.c
+        if c.mem:
+            lc.llama_memory_clear(c.mem, True)
+        c.decode([(t, pos, s, True) for s, toks in enumerate(group) for pos, t in enumerate(toks)])
+        for s in range(len(group)):
+            ptr = lc.llama_get_embeddings_seq(c.ctx, s)
+            vector = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float * self.n_embd)).contents
+            assert len(vector) == self.n_embd
 
     def close(self) -> None:
         self.c.close()
