@@ -114,15 +114,13 @@ async def test_unknown_and_unhandled_endpoints(lms: LMStudioServer) -> None:
         error = await llm.rpc_error("fly")
         assert '"fly"' in error["title"]
         await llm.wait_warning("rpcEndpointUnknown")
-        error = await llm.rpc_error(
-            "preloadDraftModel", {"specifier": by_identifier("x"), "draftModelKey": "y"}
-        )
-        assert "not implemented" in error["title"]
-        await llm.wait_warning("rpcEndpointUnhandled")
         _, end = await llm.run_channel("teleport", {})
         assert end["type"] == "channelError"
         await llm.wait_warning("channelEndpointUnknown")
     async with connect(lms.url, "/files") as files:
+        error = await files.rpc_error("getDocumentParsingLibrary", {"fileIdentifier": "x"})
+        assert "not implemented" in error["title"]
+        await files.wait_warning("rpcEndpointUnhandled")
         _, end = await files.run_channel("parseDocument", {"fileIdentifier": "x", "parseOpts": {}})
         assert end["type"] == "channelError"
         await files.wait_warning("channelEndpointUnhandled")

@@ -37,8 +37,6 @@ REASONS: dict[tuple[str, str], str] = {
     "folder and are not exposed as paths (not yet; issue 11, item 5)",
     ("files", "parseDocument"): _FILES,
     ("files", "retrieve"): _FILES,
-    ("llm", "preloadDraftModel"): "speculative decoding with a draft model is not implemented "
-    "by this server's engines",
     ("repository", "createDownloadPlan"): _CATALOGUE,
     ("repository", "downloadArtifact"): _HUB,
     ("repository", "getModelCatalog"): _CATALOGUE,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, LLMInfo
-from ...errors import ServerError
+from ...errors import ServerError, domain_mismatch, path_not_found
 from ...local.models_dir import ScannedModel, scan_model_files
 from .model import LlamaLoadedModel
 from .runtime import default_thread_count
@@ -48,6 +48,24 @@ class LlamaEngine:
             )
         return found
 
+    def find_llm(self, key: str) -> ScannedModel:
+        """The LLM of the models folder with this model key or path (a draft model)."""
+        models = scan_model_files(self.models_dir)
+        self._scanned = {s.info.path: s for s in models}
+        wanted = key.strip().strip("/").lower()
+        found = [
+            s
+            for s in models
+            if wanted in (s.info.model_key.lower(), s.info.path.lower())
+            or wanted == s.info.indexed_model_identifier.lower()
+        ]
+        llms = [s for s in found if isinstance(s.info, LLMInfo)]
+        if llms:
+            return llms[0]
+        if found:
+            raise domain_mismatch(found[0].info.path, "embedding", "llm")
+        raise path_not_found(key, [s.info.model_key for s in models])
+
     async def load(
         self,
         info: LLMInfo | EmbeddingModelInfo,
@@ -69,7 +87,10 @@ class LlamaEngine:
             return not abort.is_set()
 
         future = loop.run_in_executor(
-            None, lambda: LlamaLoadedModel.load(scanned, config, self.n_threads, report)
+            None,
+            lambda: LlamaLoadedModel.load(
+                scanned, config, self.n_threads, report, find_llm=self.find_llm
+            ),
         )
         try:
             model = await asyncio.shield(future)
