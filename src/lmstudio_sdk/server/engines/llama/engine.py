@@ -49,7 +49,8 @@ class LlamaEngine:
         return found
 
     def find_llm(self, key: str) -> ScannedModel:
-        """The LLM of the models folder with this model key or path (a draft model)."""
+        """The LLM of the models folder with this model key, path, or folder ("publisher/
+        name"): a draft model."""
         models = scan_model_files(self.models_dir)
         self._scanned = {s.info.path: s for s in models}
         wanted = key.strip().strip("/").lower()
@@ -58,6 +59,7 @@ class LlamaEngine:
             for s in models
             if wanted in (s.info.model_key.lower(), s.info.path.lower())
             or wanted == s.info.indexed_model_identifier.lower()
+            or ("/" in wanted and s.info.path.lower().startswith(wanted + "/"))
         ]
         llms = [s for s in found if isinstance(s.info, LLMInfo)]
         if llms:
