@@ -192,4 +192,6 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("error_unknown_model", LLM_TTL),
     ParityScenario("error_prediction", LLM_TTL),
     ParityScenario("error_unload_unknown"),
+    ParityScenario("error_draft_model", LLM_TTL),
+    ParityScenario("error_preload_draft_model", LLM_TTL),
 )
