@@ -226,3 +226,16 @@ async def test_parallel_sequences_with_and_without_a_draft(engine: Any) -> None:
         assert finished(together[1]).used_draft_model_key is None
     finally:
         await model.unload()
+
+
+async def test_a_long_prompt_is_caught_up_over_several_steps(flash_smol: Any) -> None:
+    # Over 128 tokens: the draft evaluates the prompt in steps, drafting nothing meanwhile.
+    story = "The river ran past the old mill, and the miller counted his sacks of grain. " * 12
+    prompt = story + "What did the miller count?"
+    plain = await collect(flash_smol, _request(prompt, 40))
+    drafted = await collect(flash_smol, _request(prompt, 40, **DRAFT))
+    assert finished(plain).prompt_tokens_count > 2 * 128
+    assert _tokens(drafted) == _tokens(plain)
+    done = finished(drafted)
+    _check_counts(done)
+    assert done.accepted_draft_tokens_count and done.accepted_draft_tokens_count > 0

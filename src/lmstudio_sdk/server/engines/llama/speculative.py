@@ -28,8 +28,12 @@ depend on the draft; at temperature 0 it is the same, token for token. A grammar
 output, forced tool calls) needs no special treatment: a drafted token the grammar forbids can
 never equal the sampled token, so it is rejected.
 
-Not drafted (the counts stay 0 for those tokens): prompts with images (their cells cannot be
-evaluated from tokens), and tokens that would go past ``maxPredictedTokens`` or the context.
+The draft runs on the scheduler thread, one sequence after the other, before the batch it
+feeds (drafting is not itself batched across sequences); a sequence the draft has not seen
+yet (its prompt) is caught up ``CATCH_UP_PER_STEP`` tokens per step, drafting nothing until
+then. Not drafted (the counts stay 0 for those tokens): prompts with images (their cells
+cannot be evaluated from tokens), and tokens that would go past ``maxPredictedTokens`` or the
+context.
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ __all__ = ["DraftCounts", "DraftModel", "Drafter", "check_vocabularies", "load_d
 _log = logging.getLogger("lmstudio_sdk.server.engines.llama")
 
 DRAFT_KEY = "llm.prediction.speculativeDecoding.draftModel"
+
+# The draft evaluates at most this many tokens of a sequence it has not seen per step (a long
+# prompt is caught up over several steps, drafting nothing meanwhile), so that one new
+# sequence does not stall the others for a whole prompt.
+CATCH_UP_PER_STEP = 128
 
 # llama.cpp's tolerance (common/speculative.cpp): vocabularies may differ by a few added tokens.
 _MAX_VOCAB_SIZE_DIFFERENCE = 128
@@ -143,13 +152,19 @@ class DraftModel:
             lc.llama_memory_seq_rm(self._mem, seq_id, 0, -1)
             keep = 0
         del resident[keep:]
+        todo = context[keep:]
+        behind = len(todo) > CATCH_UP_PER_STEP
+        if behind:
+            todo = todo[:CATCH_UP_PER_STEP]
         try:
-            decode_tokens(self._batch, self._ctx, context[keep:], seq_id, keep, True)
+            decode_tokens(self._batch, self._ctx, todo, seq_id, keep, not behind)
         except ServerError:
             lc.llama_memory_seq_rm(self._mem, seq_id, 0, -1)
             resident.clear()
             return []
-        resident.extend(context[keep:])
+        resident.extend(todo)
+        if behind:
+            return []
         index = self._batch.n - 1
         drafts: list[int] = []
         while True:
