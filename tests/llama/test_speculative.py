@@ -239,3 +239,32 @@ async def test_a_long_prompt_is_caught_up_over_several_steps(flash_smol: Any) ->
     done = finished(drafted)
     _check_counts(done)
     assert done.accepted_draft_tokens_count and done.accepted_draft_tokens_count > 0
+
+
+@pytest.mark.parametrize(
+    ("policy", "stop_reason"),
+    [("stopAtLimit", "contextLengthReached"), ("rollingWindow", "maxPredictedTokensReached")],
+)
+async def test_context_overflow_with_a_draft_and_a_grammar(
+    smol_small_ctx: Any, policy: str, stop_reason: str
+) -> None:
+    # A 64-token context and an endless grammar ("ab" repeated): the draft is capped to the
+    # room left, and drafted tokens the grammar forbids are rejected.
+    events = await collect(
+        smol_small_ctx,
+        PredictionRequest(
+            config=predict_config(
+                60,
+                contextOverflowPolicy=policy,
+                structured={"type": "gbnf", "gbnfGrammar": 'root ::= "ab" root'},
+                **DRAFT,
+            ),
+            history=chat(("user", "Hi")),
+        ),
+    )
+    done = finished(events)
+    assert done.stop_reason == stop_reason
+    text = text_of(events)
+    assert text and set(text) <= {"a", "b"} and "aa" not in text and "bb" not in text
+    _check_counts(done)
+    assert done.total_draft_tokens_count
