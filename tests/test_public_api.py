@@ -68,6 +68,7 @@ EXPORTED = [
     "FilePart",
     "FilesNamespace",
     "FragmentToken",
+    "GeneratorActResult",
     "GeneratorHandle",
     "GeneratorResult",
     "GeneratorStream",

@@ -130,6 +130,7 @@ _PUBLIC: dict[str, str] = {
     "PluginToolsSession": "._sync.plugins",
     "Chat": "._protocol.chat",
     "ActResult": "._protocol.act",
+    "GeneratorActResult": "._protocol.act",
     "GuardDecision": "._protocol.act",
     "ToolCallOutcome": "._protocol.act",
     "Tool": "._protocol.tools",
@@ -206,6 +207,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import ToolCallFailedError as ToolCallFailedError
     from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
     from ._protocol.act import ActResult as ActResult
+    from ._protocol.act import GeneratorActResult as GeneratorActResult
     from ._protocol.act import GuardDecision as GuardDecision
     from ._protocol.act import ToolCallOutcome as ToolCallOutcome
     from ._protocol.chat import Chat as Chat

@@ -5,14 +5,21 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Never
 
 import msgspec
 
-from .._exceptions import LMStudioError, LMStudioValueError, LocalProtocolError, server_error
-from .._protocol.chat import ChatLike, to_history
+from .._exceptions import (
+    LMStudioError,
+    LMStudioValueError,
+    LocalProtocolError,
+    ToolCallError,
+    server_error,
+)
+from .._protocol.act import GeneratorActResult, ToolCallOutcome, ToolErrorMode
+from .._protocol.chat import Chat, ChatLike, to_history
 from .._protocol.errors import parse_error_data
 from .._protocol.generator import GeneratorResult, GeneratorState
 from .._protocol.packets import ENDPOINTS
@@ -27,6 +34,7 @@ from .._protocol.packets.plugins import (
     StartToolUseSessionToolCallWarnPacket,
 )
 from .._protocol.packets.shared import (
+    ChatMessageData,
     KVConfig,
     KVConfigField,
     PredictionFragment,
@@ -34,17 +42,26 @@ from .._protocol.packets.shared import (
     ToolDefinition,
 )
 from .._protocol.plugin_config import PLUGINS_KEY
-from .._protocol.tools import Tool, tool_from_schema
+from .._protocol.prediction import (
+    PredictionEvent,
+    ToolCallArgumentFragment,
+    ToolCallGenerationEnded,
+    ToolCallGenerationStarted,
+    ToolCallNameReceived,
+)
+from .._protocol.tools import Tool, ToolLike, tool_from_schema
 from .._transport.asyncio import AsyncLock
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
+    AsyncRoundCallback,
     Timeout,
     check_timeout,
     checked_arguments,
     reject_unknown_arguments,
     run_async_callback,
 )
+from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_generator_act
 from .pool import AsyncSessionPool
 from .session import AsyncChannel, encode_payload
 
@@ -130,10 +147,19 @@ class AsyncGeneratorStream:
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[PredictionFragment]:
+        async for event in self.events():
+            if isinstance(event, PredictionFragment):
+                yield event
+
+    @checked_arguments
+    async def events(self) -> AsyncIterator[PredictionEvent]:
+        """Every event, typed as a model prediction's: ``PredictionFragment``,
+        ``PromptProcessingProgress`` and the tool-call events (``ToolCallGenerationEnded``
+        carries each call the generator made)."""
         try:
             while not self._done:
-                for fragment in await self._step():
-                    yield fragment
+                for event in await self._step():
+                    yield event
         finally:
             if not self._done:
                 self.cancel()
@@ -174,7 +200,7 @@ class AsyncGeneratorStream:
     ) -> None:
         await self.aclose()
 
-    async def _step(self) -> list[PredictionFragment]:
+    async def _step(self) -> list[PredictionEvent]:
         if self._channel is None:
             self._channel = await self._pool.open_channel(
                 "plugins", "generateWithGenerator", self._parameter, self._timeout
@@ -196,11 +222,11 @@ class AsyncGeneratorStream:
             self._done = True
             self._state.channel_closed()
             return []
-        fragments = self._state.feed(message)
+        events = self._state.feed(message)
         if self._state.finished:
             self._done = True
             channel.abandon()
-        return fragments
+        return events
 
 
 class AsyncGeneratorHandle:
@@ -239,6 +265,75 @@ class AsyncGeneratorHandle:
     ) -> GeneratorResult:
         """The generator's whole answer."""
         return await self.respond_stream(chat, tools=tools, timeout=timeout).result()
+
+    @checked_arguments
+    async def act(
+        self,
+        chat: ChatLike,
+        tools: Iterable[ToolLike],
+        *,
+        max_prediction_rounds: int | None = None,
+        max_parallel_tool_calls: int | None = 4,
+        on_tool_error: ToolErrorMode = "report",
+        tool_timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        on_round_start: AsyncCallback[int] | None = None,
+        on_round_end: AsyncCallback[int] | None = None,
+        on_message: AsyncCallback[ChatMessageData] | None = None,
+        on_first_token: AsyncCallback[int] | None = None,
+        on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None,
+        on_prompt_processing_progress: AsyncRoundCallback[float] | None = None,
+        on_prediction_completed: AsyncCallback[GeneratorResult] | None = None,
+        on_tool_call_start: AsyncRoundCallback[ToolCallGenerationStarted] | None = None,
+        on_tool_call_name: AsyncRoundCallback[ToolCallNameReceived] | None = None,
+        on_tool_call_argument_fragment: AsyncRoundCallback[ToolCallArgumentFragment] | None = None,
+        on_tool_call_end: AsyncRoundCallback[ToolCallGenerationEnded] | None = None,
+        on_tool_call_result: AsyncRoundCallback[ToolCallOutcome] | None = None,
+        on_tool_call_failure: AsyncRoundCallback[ToolCallError] | None = None,
+        guard_tool_call: AsyncGuard | None = None,
+        handle_invalid_tool_request: AsyncInvalidRequestHandler | None = None,
+    ) -> GeneratorActResult:
+        """``act()`` with the generator in the model's place: each round is one generation,
+        offered the tools (as the official TS SDK's generator handle does); the tool calls it
+        emits run here and their results go back in the next round's history, until a round
+        makes no call (or ``max_prediction_rounds``, whose last round offers no tools).
+
+        The options and callbacks are ``LLM.act()``'s (no ``config``/``preset``: a
+        generator's config is the handle's); ``on_prediction_completed`` receives each
+        round's ``GeneratorResult``.
+        """
+        callbacks = AsyncActCallbacks(
+            on_round_start=on_round_start,
+            on_round_end=on_round_end,
+            on_message=on_message,
+            on_first_token=on_first_token,
+            on_prediction_fragment=on_prediction_fragment,
+            on_prompt_processing_progress=on_prompt_processing_progress,
+            on_prediction_completed=on_prediction_completed,
+            on_tool_call_start=on_tool_call_start,
+            on_tool_call_name=on_tool_call_name,
+            on_tool_call_argument_fragment=on_tool_call_argument_fragment,
+            on_tool_call_end=on_tool_call_end,
+            on_tool_call_result=on_tool_call_result,
+            on_tool_call_failure=on_tool_call_failure,
+            guard_tool_call=guard_tool_call,
+            handle_invalid_tool_request=handle_invalid_tool_request,
+        )
+        limit = check_timeout_arg(timeout)
+
+        def generate(target: Chat, definitions: list[dict[str, Any]]) -> AsyncGeneratorStream:
+            return self.respond_stream(target, tools=definitions, timeout=limit)
+
+        return await run_generator_act(
+            generate,
+            chat,
+            tools,
+            max_prediction_rounds=max_prediction_rounds,
+            max_parallel_tool_calls=max_parallel_tool_calls,
+            on_tool_error=on_tool_error,
+            tool_timeout=tool_timeout,
+            callbacks=callbacks,
+        )
 
 
 class AsyncPluginToolsSession:

@@ -6,14 +6,21 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Never
 
 import msgspec
 
-from .._exceptions import LMStudioError, LMStudioValueError, LocalProtocolError, server_error
-from .._protocol.chat import ChatLike, to_history
+from .._exceptions import (
+    LMStudioError,
+    LMStudioValueError,
+    LocalProtocolError,
+    ToolCallError,
+    server_error,
+)
+from .._protocol.act import GeneratorActResult, ToolCallOutcome, ToolErrorMode
+from .._protocol.chat import Chat, ChatLike, to_history
 from .._protocol.errors import parse_error_data
 from .._protocol.generator import GeneratorResult, GeneratorState
 from .._protocol.packets import ENDPOINTS
@@ -28,6 +35,7 @@ from .._protocol.packets.plugins import (
     StartToolUseSessionToolCallWarnPacket,
 )
 from .._protocol.packets.shared import (
+    ChatMessageData,
     KVConfig,
     KVConfigField,
     PredictionFragment,
@@ -35,17 +43,26 @@ from .._protocol.packets.shared import (
     ToolDefinition,
 )
 from .._protocol.plugin_config import PLUGINS_KEY
-from .._protocol.tools import Tool, tool_from_schema
+from .._protocol.prediction import (
+    PredictionEvent,
+    ToolCallArgumentFragment,
+    ToolCallGenerationEnded,
+    ToolCallGenerationStarted,
+    ToolCallNameReceived,
+)
+from .._protocol.tools import Tool, ToolLike, tool_from_schema
 from .._transport.sync import Lock
 from .._types import (
     NOT_GIVEN,
     Callback,
+    RoundCallback,
     Timeout,
     check_timeout,
     checked_arguments,
     reject_unknown_arguments,
     run_callback,
 )
+from .act import ActCallbacks, Guard, InvalidRequestHandler, run_generator_act
 from .pool import SessionPool
 from .session import Channel, encode_payload
 
@@ -131,10 +148,19 @@ class GeneratorStream:
         self._done = False
 
     def __iter__(self) -> Iterator[PredictionFragment]:
+        for event in self.events():
+            if isinstance(event, PredictionFragment):
+                yield event
+
+    @checked_arguments
+    def events(self) -> Iterator[PredictionEvent]:
+        """Every event, typed as a model prediction's: ``PredictionFragment``,
+        ``PromptProcessingProgress`` and the tool-call events (``ToolCallGenerationEnded``
+        carries each call the generator made)."""
         try:
             while not self._done:
-                for fragment in self._step():
-                    yield fragment
+                for event in self._step():
+                    yield event
         finally:
             if not self._done:
                 self.cancel()
@@ -175,7 +201,7 @@ class GeneratorStream:
     ) -> None:
         self.close()
 
-    def _step(self) -> list[PredictionFragment]:
+    def _step(self) -> list[PredictionEvent]:
         if self._channel is None:
             self._channel = self._pool.open_channel(
                 "plugins", "generateWithGenerator", self._parameter, self._timeout
@@ -197,11 +223,11 @@ class GeneratorStream:
             self._done = True
             self._state.channel_closed()
             return []
-        fragments = self._state.feed(message)
+        events = self._state.feed(message)
         if self._state.finished:
             self._done = True
             channel.abandon()
-        return fragments
+        return events
 
 
 class GeneratorHandle:
@@ -240,6 +266,75 @@ class GeneratorHandle:
     ) -> GeneratorResult:
         """The generator's whole answer."""
         return self.respond_stream(chat, tools=tools, timeout=timeout).result()
+
+    @checked_arguments
+    def act(
+        self,
+        chat: ChatLike,
+        tools: Iterable[ToolLike],
+        *,
+        max_prediction_rounds: int | None = None,
+        max_parallel_tool_calls: int | None = 4,
+        on_tool_error: ToolErrorMode = "report",
+        tool_timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        on_round_start: Callback[int] | None = None,
+        on_round_end: Callback[int] | None = None,
+        on_message: Callback[ChatMessageData] | None = None,
+        on_first_token: Callback[int] | None = None,
+        on_prediction_fragment: RoundCallback[PredictionFragment] | None = None,
+        on_prompt_processing_progress: RoundCallback[float] | None = None,
+        on_prediction_completed: Callback[GeneratorResult] | None = None,
+        on_tool_call_start: RoundCallback[ToolCallGenerationStarted] | None = None,
+        on_tool_call_name: RoundCallback[ToolCallNameReceived] | None = None,
+        on_tool_call_argument_fragment: RoundCallback[ToolCallArgumentFragment] | None = None,
+        on_tool_call_end: RoundCallback[ToolCallGenerationEnded] | None = None,
+        on_tool_call_result: RoundCallback[ToolCallOutcome] | None = None,
+        on_tool_call_failure: RoundCallback[ToolCallError] | None = None,
+        guard_tool_call: Guard | None = None,
+        handle_invalid_tool_request: InvalidRequestHandler | None = None,
+    ) -> GeneratorActResult:
+        """``act()`` with the generator in the model's place: each round is one generation,
+        offered the tools (as the official TS SDK's generator handle does); the tool calls it
+        emits run here and their results go back in the next round's history, until a round
+        makes no call (or ``max_prediction_rounds``, whose last round offers no tools).
+
+        The options and callbacks are ``LLM.act()``'s (no ``config``/``preset``: a
+        generator's config is the handle's); ``on_prediction_completed`` receives each
+        round's ``GeneratorResult``.
+        """
+        callbacks = ActCallbacks(
+            on_round_start=on_round_start,
+            on_round_end=on_round_end,
+            on_message=on_message,
+            on_first_token=on_first_token,
+            on_prediction_fragment=on_prediction_fragment,
+            on_prompt_processing_progress=on_prompt_processing_progress,
+            on_prediction_completed=on_prediction_completed,
+            on_tool_call_start=on_tool_call_start,
+            on_tool_call_name=on_tool_call_name,
+            on_tool_call_argument_fragment=on_tool_call_argument_fragment,
+            on_tool_call_end=on_tool_call_end,
+            on_tool_call_result=on_tool_call_result,
+            on_tool_call_failure=on_tool_call_failure,
+            guard_tool_call=guard_tool_call,
+            handle_invalid_tool_request=handle_invalid_tool_request,
+        )
+        limit = check_timeout_arg(timeout)
+
+        def generate(target: Chat, definitions: list[dict[str, Any]]) -> GeneratorStream:
+            return self.respond_stream(target, tools=definitions, timeout=limit)
+
+        return run_generator_act(
+            generate,
+            chat,
+            tools,
+            max_prediction_rounds=max_prediction_rounds,
+            max_parallel_tool_calls=max_parallel_tool_calls,
+            on_tool_error=on_tool_error,
+            tool_timeout=tool_timeout,
+            callbacks=callbacks,
+        )
 
 
 class PluginToolsSession:
