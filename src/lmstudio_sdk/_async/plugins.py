@@ -5,7 +5,8 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Never
 
@@ -22,6 +23,7 @@ from .._protocol.act import GeneratorActResult, ToolCallOutcome, ToolErrorMode
 from .._protocol.chat import Chat, ChatLike, to_history
 from .._protocol.errors import parse_error_data
 from .._protocol.generator import GeneratorResult, GeneratorState
+from .._protocol.mcp import mcp_target
 from .._protocol.packets import ENDPOINTS
 from .._protocol.packets.plugins import (
     GenerateWithGeneratorCreationParameter,
@@ -62,12 +64,14 @@ from .._types import (
     run_async_callback,
 )
 from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_generator_act
+from .mcp import AsyncMcpTools
 from .pool import AsyncSessionPool
 from .session import AsyncChannel, encode_payload
 
 __all__ = [
     "AsyncGeneratorHandle",
     "AsyncGeneratorStream",
+    "AsyncMcpTools",
     "AsyncPluginToolsSession",
     "AsyncPluginsNamespace",
     "plugins_field",
@@ -94,8 +98,8 @@ def _plugin_kv(config: object) -> KVConfig:
     return KVConfig(fields=[KVConfigField(key=k, value=v) for k, v in config.items()])
 
 
-def check_timeout_arg(timeout: Timeout) -> Timeout:
-    return timeout if timeout is NOT_GIVEN else check_timeout(timeout)
+def check_timeout_arg(timeout: Timeout, name: str = "timeout") -> Timeout:
+    return timeout if timeout is NOT_GIVEN else check_timeout(timeout, name)
 
 
 def _tools(tools: object) -> list[ToolDefinition]:
@@ -523,4 +527,46 @@ class AsyncPluginsNamespace:
             _plugin_kv(config),
             working_directory,
             self._pool.timeout_for(check_timeout_arg(timeout)),
+        )
+
+    def mcp_tools(
+        self,
+        command: Sequence[str] | None = None,
+        *,
+        url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        allowed_tools: Sequence[str] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        connect_timeout: Timeout = NOT_GIVEN,
+        **unknown: Never,
+    ) -> AsyncMcpTools:
+        """The tools of an MCP server, for ``act()`` (needs ``pip install 'lmstudio-sdk[mcp]'``).
+
+        ``command``: the program and its arguments, run with the stdio transport (``env``: extra
+        variables over the few the mcp package passes on, such as PATH and HOME; ``cwd``: its
+        folder); or ``url``: a streamable-HTTP endpoint. ``allowed_tools``: offer only these.
+        ``timeout``: each tool call's limit (a call past it is cancelled on the server and
+        becomes a tool error the model sees); ``connect_timeout``: starting and listing the
+        tools; both default to the client's timeout. ``async with`` opens it.
+        """
+        reject_unknown_arguments(
+            "plugins.mcp_tools()",
+            unknown,
+            ("command", "url", "env", "cwd", "allowed_tools", "timeout", "connect_timeout"),
+        )
+        target = mcp_target(command, url, env, cwd)
+        if allowed_tools is not None and (
+            isinstance(allowed_tools, str)
+            or not isinstance(allowed_tools, Sequence)
+            or not all(isinstance(name, str) for name in allowed_tools)
+        ):
+            raise LMStudioValueError("allowed_tools is a list of the MCP server's tool names")
+        return AsyncMcpTools(
+            target,
+            timeout=self._pool.timeout_for(check_timeout_arg(timeout)),
+            connect_timeout=self._pool.timeout_for(
+                check_timeout_arg(connect_timeout, "connect_timeout")
+            ),
+            allowed_tools=None if allowed_tools is None else list(allowed_tools),
         )
