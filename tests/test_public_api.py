@@ -53,6 +53,7 @@ EXPORTED = [
     "ChatMessageDict",
     "Client",
     "ConfigKeyError",
+    "ContextOverflow",
     "DiagnosticsNamespace",
     "DomainMismatchError",
     "DownloadOption",
