@@ -60,6 +60,9 @@ async def test_act_calls_an_mcp_tool_and_closing_stops_the_server(
     assert gone(pid)  # closing waited for the server process to end
     with pytest.raises(lms.McpConnectionError, match="closed"):
         await mcp.call("add", {"a": 1, "b": 2})
+    async with mcp:  # open again: a new session, a new server
+        assert await mcp.call("add", {"a": 1, "b": 2}) == {"result": 3}
+        assert (await mcp.call("pid"))["result"] != pid
 
 
 async def test_errors_timeouts_and_content_are_mapped(client: lms.AsyncClient) -> None:
@@ -79,6 +82,11 @@ async def test_errors_timeouts_and_content_are_mapped(client: lms.AsyncClient) -
         assert late.value.timed_out
         assert await mcp.call("add", {"a": 1, "b": 2}) == {"result": 3}  # still serving
         assert await mcp.call("picture") == "[image: image/png, 5 bytes]\n\na tiny picture"
+        progress: list[str] = []
+        assert await mcp.call("count", {"n": 3}, on_progress=progress.append) == {
+            "result": "counted to 3"
+        }
+        assert progress == ["counted 1", "counted 2", "counted 3"]
         with pytest.raises(lms.LMStudioValueError, match="no tool 'nope'"):
             await mcp.call("nope")
 
@@ -102,6 +110,9 @@ async def test_a_crashed_server_is_a_typed_error(client: lms.AsyncClient) -> Non
 async def test_streamable_http_server(
     client: lms.AsyncClient, http_mcp_server: HttpMcpServer
 ) -> None:
+    with pytest.raises(lms.McpConnectionError, match="could not be reached"):
+        async with client.plugins.mcp_tools(url=http_mcp_server.url + "-nowhere"):
+            pass
     async with client.plugins.mcp_tools(url=http_mcp_server.url, connect_timeout=START) as mcp:
         assert "add" in mcp.names
         model = await client.llm.model(ECHO)

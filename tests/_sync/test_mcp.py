@@ -61,6 +61,9 @@ def test_act_calls_an_mcp_tool_and_closing_stops_the_server(
     assert gone(pid)  # closing waited for the server process to end
     with pytest.raises(lms.McpConnectionError, match="closed"):
         mcp.call("add", {"a": 1, "b": 2})
+    with mcp:  # open again: a new session, a new server
+        assert mcp.call("add", {"a": 1, "b": 2}) == {"result": 3}
+        assert (mcp.call("pid"))["result"] != pid
 
 
 def test_errors_timeouts_and_content_are_mapped(client: lms.Client) -> None:
@@ -80,6 +83,11 @@ def test_errors_timeouts_and_content_are_mapped(client: lms.Client) -> None:
         assert late.value.timed_out
         assert mcp.call("add", {"a": 1, "b": 2}) == {"result": 3}  # still serving
         assert mcp.call("picture") == "[image: image/png, 5 bytes]\n\na tiny picture"
+        progress: list[str] = []
+        assert mcp.call("count", {"n": 3}, on_progress=progress.append) == {
+            "result": "counted to 3"
+        }
+        assert progress == ["counted 1", "counted 2", "counted 3"]
         with pytest.raises(lms.LMStudioValueError, match="no tool 'nope'"):
             mcp.call("nope")
 
@@ -103,6 +111,9 @@ def test_a_crashed_server_is_a_typed_error(client: lms.Client) -> None:
 def test_streamable_http_server(
     client: lms.Client, http_mcp_server: HttpMcpServer
 ) -> None:
+    with pytest.raises(lms.McpConnectionError, match="could not be reached"):
+        with client.plugins.mcp_tools(url=http_mcp_server.url + "-nowhere"):
+            pass
     with client.plugins.mcp_tools(url=http_mcp_server.url, connect_timeout=START) as mcp:
         assert "add" in mcp.names
         model = client.llm.model(ECHO)

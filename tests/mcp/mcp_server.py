@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ImageContent, TextContent
 
@@ -34,6 +34,14 @@ def slow(seconds: float) -> str:
     """Sleep, then answer."""
     time.sleep(seconds)
     return "slept"
+
+
+@server.tool()
+async def count(n: int, ctx: Context) -> str:
+    """Count to n, reporting progress."""
+    for i in range(1, n + 1):
+        await ctx.report_progress(i, n, f"counted {i}")
+    return f"counted to {n}"
 
 
 @server.tool()

@@ -74,6 +74,9 @@ def test_our_client_uses_the_bridged_mcp_tools(
             assert session.call("add", {"a": 2, "b": 3}) == {"result": 5}
             with pytest.raises(lms.LMStudioServerError, match="nope"):
                 session.call("fail", {"message": "nope"})
+            statuses: list[str] = []  # MCP progress notifications become tool call statuses
+            session.call("count", {"n": 2}, on_status=statuses.append)
+            assert statuses == ["counted 1", "counted 2"]
             model = client.llm.model("scripted-echo-1b")
             result = model.act('!tool add {"a": 4, "b": 5}', session.tools)
             assert result.content == 'Tool result: {"result":9}'

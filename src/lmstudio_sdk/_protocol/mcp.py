@@ -29,6 +29,7 @@ __all__ = [
     "call_result",
     "describe_content",
     "mcp_target",
+    "progress_text",
 ]
 
 
@@ -142,3 +143,11 @@ def call_result(
     text = "\n\n".join(describe_content(block) for block in content)
     value = structured if structured is not None and not is_error else text
     return McpCallResult(value=value, text=text, is_error=is_error)
+
+
+def progress_text(progress: float, total: float | None, message: str | None) -> str:
+    """An MCP progress notification as a status line: its message, else ``3/10``."""
+    if message:
+        return message
+    amount = f"{progress:g}/{total:g}" if total is not None else f"{progress:g}"
+    return f"progress {amount}"

@@ -11,7 +11,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -66,8 +66,9 @@ class McpTools:
 
     @checked_arguments
     def open(self) -> McpTools:
-        """Start the server (or connect to it) and list its tools; returns ``self``."""
-        if self._link is not None:
+        """Start the server (or connect to it) and list its tools; returns ``self``. Tools
+        that were closed open again (a new session)."""
+        if self._link is not None and not self._closed:
             return self
         link = McpLink(self.target)
         self._link = link
@@ -135,11 +136,20 @@ class McpTools:
 
     @checked_arguments
     def call(
-        self, name: str, arguments: Mapping[str, Any] | None = None, *, timeout: Timeout = NOT_GIVEN
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        on_progress: Callable[[str], None] | None = None,
     ) -> Any:
         """Call one of the server's tools; what the model would see: its structured content
         (a JSON value) when it gave one, else its content as text (images and resources
         described).
+
+        ``on_progress(text)`` receives the tool's progress notifications (their message, or
+        ``progress 3/10``); it is called from the MCP session's thread, so keep it short (a
+        print, a queue put, ``loop.call_soon_threadsafe``).
 
         Raises:
             McpToolError: the tool reported an error (``isError``) or did not answer within
@@ -158,8 +168,10 @@ class McpTools:
             )
         if arguments is not None and not isinstance(arguments, Mapping):
             raise LMStudioValueError(f"tool arguments are a mapping, not {arguments!r}")
+        if on_progress is not None and not callable(on_progress):
+            raise LMStudioValueError("on_progress is a function taking the progress text")
         limit = resolve_timeout(timeout, self._timeout)
-        future = link.call_tool(name, dict(arguments or {}), limit)
+        future = link.call_tool(name, dict(arguments or {}), limit, on_progress)
         result = wait_future(future, None if limit is None else limit + _GRACE_SECONDS)
         if result.is_error:
             raise McpToolError(

@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TextIO, cast
 
 from .._exceptions import McpConnectionError, McpToolError, MissingExtraError
-from .._protocol.mcp import McpCallResult, McpTarget, McpToolSpec, call_result
+from .._protocol.mcp import McpCallResult, McpTarget, McpToolSpec, call_result, progress_text
 
 __all__ = ["STOP_SECONDS", "McpLink"]
 
@@ -80,7 +81,11 @@ class McpLink:
         return self._ready
 
     def call_tool(
-        self, name: str, arguments: dict[str, Any], timeout: float | None
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        timeout: float | None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> Future[McpCallResult]:
         portal = self._portal
         if self._closing.is_set() or portal is None or self._client is None:
@@ -89,7 +94,7 @@ class McpLink:
             return failed
         try:
             future: Future[McpCallResult] = portal.start_task_soon(
-                self._call, name, arguments, timeout
+                self._call, name, arguments, timeout, on_progress
             )
         except RuntimeError:  # the portal stopped: the thread is ending
             failed = Future()
@@ -167,7 +172,8 @@ class McpLink:
                         await anyio.sleep_forever()
             except Exception as exc:
                 if not self._ready.done():
-                    self._ready.set_exception(self._gone(f"could not be started: {_reason(exc)}"))
+                    failed = "could not be reached" if self.target.url else "could not be started"
+                    self._ready.set_exception(self._gone(f"{failed}: {_reason(exc)}"))
             finally:
                 self._client = None
                 await portal.stop(cancel_remaining=True)
@@ -210,15 +216,29 @@ class McpLink:
         return specs
 
     async def _call(
-        self, name: str, arguments: dict[str, Any], timeout: float | None
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        timeout: float | None,
+        on_progress: Callable[[str], None] | None,
     ) -> McpCallResult:
         from mcp import MCPError
 
         client = self._client
         if client is None:
             raise McpConnectionError(f"the MCP session with {self._who} is closed")
+
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            if on_progress is not None:
+                on_progress(progress_text(done, total, message))
+
         try:
-            result = await client.call_tool(name, arguments, read_timeout_seconds=timeout)
+            result = await client.call_tool(
+                name,
+                arguments,
+                read_timeout_seconds=timeout,
+                progress_callback=progress if on_progress is not None else None,
+            )
         except MCPError as exc:
             if exc.code == _REQUEST_TIMEOUT:
                 raise McpToolError(

@@ -12,6 +12,7 @@ from typing import Any
 
 from .._exceptions import LMStudioError
 from .._protocol.mcp import mcp_target
+from .._types import check_timeout
 from ..plugin.dev import run_dev
 from ..plugin.mcp import run_mcp_plugin
 from ..plugin.runner import ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_KEY, PluginRunner, load_plugin
@@ -56,6 +57,12 @@ def register(subparsers: Any) -> None:
         "--host",
         default=None,
         help="host:port or ws:// URL of the server (default: LM Studio found on this machine)",
+    )
+    mcp.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds each tool call may take (default 30); a late call is a tool error",
     )
     mcp.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS: the MCP server")
     mcp.set_defaults(func=_mcp)
@@ -113,7 +120,11 @@ def _mcp(args: argparse.Namespace) -> int:
         target = mcp_target(command or None, args.url, None, None)
         asyncio.run(
             run_mcp_plugin(
-                target, args.host, name=args.name, log=lambda text: print(text, flush=True)
+                target,
+                args.host,
+                name=args.name,
+                tool_timeout=check_timeout(args.timeout),
+                log=lambda text: print(text, flush=True),
             )
         )
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +21,9 @@ from .._async.client import AsyncClient
 from .._async.mcp import AsyncMcpTools
 from .._exceptions import LMStudioConnectionError, LMStudioValueError
 from .._protocol.mcp import McpTarget
-from .._protocol.tools import Tool
+from .._protocol.tools import Tool, tool_from_schema
 from .dev import register_development_plugin
-from .hooks import ToolsProviderController
+from .hooks import CURRENT_TOOL_CALL, ToolsProviderController
 from .runner import PluginDefinition, PluginRunner
 
 __all__ = ["mcp_plugin_identifier", "run_mcp_plugin"]
@@ -48,26 +49,41 @@ def mcp_plugin_identifier(name: str | None, target: McpTarget) -> tuple[str, str
     return OWNER, re.sub(r"[^\w.-]+", "-", base).strip("-") or "server"
 
 
+def _reporting(mcp: AsyncMcpTools, tool: Tool[..., Any]) -> Tool[..., Any]:
+    """The tool, its MCP progress notifications sent as the tool call's status."""
+    name = tool.name
+
+    async def implementation(**arguments: Any) -> Any:
+        reporter = CURRENT_TOOL_CALL.get()  # set by the runner for this call
+        report = None if reporter is None else functools.partial(reporter.report, "status")
+        return await mcp.call(name, arguments, on_progress=report)
+
+    return tool_from_schema(name, tool.description, tool.parameters, implementation)
+
+
 async def run_mcp_plugin(
     target: McpTarget,
     host: str | None,
     *,
     name: str | None = None,
     log: Callable[[str], None] = print,
-    timeout: float = 30.0,
+    tool_timeout: float | None = 30.0,
     connect_timeout: float = 60.0,
+    timeout: float = 30.0,
 ) -> None:
-    """Serve the MCP server's tools as a plugin until cancelled (or the registration ends)."""
+    """Serve the MCP server's tools as a plugin until cancelled (or the registration ends).
+    ``tool_timeout``: each tool call's limit (None: none); ``connect_timeout``: starting the
+    MCP server; ``timeout``: the calls to LM Studio."""
     owner, plain = mcp_plugin_identifier(name, target)
     manifest: dict[str, Any] = {"type": "plugin", "runner": "python", "owner": owner}
     manifest["name"] = plain
     async with (
         AsyncMcpTools(
-            target, timeout=timeout, connect_timeout=connect_timeout, allowed_tools=None
+            target, timeout=tool_timeout, connect_timeout=connect_timeout, allowed_tools=None
         ) as mcp,
         AsyncClient(host, timeout=timeout) as client,
     ):
-        tools = mcp.tools
+        tools = [_reporting(mcp, tool) for tool in mcp.tools]
 
         async def provide_tools(ctl: ToolsProviderController[Any, Any]) -> list[Tool[..., Any]]:
             return tools
