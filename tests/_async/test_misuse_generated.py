@@ -46,6 +46,14 @@ VALID: dict[str, Any] = {
     "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
     "device_name": "",
     "device_identifier": "",
+    "query": "bread",
+    # A handle the server never issued: each call is refused before or at the server.
+    "file": lms.FilePart(
+        name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain"
+    ),
+    "files": [
+        lms.FilePart(name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain")
+    ],
 }
 
 
@@ -118,7 +126,8 @@ async def client(server: RunningServer) -> AsyncIterator[lms.AsyncClient]:
 async def test_every_public_method_refuses_misuse_with_a_typed_error(
     client: lms.AsyncClient,
 ) -> None:
-    llm = await client.llm.model(ECHO)
+    # Loaded, not JIT-loaded: a JIT load of the embedder would evict a JIT-loaded LLM.
+    llm = await client.llm.load(ECHO)
     embedder = await client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
     logs = await client.diagnostics.stream_logs()

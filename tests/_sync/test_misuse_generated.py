@@ -47,6 +47,14 @@ VALID: dict[str, Any] = {
     "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
     "device_name": "",
     "device_identifier": "",
+    "query": "bread",
+    # A handle the server never issued: each call is refused before or at the server.
+    "file": lms.FilePart(
+        name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain"
+    ),
+    "files": [
+        lms.FilePart(name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain")
+    ],
 }
 
 
@@ -119,7 +127,8 @@ def client(server: RunningServer) -> Iterator[lms.Client]:
 def test_every_public_method_refuses_misuse_with_a_typed_error(
     client: lms.Client,
 ) -> None:
-    llm = client.llm.model(ECHO)
+    # Loaded, not JIT-loaded: a JIT load of the embedder would evict a JIT-loaded LLM.
+    llm = client.llm.load(ECHO)
     embedder = client.embedding.model(EMBED)
     stream = llm.respond_stream("hi")
     logs = client.diagnostics.stream_logs()
