@@ -252,18 +252,21 @@ class FilesNamespace:
                 "embedding_model must be an embedding model handle, an identifier or None, "
                 f"not {type(embedding_model).__name__}"
             )
-        fields: dict[str, Any] = {}
         if limit is not None:
-            fields["retrieval.limit"] = _check_count("limit", limit, 1)
+            _check_count("limit", limit, 1)
         chunking = _chunking(chunk_size, chunk_overlap)
+        check_callback(on_progress, "on_progress")
+        # The keys in the order the TypeScript SDK sends them.
+        fields: dict[str, Any] = {}
         if chunking is not None:
             fields["retrieval.chunkingMethod"] = chunking
-        check_callback(on_progress, "on_progress")
         if isinstance(embedding_model, EmbeddingModel):
             info = embedding_model.info or embedding_model.get_info(timeout=timeout)
             fields["retrieval.embeddingModel"] = info.identifier
         elif embedding_model is not None:
             fields["retrieval.embeddingModel"] = embedding_model
+        if limit is not None:
+            fields["retrieval.limit"] = limit
         parameter = RetrieveCreationParameter(
             query=query,
             file_identifiers=[f.identifier for f in handles],
