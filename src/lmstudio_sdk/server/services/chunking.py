@@ -5,8 +5,8 @@ The text is split at the coarsest separator that makes every piece fit (paragrap
 lines, then sentences, then words, then characters), each piece keeping its separator, so the
 pieces are exact slices of the text; neighbouring pieces are then merged into chunks of up to
 ``chunk_size`` tokens, and each chunk starts with the last pieces of the one before, up to
-``chunk_overlap`` tokens. Every chunk is a slice of the text (``start``/``end`` offsets), so its
-lines and pages can be told.
+``chunk_overlap`` tokens. Every chunk is a slice of the text without the whitespace around it
+(``start``/``end`` offsets), so its lines and pages can be told.
 """
 
 from __future__ import annotations
@@ -83,15 +83,22 @@ async def chunk_text(text: str, chunk_size: int, chunk_overlap: int, count: Coun
         total += piece.tokens
     if window:
         chunks.append(Chunk(window[0].start, window[-1].end, total))
-    # Whitespace-only chunks say nothing; they would only dilute the search.
-    return [c for c in chunks if text[c.start : c.end].strip()]
+    # Each chunk without its surrounding whitespace (blank lines at a cut); whitespace-only
+    # chunks say nothing and would only dilute the search.
+    out: list[Chunk] = []
+    for chunk in chunks:
+        body = text[chunk.start : chunk.end]
+        stripped = body.strip()
+        if stripped:
+            start = chunk.start + (len(body) - len(body.lstrip()))
+            out.append(Chunk(start, start + len(stripped), chunk.tokens))
+    return out
 
 
 def line_span(text: str, chunk: Chunk) -> tuple[int, int]:
-    """The first and last line (1-based) of a chunk, its trailing line break not counted."""
+    """The first and last line (1-based) of a chunk."""
     first = text.count("\n", 0, chunk.start) + 1
-    body = text[chunk.start : chunk.end].rstrip("\n")
-    return first, first + body.count("\n")
+    return first, first + text.count("\n", chunk.start, chunk.end)
 
 
 def page_span(page_starts: tuple[int, ...], chunk: Chunk) -> tuple[int, int]:
