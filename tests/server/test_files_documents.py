@@ -261,3 +261,23 @@ async def test_retrieve_refusals(make_server: Any) -> None:
         )
         assert end["error"]["errorData"]["code"] == "notSupported"
         assert "image" in end["error"]["title"]
+
+
+@needs_pypdf
+async def test_retrieve_from_a_pdf_names_the_page(lms: LMStudioServer) -> None:
+    await _loaded_embedder(lms)
+    pages = ["Knead the dough and bake the bread", "Saturn has rings of ice and rock"]
+    async with connect(lms.url, "/files") as files:
+        pdf = await upload(files, "doc.pdf", make_pdf(pages))
+        small = {"type": "recursive-v1", "chunkSize": 8, "chunkOverlap": 0}
+        packets, end = await files.run_channel(
+            "retrieve",
+            {
+                "query": "rings of Saturn",
+                "fileIdentifiers": [pdf],
+                "config": retrieval_config(chunkingMethod=small, limit=1),
+            },
+        )
+        assert end["type"] == "channelClose", end
+        [entry] = packets[-1]["result"]["entries"]
+        assert entry["content"] == pages[1] and entry["pageNumber"] == 2
