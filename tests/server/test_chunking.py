@@ -4,12 +4,23 @@ engine's tokenizer: one token per word or punctuation mark)."""
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from lmstudio_sdk.server.engines.scripted import scripted_tokenize
+from lmstudio_sdk.server.errors import ServerError
 from lmstudio_sdk.server.services.chunking import Chunk, chunk_text, line_span, page_span
-from lmstudio_sdk.server.services.retrieval import IndexedChunk, IndexedFile, RetrievalCache
+from lmstudio_sdk.server.services.documents import TEXT_PARSER, ParsedDocument
+from lmstudio_sdk.server.services.retrieval import (
+    CHARACTERS_PER_TOKEN,
+    ChunkingMethod,
+    IndexedChunk,
+    IndexedFile,
+    RetrievalCache,
+    chunk_document,
+)
 
 from ..documents_kit import ASTRONOMY, BAKING
 
@@ -102,3 +113,22 @@ def test_the_cache_is_bounded_and_least_recently_used_goes_first() -> None:
     cache.put(("other", "someone", "inst", 512, 100), _indexed(1))
     cache.release_owner("owner")
     assert len(cache) == 1
+
+
+class _NoTokenizer:
+    """An embedding model whose engine cannot tokenize (as an OpenAI-compatible upstream
+    without a tokenize endpoint)."""
+
+    context_length = 512
+
+    async def tokenize(self, text: str) -> list[int]:
+        raise ServerError("tokenize is not supported by the upstream")
+
+
+async def test_chunking_falls_back_to_characters_without_a_tokenizer() -> None:
+    instance: Any = SimpleNamespace(model=_NoTokenizer(), identifier="upstream-embedder")
+    document = ParsedDocument(BAKING, TEXT_PARSER)
+    chunks = await chunk_document(instance, document, ChunkingMethod(20, 0))
+    assert len(chunks) > 3
+    assert all(len(c.content) <= 20 * CHARACTERS_PER_TOKEN for c in chunks)
+    assert all(c.content in BAKING for c in chunks)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import heapq
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ DEFAULT_CHUNK_OVERLAP: Final = 100
 EMBED_GROUP: Final = 16
 MAX_CACHED_FILES: Final = 64
 MAX_CACHED_CHUNKS: Final = 50_000
+CHARACTERS_PER_TOKEN: Final = 4
+
+logger = logging.getLogger("lmstudio_sdk.server")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,13 +186,30 @@ def _token_budget(instance: Instance, chunk_size: int) -> int:
     return max(1, min(chunk_size, usable))
 
 
+def _estimated_tokens(piece: str) -> int:
+    """About four characters a token: the count when the model cannot tokenize."""
+    return -(-len(piece) // CHARACTERS_PER_TOKEN)
+
+
 async def chunk_document(
     instance: Instance, document: ParsedDocument, chunking: ChunkingMethod
 ) -> list[IndexedChunk]:
+    """Chunks by the model's tokens; by characters (CHARACTERS_PER_TOKEN a token) when the
+    engine cannot tokenize (an OpenAI-compatible upstream without a tokenize endpoint)."""
     text = document.content
 
-    async def count(piece: str) -> int:
+    async def by_tokens(piece: str) -> int:
         return await count_tokens(instance.model, piece)
+
+    async def by_characters(piece: str) -> int:
+        return _estimated_tokens(piece)
+
+    count = by_tokens
+    try:
+        await by_tokens("probe")
+    except ServerError:
+        logger.info("%s cannot tokenize; chunking by characters", instance.identifier)
+        count = by_characters
 
     size = _token_budget(instance, chunking.chunk_size)
     overlap = min(chunking.chunk_overlap, size - 1)
