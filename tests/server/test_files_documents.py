@@ -281,3 +281,28 @@ async def test_retrieve_from_a_pdf_names_the_page(lms: LMStudioServer) -> None:
         assert end["type"] == "channelClose", end
         [entry] = packets[-1]["result"]["entries"]
         assert entry["content"] == pages[1] and entry["pageNumber"] == 2
+
+
+async def test_stop_ends_a_retrieval_midway(lms: LMStudioServer) -> None:
+    await _loaded_embedder(lms)
+    # 120,000 two-token chunks: seconds of chunking, then of embedding; the stop lands while
+    # it runs (chunking returns to the event loop often enough to see it).
+    big = "\n".join(f"line {i} of the long file" for i in range(20_000))
+    async with connect(lms.url, "/files") as files:
+        identifier = await upload(files, "long.txt", big)
+        tiny = {"type": "recursive-v1", "chunkSize": 2, "chunkOverlap": 0}
+        channel = await files.open_channel(
+            "retrieve",
+            {
+                "query": "line",
+                "fileIdentifiers": [identifier],
+                "config": retrieval_config(chunkingMethod=tiny),
+            },
+        )
+        await files.wait_for(lambda f: f.get("channelId") == channel and f["type"] == "channelSend")
+        await files.channel_send(channel, {"type": "stop"})
+        end = await files.channel_end(channel)
+        assert end["type"] == "channelError", end
+        assert "stopped" in end["error"]["title"]
+        assert all(p["type"] != "result" for p in files.channel_packets(channel))
+    assert len(lms.services.retrieval) == 0  # nothing half-done was cached

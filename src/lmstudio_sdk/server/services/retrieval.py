@@ -40,6 +40,7 @@ EMBED_GROUP: Final = 16
 MAX_CACHED_FILES: Final = 64
 MAX_CACHED_CHUNKS: Final = 50_000
 CHARACTERS_PER_TOKEN: Final = 4
+YIELD_EVERY: Final = 64  # token counts between two returns to the event loop
 
 logger = logging.getLogger("lmstudio_sdk.server")
 
@@ -204,12 +205,22 @@ async def chunk_document(
     async def by_characters(piece: str) -> int:
         return _estimated_tokens(piece)
 
-    count = by_tokens
+    measure = by_tokens
     try:
         await by_tokens("probe")
     except ServerError:
         logger.info("%s cannot tokenize; chunking by characters", instance.identifier)
-        count = by_characters
+        measure = by_characters
+    counted = 0
+
+    async def count(piece: str) -> int:
+        # Counting rarely suspends (the tokenizers are synchronous): let the event loop serve
+        # other sockets, and this channel's stop packet, every so often.
+        nonlocal counted
+        counted += 1
+        if counted % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        return await measure(piece)
 
     size = _token_budget(instance, chunking.chunk_size)
     overlap = min(chunking.chunk_overlap, size - 1)
