@@ -188,7 +188,9 @@ async def _retrieve(ctx: ChannelContext, p: wire.RetrieveCreationParameter) -> N
                 indexed[other] = done
     ctx.send(wire.RetrieveOnSearchingStartPacket())
     [query] = await retrieval.embed_all(ctx.models, instance, [p.query])
-    entries = retrieval.rank(query, [indexed[i] for i in range(len(stored))], request.limit)
+    # Pure Python over every chunk: in a thread, so the other sockets are served meanwhile.
+    ranked = [indexed[i] for i in range(len(stored))]
+    entries = await asyncio.to_thread(retrieval.rank, query, ranked, request.limit)
     ctx.send(wire.RetrieveOnSearchingEndPacket())
     ctx.send(wire.RetrieveResultPacket(result=wire.RetrieveResultPacketResult(entries=entries)))
 
