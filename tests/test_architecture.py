@@ -65,6 +65,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "server": frozenset(
         {"_protocol", "_exceptions", "_types", "_version", "msgspec", "websockets"}
         | {"httpx", "llama_cpp", "numpy", "gguf", "jinja2"}  # engines' optional extras
+        | {"pypdf"}  # the pdf extra (document parsing)
     ),
     "cli": frozenset({"*"}),
 }
@@ -241,7 +242,17 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
 # Optional heavy dependencies a module may import on first use rather than at import time; ssl
 # (OpenSSL, ~3 MB of RSS), which only a wss:// connection needs (tests/test_import_cost.py); and
 # rich, the cli extra; mcp (with its anyio), the mcp extra.
-LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "ssl", "rich", "mcp", "anyio"}
+LAZY_IMPORTS_ALLOWED = {
+    "llama_cpp",
+    "numpy",
+    "gguf",
+    "jinja2",
+    "pypdf",
+    "ssl",
+    "rich",
+    "mcp",
+    "anyio",
+}
 MAX_SERVER_MODULE_LINES = 600
 
 

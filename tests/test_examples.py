@@ -123,3 +123,13 @@ def test_mcp_tools(server: RunningServer) -> None:
     assert out.splitlines()[0].startswith("MCP tools: add, fail, slow")
     assert "[add({'a': 2, 'b': 3}) -> {\"result\":5}]" in out
     assert out.rstrip().endswith('Tool result: {"result":5}')
+
+
+def test_retrieval(server: RunningServer) -> None:
+    out = run_example("retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small")
+    lines = out.splitlines()
+    # The question is about bread: bread.md's chunks rank first (the scripted embedder shares
+    # words), and the echo model's reply carries the retrieved context.
+    assert lines[0].split()[1] == "bread.md", out
+    assert "You said: Answer from these excerpts only." in out
+    assert "[bread.md]" in out and "230 degrees" in out

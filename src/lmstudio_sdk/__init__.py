@@ -73,6 +73,10 @@ _PUBLIC: dict[str, str] = {
     "NotSupportedByServerError": "._exceptions",
     "PermissionDeniedError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
+    "DocumentParser": "._protocol.documents",
+    "ParsedDocument": "._protocol.documents",
+    "RetrievalEntry": "._protocol.documents",
+    "RetrievalProgress": "._protocol.documents",
     "ErrorData": "._protocol.errors",
     "EmbeddingLoadConfig": "._protocol.config_types",
     "EmbeddingLoadConfigDict": "._protocol.config_types",
@@ -230,6 +234,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmLoadConfigDict as LlmLoadConfigDict
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
+    from ._protocol.documents import DocumentParser as DocumentParser
+    from ._protocol.documents import ParsedDocument as ParsedDocument
+    from ._protocol.documents import RetrievalEntry as RetrievalEntry
+    from ._protocol.documents import RetrievalProgress as RetrievalProgress
     from ._protocol.errors import ErrorData as ErrorData
     from ._protocol.generator import GeneratorResult as GeneratorResult
     from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
