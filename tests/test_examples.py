@@ -105,3 +105,14 @@ def test_chat_history(server: RunningServer, tmp_path: Path) -> None:
     assert out.splitlines()[0] == f"saved 3 messages to {saved}"
     assert "assistant: You said: Name another one." in out
     assert saved.read_text().startswith('{"messages":[{"role":"system"')
+
+
+def test_model_helpers(server: RunningServer) -> None:
+    out = run_example("model_helpers.py", server.url, "scripted-echo-1b", "1024")
+    lines = out.splitlines()
+    # The scripted engine has no GGUF header: the server's rule of thumb, low confidence.
+    assert lines[0].startswith("scripted-echo-1b at 1024 tokens: 770 MiB weights + 128 MiB KV")
+    assert lines[0].endswith("(low confidence)")
+    assert lines[1:3] == ["state: idle, 0 request(s)", "default temperature: 0.8"]
+    # Another test may have an instance of that model loaded too: the first one matches.
+    assert lines[3].startswith("found by path: scripted-echo-1b") and len(lines) == 4
