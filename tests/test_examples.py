@@ -116,3 +116,13 @@ def test_model_helpers(server: RunningServer) -> None:
     assert lines[1:3] == ["state: idle, 0 request(s)", "default temperature: 0.8"]
     # Another test may have an instance of that model loaded too: the first one matches.
     assert lines[3].startswith("found by path: scripted-echo-1b") and len(lines) == 4
+
+
+def test_retrieval(server: RunningServer) -> None:
+    out = run_example("retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small")
+    lines = out.splitlines()
+    # The question is about bread: bread.md's chunks rank first (the scripted embedder shares
+    # words), and the echo model's reply carries the retrieved context.
+    assert lines[0].split()[1] == "bread.md", out
+    assert "You said: Answer from these excerpts only." in out
+    assert "[bread.md]" in out and "230 degrees" in out
