@@ -166,6 +166,14 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("model_info", (*LLM_TTL, get_info_throws("/llm"))),
     ParityScenario("load_config", (*LLM_TTL, load_config_alone("/llm"))),
     ParityScenario("context_length", (*LLM_TTL, context_from_info("/llm"))),
+    # model helpers, full queries, LM Link devices (issue 11 item 6)
+    ParityScenario("processing_state", LLM_TTL),
+    ParityScenario("embedding_processing_state", EMBEDDING_TTL),
+    ParityScenario("base_prediction_config", LLM_TTL),
+    ParityScenario("estimate_usage"),
+    ParityScenario("estimate_usage_embedding"),
+    ParityScenario("model_query"),
+    ParityScenario("local_device"),
     # predictions
     ParityScenario("respond", LLM_TTL),
     ParityScenario("respond_stream", LLM_TTL),
@@ -174,6 +182,21 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("respond_stop_strings", LLM_TTL),
     ParityScenario("respond_structured", LLM_TTL),
     ParityScenario("respond_tools", LLM_TTL),
+    ParityScenario("parse_document"),
+    ParityScenario(
+        "retrieve",
+        (
+            *EMBEDDING_TTL,
+            drop_call(
+                "retrieve(embedding_model=handle) names the model by the identifier a pinned "
+                "handle already holds; the TypeScript SDK asks the server for it (getModelInfo) "
+                "on every retrieval.",
+                "ts",
+                "/embedding",
+                "getModelInfo",
+            ),
+        ),
+    ),
     ParityScenario("respond_image", LLM_TTL),
     ParityScenario("respond_file", LLM_TTL),
     ParityScenario("respond_reasoning", LLM_TTL),

@@ -26,6 +26,9 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
 TEXT = b"parity notes\n"
+# The retrieve scenario's documents (BREAD_BASE64 and PLANETS_BASE64 in scenarios.mjs).
+BREAD = b"Knead the dough.\n\nBake the bread in a hot oven for thirty minutes.\n"
+PLANETS = b"Saturn has rings.\n\nJupiter has many moons and a great red spot.\n"
 
 SAMPLING: lms.LlmPredictionConfigDict = {
     "temperature": 0.5,
@@ -270,6 +273,53 @@ async def context_length(client: lms.AsyncClient) -> None:
     await model.get_context_length()
 
 
+# -- model helpers, full queries, LM Link devices (issue 11 item 6) -------------------------------
+
+
+@scenario
+async def processing_state(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.get_processing_state()
+
+
+@scenario
+async def embedding_processing_state(client: lms.AsyncClient) -> None:
+    await (await client.embedding.model(EMBEDDING)).get_processing_state()
+
+
+@scenario
+async def base_prediction_config(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.get_base_prediction_config()
+
+
+@scenario
+async def estimate_usage(client: lms.AsyncClient) -> None:
+    await client.llm.estimate_resources_usage(LLM, {"context_length": 1024})
+
+
+@scenario
+async def estimate_usage_embedding(client: lms.AsyncClient) -> None:
+    await client.embedding.estimate_resources_usage(
+        EMBEDDING, {"context_length": 256}, device_identifier=None
+    )
+
+
+@scenario
+async def model_query(client: lms.AsyncClient) -> None:
+    await client.llm.load(VISION, identifier="parity-eyes")
+    handle = client.llm.handle(
+        lms.ModelQuery(path="lmstudio-sdk/scripted-vision-1b-GGUF", vision=True)
+    )
+    await handle.count_tokens("hello parity")
+
+
+@scenario
+async def local_device(client: lms.AsyncClient) -> None:
+    await client.llm.load(LLM, identifier="parity-local", device_identifier=None)
+    await client.llm.unload("parity-local", device_identifier=None)
+
+
 # -- predictions ----------------------------------------------------------------------------------
 
 
@@ -343,6 +393,28 @@ async def respond_file(client: lms.AsyncClient) -> None:
     model = await client.llm.model(LLM)
     # The order the TypeScript SDK sends (its chat input takes files only under `images`).
     await model.respond([{"role": "user", "content": [file, "Summarise the file."]}])
+
+
+@scenario
+async def parse_document(client: lms.AsyncClient) -> None:
+    file = await client.files.prepare_file(TEXT, name="notes.txt")
+    await client.files.get_document_parsing_library(file)
+    await client.files.parse_document(file)
+
+
+@scenario
+async def retrieve(client: lms.AsyncClient) -> None:
+    embedding = await client.embedding.model(EMBEDDING)
+    bread = await client.files.prepare_file(BREAD, name="bread.txt")
+    planets = await client.files.prepare_file(PLANETS, name="planets.txt")
+    await client.files.retrieve(
+        "When is the bread baked?",
+        [bread, planets],
+        embedding_model=embedding,
+        limit=2,
+        chunk_size=24,
+        chunk_overlap=4,
+    )
 
 
 @scenario

@@ -27,6 +27,9 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
 TEXT = b"parity notes\n"
+# The retrieve scenario's documents (BREAD_BASE64 and PLANETS_BASE64 in scenarios.mjs).
+BREAD = b"Knead the dough.\n\nBake the bread in a hot oven for thirty minutes.\n"
+PLANETS = b"Saturn has rings.\n\nJupiter has many moons and a great red spot.\n"
 
 SAMPLING: lms.LlmPredictionConfigDict = {
     "temperature": 0.5,
@@ -271,6 +274,53 @@ def context_length(client: lms.Client) -> None:
     model.get_context_length()
 
 
+# -- model helpers, full queries, LM Link devices (issue 11 item 6) -------------------------------
+
+
+@scenario
+def processing_state(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.get_processing_state()
+
+
+@scenario
+def embedding_processing_state(client: lms.Client) -> None:
+    (client.embedding.model(EMBEDDING)).get_processing_state()
+
+
+@scenario
+def base_prediction_config(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.get_base_prediction_config()
+
+
+@scenario
+def estimate_usage(client: lms.Client) -> None:
+    client.llm.estimate_resources_usage(LLM, {"context_length": 1024})
+
+
+@scenario
+def estimate_usage_embedding(client: lms.Client) -> None:
+    client.embedding.estimate_resources_usage(
+        EMBEDDING, {"context_length": 256}, device_identifier=None
+    )
+
+
+@scenario
+def model_query(client: lms.Client) -> None:
+    client.llm.load(VISION, identifier="parity-eyes")
+    handle = client.llm.handle(
+        lms.ModelQuery(path="lmstudio-sdk/scripted-vision-1b-GGUF", vision=True)
+    )
+    handle.count_tokens("hello parity")
+
+
+@scenario
+def local_device(client: lms.Client) -> None:
+    client.llm.load(LLM, identifier="parity-local", device_identifier=None)
+    client.llm.unload("parity-local", device_identifier=None)
+
+
 # -- predictions ----------------------------------------------------------------------------------
 
 
@@ -344,6 +394,28 @@ def respond_file(client: lms.Client) -> None:
     model = client.llm.model(LLM)
     # The order the TypeScript SDK sends (its chat input takes files only under `images`).
     model.respond([{"role": "user", "content": [file, "Summarise the file."]}])
+
+
+@scenario
+def parse_document(client: lms.Client) -> None:
+    file = client.files.prepare_file(TEXT, name="notes.txt")
+    client.files.get_document_parsing_library(file)
+    client.files.parse_document(file)
+
+
+@scenario
+def retrieve(client: lms.Client) -> None:
+    embedding = client.embedding.model(EMBEDDING)
+    bread = client.files.prepare_file(BREAD, name="bread.txt")
+    planets = client.files.prepare_file(PLANETS, name="planets.txt")
+    client.files.retrieve(
+        "When is the bread baked?",
+        [bread, planets],
+        embedding_model=embedding,
+        limit=2,
+        chunk_size=24,
+        chunk_overlap=4,
+    )
 
 
 @scenario
