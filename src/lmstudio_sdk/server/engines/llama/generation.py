@@ -94,13 +94,13 @@ class Generation:
         """One sampled token (with its log-probability when they were asked for);
         ``drafted``: a draft model proposed it and the main model accepted it."""
         m, params = self.m, self.params
-        self._drafted = self._drafted or drafted
         if logprob is not None and not m._lc.llama_vocab_is_eog(m._vocab, token):
             self._logprobs.append(logprob)
         if self._t_first is None:
             self._t_first = time.monotonic()
         if m._lc.llama_vocab_is_eog(m._vocab, token):
             return self.stop("eosFound")
+        self._drafted = self._drafted or drafted  # an end-of-text token is never sent
         self.predicted += 1
         self.context.append(token)
         self._pending += self._decoder.decode(m._piece(token))
