@@ -16,11 +16,15 @@ import { createRequire } from "node:module";
 
 // The official client is installed once, for the conformance suite (tests/conformance).
 const require = createRequire(new URL("../conformance/package.json", import.meta.url));
-const { LMStudioClient } = require("@lmstudio/sdk");
+const { LMStudioClient, rawFunctionTool, tool } = require("@lmstudio/sdk");
+const { z } = require("zod");
 
 const LLM = "scripted-echo-1b";
 const VISION = "scripted-vision-1b";
 const EMBEDDING = "scripted-embed-small";
+// The test plugin the plugin scenarios run against (PLUGIN in spec.py).
+const PLUGIN = "tests/faulty";
+const PLUGINS_KEY = "ext.lmstudioSdk.plugins";
 const SCENARIO_TIMEOUT_MS = 15_000;
 
 // A 1x1 PNG (the same bytes as PNG_BASE64 in _async/ours.py).
@@ -49,6 +53,32 @@ const WEATHER_TOOL = {
     parameters: JSON_SCHEMA,
   },
 };
+
+// Tools for act(), from JSON schemas (as tool_from_schema in _async/ours.py).
+const weatherTool = () =>
+  rawFunctionTool({
+    name: "get_weather",
+    description: "The weather in a city",
+    parametersJsonSchema: JSON_SCHEMA,
+    implementation: ({ city }) => `Sunny in ${city}`,
+  });
+const timeTool = () =>
+  rawFunctionTool({
+    name: "get_time",
+    description: "The time in a city",
+    parametersJsonSchema: JSON_SCHEMA,
+    implementation: ({ city }) => ({ city, time: "12:00" }),
+  });
+const failingTool = () =>
+  rawFunctionTool({
+    name: "get_weather",
+    description: "The weather in a city",
+    parametersJsonSchema: JSON_SCHEMA,
+    implementation: () => {
+      throw new Error("the weather service is down");
+    },
+  });
+const WEATHER_CALL = '!tool get_weather {"city": "Paris"}';
 
 async function expectError(promise) {
   try {
@@ -240,6 +270,80 @@ const SCENARIOS = {
     }
   },
 
+  // -- act() ---------------------------------------------------------------------------------
+  act_no_tool_call: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.act("hello parity", [weatherTool()]);
+  },
+  act_without_tools: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.act("hello parity", []);
+  },
+  act_tool_round: async (c) => {
+    const model = await c.llm.model(LLM);
+    const result = await model.act(WEATHER_CALL, [weatherTool()]);
+    if (result.rounds !== 2) throw new Error(`${result.rounds} rounds`);
+  },
+  act_several_tools: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.act(`${WEATHER_CALL}\n!tool get_time {"city": "Paris"}`, [
+      weatherTool(),
+      timeTool(),
+    ]);
+  },
+  act_typed_tool: async (c) => {
+    const model = await c.llm.model(LLM);
+    const add = tool({
+      name: "add",
+      description: "Add two numbers",
+      parameters: { a: z.number().int(), b: z.number().int() },
+      implementation: ({ a, b }) => a + b,
+    });
+    await model.act('!tool add {"a": 2, "b": 3}', [add]);
+  },
+  act_history_and_config: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.act(
+      [
+        { role: "system", content: "Use tools." },
+        { role: "user", content: WEATHER_CALL },
+      ],
+      [weatherTool()],
+      { temperature: 0.2, maxTokens: 50 },
+    );
+  },
+  act_max_rounds: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.act(WEATHER_CALL, [weatherTool()], { maxPredictionRounds: 1 });
+  },
+  act_tool_error: async (c) => {
+    const model = await c.llm.model(LLM);
+    await expectError(model.act(WEATHER_CALL, [failingTool()]));
+  },
+  // Ours with on_tool_error="raise": the same as the TypeScript SDK's only behaviour.
+  act_tool_error_raise: async (c) => {
+    const model = await c.llm.model(LLM);
+    await expectError(model.act(WEATHER_CALL, [failingTool()]));
+  },
+  act_guard_deny: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.act(WEATHER_CALL, [weatherTool()], {
+      guardToolCall: (_round, _callId, controller) => controller.deny("not today"),
+    });
+  },
+  act_guard_override: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.act(WEATHER_CALL, [weatherTool()], {
+      guardToolCall: (_round, _callId, controller) =>
+        controller.allowAndOverrideParameters({ city: "Lyon" }),
+    });
+  },
+  act_unknown_tool: async (c) => {
+    const model = await c.llm.model(LLM);
+    // 2.0 fails act() when the model calls a tool it was not given, and stops the prediction.
+    await expectError(model.act(`!tool no_such_tool {"city": "Paris"}\n${WEATHER_CALL}`, [weatherTool()]));
+  },
+
   // -- tokens and templates --------------------------------------------------------------------
   tokenize: async (c) => {
     const model = await c.llm.model(LLM);
@@ -276,6 +380,96 @@ const SCENARIOS = {
     await model.countTokens("hello parity");
   },
 
+  // -- repository (the server has a catalogue: tests/repository/catalog_kit.py) -----------------
+  search_models: (c) =>
+    c.repository.searchModels({ searchTerm: "tiny", limit: 5, compatibilityTypes: ["gguf"] }),
+  search_models_all: (c) => c.repository.searchModels({}),
+  download_options: async (c) => {
+    const [entry] = await c.repository.searchModels({ searchTerm: "Tiny-Chat-GGUF" });
+    await entry.getDownloadOptions();
+  },
+  download: async (c) => {
+    const [entry] = await c.repository.searchModels({ searchTerm: "Tiny-Chat-GGUF" });
+    const options = await entry.getDownloadOptions();
+    const option = options.find((o) => o.quantization === "Q4_K_M");
+    const progress = [];
+    let finalizing = false;
+    const key = await option.download({
+      onProgress: (update) => progress.push(update),
+      onStartFinalizing: () => (finalizing = true),
+    });
+    if (!key || progress.length === 0 || !finalizing) throw new Error("no progress");
+    await c.system.listDownloadedModels();
+  },
+  download_cancel: async (c) => {
+    const [entry] = await c.repository.searchModels({ searchTerm: "Big-Llama-GGUF" });
+    const [option] = await entry.getDownloadOptions();
+    const controller = new AbortController();
+    // 2.0's download() leaves the promise of its own `promise.finally(...)` unhandled: an
+    // abort would end Node with an unhandled rejection (this process ends with the scenario).
+    process.on("unhandledRejection", () => {});
+    await expectError(
+      option.download({ onProgress: () => controller.abort(), signal: controller.signal }),
+    );
+    // The cancel goes out: wait until the server has closed the channel.
+    await c.system.listDownloadedModels();
+  },
+  lm_link_status: (c) => c.repository.lmLink.status(),
+  error_lm_link: async (c) => {
+    await expectError(c.repository.lmLink.setDisabled(true));
+    await expectError(c.repository.lmLink.updateDeviceName("parity"));
+    await expectError(c.repository.lmLink.setPreferredDevice("parity-device"));
+  },
+  // Refused before anything is sent (both SDKs check the limit).
+  error_search_limit: (c) =>
+    expectError(c.repository.searchModels({ searchTerm: "tiny", limit: 1000 })),
+
+  // -- plugins (the server hosts the test plugin PLUGIN) ----------------------------------------
+  generator_respond: async (c) => {
+    const generator = c.plugins.createGeneratorHandle(PLUGIN);
+    await generator.respond("make it loud");
+  },
+  generator_stream: async (c) => {
+    const generator = c.plugins.createGeneratorHandle(PLUGIN);
+    await drain(generator.respond([{ role: "user", content: "make it loud" }]));
+  },
+  generator_error: async (c) => {
+    const generator = c.plugins.createGeneratorHandle(PLUGIN);
+    await expectError(generator.respond("raise"));
+  },
+  plugin_tools: async (c) => {
+    const session = await c.plugins.pluginTools(PLUGIN);
+    try {
+      const add = session.tools.find((t) => t.name === "add");
+      const context = { status: () => {}, warn: () => {}, signal: new AbortController().signal, callId: 1 };
+      const sum = await add.implementation({ a: 2, b: 3 }, context);
+      if (sum !== 5) throw new Error(`add returned ${sum}`);
+    } finally {
+      session[Symbol.dispose]();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the discard goes out
+  },
+  plugin_tools_act: async (c) => {
+    const session = await c.plugins.pluginTools(PLUGIN);
+    try {
+      const model = await c.llm.model(LLM);
+      await model.act('!tool add {"a": 2, "b": 3}', session.tools);
+    } finally {
+      session[Symbol.dispose]();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the discard goes out
+  },
+  preprocessed_prediction: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.respond("hello parity", {
+      raw: {
+        fields: [
+          { key: PLUGINS_KEY, value: [{ identifier: PLUGIN, config: { count: 3, loud: true } }] },
+        ],
+      },
+    });
+  },
+
   // -- errors ----------------------------------------------------------------------------------
   error_unknown_model: (c) => expectError(c.llm.model("no-such-model")),
   error_prediction: async (c) => {
@@ -283,6 +477,12 @@ const SCENARIOS = {
     await expectError(model.respond("!error"));
   },
   error_unload_unknown: (c) => expectError(c.llm.unload("no-such-instance")),
+  error_load_unknown: async (c) => {
+    await expectError(c.llm.load("no-such-model"));
+    await expectError(c.embedding.load("no-such-embedding"));
+  },
+  error_bad_config: (c) => expectError(c.llm.load(LLM, { config: { contextLength: -5 } })),
+  error_wrong_domain: (c) => expectError(c.embedding.model(LLM)),
 };
 
 async function main() {

@@ -16,11 +16,15 @@ cannot rot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from .traffic import Difference, Traffic, combine, drop_call, member_value
+from .traffic import Difference, Traffic, combine, drop_call, drop_channel, member_value
 
 API_TOKEN = "sk-lm-parityID:paritySecret12345678"
+# The plugin of the plugin scenarios: a preprocessor, a generator and a tools provider.
+PLUGIN_DIRECTORY = Path(__file__).resolve().parent.parent / "plugins" / "faulty"
+PLUGIN = "tests/faulty"
 
 # -- the deliberate differences, each with its reason ---------------------------------------------
 
@@ -113,6 +117,29 @@ def unload_pinned(namespace: str) -> Difference:
     )
 
 
+def tool_error_reported() -> Difference:
+    return drop_channel(
+        "act() tells the model when a tool raises (on_tool_error='report', the default, as the "
+        "official Python SDK) and predicts once more; the TypeScript SDK 2.0 fails act() with "
+        "the tool's error. on_tool_error='raise' does the same as the TypeScript SDK.",
+        "ours",
+        "/llm",
+        "predict",
+        1,
+    )
+
+
+def act_needs_tools() -> Difference:
+    return drop_channel(
+        "act() with no tools is refused (LMStudioValueError: use respond()), as the official "
+        "Python SDK refuses it; the TypeScript SDK runs one prediction with tools 'none'.",
+        "ts",
+        "/llm",
+        "predict",
+        0,
+    )
+
+
 @dataclass(frozen=True)
 class ParityScenario:
     name: str
@@ -125,6 +152,11 @@ class ParityScenario:
     compare_server_frames: bool = True
     # Both clients present this API token to a server that requires it (None: guests).
     api_token: str | None = None
+    # The server has a model catalogue (tests/repository/catalog_kit.py) and an empty models
+    # folder of its own, for the repository scenarios.
+    catalog: bool = False
+    # The server hosts the test plugin (PLUGIN, from PLUGIN_DIRECTORY) before the client comes.
+    plugin: bool = False
 
 
 SCENARIOS: tuple[ParityScenario, ...] = (
@@ -179,6 +211,20 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("respond_reasoning", LLM_TTL),
     ParityScenario("complete", LLM_TTL),
     ParityScenario("cancel", LLM_TTL, token_delay=0.02, compare_server_frames=False),
+    # act()
+    ParityScenario("act_no_tool_call", LLM_TTL),
+    ParityScenario("act_without_tools", (*LLM_TTL, act_needs_tools())),
+    ParityScenario("act_tool_round", LLM_TTL),
+    ParityScenario("act_several_tools", LLM_TTL),
+    ParityScenario("act_typed_tool", LLM_TTL),
+    ParityScenario("act_history_and_config", LLM_TTL),
+    ParityScenario("act_max_rounds", LLM_TTL),
+    ParityScenario("act_tool_error", (*LLM_TTL, tool_error_reported())),
+    ParityScenario("act_tool_error_raise", LLM_TTL),
+    ParityScenario("act_guard_deny", LLM_TTL),
+    ParityScenario("act_guard_override", LLM_TTL),
+    # The prediction goes on after the unknown call, until the client stops it.
+    ParityScenario("act_unknown_tool", LLM_TTL, token_delay=0.02, compare_server_frames=False),
     # tokens and templates
     ParityScenario("tokenize", LLM_TTL),
     ParityScenario("tokenize_list", LLM_TTL),
@@ -188,8 +234,27 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("embed_one", EMBEDDING_TTL),
     ParityScenario("embed_list", EMBEDDING_TTL),
     ParityScenario("embedding_tokens", EMBEDDING_TTL),
+    # repository (a server with a model catalogue; download progress depends on timing)
+    ParityScenario("search_models", catalog=True),
+    ParityScenario("search_models_all", catalog=True),
+    ParityScenario("download_options", catalog=True),
+    ParityScenario("download", catalog=True, compare_server_frames=False),
+    ParityScenario("download_cancel", catalog=True, compare_server_frames=False),
+    ParityScenario("lm_link_status", catalog=True),
+    ParityScenario("error_lm_link"),
+    ParityScenario("error_search_limit", catalog=True),
+    # plugins (the server hosts the test plugin)
+    ParityScenario("generator_respond", plugin=True),
+    ParityScenario("generator_stream", plugin=True),
+    ParityScenario("generator_error", plugin=True),
+    ParityScenario("plugin_tools", plugin=True),
+    ParityScenario("plugin_tools_act", plugin=True),
+    ParityScenario("preprocessed_prediction", LLM_TTL, plugin=True),
     # errors
     ParityScenario("error_unknown_model", LLM_TTL),
     ParityScenario("error_prediction", LLM_TTL),
     ParityScenario("error_unload_unknown"),
+    ParityScenario("error_load_unknown"),
+    ParityScenario("error_bad_config"),
+    ParityScenario("error_wrong_domain", EMBEDDING_TTL),
 )

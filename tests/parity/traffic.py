@@ -226,6 +226,41 @@ def drop_call(reason: str, side: str, namespace: str, endpoint: str) -> Differen
     return Difference(reason, erase)
 
 
+def drop_channel(reason: str, side: str, namespace: str, endpoint: str, nth: int) -> Difference:
+    """``side`` opens a channel the other does not: the ``nth`` (from 0) channel it opens to
+    ``endpoint`` in ``namespace``, every frame of it both ways, is dropped, and the remaining
+    channel ids of that namespace renumbered."""
+    if side not in ("ts", "ours"):
+        raise ValueError("side is 'ts' or 'ours'")
+
+    def erase(ts: Traffic, ours: Traffic) -> None:
+        traffic = ts if side == "ts" else ours
+        calls, answers = traffic.frames(namespace, C2S), traffic.frames(namespace, S2C)
+        opened = [
+            f["channelId"]
+            for f in calls
+            if frame_matches(f, type="channelCreate", endpoint=endpoint)
+        ]
+        if nth >= len(opened):
+            return  # nothing to erase: the comparison then shows the difference is gone
+        dropped = opened[nth]
+        for frames in (calls, answers):
+            frames[:] = [
+                f for f in frames if not (isinstance(f, dict) and f.get("channelId") == dropped)
+            ]
+        kept = sorted({f["channelId"] for f in calls if isinstance(f, dict) and "channelId" in f})
+        new_id = {old: new for new, old in enumerate(kept)}
+        for frames in (calls, answers):
+            frames[:] = [
+                {**f, "channelId": new_id.get(f["channelId"], f["channelId"])}
+                if isinstance(f, dict) and "channelId" in f
+                else f
+                for f in frames
+            ]
+
+    return Difference(reason, erase)
+
+
 def combine(reason: str, *parts: Difference) -> Difference:
     """One difference whose eraser is several erasers."""
 

@@ -20,6 +20,7 @@ import lmstudio_sdk as lms
 LLM = "scripted-echo-1b"
 VISION = "scripted-vision-1b"
 EMBEDDING = "scripted-embed-small"
+PLUGIN = "tests/faulty"  # the test plugin the plugin scenarios run against (spec.py)
 
 # A 1x1 PNG (the same bytes as PNG_BASE64 in scenarios.mjs).
 PNG = base64.b64decode(
@@ -48,6 +49,28 @@ WEATHER_TOOL: dict[str, Any] = {
         "parameters": JSON_SCHEMA,
     },
 }
+
+WEATHER_CALL = '!tool get_weather {"city": "Paris"}'
+
+
+def weather_tool() -> lms.Tool[..., Any]:
+    return lms.tool_from_schema(
+        "get_weather", "The weather in a city", JSON_SCHEMA, lambda city: f"Sunny in {city}"
+    )
+
+
+def time_tool() -> lms.Tool[..., Any]:
+    return lms.tool_from_schema(
+        "get_time", "The time in a city", JSON_SCHEMA, lambda city: {"city": city, "time": "12:00"}
+    )
+
+
+def failing_tool() -> lms.Tool[..., Any]:
+    def fail(city: str) -> str:
+        raise RuntimeError("the weather service is down")
+
+    return lms.tool_from_schema("get_weather", "The weather in a city", JSON_SCHEMA, fail)
+
 
 Scenario = Callable[[lms.AsyncClient], Any]  # a coroutine function (a plain one when sync)
 SCENARIOS: dict[str, Scenario] = {}
@@ -379,6 +402,106 @@ async def cancel(client: lms.AsyncClient) -> None:
     assert result.stats.stop_reason == "userStopped"
 
 
+# -- act() ---------------------------------------------------------------------------------------
+
+
+@scenario
+async def act_no_tool_call(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.act("hello parity", [weather_tool()])
+
+
+@scenario
+async def act_without_tools(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioValueError):
+        await model.act("hello parity", [])
+
+
+@scenario
+async def act_tool_round(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    result = await model.act(WEATHER_CALL, [weather_tool()])
+    assert result.rounds == 2, result
+
+
+@scenario
+async def act_several_tools(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    two_calls = f'{WEATHER_CALL}\n!tool get_time {{"city": "Paris"}}'
+    await model.act(two_calls, [weather_tool(), time_tool()])
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers"""
+    return a + b
+
+
+@scenario
+async def act_typed_tool(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.act('!tool add {"a": 2, "b": 3}', [add])
+
+
+@scenario
+async def act_history_and_config(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.act(
+        [
+            {"role": "system", "content": "Use tools."},
+            {"role": "user", "content": WEATHER_CALL},
+        ],
+        [weather_tool()],
+        config={"temperature": 0.2, "max_tokens": 50},
+    )
+
+
+@scenario
+async def act_max_rounds(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.act(WEATHER_CALL, [weather_tool()], max_prediction_rounds=1)
+
+
+@scenario
+async def act_tool_error(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.act(WEATHER_CALL, [failing_tool()])  # the model is told (on_tool_error="report")
+
+
+@scenario
+async def act_tool_error_raise(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    with pytest.raises(lms.ToolCallFailedError):
+        await model.act(WEATHER_CALL, [failing_tool()], on_tool_error="raise")
+
+
+@scenario
+async def act_guard_deny(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.act(
+        WEATHER_CALL,
+        [weather_tool()],
+        guard_tool_call=lambda _round, _request: lms.GuardDecision.deny("not today"),
+    )
+
+
+@scenario
+async def act_guard_override(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.act(
+        WEATHER_CALL,
+        [weather_tool()],
+        guard_tool_call=lambda _round, _request: lms.GuardDecision.allow_with({"city": "Lyon"}),
+    )
+
+
+@scenario
+async def act_unknown_tool(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    with pytest.raises(lms.InvalidToolRequestError):
+        await model.act(f'!tool no_such_tool {{"city": "Paris"}}\n{WEATHER_CALL}', [weather_tool()])
+
+
 # -- tokens and templates -------------------------------------------------------------------------
 
 
@@ -430,6 +553,121 @@ async def embedding_tokens(client: lms.AsyncClient) -> None:
     await model.count_tokens("hello parity")
 
 
+# -- repository (the server has a catalogue: tests/repository/catalog_kit.py) ---------------------
+
+
+@scenario
+async def search_models(client: lms.AsyncClient) -> None:
+    await client.repository.search_models("tiny", limit=5, compatibility=["gguf"])
+
+
+@scenario
+async def search_models_all(client: lms.AsyncClient) -> None:
+    await client.repository.search_models()
+
+
+@scenario
+async def download_options(client: lms.AsyncClient) -> None:
+    [entry, *_] = await client.repository.search_models("Tiny-Chat-GGUF")
+    await entry.get_download_options()
+
+
+@scenario
+async def download(client: lms.AsyncClient) -> None:
+    [entry, *_] = await client.repository.search_models("Tiny-Chat-GGUF")
+    options = await entry.get_download_options()
+    option = next(o for o in options if o.quantization == "Q4_K_M")
+    progress: list[object] = []
+    finalizing: list[bool] = []
+    key = await option.download(
+        on_progress=progress.append, on_start_finalizing=lambda: finalizing.append(True)
+    )
+    assert key and progress and finalizing
+    await client.system.list_downloaded_models()
+
+
+class _Stop(Exception):
+    pass
+
+
+@scenario
+async def download_cancel(client: lms.AsyncClient) -> None:
+    [entry, *_] = await client.repository.search_models("Big-Llama-GGUF")
+    [option, *_] = await entry.get_download_options()
+
+    def stop(_update: object) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        await option.download(on_progress=stop)
+    await client.system.list_downloaded_models()
+
+
+@scenario
+async def lm_link_status(client: lms.AsyncClient) -> None:
+    await client.repository.lm_link_status()
+
+
+@scenario
+async def error_lm_link(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.LMStudioServerError):
+        await client.repository.lm_link_set_disabled(True)
+    with pytest.raises(lms.LMStudioServerError):
+        await client.repository.lm_link_update_device_name("parity")
+    with pytest.raises(lms.LMStudioServerError):
+        await client.repository.lm_link_set_preferred_device("parity-device")
+
+
+@scenario
+async def error_search_limit(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.LMStudioValueError):
+        await client.repository.search_models("tiny", limit=1000)
+
+
+# -- plugins (the server hosts the test plugin PLUGIN) --------------------------------------------
+
+
+@scenario
+async def generator_respond(client: lms.AsyncClient) -> None:
+    await client.plugins.generator(PLUGIN).respond("make it loud")
+
+
+@scenario
+async def generator_stream(client: lms.AsyncClient) -> None:
+    stream = client.plugins.generator(PLUGIN).respond_stream(
+        [{"role": "user", "content": "make it loud"}]
+    )
+    async for _fragment in stream:
+        pass
+    await stream.result()
+
+
+@scenario
+async def generator_error(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.LMStudioServerError):
+        await client.plugins.generator(PLUGIN).respond("raise")
+
+
+@scenario
+async def plugin_tools(client: lms.AsyncClient) -> None:
+    async with client.plugins.plugin_tools(PLUGIN) as session:
+        assert await session.call("add", {"a": 2, "b": 3}) == 5
+
+
+@scenario
+async def plugin_tools_act(client: lms.AsyncClient) -> None:
+    async with client.plugins.plugin_tools(PLUGIN) as session:
+        model = await client.llm.model(LLM, ttl=None)
+        await model.act('!tool add {"a": 2, "b": 3}', session.tools)
+
+
+@scenario
+async def preprocessed_prediction(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    plugins = lms.plugins_field([(PLUGIN, {"count": 3, "loud": True})])
+    await model.respond("hello parity", config={"raw": plugins})
+
+
 # -- errors ---------------------------------------------------------------------------------------
 
 
@@ -450,3 +688,23 @@ async def error_prediction(client: lms.AsyncClient) -> None:
 async def error_unload_unknown(client: lms.AsyncClient) -> None:
     with pytest.raises(lms.LMStudioError):
         await client.llm.unload("no-such-instance")
+
+
+@scenario
+async def error_load_unknown(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.ModelNotFoundError):
+        await client.llm.load("no-such-model")
+    with pytest.raises(lms.ModelNotFoundError):
+        await client.embedding.load("no-such-embedding")
+
+
+@scenario
+async def error_bad_config(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.LMStudioError):
+        await client.llm.load(LLM, config={"context_length": -5})
+
+
+@scenario
+async def error_wrong_domain(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.LMStudioError):
+        await client.embedding.model(LLM)

@@ -21,6 +21,7 @@ import lmstudio_sdk as lms
 LLM = "scripted-echo-1b"
 VISION = "scripted-vision-1b"
 EMBEDDING = "scripted-embed-small"
+PLUGIN = "tests/faulty"  # the test plugin the plugin scenarios run against (spec.py)
 
 # A 1x1 PNG (the same bytes as PNG_BASE64 in scenarios.mjs).
 PNG = base64.b64decode(
@@ -49,6 +50,28 @@ WEATHER_TOOL: dict[str, Any] = {
         "parameters": JSON_SCHEMA,
     },
 }
+
+WEATHER_CALL = '!tool get_weather {"city": "Paris"}'
+
+
+def weather_tool() -> lms.Tool[..., Any]:
+    return lms.tool_from_schema(
+        "get_weather", "The weather in a city", JSON_SCHEMA, lambda city: f"Sunny in {city}"
+    )
+
+
+def time_tool() -> lms.Tool[..., Any]:
+    return lms.tool_from_schema(
+        "get_time", "The time in a city", JSON_SCHEMA, lambda city: {"city": city, "time": "12:00"}
+    )
+
+
+def failing_tool() -> lms.Tool[..., Any]:
+    def fail(city: str) -> str:
+        raise RuntimeError("the weather service is down")
+
+    return lms.tool_from_schema("get_weather", "The weather in a city", JSON_SCHEMA, fail)
+
 
 Scenario = Callable[[lms.Client], Any]  # a coroutine function (a plain one when sync)
 SCENARIOS: dict[str, Scenario] = {}
@@ -380,6 +403,106 @@ def cancel(client: lms.Client) -> None:
     assert result.stats.stop_reason == "userStopped"
 
 
+# -- act() ---------------------------------------------------------------------------------------
+
+
+@scenario
+def act_no_tool_call(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act("hello parity", [weather_tool()])
+
+
+@scenario
+def act_without_tools(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioValueError):
+        model.act("hello parity", [])
+
+
+@scenario
+def act_tool_round(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    result = model.act(WEATHER_CALL, [weather_tool()])
+    assert result.rounds == 2, result
+
+
+@scenario
+def act_several_tools(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    two_calls = f'{WEATHER_CALL}\n!tool get_time {{"city": "Paris"}}'
+    model.act(two_calls, [weather_tool(), time_tool()])
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers"""
+    return a + b
+
+
+@scenario
+def act_typed_tool(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act('!tool add {"a": 2, "b": 3}', [add])
+
+
+@scenario
+def act_history_and_config(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(
+        [
+            {"role": "system", "content": "Use tools."},
+            {"role": "user", "content": WEATHER_CALL},
+        ],
+        [weather_tool()],
+        config={"temperature": 0.2, "max_tokens": 50},
+    )
+
+
+@scenario
+def act_max_rounds(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(WEATHER_CALL, [weather_tool()], max_prediction_rounds=1)
+
+
+@scenario
+def act_tool_error(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(WEATHER_CALL, [failing_tool()])  # the model is told (on_tool_error="report")
+
+
+@scenario
+def act_tool_error_raise(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.ToolCallFailedError):
+        model.act(WEATHER_CALL, [failing_tool()], on_tool_error="raise")
+
+
+@scenario
+def act_guard_deny(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(
+        WEATHER_CALL,
+        [weather_tool()],
+        guard_tool_call=lambda _round, _request: lms.GuardDecision.deny("not today"),
+    )
+
+
+@scenario
+def act_guard_override(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(
+        WEATHER_CALL,
+        [weather_tool()],
+        guard_tool_call=lambda _round, _request: lms.GuardDecision.allow_with({"city": "Lyon"}),
+    )
+
+
+@scenario
+def act_unknown_tool(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.InvalidToolRequestError):
+        model.act(f'!tool no_such_tool {{"city": "Paris"}}\n{WEATHER_CALL}', [weather_tool()])
+
+
 # -- tokens and templates -------------------------------------------------------------------------
 
 
@@ -431,6 +554,121 @@ def embedding_tokens(client: lms.Client) -> None:
     model.count_tokens("hello parity")
 
 
+# -- repository (the server has a catalogue: tests/repository/catalog_kit.py) ---------------------
+
+
+@scenario
+def search_models(client: lms.Client) -> None:
+    client.repository.search_models("tiny", limit=5, compatibility=["gguf"])
+
+
+@scenario
+def search_models_all(client: lms.Client) -> None:
+    client.repository.search_models()
+
+
+@scenario
+def download_options(client: lms.Client) -> None:
+    [entry, *_] = client.repository.search_models("Tiny-Chat-GGUF")
+    entry.get_download_options()
+
+
+@scenario
+def download(client: lms.Client) -> None:
+    [entry, *_] = client.repository.search_models("Tiny-Chat-GGUF")
+    options = entry.get_download_options()
+    option = next(o for o in options if o.quantization == "Q4_K_M")
+    progress: list[object] = []
+    finalizing: list[bool] = []
+    key = option.download(
+        on_progress=progress.append, on_start_finalizing=lambda: finalizing.append(True)
+    )
+    assert key and progress and finalizing
+    client.system.list_downloaded_models()
+
+
+class _Stop(Exception):
+    pass
+
+
+@scenario
+def download_cancel(client: lms.Client) -> None:
+    [entry, *_] = client.repository.search_models("Big-Llama-GGUF")
+    [option, *_] = entry.get_download_options()
+
+    def stop(_update: object) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        option.download(on_progress=stop)
+    client.system.list_downloaded_models()
+
+
+@scenario
+def lm_link_status(client: lms.Client) -> None:
+    client.repository.lm_link_status()
+
+
+@scenario
+def error_lm_link(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioServerError):
+        client.repository.lm_link_set_disabled(True)
+    with pytest.raises(lms.LMStudioServerError):
+        client.repository.lm_link_update_device_name("parity")
+    with pytest.raises(lms.LMStudioServerError):
+        client.repository.lm_link_set_preferred_device("parity-device")
+
+
+@scenario
+def error_search_limit(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioValueError):
+        client.repository.search_models("tiny", limit=1000)
+
+
+# -- plugins (the server hosts the test plugin PLUGIN) --------------------------------------------
+
+
+@scenario
+def generator_respond(client: lms.Client) -> None:
+    client.plugins.generator(PLUGIN).respond("make it loud")
+
+
+@scenario
+def generator_stream(client: lms.Client) -> None:
+    stream = client.plugins.generator(PLUGIN).respond_stream(
+        [{"role": "user", "content": "make it loud"}]
+    )
+    for _fragment in stream:
+        pass
+    stream.result()
+
+
+@scenario
+def generator_error(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioServerError):
+        client.plugins.generator(PLUGIN).respond("raise")
+
+
+@scenario
+def plugin_tools(client: lms.Client) -> None:
+    with client.plugins.plugin_tools(PLUGIN) as session:
+        assert session.call("add", {"a": 2, "b": 3}) == 5
+
+
+@scenario
+def plugin_tools_act(client: lms.Client) -> None:
+    with client.plugins.plugin_tools(PLUGIN) as session:
+        model = client.llm.model(LLM, ttl=None)
+        model.act('!tool add {"a": 2, "b": 3}', session.tools)
+
+
+@scenario
+def preprocessed_prediction(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    plugins = lms.plugins_field([(PLUGIN, {"count": 3, "loud": True})])
+    model.respond("hello parity", config={"raw": plugins})
+
+
 # -- errors ---------------------------------------------------------------------------------------
 
 
@@ -451,3 +689,23 @@ def error_prediction(client: lms.Client) -> None:
 def error_unload_unknown(client: lms.Client) -> None:
     with pytest.raises(lms.LMStudioError):
         client.llm.unload("no-such-instance")
+
+
+@scenario
+def error_load_unknown(client: lms.Client) -> None:
+    with pytest.raises(lms.ModelNotFoundError):
+        client.llm.load("no-such-model")
+    with pytest.raises(lms.ModelNotFoundError):
+        client.embedding.load("no-such-embedding")
+
+
+@scenario
+def error_bad_config(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioError):
+        client.llm.load(LLM, config={"context_length": -5})
+
+
+@scenario
+def error_wrong_domain(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioError):
+        client.embedding.model(LLM)
