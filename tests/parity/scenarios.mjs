@@ -80,6 +80,82 @@ const failingTool = () =>
   });
 const WEATHER_CALL = '!tool get_weather {"city": "Paris"}';
 
+// Every load option both SDKs map (the speculative-decoding ones are their helper's scenarios).
+const EVERY_LOAD_OPTION = {
+  autoFit: false,
+  gpu: { ratio: 0.5, numCpuExpertLayersRatio: 0.25, mainGpu: 0, splitStrategy: "favorMainGpu", disabledGpus: [1] },
+  gpuStrictVramCap: true,
+  maxParallelPredictions: 2,
+  useUnifiedKvCache: false,
+  offloadKVCacheToGpu: false,
+  contextLength: 2048,
+  promptTemplate: { type: "jinja", jinjaPromptTemplate: { template: "{{ messages }}" } },
+  ropeFrequencyBase: 10000,
+  ropeFrequencyScale: false,
+  evalBatchSize: 128,
+  physicalBatchSize: 64,
+  flashAttention: true,
+  contextCheckpoints: 3,
+  reasoningBudgetMessage: "Enough thinking.",
+  keepModelInMemory: true,
+  seed: 42,
+  tryMmap: false,
+  tryDirectIO: true,
+  llamaCppArgumentsOverride: {
+    enabled: true,
+    disabledParameters: ["--no-warmup"],
+    overrideParameters: [{ key: "--threads", value: "2" }],
+    excludeAllConfig: false,
+  },
+  numExperts: 2,
+  llamaKCacheQuantizationType: "q8_0",
+  llamaVCacheQuantizationType: false,
+  mlxDiskCache: true,
+  mlxKvCacheQuantization: { enabled: true, bits: 4, groupSize: 64, quantizedStart: 512 },
+};
+const EVERY_EMBEDDING_LOAD_OPTION = {
+  gpu: { ratio: 1, mainGpu: 0, splitStrategy: "evenly", disabledGpus: [] },
+  contextLength: 512,
+  ropeFrequencyBase: false,
+  ropeFrequencyScale: 2,
+  keepModelInMemory: false,
+  tryMmap: true,
+};
+const EVERY_PREDICTION_OPTION = {
+  maxTokens: 30,
+  reasoningBudget: 100,
+  temperature: 0.3,
+  stopStrings: ["\n\n"],
+  toolCallStopStrings: ["</tool>"],
+  contextOverflowPolicy: "rollingWindow",
+  toolChoice: { type: "generic", mode: "none" },
+  toolNaming: "snakeCase",
+  topKSampling: 20,
+  repeatPenalty: false,
+  presencePenalty: 0.1,
+  minPSampling: false,
+  topPSampling: 0.95,
+  xtcProbability: 0.2,
+  xtcThreshold: 0.1,
+  logProbs: 3,
+  cpuThreads: 2,
+  enableThinking: false,
+  promptTemplate: {
+    type: "manual",
+    manualPromptTemplate: { beforeSystem: "<s>", afterSystem: "</s>", beforeUser: "<u>", afterUser: "</u>", beforeAssistant: "<a>", afterAssistant: "</a>" },
+    stopStrings: ["</a>"],
+  },
+  userMaxImageDimensionPixels: 512,
+  ignoreModelPreferredMaxImageDimension: true,
+};
+
+// A raw completion takes no tools nor a reasoning budget (both SDKs refuse them there).
+const {
+  toolChoice: _toolChoice,
+  reasoningBudget: _reasoningBudget,
+  ...EVERY_COMPLETION_OPTION
+} = EVERY_PREDICTION_OPTION;
+
 async function expectError(promise) {
   try {
     await promise;
@@ -162,6 +238,9 @@ const SCENARIOS = {
     });
     if (progress.length === 0) throw new Error("no load progress");
   },
+  load_every_option: (c) => c.llm.load(LLM, { config: EVERY_LOAD_OPTION }),
+  load_embedding_every_option: (c) =>
+    c.embedding.load(EMBEDDING, { config: EVERY_EMBEDDING_LOAD_OPTION }),
   load_embedding: (c) => c.embedding.load(EMBEDDING, { config: { contextLength: 256 } }),
   unload_by_identifier: async (c) => {
     await c.llm.load(LLM, { identifier: "parity-unload" });
@@ -219,6 +298,14 @@ const SCENARIOS = {
   respond_sampling: async (c) => {
     const model = await c.llm.model(LLM);
     await model.respond("hello parity", SAMPLING);
+  },
+  respond_every_option: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.respond("hello parity", EVERY_PREDICTION_OPTION);
+  },
+  complete_every_option: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.complete("Once upon a time", EVERY_COMPLETION_OPTION);
   },
   respond_stop_strings: async (c) => {
     const model = await c.llm.model(LLM);
@@ -475,6 +562,12 @@ const SCENARIOS = {
   error_prediction: async (c) => {
     const model = await c.llm.model(LLM);
     await expectError(model.respond("!error"));
+  },
+  error_complete_tools: async (c) => {
+    const model = await c.llm.model(LLM);
+    // 2.0 throws at once (not a rejected promise).
+    await expectError((async () => model.complete("Once", { toolChoice: { type: "generic", mode: "required" } }))());
+    await expectError((async () => model.complete("Once", { reasoningBudget: 100 }))());
   },
   error_unload_unknown: (c) => expectError(c.llm.unload("no-such-instance")),
   error_load_unknown: async (c) => {

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .traffic import Difference, Traffic, combine, drop_call, drop_channel, member_value
+from .traffic import (
+    Difference,
+    Traffic,
+    combine,
+    drop_call,
+    drop_channel,
+    kv_field,
+    member_value,
+)
 
 API_TOKEN = "sk-lm-parityID:paritySecret12345678"
 # The plugin of the plugin scenarios: a preprocessor, a generator and a tools provider.
@@ -140,6 +148,27 @@ def act_needs_tools() -> Difference:
     )
 
 
+def xtc_sent() -> Difference:
+    return combine(
+        "xtc_probability and xtc_threshold are sent (llm.prediction.llama.xtcProbability, "
+        "xtcThreshold); the TypeScript SDK 2.0 maps them in its conversion but its option "
+        "schema lacks them, so they are dropped before they reach the server.",
+        kv_field("", "ours", "/llm", "llm.prediction.llama.xtcProbability"),
+        kv_field("", "ours", "/llm", "llm.prediction.llama.xtcThreshold"),
+    )
+
+
+def embedding_ratio_sent() -> Difference:
+    return kv_field(
+        "an embedding load's gpu ratio is sent (embedding.load.llama.acceleration.offloadRatio), "
+        "as the official Python SDK sends it; the TypeScript SDK 2.0's embedding conversion "
+        "leaves it out.",
+        "ours",
+        "/embedding",
+        "embedding.load.llama.acceleration.offloadRatio",
+    )
+
+
 @dataclass(frozen=True)
 class ParityScenario:
     name: str
@@ -188,6 +217,8 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("any_loaded", LLM_TTL),
     ParityScenario("load_with_config_and_progress"),
     ParityScenario("load_embedding"),
+    ParityScenario("load_every_option"),
+    ParityScenario("load_embedding_every_option", (embedding_ratio_sent(),)),
     ParityScenario("unload_by_identifier"),
     ParityScenario("unload_handle", (unload_pinned("/llm"),)),
     ParityScenario("dynamic_handle"),
@@ -203,6 +234,8 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("respond_stream", LLM_TTL),
     ParityScenario("respond_history", LLM_TTL),
     ParityScenario("respond_sampling", LLM_TTL),
+    ParityScenario("respond_every_option", (*LLM_TTL, xtc_sent())),
+    ParityScenario("complete_every_option", (*LLM_TTL, xtc_sent())),
     ParityScenario("respond_stop_strings", LLM_TTL),
     ParityScenario("respond_structured", LLM_TTL),
     ParityScenario("respond_tools", LLM_TTL),
@@ -253,6 +286,7 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     # errors
     ParityScenario("error_unknown_model", LLM_TTL),
     ParityScenario("error_prediction", LLM_TTL),
+    ParityScenario("error_complete_tools", LLM_TTL),
     ParityScenario("error_unload_unknown"),
     ParityScenario("error_load_unknown"),
     ParityScenario("error_bad_config"),

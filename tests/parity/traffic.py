@@ -197,6 +197,35 @@ def member_value(
     return Difference(reason, erase)
 
 
+def kv_field(reason: str, side: str, namespace: str, key: str, **fields: Any) -> Difference:
+    """``side`` sends the KV config field ``key`` (in any config of its client frames matching
+    ``fields``) where the other leaves it out; the server's frames that report the config it
+    got (a prediction's end) lose the field too."""
+    if side not in ("ts", "ours"):
+        raise ValueError("side is 'ts' or 'ours'")
+
+    def without(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {k: without(v) for k, v in value.items()}
+            if isinstance(out.get("fields"), list):
+                out["fields"] = [
+                    f for f in out["fields"] if not (isinstance(f, dict) and f.get("key") == key)
+                ]
+            return out
+        if isinstance(value, list):
+            return [without(v) for v in value]
+        return value
+
+    def erase(ts: Traffic, ours: Traffic) -> None:
+        traffic = ts if side == "ts" else ours
+        frames = traffic.frames(namespace, C2S)
+        frames[:] = [without(f) if frame_matches(f, **fields) else f for f in frames]
+        answers = traffic.frames(namespace, S2C)
+        answers[:] = [without(f) for f in answers]
+
+    return Difference(reason, erase)
+
+
 def drop_call(reason: str, side: str, namespace: str, endpoint: str) -> Difference:
     """``side`` makes an RPC the other does not: its ``rpcCall`` frames to ``endpoint`` and their
     answers are dropped, and the remaining call ids of that namespace renumbered."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -51,6 +51,101 @@ WEATHER_TOOL: dict[str, Any] = {
     },
 }
 
+# Every load option both SDKs map (the speculative-decoding ones are their helper's scenarios).
+EVERY_LOAD_OPTION: lms.LlmLoadConfigDict = {
+    "auto_fit": False,
+    "gpu": {
+        "ratio": 0.5,
+        "num_cpu_expert_layers_ratio": 0.25,
+        "main_gpu": 0,
+        "split_strategy": "favorMainGpu",
+        "disabled_gpus": [1],
+    },
+    "gpu_strict_vram_cap": True,
+    "max_parallel_predictions": 2,
+    "use_unified_kv_cache": False,
+    "offload_kv_cache_to_gpu": False,
+    "context_length": 2048,
+    "prompt_template": {"type": "jinja", "jinjaPromptTemplate": {"template": "{{ messages }}"}},
+    "rope_frequency_base": 10000,
+    "rope_frequency_scale": False,
+    "eval_batch_size": 128,
+    "physical_batch_size": 64,
+    "flash_attention": True,
+    "context_checkpoints": 3,
+    "reasoning_budget_message": "Enough thinking.",
+    "keep_model_in_memory": True,
+    "seed": 42,
+    "try_mmap": False,
+    "try_direct_io": True,
+    "llama_cpp_arguments_override": {
+        "enabled": True,
+        "disabledParameters": ["--no-warmup"],
+        "overrideParameters": [{"key": "--threads", "value": "2"}],
+        "excludeAllConfig": False,
+    },
+    "num_experts": 2,
+    "llama_k_cache_quantization_type": "q8_0",
+    "llama_v_cache_quantization_type": False,
+    "mlx_disk_cache": True,
+    "mlx_kv_cache_quantization": {
+        "enabled": True,
+        "bits": 4,
+        "groupSize": 64,
+        "quantizedStart": 512,
+    },
+}
+EVERY_EMBEDDING_LOAD_OPTION: lms.EmbeddingLoadConfigDict = {
+    "gpu": {"ratio": 1, "main_gpu": 0, "split_strategy": "evenly", "disabled_gpus": []},
+    "context_length": 512,
+    "rope_frequency_base": False,
+    "rope_frequency_scale": 2,
+    "keep_model_in_memory": False,
+    "try_mmap": True,
+}
+EVERY_PREDICTION_OPTION: lms.LlmPredictionConfigDict = {
+    "max_tokens": 30,
+    "reasoning_budget": 100,
+    "temperature": 0.3,
+    "stop_strings": ["\n\n"],
+    "tool_call_stop_strings": ["</tool>"],
+    "context_overflow_policy": "rollingWindow",
+    "tool_choice": {"type": "generic", "mode": "none"},
+    "tool_naming": "snakeCase",
+    "top_k_sampling": 20,
+    "repeat_penalty": False,
+    "presence_penalty": 0.1,
+    "min_p_sampling": False,
+    "top_p_sampling": 0.95,
+    "xtc_probability": 0.2,
+    "xtc_threshold": 0.1,
+    "log_probs": 3,
+    "cpu_threads": 2,
+    "enable_thinking": False,
+    "prompt_template": {
+        "type": "manual",
+        "manualPromptTemplate": {
+            "beforeSystem": "<s>",
+            "afterSystem": "</s>",
+            "beforeUser": "<u>",
+            "afterUser": "</u>",
+            "beforeAssistant": "<a>",
+            "afterAssistant": "</a>",
+        },
+        "stopStrings": ["</a>"],
+    },
+    "user_max_image_dimension_pixels": 512,
+    "ignore_model_preferred_max_image_dimension": True,
+}
+# A raw completion takes no tools nor a reasoning budget (both SDKs refuse them there).
+EVERY_COMPLETION_OPTION = cast(
+    lms.LlmPredictionConfigDict,
+    {
+        k: v
+        for k, v in EVERY_PREDICTION_OPTION.items()
+        if k not in ("tool_choice", "reasoning_budget")
+    },
+)
 WEATHER_CALL = '!tool get_weather {"city": "Paris"}'
 
 
@@ -231,6 +326,16 @@ def load_with_config_and_progress(client: lms.Client) -> None:
 
 
 @scenario
+def load_every_option(client: lms.Client) -> None:
+    client.llm.load(LLM, config=EVERY_LOAD_OPTION)
+
+
+@scenario
+def load_embedding_every_option(client: lms.Client) -> None:
+    client.embedding.load(EMBEDDING, config=EVERY_EMBEDDING_LOAD_OPTION)
+
+
+@scenario
 def load_embedding(client: lms.Client) -> None:
     client.embedding.load(EMBEDDING, config={"context_length": 256})
 
@@ -329,6 +434,18 @@ def respond_history(client: lms.Client) -> None:
 def respond_sampling(client: lms.Client) -> None:
     model = client.llm.model(LLM)
     model.respond("hello parity", config=SAMPLING)
+
+
+@scenario
+def respond_every_option(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.respond("hello parity", config=EVERY_PREDICTION_OPTION)
+
+
+@scenario
+def complete_every_option(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.complete("Once upon a time", config=EVERY_COMPLETION_OPTION)
 
 
 @scenario
@@ -683,6 +800,15 @@ def error_prediction(client: lms.Client) -> None:
     model = client.llm.model(LLM)
     with pytest.raises(lms.LMStudioServerError):
         model.respond("!error")
+
+
+@scenario
+def error_complete_tools(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioValueError):
+        model.complete("Once", config={"tool_choice": "required"})
+    with pytest.raises(lms.LMStudioValueError):
+        model.complete("Once", config={"reasoning_budget": 100})
 
 
 @scenario
