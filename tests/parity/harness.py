@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
@@ -150,12 +151,17 @@ def hosted_plugin(url: str, directory: Path) -> Iterator[None]:
 
 
 class TypeScriptRecordings:
-    """Each scenario run once with the official TypeScript SDK (node), recorded."""
+    """Each scenario run once with the official TypeScript SDK, recorded: one Node process
+    (``scenarios.mjs --serve``) runs them all, a fresh client and server each (starting Node
+    and loading the SDK would cost more than most scenarios)."""
 
     def __init__(self, node: str, folder: Path) -> None:
         self.node = node
         self.folder = folder
         self._cache: dict[str, Traffic] = {}
+        self._process: subprocess.Popen[str] | None = None
+        self._stderr = folder / "node-stderr.log"
+        self._stderr_file: IO[str] | None = None
 
     def get(self, scenario: ParityScenario) -> Traffic:
         if scenario.name not in self._cache:
@@ -164,31 +170,69 @@ class TypeScriptRecordings:
             self._cache[scenario.name] = record(scenario, path, runner)
         return self._cache[scenario.name].copy()
 
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is not None:
+            assert process.stdin is not None
+            process.stdin.close()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._stderr_file is not None:
+            self._stderr_file.close()
+            self._stderr_file = None
+
+    def _node(self) -> subprocess.Popen[str]:
+        if self._process is None or self._process.poll() is not None:
+            if self._stderr_file is None:
+                self._stderr_file = self._stderr.open("a")
+            self._process = subprocess.Popen(
+                [self.node, str(HERE / "scenarios.mjs"), "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr_file,
+                text=True,
+                bufsize=1,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
+        return self._process
+
     def _runner(self, name: str, api_token: str | None) -> Callable[[str], None]:
         def run(url: str) -> None:
-            command = [self.node, str(HERE / "scenarios.mjs"), url, name]
-            if api_token is not None:
-                command.append(api_token)
-            try:
-                done = subprocess.run(
-                    command,
-                    capture_output=True,
-                    text=True,
-                    timeout=SCRIPT_TIMEOUT_S,
-                    stdin=subprocess.DEVNULL,
-                    env={**os.environ, "NO_COLOR": "1"},
-                    check=False,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise ScenarioFailed(f"{' '.join(command)} timed out") from exc
-            outcome = _last_json_line(done.stdout)
-            if done.returncode != 0 or outcome is None or outcome.get("ok") is not True:
+            process = self._node()
+            assert process.stdin is not None and process.stdout is not None
+            request = {"url": url, "name": name, "apiToken": api_token}
+            process.stdin.write(json.dumps(request) + "\n")
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], SCRIPT_TIMEOUT_S)
+            line = process.stdout.readline() if ready else ""
+            outcome = _last_json_line(line)
+            if outcome is None:
+                self.close_after_failure()
                 raise ScenarioFailed(
-                    f"the TypeScript scenario {name!r} failed (exit {done.returncode}): "
-                    f"{outcome}\n{done.stderr[-3000:]}"
+                    f"the TypeScript scenario {name!r} gave no outcome in {SCRIPT_TIMEOUT_S} s"
+                    f"{self._stderr_tail()}"
+                )
+            if outcome.get("ok") is not True or outcome.get("scenario") != name:
+                raise ScenarioFailed(
+                    f"the TypeScript scenario {name!r} failed: {outcome}{self._stderr_tail()}"
                 )
 
         return run
+
+    def close_after_failure(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def _stderr_tail(self) -> str:
+        try:
+            return "\n" + self._stderr.read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
 
 
 def _last_json_line(stdout: str) -> dict[str, object] | None:

@@ -1,6 +1,7 @@
 // Parity scenarios, the official TypeScript client's side (@lmstudio/sdk 2.0.0).
 //
 // Usage: node scenarios.mjs ws://127.0.0.1:PORT SCENARIO [API_TOKEN]
+//        node scenarios.mjs --serve   (scenarios as JSON lines on stdin; what the suite uses)
 //
 // Runs one scenario with a fresh client against a server that records its traffic
 // (`LMStudioServer(record=…)`), closes the client, and prints one JSON line on stdout:
@@ -12,7 +13,11 @@
 // To add a scenario: a function here and one of the same name in _async/ours.py, doing
 // the same thing a user would do with each SDK, and an entry in tests/parity/spec.py.
 
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
 
 // The official client is installed once, for the conformance suite (tests/conformance).
 const require = createRequire(new URL("../conformance/package.json", import.meta.url));
@@ -185,6 +190,13 @@ const SCENARIOS = {
     await c.system.unstable_setExperimentFlag("parity-flag", true);
     await c.system.unstable_getExperimentFlags();
   },
+  // A guest may not shut the server down.
+  error_request_shutdown: (c) => expectError(c.system.requestShutdown()),
+  when_disconnected: async (c) => {
+    // Subscribe, then leave (the client's disposal ends the wait).
+    c.system.whenDisconnected().catch(() => {});
+    await c.system.getLMStudioVersion();
+  },
   error_http_server: async (c) => {
     await expectError(c.system.startHttpServer({ port: 41999, cors: true }));
     await expectError(c.system.stopHttpServer());
@@ -255,6 +267,14 @@ const SCENARIOS = {
     const handle = c.llm.createDynamicHandle("parity-dynamic");
     await handle.respond("hello parity");
     await handle.countTokens("hello parity");
+  },
+  embedding_any_loaded: async (c) => {
+    await c.embedding.model(EMBEDDING);
+    await c.embedding.model();
+  },
+  embedding_unload_by_identifier: async (c) => {
+    await c.embedding.load(EMBEDDING, { identifier: "parity-unload" });
+    await c.embedding.unload("parity-unload");
   },
   embedding_model_info: async (c) => (await c.embedding.model(EMBEDDING)).getModelInfo(),
   embedding_load_config: async (c) => (await c.embedding.model(EMBEDDING)).getLoadConfig(),
@@ -327,6 +347,13 @@ const SCENARIOS = {
     const image = await c.files.prepareImageBase64("pixel.png", PNG_BASE64);
     const model = await c.llm.model(VISION);
     await model.respond([{ role: "user", content: "Describe this image.", images: [image] }]);
+  },
+  prepare_file_path: async (c) => {
+    const folder = mkdtempSync(join(tmpdir(), "parity-"));
+    writeFileSync(join(folder, "notes.txt"), "parity notes\n");
+    writeFileSync(join(folder, "pixel.png"), Buffer.from(PNG_BASE64, "base64"));
+    await c.files.prepareFile(join(folder, "notes.txt"));
+    await c.files.prepareImage(join(folder, "pixel.png"));
   },
   respond_file: async (c) => {
     const file = await c.files.prepareFileBase64("notes.txt", TEXT_BASE64);
@@ -524,6 +551,19 @@ const SCENARIOS = {
     const generator = c.plugins.createGeneratorHandle(PLUGIN);
     await expectError(generator.respond("raise"));
   },
+  generator_cancel: async (c) => {
+    const prediction = c.plugins.createGeneratorHandle(PLUGIN).respond("hang");
+    setTimeout(() => prediction.cancel(), 200);
+    await prediction.result().catch(() => {});
+  },
+  plugin_tools_config: async (c) => {
+    const session = await c.plugins.pluginTools(PLUGIN, {
+      pluginConfig: { fields: [{ key: "count", value: 5 }] },
+      workingDirectory: "/tmp",
+    });
+    session[Symbol.dispose]();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the discard goes out
+  },
   plugin_tools: async (c) => {
     const session = await c.plugins.pluginTools(PLUGIN);
     try {
@@ -578,15 +618,9 @@ const SCENARIOS = {
   error_wrong_domain: (c) => expectError(c.embedding.model(LLM)),
 };
 
-async function main() {
-  const [baseUrl, name, apiToken, ...extra] = process.argv.slice(2);
+async function runScenario(baseUrl, name, apiToken) {
   const scenario = SCENARIOS[name];
-  if (!baseUrl || !scenario || extra.length > 0) {
-    process.stderr.write(
-      `usage: node scenarios.mjs ws://HOST:PORT SCENARIO [API_TOKEN]\nscenarios: ${Object.keys(SCENARIOS).join(" ")}\n`,
-    );
-    process.exit(2);
-  }
+  if (!scenario) return { scenario: name, ok: false, error: `no scenario named ${name}` };
   const logger = { debug: () => {}, info: () => {}, warn: console.error, error: console.error };
   const client = new LMStudioClient({ baseUrl, logger, ...(apiToken ? { apiToken } : {}) });
   let timer;
@@ -606,6 +640,40 @@ async function main() {
       new Promise((resolve) => setTimeout(resolve, 2000)),
     ]);
   }
+  return outcome;
+}
+
+// --serve: one scenario per line of stdin, {"url": ..., "name": ..., "apiToken": ...}, one
+// outcome line each on stdout, in order; the suite keeps one Node process for all of them
+// (starting Node and loading the SDK costs more than most scenarios).
+async function serve() {
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let outcome;
+    try {
+      const { url, name, apiToken } = JSON.parse(line);
+      outcome = await runScenario(url, name, apiToken);
+    } catch (error) {
+      outcome = { scenario: null, ok: false, error: String(error?.stack ?? error) };
+    }
+    process.stdout.write(JSON.stringify(outcome) + "\n");
+  }
+}
+
+async function main() {
+  if (process.argv[2] === "--serve" && process.argv.length === 3) {
+    await serve();
+    return;
+  }
+  const [baseUrl, name, apiToken, ...extra] = process.argv.slice(2);
+  if (!baseUrl || !SCENARIOS[name] || extra.length > 0) {
+    process.stderr.write(
+      `usage: node scenarios.mjs ws://HOST:PORT SCENARIO [API_TOKEN] | --serve\nscenarios: ${Object.keys(SCENARIOS).join(" ")}\n`,
+    );
+    process.exit(2);
+  }
+  const outcome = await runScenario(baseUrl, name, apiToken);
   process.stdout.write(JSON.stringify(outcome) + "\n");
 }
 

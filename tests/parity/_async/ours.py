@@ -10,7 +10,9 @@ A scenario that expects an error checks for it itself.
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -227,6 +229,20 @@ async def experiment_flags(client: lms.AsyncClient) -> None:
 
 
 @scenario
+async def error_request_shutdown(client: lms.AsyncClient) -> None:
+    with pytest.raises(lms.PermissionDeniedError):
+        await client.system.request_shutdown()
+
+
+@scenario
+async def when_disconnected(client: lms.AsyncClient) -> None:
+    # Subscribe, then leave (closing the client ends the wait).
+    with pytest.raises(lms.LMStudioTimeoutError):
+        await client.system.when_disconnected(timeout=0.2)
+    await client.system.get_lmstudio_version()
+
+
+@scenario
 async def error_http_server(client: lms.AsyncClient) -> None:
     with pytest.raises(lms.NotSupportedByServerError):
         await client.system.start_http_server(port=41999, cors=True)
@@ -360,6 +376,18 @@ async def dynamic_handle(client: lms.AsyncClient) -> None:
 
 
 @scenario
+async def embedding_any_loaded(client: lms.AsyncClient) -> None:
+    await client.embedding.model(EMBEDDING)
+    await client.embedding.model()
+
+
+@scenario
+async def embedding_unload_by_identifier(client: lms.AsyncClient) -> None:
+    await client.embedding.load(EMBEDDING, identifier="parity-unload")
+    await client.embedding.unload("parity-unload")
+
+
+@scenario
 async def embedding_model_info(client: lms.AsyncClient) -> None:
     await (await client.embedding.model(EMBEDDING)).get_info()
 
@@ -475,6 +503,15 @@ async def respond_image(client: lms.AsyncClient) -> None:
     image = await client.files.prepare_image(PNG, name="pixel.png")
     model = await client.llm.model(VISION)
     await model.respond([{"role": "user", "content": "Describe this image.", "images": [image]}])
+
+
+@scenario
+async def prepare_file_path(client: lms.AsyncClient) -> None:
+    with tempfile.TemporaryDirectory(prefix="parity-") as folder:
+        (Path(folder) / "notes.txt").write_bytes(TEXT)
+        (Path(folder) / "pixel.png").write_bytes(PNG)
+        await client.files.prepare_file(Path(folder) / "notes.txt")
+        await client.files.prepare_image(str(Path(folder) / "pixel.png"))
 
 
 @scenario
@@ -763,6 +800,21 @@ async def generator_stream(client: lms.AsyncClient) -> None:
 async def generator_error(client: lms.AsyncClient) -> None:
     with pytest.raises(lms.LMStudioServerError):
         await client.plugins.generator(PLUGIN).respond("raise")
+
+
+@scenario
+async def generator_cancel(client: lms.AsyncClient) -> None:
+    # Cancelled when it outlasts its timeout (the sync face has no task to cancel from).
+    stream = client.plugins.generator(PLUGIN).respond_stream("hang", timeout=0.2)
+    with pytest.raises(lms.LMStudioTimeoutError):
+        await stream.result()
+
+
+@scenario
+async def plugin_tools_config(client: lms.AsyncClient) -> None:
+    session = client.plugins.plugin_tools(PLUGIN, config={"count": 5}, working_directory="/tmp")
+    async with session:
+        pass
 
 
 @scenario

@@ -11,7 +11,9 @@ A scenario that expects an error checks for it itself.
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -228,6 +230,20 @@ def experiment_flags(client: lms.Client) -> None:
 
 
 @scenario
+def error_request_shutdown(client: lms.Client) -> None:
+    with pytest.raises(lms.PermissionDeniedError):
+        client.system.request_shutdown()
+
+
+@scenario
+def when_disconnected(client: lms.Client) -> None:
+    # Subscribe, then leave (closing the client ends the wait).
+    with pytest.raises(lms.LMStudioTimeoutError):
+        client.system.when_disconnected(timeout=0.2)
+    client.system.get_lmstudio_version()
+
+
+@scenario
 def error_http_server(client: lms.Client) -> None:
     with pytest.raises(lms.NotSupportedByServerError):
         client.system.start_http_server(port=41999, cors=True)
@@ -361,6 +377,18 @@ def dynamic_handle(client: lms.Client) -> None:
 
 
 @scenario
+def embedding_any_loaded(client: lms.Client) -> None:
+    client.embedding.model(EMBEDDING)
+    client.embedding.model()
+
+
+@scenario
+def embedding_unload_by_identifier(client: lms.Client) -> None:
+    client.embedding.load(EMBEDDING, identifier="parity-unload")
+    client.embedding.unload("parity-unload")
+
+
+@scenario
 def embedding_model_info(client: lms.Client) -> None:
     (client.embedding.model(EMBEDDING)).get_info()
 
@@ -476,6 +504,15 @@ def respond_image(client: lms.Client) -> None:
     image = client.files.prepare_image(PNG, name="pixel.png")
     model = client.llm.model(VISION)
     model.respond([{"role": "user", "content": "Describe this image.", "images": [image]}])
+
+
+@scenario
+def prepare_file_path(client: lms.Client) -> None:
+    with tempfile.TemporaryDirectory(prefix="parity-") as folder:
+        (Path(folder) / "notes.txt").write_bytes(TEXT)
+        (Path(folder) / "pixel.png").write_bytes(PNG)
+        client.files.prepare_file(Path(folder) / "notes.txt")
+        client.files.prepare_image(str(Path(folder) / "pixel.png"))
 
 
 @scenario
@@ -764,6 +801,21 @@ def generator_stream(client: lms.Client) -> None:
 def generator_error(client: lms.Client) -> None:
     with pytest.raises(lms.LMStudioServerError):
         client.plugins.generator(PLUGIN).respond("raise")
+
+
+@scenario
+def generator_cancel(client: lms.Client) -> None:
+    # Cancelled when it outlasts its timeout (the sync face has no task to cancel from).
+    stream = client.plugins.generator(PLUGIN).respond_stream("hang", timeout=0.2)
+    with pytest.raises(lms.LMStudioTimeoutError):
+        stream.result()
+
+
+@scenario
+def plugin_tools_config(client: lms.Client) -> None:
+    session = client.plugins.plugin_tools(PLUGIN, config={"count": 5}, working_directory="/tmp")
+    with session:
+        pass
 
 
 @scenario
