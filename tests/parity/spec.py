@@ -15,7 +15,7 @@ cannot rot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +36,37 @@ PLUGIN = "tests/faulty"
 
 # -- the deliberate differences, each with its reason ---------------------------------------------
 
+# The kinds of deliberate difference, in the order docs/parity.md lists them.
+PYTHON_DEFAULTS = "Defaults chosen as the official Python SDK chose them"
+TS_DROPS = "Settings the TypeScript SDK 2.0 drops"
+FEWER_CALLS = "Fewer or other calls for the same answer"
+SERVER_ERRORS = "The server's own errors"
+GROUPS = (PYTHON_DEFAULTS, TS_DROPS, FEWER_CALLS, SERVER_ERRORS)
+
+
+def deliberate(group: str, difference: Difference) -> Difference:
+    if group not in GROUPS:
+        raise ValueError(f"unknown group {group!r}; one of {GROUPS}")
+    return replace(difference, group=group)
+
 
 def jit_ttl(namespace: str = "/llm") -> Difference:
     """``model(key)`` (getOrLoad) without ``ttl=``."""
-    return ttl_echoed(
-        member_value(
-            "model(key) sends loadTtlMs 3600000 (a JIT-loaded model is unloaded after an hour "
-            "idle) when no ttl= is given, as the official Python SDK does; the TypeScript SDK "
-            "sends none and leaves the model loaded forever. ttl=None sends none.",
-            "ours",
-            namespace,
-            ("creationParameter", "loadTtlMs"),
-            3600000,
-            type="channelCreate",
-            endpoint="getOrLoad",
-        )
+    return deliberate(
+        PYTHON_DEFAULTS,
+        ttl_echoed(
+            member_value(
+                "model(key) sends loadTtlMs 3600000 (a JIT-loaded model is unloaded after an hour "
+                "idle) when no ttl= is given, as the official Python SDK does; the TypeScript SDK "
+                "sends none and leaves the model loaded forever. ttl=None sends none.",
+                "ours",
+                namespace,
+                ("creationParameter", "loadTtlMs"),
+                3600000,
+                type="channelCreate",
+                endpoint="getOrLoad",
+            )
+        ),
     )
 
 
@@ -80,92 +96,126 @@ EMBEDDING_TTL = (jit_ttl("/embedding"),)
 
 
 def get_info_throws(namespace: str) -> Difference:
-    return combine(
-        "handle.get_info() asks the server to throw (throwIfNotFound: true), so a gone instance "
-        "is the server's ModelNotFoundError with its message; the TypeScript SDK asks for no "
-        "error and raises one of its own on an empty answer.",
-        member_value(
-            "", "ours", namespace, ("parameter", "throwIfNotFound"), True, endpoint="getModelInfo"
-        ),
-        member_value(
-            "", "ts", namespace, ("parameter", "throwIfNotFound"), False, endpoint="getModelInfo"
+    return deliberate(
+        SERVER_ERRORS,
+        combine(
+            "handle.get_info() asks the server to throw (throwIfNotFound: true), so a gone "
+            "instance is the server's ModelNotFoundError with its message; the TypeScript SDK asks "
+            "for no error and raises one of its own on an empty answer.",
+            member_value(
+                "",
+                "ours",
+                namespace,
+                ("parameter", "throwIfNotFound"),
+                True,
+                endpoint="getModelInfo",
+            ),
+            member_value(
+                "",
+                "ts",
+                namespace,
+                ("parameter", "throwIfNotFound"),
+                False,
+                endpoint="getModelInfo",
+            ),
         ),
     )
 
 
 def load_config_alone(namespace: str) -> Difference:
-    return drop_call(
-        "get_load_config() is one getLoadConfig call; the TypeScript SDK also fetches the "
-        "model's info (getModelInfo) that it does not need for the answer.",
-        "ts",
-        namespace,
-        "getModelInfo",
+    return deliberate(
+        FEWER_CALLS,
+        drop_call(
+            "get_load_config() is one getLoadConfig call; the TypeScript SDK also fetches the "
+            "model's info (getModelInfo) that it does not need for the answer.",
+            "ts",
+            namespace,
+            "getModelInfo",
+        ),
     )
 
 
 def context_from_info(namespace: str) -> Difference:
-    return combine(
-        "get_context_length() reads the instance info's contextLength (getModelInfo); the "
-        "TypeScript SDK 2.0 reads the load config's contextLength (getLoadConfig). Same value, "
-        "one call each.",
-        drop_call("", "ts", namespace, "getLoadConfig"),
-        drop_call("", "ours", namespace, "getModelInfo"),
+    return deliberate(
+        FEWER_CALLS,
+        combine(
+            "get_context_length() reads the instance info's contextLength (getModelInfo); the "
+            "TypeScript SDK 2.0 reads the load config's contextLength (getLoadConfig). Same value, "
+            "one call each.",
+            drop_call("", "ts", namespace, "getLoadConfig"),
+            drop_call("", "ours", namespace, "getModelInfo"),
+        ),
     )
 
 
 def unload_pinned(namespace: str) -> Difference:
-    return combine(
-        "a pinned handle's unload() sends unloadModel with the identifier it already knows; the "
-        "TypeScript SDK first looks the instance up (getModelInfo) and adds deviceIdentifier: "
-        "null.",
-        drop_call("", "ts", namespace, "getModelInfo"),
-        member_value(
-            "", "ts", namespace, ("parameter", "deviceIdentifier"), None, endpoint="unloadModel"
+    return deliberate(
+        FEWER_CALLS,
+        combine(
+            "a pinned handle's unload() sends unloadModel with the identifier it already knows; "
+            "the TypeScript SDK first looks the instance up (getModelInfo) and adds "
+            "deviceIdentifier: null.",
+            drop_call("", "ts", namespace, "getModelInfo"),
+            member_value(
+                "", "ts", namespace, ("parameter", "deviceIdentifier"), None, endpoint="unloadModel"
+            ),
         ),
     )
 
 
 def tool_error_reported() -> Difference:
-    return drop_channel(
-        "act() tells the model when a tool raises (on_tool_error='report', the default, as the "
-        "official Python SDK) and predicts once more; the TypeScript SDK 2.0 fails act() with "
-        "the tool's error. on_tool_error='raise' does the same as the TypeScript SDK.",
-        "ours",
-        "/llm",
-        "predict",
-        1,
+    return deliberate(
+        PYTHON_DEFAULTS,
+        drop_channel(
+            "act() tells the model when a tool raises (on_tool_error='report', the default, as the "
+            "official Python SDK) and predicts once more; the TypeScript SDK 2.0 fails act() with "
+            "the tool's error. on_tool_error='raise' does the same as the TypeScript SDK.",
+            "ours",
+            "/llm",
+            "predict",
+            1,
+        ),
     )
 
 
 def act_needs_tools() -> Difference:
-    return drop_channel(
-        "act() with no tools is refused (LMStudioValueError: use respond()), as the official "
-        "Python SDK refuses it; the TypeScript SDK runs one prediction with tools 'none'.",
-        "ts",
-        "/llm",
-        "predict",
-        0,
+    return deliberate(
+        PYTHON_DEFAULTS,
+        drop_channel(
+            "act() with no tools is refused (LMStudioValueError: use respond()), as the official "
+            "Python SDK refuses it; the TypeScript SDK runs one prediction with tools 'none'.",
+            "ts",
+            "/llm",
+            "predict",
+            0,
+        ),
     )
 
 
 def xtc_sent() -> Difference:
-    return combine(
-        "xtc_probability and xtc_threshold are sent (llm.prediction.llama.xtcProbability, "
-        "xtcThreshold); the TypeScript SDK 2.0 maps them in its conversion but its option "
-        "schema lacks them, so they are dropped before they reach the server.",
-        kv_field("", "ours", "/llm", "llm.prediction.llama.xtcProbability"),
-        kv_field("", "ours", "/llm", "llm.prediction.llama.xtcThreshold"),
+    return deliberate(
+        TS_DROPS,
+        combine(
+            "xtc_probability and xtc_threshold are sent (llm.prediction.llama.xtcProbability, "
+            "xtcThreshold); the TypeScript SDK 2.0 maps them in its conversion but its option "
+            "schema lacks them, so they are dropped before they reach the server.",
+            kv_field("", "ours", "/llm", "llm.prediction.llama.xtcProbability"),
+            kv_field("", "ours", "/llm", "llm.prediction.llama.xtcThreshold"),
+        ),
     )
 
 
 def embedding_ratio_sent() -> Difference:
-    return kv_field(
-        "an embedding load's gpu ratio is sent (embedding.load.llama.acceleration.offloadRatio), "
-        "as the official Python SDK sends it; the TypeScript SDK 2.0's embedding conversion "
-        "leaves it out.",
-        "ours",
-        "/embedding",
-        "embedding.load.llama.acceleration.offloadRatio",
+    return deliberate(
+        TS_DROPS,
+        kv_field(
+            "an embedding load's gpu ratio is sent "
+            "(embedding.load.llama.acceleration.offloadRatio), as the official Python SDK sends "
+            "it; the TypeScript SDK 2.0's embedding conversion leaves it out.",
+            "ours",
+            "/embedding",
+            "embedding.load.llama.acceleration.offloadRatio",
+        ),
     )
 
 

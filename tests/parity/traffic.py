@@ -144,6 +144,8 @@ class Difference:
 
     reason: str
     erase: Eraser
+    # Which kind of deliberate difference this is (spec.GROUPS), for docs/parity.md's list.
+    group: str = ""
 
 
 def frame_matches(frame: Any, **fields: Any) -> bool:
