@@ -262,6 +262,10 @@ const SCENARIOS = {
     const model = await c.llm.load(LLM, { identifier: "parity-unload" });
     await model.unload();
   },
+  dynamic_handle_path: async (c) => {
+    const model = await c.llm.load(LLM);
+    await c.llm.createDynamicHandle({ path: model.path }).countTokens("hello parity");
+  },
   dynamic_handle: async (c) => {
     await c.llm.load(LLM, { identifier: "parity-dynamic" });
     const handle = c.llm.createDynamicHandle("parity-dynamic");
@@ -336,6 +340,11 @@ const SCENARIOS = {
     await model.respond("{\"city\": \"Paris\"}", {
       structured: { type: "json", jsonSchema: JSON_SCHEMA },
     });
+  },
+  respond_structured_typed: async (c) => {
+    const model = await c.llm.model(LLM);
+    const City = z.object({ city: z.string(), population: z.number().int().optional() });
+    await model.respond('!say {"city": "Paris"}', { structured: City });
   },
   respond_tools: async (c) => {
     const model = await c.llm.model(LLM);
@@ -599,6 +608,10 @@ const SCENARIOS = {
 
   // -- errors ----------------------------------------------------------------------------------
   error_unknown_model: (c) => expectError(c.llm.model("no-such-model")),
+  error_unknown_preset: async (c) => {
+    const model = await c.llm.model(LLM);
+    await expectError(model.respond("hello parity", { preset: "parity-preset", temperature: 0.1 }));
+  },
   error_prediction: async (c) => {
     const model = await c.llm.model(LLM);
     await expectError(model.respond("!error"));

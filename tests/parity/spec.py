@@ -27,6 +27,7 @@ from .traffic import (
     drop_channel,
     kv_field,
     member_value,
+    schema_members,
 )
 
 API_TOKEN = "sk-lm-parityID:paritySecret12345678"
@@ -41,7 +42,8 @@ PYTHON_DEFAULTS = "Defaults chosen as the official Python SDK chose them"
 TS_DROPS = "Settings the TypeScript SDK 2.0 drops"
 FEWER_CALLS = "Fewer or other calls for the same answer"
 SERVER_ERRORS = "The server's own errors"
-GROUPS = (PYTHON_DEFAULTS, TS_DROPS, FEWER_CALLS, SERVER_ERRORS)
+NATIVE_SCHEMAS = "JSON schemas from each language's own types"
+GROUPS = (PYTHON_DEFAULTS, TS_DROPS, FEWER_CALLS, SERVER_ERRORS, NATIVE_SCHEMAS)
 
 
 def deliberate(group: str, difference: Difference) -> Difference:
@@ -219,6 +221,20 @@ def embedding_ratio_sent() -> Difference:
     )
 
 
+def typed_schema() -> Difference:
+    return deliberate(
+        NATIVE_SCHEMAS,
+        combine(
+            "response_format=<a TypedDict, dataclass, msgspec Struct or pydantic model> sends "
+            "the JSON schema the Python type gives (msgspec's or pydantic's: with the type's "
+            "title), as the official Python SDK sends a pydantic model's; the TypeScript SDK "
+            "converts its zod schema (zod-to-json-schema: $schema, additionalProperties: false).",
+            schema_members("", "ours", "/llm", "title"),
+            schema_members("", "ts", "/llm", "$schema", "additionalProperties"),
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class ParityScenario:
     name: str
@@ -273,6 +289,7 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("load_embedding_every_option", (embedding_ratio_sent(),)),
     ParityScenario("unload_by_identifier"),
     ParityScenario("unload_handle", (unload_pinned("/llm"),)),
+    ParityScenario("dynamic_handle_path"),
     ParityScenario("dynamic_handle"),
     ParityScenario("embedding_any_loaded", EMBEDDING_TTL),
     ParityScenario("embedding_unload_by_identifier"),
@@ -292,6 +309,7 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("complete_every_option", (*LLM_TTL, xtc_sent())),
     ParityScenario("respond_stop_strings", LLM_TTL),
     ParityScenario("respond_structured", LLM_TTL),
+    ParityScenario("respond_structured_typed", (*LLM_TTL, typed_schema())),
     ParityScenario("respond_tools", LLM_TTL),
     ParityScenario("respond_image", LLM_TTL),
     ParityScenario("prepare_file_path"),
@@ -343,6 +361,7 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("preprocessed_prediction", LLM_TTL, plugin=True),
     # errors
     ParityScenario("error_unknown_model", LLM_TTL),
+    ParityScenario("error_unknown_preset", LLM_TTL),
     ParityScenario("error_prediction", LLM_TTL),
     ParityScenario("error_complete_tools", LLM_TTL),
     ParityScenario("error_unload_unknown"),

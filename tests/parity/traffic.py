@@ -228,6 +228,32 @@ def kv_field(reason: str, side: str, namespace: str, key: str, **fields: Any) ->
     return Difference(reason, erase)
 
 
+def schema_members(reason: str, side: str, namespace: str, *members: str) -> Difference:
+    """``side``'s JSON schemas (every ``jsonSchema`` value, in its frames both ways: the server
+    reports the config it got) have ``members`` at their top the other side's do not."""
+    if side not in ("ts", "ours"):
+        raise ValueError("side is 'ts' or 'ours'")
+
+    def without(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {k: without(v) for k, v in value.items()}
+            schema = out.get("jsonSchema")
+            if isinstance(schema, dict):
+                out["jsonSchema"] = {k: v for k, v in schema.items() if k not in members}
+            return out
+        if isinstance(value, list):
+            return [without(v) for v in value]
+        return value
+
+    def erase(ts: Traffic, ours: Traffic) -> None:
+        traffic = ts if side == "ts" else ours
+        for direction in DIRECTIONS:
+            frames = traffic.frames(namespace, direction)
+            frames[:] = [without(f) for f in frames]
+
+    return Difference(reason, erase)
+
+
 def drop_call(reason: str, side: str, namespace: str, endpoint: str) -> Difference:
     """``side`` makes an RPC the other does not: its ``rpcCall`` frames to ``endpoint`` and their
     answers are dropped, and the remaining call ids of that namespace renumbered."""

@@ -13,7 +13,7 @@ import base64
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import pytest
 
@@ -368,6 +368,12 @@ async def unload_handle(client: lms.AsyncClient) -> None:
 
 
 @scenario
+async def dynamic_handle_path(client: lms.AsyncClient) -> None:
+    model = await client.llm.load(LLM)
+    await client.llm.handle(path=model.info.path).count_tokens("hello parity")
+
+
+@scenario
 async def dynamic_handle(client: lms.AsyncClient) -> None:
     await client.llm.load(LLM, identifier="parity-dynamic")
     handle = client.llm.handle("parity-dynamic")
@@ -487,6 +493,17 @@ async def respond_structured(client: lms.AsyncClient) -> None:
     await model.respond(
         '{"city": "Paris"}', config={"structured": {"type": "json", "jsonSchema": JSON_SCHEMA}}
     )
+
+
+class City(TypedDict):
+    city: str
+    population: NotRequired[int]
+
+
+@scenario
+async def respond_structured_typed(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.respond('!say {"city": "Paris"}', response_format=City)
 
 
 @scenario
@@ -844,6 +861,13 @@ async def preprocessed_prediction(client: lms.AsyncClient) -> None:
 async def error_unknown_model(client: lms.AsyncClient) -> None:
     with pytest.raises(lms.ModelNotFoundError):
         await client.llm.model("no-such-model")
+
+
+@scenario
+async def error_unknown_preset(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioServerError):
+        await model.respond("hello parity", preset="parity-preset", config={"temperature": 0.1})
 
 
 @scenario

@@ -14,7 +14,7 @@ import base64
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import pytest
 
@@ -369,6 +369,12 @@ def unload_handle(client: lms.Client) -> None:
 
 
 @scenario
+def dynamic_handle_path(client: lms.Client) -> None:
+    model = client.llm.load(LLM)
+    client.llm.handle(path=model.info.path).count_tokens("hello parity")
+
+
+@scenario
 def dynamic_handle(client: lms.Client) -> None:
     client.llm.load(LLM, identifier="parity-dynamic")
     handle = client.llm.handle("parity-dynamic")
@@ -488,6 +494,17 @@ def respond_structured(client: lms.Client) -> None:
     model.respond(
         '{"city": "Paris"}', config={"structured": {"type": "json", "jsonSchema": JSON_SCHEMA}}
     )
+
+
+class City(TypedDict):
+    city: str
+    population: NotRequired[int]
+
+
+@scenario
+def respond_structured_typed(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.respond('!say {"city": "Paris"}', response_format=City)
 
 
 @scenario
@@ -845,6 +862,13 @@ def preprocessed_prediction(client: lms.Client) -> None:
 def error_unknown_model(client: lms.Client) -> None:
     with pytest.raises(lms.ModelNotFoundError):
         client.llm.model("no-such-model")
+
+
+@scenario
+def error_unknown_preset(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioServerError):
+        model.respond("hello parity", preset="parity-preset", config={"temperature": 0.1})
 
 
 @scenario
