@@ -370,6 +370,7 @@ async def unload_handle(client: lms.AsyncClient) -> None:
 @scenario
 async def dynamic_handle_path(client: lms.AsyncClient) -> None:
     model = await client.llm.load(LLM)
+    assert model.info is not None  # a loaded model's handle knows its info
     await client.llm.handle(path=model.info.path).count_tokens("hello parity")
 
 

@@ -371,6 +371,7 @@ def unload_handle(client: lms.Client) -> None:
 @scenario
 def dynamic_handle_path(client: lms.Client) -> None:
     model = client.llm.load(LLM)
+    assert model.info is not None  # a loaded model's handle knows its info
     client.llm.handle(path=model.info.path).count_tokens("hello parity")
 
 
