@@ -311,8 +311,27 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("respond_structured", LLM_TTL),
     ParityScenario("respond_structured_typed", (*LLM_TTL, typed_schema())),
     ParityScenario("respond_tools", LLM_TTL),
+    ParityScenario("parse_document"),
+    ParityScenario(
+        "retrieve",
+        (
+            *EMBEDDING_TTL,
+            deliberate(
+                FEWER_CALLS,
+                drop_call(
+                    "retrieve(embedding_model=handle) names the model by the identifier a "
+                    "pinned handle already holds; the TypeScript SDK asks the server for it "
+                    "(getModelInfo) on every retrieval.",
+                    "ts",
+                    "/embedding",
+                    "getModelInfo",
+                ),
+            ),
+        ),
+    ),
     ParityScenario("respond_image", LLM_TTL),
     ParityScenario("prepare_file_path"),
+    ParityScenario("file_path"),
     ParityScenario("respond_file", LLM_TTL),
     ParityScenario("respond_reasoning", LLM_TTL),
     ParityScenario("complete", LLM_TTL),

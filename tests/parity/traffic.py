@@ -11,7 +11,8 @@ Normalising erases what legitimately differs between two runs of the same action
   token's identifier is compared as it is), passkeys (already redacted);
 * call and channel ids: renumbered per socket in order of first use (a client may count from 0
   or 1; only which frames share an id matters);
-* server-made names: instance references, uploaded file identifiers (they carry a time);
+* server-made names: instance references, uploaded file identifiers (they carry a time), the
+  uploads folder;
 * timings: every number under a key of ``TIMING_KEYS`` (load progress, tokens per second, …);
 * key order (frames are compared as JSON values, printed with sorted keys).
 """
@@ -44,6 +45,7 @@ TIMING_KEYS = frozenset(
 _SERVER_NAMES = [
     (re.compile(r"inst-[0-9a-f]{32}"), "instance"),  # ModelManager's instance references
     (re.compile(r"\d{13} - \d+(\.[A-Za-z0-9]+)?"), "file"),  # FileStore's identifiers
+    (re.compile(r"lmstudio-sdk-uploads-[A-Za-z0-9_]+"), "uploads"),  # FileStore's folder
 ]
 
 
