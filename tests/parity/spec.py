@@ -38,7 +38,7 @@ PLUGIN = "tests/faulty"
 # -- the deliberate differences, each with its reason ---------------------------------------------
 
 # The kinds of deliberate difference, in the order docs/parity.md lists them.
-PYTHON_DEFAULTS = "Defaults chosen as the official Python SDK chose them"
+PYTHON_DEFAULTS = "Other defaults"
 TS_DROPS = "Settings the TypeScript SDK 2.0 drops"
 FEWER_CALLS = "Fewer or other calls for the same answer"
 SERVER_ERRORS = "The server's own errors"
@@ -101,9 +101,10 @@ def get_info_throws(namespace: str) -> Difference:
     return deliberate(
         SERVER_ERRORS,
         combine(
-            "handle.get_info() asks the server to throw (throwIfNotFound: true), so a gone "
-            "instance is the server's ModelNotFoundError with its message; the TypeScript SDK asks "
-            "for no error and raises one of its own on an empty answer.",
+            "handle.get_info() asks the server to throw (throwIfNotFound: true), as the official "
+            "Python SDK does, so a gone instance is the server's ModelNotFoundError with its "
+            "message; the TypeScript SDK asks for no error and raises one of its own on an empty "
+            "answer.",
             member_value(
                 "",
                 "ours",
@@ -169,9 +170,9 @@ def tool_error_reported() -> Difference:
     return deliberate(
         PYTHON_DEFAULTS,
         drop_channel(
-            "act() tells the model when a tool raises (on_tool_error='report', the default, as the "
-            "official Python SDK) and predicts once more; the TypeScript SDK 2.0 fails act() with "
-            "the tool's error. on_tool_error='raise' does the same as the TypeScript SDK.",
+            "act() tells the model when a tool raises (on_tool_error='report', the default: the "
+            "model can retry or explain) and predicts once more; both official SDKs fail act() "
+            "with the tool's error. on_tool_error='raise' does what they do.",
             "ours",
             "/llm",
             "predict",
