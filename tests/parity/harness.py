@@ -68,7 +68,7 @@ def record(scenario: ParityScenario, path: Path, run: Callable[[str], None]) -> 
         )
     setup_connections = 0
     with ServerThread(
-        lambda: ScriptedEngine(token_delay=scenario.token_delay),
+        lambda: ScriptedEngine(token_delay=scenario.token_delay, load_delay=scenario.load_delay),
         port=0,
         api_token=scenario.api_token,
         record=path,

@@ -260,6 +260,13 @@ const SCENARIOS = {
   load_every_option: (c) => c.llm.load(LLM, { config: EVERY_LOAD_OPTION }),
   load_embedding_every_option: (c) =>
     c.embedding.load(EMBEDDING, { config: EVERY_EMBEDDING_LOAD_OPTION }),
+  load_cancel: async (c) => {
+    const controller = new AbortController();
+    await expectError(
+      c.llm.load(LLM, { signal: controller.signal, onProgress: () => controller.abort() }),
+    );
+    await c.llm.listLoaded(); // the cancel went out before this
+  },
   load_embedding: (c) => c.embedding.load(EMBEDDING, { config: { contextLength: 256 } }),
   unload_by_identifier: async (c) => {
     await c.llm.load(LLM, { identifier: "parity-unload" });

@@ -243,6 +243,8 @@ class ParityScenario:
     # Seconds per generated token of the scripted engine (a cancel needs a prediction that
     # lasts long enough to be cancelled).
     token_delay: float = 0.0
+    # Seconds a load takes on the scripted engine (a load to cancel must last).
+    load_delay: float = 0.0
     # Compare what the server sent back too. Off only where the server's frames depend on
     # timing (how many fragments go out before a cancel arrives).
     compare_server_frames: bool = True
@@ -286,6 +288,7 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("any_loaded", LLM_TTL),
     ParityScenario("load_with_config_and_progress"),
     ParityScenario("load_embedding"),
+    ParityScenario("load_cancel", load_delay=2.0, compare_server_frames=False),
     ParityScenario("load_every_option"),
     ParityScenario("load_embedding_every_option", (embedding_ratio_sent(),)),
     ParityScenario("unload_by_identifier"),

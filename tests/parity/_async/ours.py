@@ -172,6 +172,10 @@ def failing_tool() -> lms.Tool[..., Any]:
     return lms.tool_from_schema("get_weather", "The weather in a city", JSON_SCHEMA, fail)
 
 
+class _Stop(Exception):
+    """Raised by a callback to leave a load or download early."""
+
+
 Scenario = Callable[[lms.AsyncClient], Any]  # a coroutine function (a plain one when sync)
 SCENARIOS: dict[str, Scenario] = {}
 
@@ -351,6 +355,16 @@ async def load_every_option(client: lms.AsyncClient) -> None:
 @scenario
 async def load_embedding_every_option(client: lms.AsyncClient) -> None:
     await client.embedding.load(EMBEDDING, config=EVERY_EMBEDDING_LOAD_OPTION)
+
+
+@scenario
+async def load_cancel(client: lms.AsyncClient) -> None:
+    def stop(_progress: float) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        await client.llm.load(LLM, on_progress=stop)
+    await client.llm.list_loaded()
 
 
 @scenario
@@ -787,10 +801,6 @@ async def download(client: lms.AsyncClient) -> None:
     )
     assert key and progress and finalizing
     await client.system.list_downloaded_models()
-
-
-class _Stop(Exception):
-    pass
 
 
 @scenario

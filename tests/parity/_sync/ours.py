@@ -173,6 +173,10 @@ def failing_tool() -> lms.Tool[..., Any]:
     return lms.tool_from_schema("get_weather", "The weather in a city", JSON_SCHEMA, fail)
 
 
+class _Stop(Exception):
+    """Raised by a callback to leave a load or download early."""
+
+
 Scenario = Callable[[lms.Client], Any]  # a coroutine function (a plain one when sync)
 SCENARIOS: dict[str, Scenario] = {}
 
@@ -352,6 +356,16 @@ def load_every_option(client: lms.Client) -> None:
 @scenario
 def load_embedding_every_option(client: lms.Client) -> None:
     client.embedding.load(EMBEDDING, config=EVERY_EMBEDDING_LOAD_OPTION)
+
+
+@scenario
+def load_cancel(client: lms.Client) -> None:
+    def stop(_progress: float) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        client.llm.load(LLM, on_progress=stop)
+    client.llm.list_loaded()
 
 
 @scenario
@@ -788,10 +802,6 @@ def download(client: lms.Client) -> None:
     )
     assert key and progress and finalizing
     client.system.list_downloaded_models()
-
-
-class _Stop(Exception):
-    pass
 
 
 @scenario
