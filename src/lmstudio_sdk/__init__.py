@@ -49,7 +49,19 @@ _PUBLIC: dict[str, str] = {
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
     "DomainMismatchError": "._exceptions",
+    "DeviceNotFoundError": "._exceptions",
+    "ModelQuery": "._protocol.packets.shared",
+    "ModelQueryDict": "._protocol.model_query",
+    "ModelProcessingState": "._protocol.results",
+    "EstimatedResourcesUsage": "._protocol.results",
+    "EstimatedModelMemoryUsage": "._protocol.results",
     "LMStudioClientClosedError": "._exceptions",
+    "McpConnectionError": "._exceptions",
+    "McpError": "._exceptions",
+    "McpToolError": "._exceptions",
+    "MissingExtraError": "._exceptions",
+    "AsyncMcpTools": "._async.mcp",
+    "McpTools": "._sync.mcp",
     "LMStudioConnectionError": "._exceptions",
     "LMStudioError": "._exceptions",
     "LMStudioEventLoopError": "._exceptions",
@@ -135,6 +147,7 @@ _PUBLIC: dict[str, str] = {
     "PluginToolsSession": "._sync.plugins",
     "Chat": "._protocol.chat",
     "ActResult": "._protocol.act",
+    "GeneratorActResult": "._protocol.act",
     "GuardDecision": "._protocol.act",
     "ToolCallOutcome": "._protocol.act",
     "Tool": "._protocol.tools",
@@ -166,6 +179,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.hosts import AsyncPoolEmbeddingModel as AsyncPoolEmbeddingModel
     from ._async.hosts import AsyncPoolLLM as AsyncPoolLLM
     from ._async.hosts import AsyncPoolPredictionStream as AsyncPoolPredictionStream
+    from ._async.mcp import AsyncMcpTools as AsyncMcpTools
     from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
@@ -187,6 +201,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
+    from ._exceptions import DeviceNotFoundError as DeviceNotFoundError
     from ._exceptions import DomainMismatchError as DomainMismatchError
     from ._exceptions import HostUnavailableError as HostUnavailableError
     from ._exceptions import InvalidToolRequestError as InvalidToolRequestError
@@ -199,6 +214,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import LMStudioTimeoutError as LMStudioTimeoutError
     from ._exceptions import LMStudioValueError as LMStudioValueError
     from ._exceptions import LocalProtocolError as LocalProtocolError
+    from ._exceptions import McpConnectionError as McpConnectionError
+    from ._exceptions import McpError as McpError
+    from ._exceptions import McpToolError as McpToolError
+    from ._exceptions import MissingExtraError as MissingExtraError
     from ._exceptions import ModelNotFoundError as ModelNotFoundError
     from ._exceptions import NotSupportedByServerError as NotSupportedByServerError
     from ._exceptions import PermissionDeniedError as PermissionDeniedError
@@ -211,6 +230,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import ToolCallFailedError as ToolCallFailedError
     from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
     from ._protocol.act import ActResult as ActResult
+    from ._protocol.act import GeneratorActResult as GeneratorActResult
     from ._protocol.act import GuardDecision as GuardDecision
     from ._protocol.act import ToolCallOutcome as ToolCallOutcome
     from ._protocol.chat import Chat as Chat
@@ -227,6 +247,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.documents import RetrievalProgress as RetrievalProgress
     from ._protocol.errors import ErrorData as ErrorData
     from ._protocol.generator import GeneratorResult as GeneratorResult
+    from ._protocol.model_query import ModelQueryDict as ModelQueryDict
     from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
     from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
     from ._protocol.packets.shared import ChatMessageData as ChatMessageData
@@ -238,6 +259,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import KVConfig as KVConfig
     from ._protocol.packets.shared import LLMInfo as LLMInfo
     from ._protocol.packets.shared import LLMInstanceInfo as LLMInstanceInfo
+    from ._protocol.packets.shared import ModelQuery as ModelQuery
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
     from ._protocol.packets.shared import TokenCandidate as TokenCandidate
@@ -255,9 +277,12 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.prediction import ToolCallNameReceived as ToolCallNameReceived
     from ._protocol.results import EngineInfo as EngineInfo
     from ._protocol.results import EngineSpecifier as EngineSpecifier
+    from ._protocol.results import EstimatedModelMemoryUsage as EstimatedModelMemoryUsage
+    from ._protocol.results import EstimatedResourcesUsage as EstimatedResourcesUsage
     from ._protocol.results import HardwareSurvey as HardwareSurvey
     from ._protocol.results import LMStudioVersion as LMStudioVersion
     from ._protocol.results import LogEvent as LogEvent
+    from ._protocol.results import ModelProcessingState as ModelProcessingState
     from ._protocol.results import PredictionInputLog as PredictionInputLog
     from ._protocol.results import PredictionOutputLog as PredictionOutputLog
     from ._protocol.results import RuntimeLog as RuntimeLog
@@ -274,6 +299,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.hosts import PoolEmbeddingModel as PoolEmbeddingModel
     from ._sync.hosts import PoolLLM as PoolLLM
     from ._sync.hosts import PoolPredictionStream as PoolPredictionStream
+    from ._sync.mcp import McpTools as McpTools
     from ._sync.models import LLM as LLM
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace

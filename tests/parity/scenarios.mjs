@@ -315,6 +315,33 @@ const SCENARIOS = {
     await model.getContextLength();
   },
 
+  // -- model helpers, full queries, LM Link devices (issue 11 item 6) ---------------------------
+  processing_state: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.getInstanceProcessingState();
+  },
+  embedding_processing_state: async (c) =>
+    (await c.embedding.model(EMBEDDING)).getInstanceProcessingState(),
+  base_prediction_config: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.getBasePredictionConfig();
+  },
+  estimate_usage: (c) => c.llm.estimateResourcesUsage(LLM, { contextLength: 1024 }),
+  estimate_usage_embedding: (c) =>
+    c.embedding.estimateResourcesUsage(EMBEDDING, { contextLength: 256 }, { deviceIdentifier: null }),
+  model_query: async (c) => {
+    await c.llm.load(VISION, { identifier: "parity-eyes" });
+    const handle = c.llm.createDynamicHandle({
+      path: "lmstudio-sdk/scripted-vision-1b-GGUF",
+      vision: true,
+    });
+    await handle.countTokens("hello parity");
+  },
+  local_device: async (c) => {
+    await c.llm.load(LLM, { identifier: "parity-local", deviceIdentifier: null });
+    await c.llm.unload("parity-local", { deviceIdentifier: null });
+  },
+
   // -- predictions -----------------------------------------------------------------------------
   respond: async (c) => {
     const model = await c.llm.model(LLM);
@@ -593,6 +620,19 @@ const SCENARIOS = {
   generator_error: async (c) => {
     const generator = c.plugins.createGeneratorHandle(PLUGIN);
     await expectError(generator.respond("raise"));
+  },
+  // The test generator calls the first tool it is offered ({"a": 1}) after its words; the
+  // second round offers none, so it only answers.
+  generator_act: async (c) => {
+    const generator = c.plugins.createGeneratorHandle(PLUGIN);
+    const half = rawFunctionTool({
+      name: "half",
+      description: "Half a number",
+      parametersJsonSchema: { type: "object", properties: { a: { type: "number" } }, required: ["a"] },
+      implementation: ({ a }) => a / 2,
+    });
+    const result = await generator.act("make it loud", [half], { maxPredictionRounds: 2 });
+    if (result.rounds !== 2) throw new Error(`${result.rounds} rounds`);
   },
   generator_cancel: async (c) => {
     const prediction = c.plugins.createGeneratorHandle(PLUGIN).respond("hang");

@@ -304,6 +304,14 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("model_info", (*LLM_TTL, get_info_throws("/llm"))),
     ParityScenario("load_config", (*LLM_TTL, load_config_alone("/llm"))),
     ParityScenario("context_length", (*LLM_TTL, context_from_info("/llm"))),
+    # model helpers, full queries, LM Link devices (issue 11 item 6)
+    ParityScenario("processing_state", LLM_TTL),
+    ParityScenario("embedding_processing_state", EMBEDDING_TTL),
+    ParityScenario("base_prediction_config", LLM_TTL),
+    ParityScenario("estimate_usage"),
+    ParityScenario("estimate_usage_embedding"),
+    ParityScenario("model_query"),
+    ParityScenario("local_device"),
     # predictions
     ParityScenario("respond", LLM_TTL),
     ParityScenario("respond_stream", LLM_TTL),
@@ -376,6 +384,7 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("generator_respond", plugin=True),
     ParityScenario("generator_stream", plugin=True),
     ParityScenario("generator_error", plugin=True),
+    ParityScenario("generator_act", plugin=True),
     # What the plugin sends before the cancel arrives depends on timing.
     ParityScenario("generator_cancel", plugin=True, compare_server_frames=False),
     ParityScenario("plugin_tools_config", plugin=True),

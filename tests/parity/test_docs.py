@@ -70,6 +70,5 @@ SAME_NAME_ELSEWHERE = frozenset(
         "ArtifactDownloadPlanner.download",
         "ArtifactDownloadPlanner.[Symbol.dispose]",
         "RuntimeExtensionsNamespace.download",
-        "LLMGeneratorHandle.act",
     }
 )
