@@ -224,8 +224,8 @@ def _split_config(gpu: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "strategy": "priorityOrder" if strategy == "favorMainGpu" else strategy,
         "disabledGpus": gpu.get("disabled_gpus", []),
-        # TS tests the main GPU for truthiness: GPU 0 gives an empty priority list.
-        "priority": [main_gpu] if main_gpu else [],
+        # GPU 0 is a main GPU too (TS 2.0: `mainGpu !== undefined`).
+        "priority": [main_gpu] if main_gpu is not None else [],
         "customRatio": [],
     }
 

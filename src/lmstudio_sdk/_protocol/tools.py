@@ -316,8 +316,9 @@ def result_content(value: object) -> str:
 
 
 def error_result_content(message: str) -> str:
-    """What the model sees of a failed tool call (as the official SDKs send a denial)."""
-    return json.dumps({"error": message}, ensure_ascii=False)
+    """What the model sees of a failed tool call: ``{"error":"…"}``, compact, as the
+    TypeScript SDK sends a denial (``JSON.stringify``)."""
+    return json.dumps({"error": message}, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- building ---------------------------------------------------------------------------------

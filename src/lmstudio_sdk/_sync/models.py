@@ -454,6 +454,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         _check_str("prompt", prompt)
         _check_prediction_options("complete_stream()", options, stream_alternative=None)
         fmt, kv = _prediction_kv("complete_stream()", response_format, options)
+        _refuse_chat_options("complete_stream()", kv)
         parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
             raw_prompt=prompt,
@@ -960,6 +961,27 @@ def _prediction_kv(
         )
     merged: dict[str, Any] = {**(config or {}), "structured": fmt.setting}
     return fmt, prediction_config_to_kv(cast(LlmPredictionConfigDict, merged))
+
+
+_TOOL_KEYS: Final = frozenset({"llm.prediction.tools", "llm.prediction.toolChoice"})
+_REASONING_BUDGET_KEY: Final = "llm.prediction.reasoning.budgetTokens"
+
+
+def _refuse_chat_options(where: str, kv: KVConfig) -> None:
+    """A raw completion has no chat to put tool calls or a reasoning budget in (the
+    TypeScript SDK refuses both too)."""
+    for field in kv.fields:
+        if field.key in _TOOL_KEYS:
+            raise LMStudioValueError(
+                f"{where} takes no tools (raw_tools, tool_choice): a raw completion cannot "
+                "call tools; use respond() or act()"
+            )
+        budget = field.value if field.key == _REASONING_BUDGET_KEY else None
+        if isinstance(budget, dict) and budget.get("checked"):
+            raise LMStudioValueError(
+                f"{where} takes no reasoning_budget (only False): a raw completion has no "
+                "reasoning to budget; use respond() or act()"
+            )
 
 
 def _token_ids(raw: Raw | UnsetType) -> list[int]:
