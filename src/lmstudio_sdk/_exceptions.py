@@ -113,10 +113,12 @@ class LMStudioServerError(LMStudioError):
 
     @property
     def title(self) -> str:
+        """The server's one-line description of the error."""
         return self.data.title
 
     @property
     def display_code(self) -> str | None:
+        """LM Studio's error kind (``generic.noModelMatchingQuery``, …), if the server sent one."""
         return self.data.display_code
 
     @property

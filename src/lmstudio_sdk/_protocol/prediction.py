@@ -110,6 +110,7 @@ PredictionEvent = (
     | ToolCallGenerationEnded
     | ToolCallGenerationFailed
 )
+"""Any event of a prediction stream, as ``stream.events()`` yields them."""
 
 
 class PredictionResult(msgspec.Struct, Generic[ParsedT], frozen=True):
