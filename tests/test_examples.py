@@ -105,3 +105,24 @@ def test_chat_history(server: RunningServer, tmp_path: Path) -> None:
     assert out.splitlines()[0] == f"saved 3 messages to {saved}"
     assert "assistant: You said: Name another one." in out
     assert saved.read_text().startswith('{"messages":[{"role":"system"')
+
+
+def test_files_and_retrieval(server: RunningServer) -> None:
+    out = run_example(
+        "files_and_retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small"
+    )
+    lines = out.splitlines()
+    assert lines[0] == "uploaded handbook.txt: 271 bytes, text/plain"
+    assert lines[1] == "[with the file] You said: When do backups run?"
+    # The scripted embedder is a hashed bag of words: the backup paragraph shares the most.
+    assert lines[2] == "[retrieved] Backups run every night at 02:00 and are kept for thirty days."
+    assert lines[3] == "[with retrieval] You said: How long are backups kept?"
+
+
+def test_embedded_server() -> None:
+    out = run_example("embedded_server.py")
+    lines = out.splitlines()
+    assert lines[0].startswith("serving on ws://127.0.0.1:")
+    assert lines[1] == "models: ['scripted-echo-1b', 'scripted-vision-1b', 'scripted-embed-small']"
+    assert lines[2] == "You said: Hello, server! [eosFound]"
+    assert lines[3] == "stopped"
