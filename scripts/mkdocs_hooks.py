@@ -1,13 +1,14 @@
 """MkDocs hooks of the documentation site (``mkdocs.yml`` names this file).
 
-Two jobs, so that the site follows the code without hand edits:
+Three jobs, so that the site follows the code without hand edits:
 
 1. **API pages from the public table.** A line ``<!-- api: PATTERN [PATTERN ...] -->`` in a page
    becomes one mkdocstrings block (``::: lmstudio_sdk.NAME``) per public name (``_PUBLIC`` in
    ``src/lmstudio_sdk/__init__.py``) whose defining module matches a pattern (``fnmatch`` on
    the module path without its leading dot, e.g. ``_*.client`` or ``_protocol.packets.*``),
-   each sync name followed by its ``Async`` twin. ``<!-- api: rest -->`` takes every public name
-   that no other marker claims, so a new public name appears on the site without a nav edit.
+   in the order the marker names the modules, each sync name followed by its ``Async`` twin.
+   ``<!-- api: rest -->`` takes every public name that no other marker claims, so a new public
+   name appears on the site without a nav edit.
 2. **Every example on the site.** ``<!-- examples -->`` becomes a section per file of
    ``examples/`` (and each plugin's ``src/plugin.py`` under ``examples/plugins/``): its
    docstring's first line and the whole file, included with pymdownx.snippets.
@@ -98,7 +99,23 @@ def expand_markers(
     for path, patterns in claims:
         if patterns == "rest":
             claims[path, patterns] = [n for n in public if n not in claimed]
-    return {key: sorted(names, key=twin_order) for key, names in claims.items()}
+    return {
+        (path, patterns): sorted(names, key=lambda n: (_family(table[n], patterns), twin_order(n)))
+        for (path, patterns), names in claims.items()
+    }
+
+
+def _family(module: str, patterns: str) -> int:
+    """Which pattern of the marker (the sync and async twins of one counting as one) matches
+    ``module`` first: a page lists its modules in the order its marker names them."""
+    families: list[str] = []
+    for pattern in patterns.split():
+        family = re.sub(r"^_(a?sync)\.", "_*.", pattern)
+        if family not in families:
+            families.append(family)
+    return next(
+        (i for i, family in enumerate(families) if fnmatch.fnmatch(module, family)), len(families)
+    )
 
 
 def example_files(examples: Path = EXAMPLES) -> list[str]:

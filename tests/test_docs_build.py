@@ -12,6 +12,7 @@ import importlib.util
 import re
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,11 @@ _spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "scripts/m
 assert _spec is not None and _spec.loader is not None
 hooks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(hooks)
+
+
+def html_text(html: str) -> str:
+    """The text of a page: tags dropped, entities decoded."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
 
 
 def _pages() -> dict[str, str]:
@@ -53,6 +59,13 @@ def test_the_site_builds_in_strict_mode(tmp_path: Path) -> None:
     anchors = set(re.findall(r'id="lmstudio_sdk\.([A-Za-z_][A-Za-z0-9_]*)"', html))
     public = {name for name in lmstudio_sdk._PUBLIC if not name.startswith("__")}
     assert public - anchors == set()
+    # Every snippet line became the file it names (none is left as text, as happens when a
+    # formatter rewrites `--8<-- "x.py"` into `--8 < --"x.py"`).
+    text = html_text(html)
+    assert re.search(r"-+8\s*<\s*-+", text) is None
+    assert "Stream a chat reply, then print the stats" in html_text(
+        (site / "guides/chat/index.html").read_text()
+    )
     examples_html = (site / "examples/index.html").read_text()
     for relative in hooks.example_files():
         assert f"<code>examples/{relative}</code>" in examples_html, relative
@@ -103,3 +116,24 @@ def test_the_examples_page_shows_every_example() -> None:
     for relative in files:
         assert f'--8<-- "{relative}"' in markdown
     assert "## `examples/chat_stream.py`\n\nStream a chat reply, then print the stats" in markdown
+
+
+def test_a_pending_page_joins_the_nav_once_it_exists(tmp_path: Path) -> None:
+    nav = [
+        {"Home": "index.md"},
+        {"Migration guide": "migration.md"},
+        {"Guides": [{"Chat": "guides/chat.md"}, {"Later": "migration.md"}]},
+    ]
+    without = hooks._without_missing_pending(nav, tmp_path)
+    assert without == [{"Home": "index.md"}, {"Guides": [{"Chat": "guides/chat.md"}]}]
+    (tmp_path / "migration.md").write_text("# Migration\n")
+    assert hooks._without_missing_pending(nav, tmp_path) == nav
+    # Only the pages named as pending are dropped: any other missing page still fails the build.
+    assert hooks._without_missing_pending(["nowhere.md"], tmp_path) == ["nowhere.md"]
+
+
+def test_snippet_lines_are_well_formed() -> None:
+    for page, text in _pages().items():
+        for line in text.splitlines():
+            if re.match(r"\s*-+8\s*<", line):
+                assert re.fullmatch(r'--8<-- "[\w./-]+\.py"', line), f"{page}: {line!r}"
