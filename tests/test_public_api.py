@@ -52,6 +52,7 @@ EXPORTED = [
     "ChatMessageDict",
     "Client",
     "ConfigKeyError",
+    "ContextOverflow",
     "DiagnosticsNamespace",
     "DomainMismatchError",
     "DownloadOption",

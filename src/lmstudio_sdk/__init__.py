@@ -87,6 +87,7 @@ _PUBLIC: dict[str, str] = {
     "JsonValue": "._protocol.partial_json",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
+    "ContextOverflow": "._protocol.prediction",
     "LmLinkStatusResult": "._protocol.packets.repository",
     "ChatHistoryData": "._protocol.packets.shared",
     "DownloadProgressUpdate": "._protocol.packets.shared",
@@ -235,6 +236,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
     from ._protocol.packets.shared import ToolCallResultPart as ToolCallResultPart
     from ._protocol.partial_json import JsonValue as JsonValue
+    from ._protocol.prediction import ContextOverflow as ContextOverflow
     from ._protocol.prediction import PredictionEvent as PredictionEvent
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress
