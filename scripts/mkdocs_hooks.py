@@ -13,7 +13,9 @@ Three jobs, so that the site follows the code without hand edits:
    ``examples/`` (and each plugin's ``src/plugin.py`` under ``examples/plugins/``): its
    docstring's first line and the whole file, included with pymdownx.snippets.
 3. **Pages that land later.** A nav entry in ``PENDING_PAGES`` whose file does not exist yet is
-   dropped from the nav (and reported), so the strict build passes before and after it lands.
+   dropped from the nav (and reported), so the strict build passes before and after it lands;
+   a page of ``docs/`` that the nav does not name is added to its last section (``In depth``),
+   titled by its first heading, so a page written on another branch is on the site at once.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     """Drop pending pages that are not there yet; find what each API marker claims."""
     docs = Path(config.docs_dir)
     if config.nav is not None:
-        config.nav = _without_missing_pending(config.nav, docs)
+        config.nav = with_unlisted_pages(_without_missing_pending(config.nav, docs), docs)
     pages = {
         path.relative_to(docs).as_posix(): path.read_text(encoding="utf-8")
         for path in docs.rglob("*.md")
@@ -151,6 +153,43 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     _claims.clear()
     _claims.update(expand_markers(pages, public_table()))
     return config
+
+
+def _nav_files(nav: Any) -> set[str]:
+    if isinstance(nav, list):
+        return {f for item in nav for f in _nav_files(item)}
+    if isinstance(nav, dict):
+        return {f for value in nav.values() for f in _nav_files(value)}
+    return {nav} if isinstance(nav, str) else set()
+
+
+def with_unlisted_pages(nav: list[Any], docs: Path) -> list[Any]:
+    """The nav with every page of ``docs`` it does not name added to its last section.
+
+    Args:
+        nav: The nav as ``mkdocs.yml`` gives it (a list of ``{title: page or section}``).
+        docs: The docs folder.
+
+    Returns:
+        The same nav, its last section extended by ``{first heading: page}`` per unlisted page.
+    """
+    listed = _nav_files(nav)
+    unlisted = sorted(
+        path.relative_to(docs).as_posix()
+        for path in docs.rglob("*.md")
+        if path.relative_to(docs).as_posix() not in listed
+    )
+    if not unlisted or not nav or not isinstance(nav[-1], dict):
+        return nav
+    (title, section), *_ = nav[-1].items()
+    if not isinstance(section, list):
+        return nav
+    extra: list[Any] = []
+    for page in unlisted:
+        heading = re.search(r"^# (.+)$", (docs / page).read_text(encoding="utf-8"), re.MULTILINE)
+        extra.append({heading[1].strip() if heading else page: page})
+        log.info("%s is not in mkdocs.yml's nav: listed under %r", page, title)
+    return [*nav[:-1], {title: [*section, *extra]}]
 
 
 def _without_missing_pending(nav: Any, docs: Path) -> Any:

@@ -137,3 +137,17 @@ def test_snippet_lines_are_well_formed() -> None:
         for line in text.splitlines():
             if re.match(r"\s*-+8\s*<", line):
                 assert re.fullmatch(r'--8<-- "[\w./-]+\.py"', line), f"{page}: {line!r}"
+
+
+def test_a_page_the_nav_does_not_name_joins_its_last_section(tmp_path: Path) -> None:
+    (tmp_path / "index.md").write_text("# Home\n")
+    (tmp_path / "guides").mkdir()
+    (tmp_path / "guides" / "new-thing.md").write_text("Intro.\n\n# The new thing\n")
+    nav = [{"Home": "index.md"}, {"In depth": [{"Old": "old.md"}]}]
+    assert hooks.with_unlisted_pages(nav, tmp_path) == [
+        {"Home": "index.md"},
+        {"In depth": [{"Old": "old.md"}, {"The new thing": "guides/new-thing.md"}]},
+    ]
+    assert hooks.with_unlisted_pages([{"Home": "index.md"}], tmp_path / "guides") == [
+        {"Home": "index.md"}
+    ]
