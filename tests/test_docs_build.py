@@ -102,6 +102,12 @@ def test_every_exception_is_in_the_error_reference_table() -> None:
         if isinstance(getattr(lmstudio_sdk, name), type)
         and issubclass(getattr(lmstudio_sdk, name), lmstudio_sdk.LMStudioError)
     }
+    exceptions |= {
+        name
+        for name in lmstudio_sdk.plugin.__all__
+        if isinstance(getattr(lmstudio_sdk.plugin, name), type)
+        and issubclass(getattr(lmstudio_sdk.plugin, name), lmstudio_sdk.LMStudioError)
+    }
     assert exceptions - rows == set(), "add a row to docs/errors.md"
     assert rows - exceptions == set()
     assert "<!-- api: _exceptions _protocol.errors -->" in text  # the classes' own docstrings
