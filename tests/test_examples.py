@@ -107,6 +107,34 @@ def test_chat_history(server: RunningServer, tmp_path: Path) -> None:
     assert saved.read_text().startswith('{"messages":[{"role":"system"')
 
 
+def test_mcp_tools(server: RunningServer) -> None:
+    pytest.importorskip("mcp")
+    mcp_server = Path(__file__).resolve().parent / "mcp" / "mcp_server.py"
+    question = '!tool add {"a": 2, "b": 3}'  # the scripted model calls the MCP tool
+    out = run_example(
+        "mcp_tools.py",
+        server.url,
+        "scripted-echo-1b",
+        question,
+        "--",
+        sys.executable,
+        str(mcp_server),
+    )
+    assert out.splitlines()[0].startswith("MCP tools: add, fail, slow")
+    assert "[add({'a': 2, 'b': 3}) -> {\"result\":5}]" in out
+    assert out.rstrip().endswith('Tool result: {"result":5}')
+
+
+def test_retrieval(server: RunningServer) -> None:
+    out = run_example("retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small")
+    lines = out.splitlines()
+    # The question is about bread: bread.md's chunks rank first (the scripted embedder shares
+    # words), and the echo model's reply carries the retrieved context.
+    assert lines[0].split()[1] == "bread.md", out
+    assert "You said: Answer from these excerpts only." in out
+    assert "[bread.md]" in out and "230 degrees" in out
+
+
 def test_files_and_retrieval(server: RunningServer) -> None:
     out = run_example(
         "files_and_retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small"

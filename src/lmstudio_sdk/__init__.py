@@ -50,6 +50,12 @@ _PUBLIC: dict[str, str] = {
     "ConfigKeyError": "._exceptions",
     "DomainMismatchError": "._exceptions",
     "LMStudioClientClosedError": "._exceptions",
+    "McpConnectionError": "._exceptions",
+    "McpError": "._exceptions",
+    "McpToolError": "._exceptions",
+    "MissingExtraError": "._exceptions",
+    "AsyncMcpTools": "._async.mcp",
+    "McpTools": "._sync.mcp",
     "LMStudioConnectionError": "._exceptions",
     "LMStudioError": "._exceptions",
     "LMStudioEventLoopError": "._exceptions",
@@ -67,6 +73,10 @@ _PUBLIC: dict[str, str] = {
     "NotSupportedByServerError": "._exceptions",
     "PermissionDeniedError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
+    "DocumentParser": "._protocol.documents",
+    "ParsedDocument": "._protocol.documents",
+    "RetrievalEntry": "._protocol.documents",
+    "RetrievalProgress": "._protocol.documents",
     "ErrorData": "._protocol.errors",
     "EmbeddingLoadConfig": "._protocol.config_types",
     "EmbeddingLoadConfigDict": "._protocol.config_types",
@@ -131,6 +141,7 @@ _PUBLIC: dict[str, str] = {
     "PluginToolsSession": "._sync.plugins",
     "Chat": "._protocol.chat",
     "ActResult": "._protocol.act",
+    "GeneratorActResult": "._protocol.act",
     "GuardDecision": "._protocol.act",
     "ToolCallOutcome": "._protocol.act",
     "Tool": "._protocol.tools",
@@ -162,6 +173,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.hosts import AsyncPoolEmbeddingModel as AsyncPoolEmbeddingModel
     from ._async.hosts import AsyncPoolLLM as AsyncPoolLLM
     from ._async.hosts import AsyncPoolPredictionStream as AsyncPoolPredictionStream
+    from ._async.mcp import AsyncMcpTools as AsyncMcpTools
     from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
     from ._async.models import AsyncLLM as AsyncLLM
@@ -195,6 +207,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import LMStudioTimeoutError as LMStudioTimeoutError
     from ._exceptions import LMStudioValueError as LMStudioValueError
     from ._exceptions import LocalProtocolError as LocalProtocolError
+    from ._exceptions import McpConnectionError as McpConnectionError
+    from ._exceptions import McpError as McpError
+    from ._exceptions import McpToolError as McpToolError
+    from ._exceptions import MissingExtraError as MissingExtraError
     from ._exceptions import ModelNotFoundError as ModelNotFoundError
     from ._exceptions import NotSupportedByServerError as NotSupportedByServerError
     from ._exceptions import PermissionDeniedError as PermissionDeniedError
@@ -207,6 +223,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import ToolCallFailedError as ToolCallFailedError
     from ._exceptions import UnsupportedFeatureError as UnsupportedFeatureError
     from ._protocol.act import ActResult as ActResult
+    from ._protocol.act import GeneratorActResult as GeneratorActResult
     from ._protocol.act import GuardDecision as GuardDecision
     from ._protocol.act import ToolCallOutcome as ToolCallOutcome
     from ._protocol.chat import Chat as Chat
@@ -217,6 +234,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmLoadConfigDict as LlmLoadConfigDict
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
+    from ._protocol.documents import DocumentParser as DocumentParser
+    from ._protocol.documents import ParsedDocument as ParsedDocument
+    from ._protocol.documents import RetrievalEntry as RetrievalEntry
+    from ._protocol.documents import RetrievalProgress as RetrievalProgress
     from ._protocol.errors import ErrorData as ErrorData
     from ._protocol.generator import GeneratorResult as GeneratorResult
     from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
@@ -266,6 +287,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.hosts import PoolEmbeddingModel as PoolEmbeddingModel
     from ._sync.hosts import PoolLLM as PoolLLM
     from ._sync.hosts import PoolPredictionStream as PoolPredictionStream
+    from ._sync.mcp import McpTools as McpTools
     from ._sync.models import LLM as LLM
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace

@@ -26,6 +26,10 @@
     │   ├── ToolArgumentsError                      the model's arguments do not fit the tool
     │   ├── InvalidToolRequestError                 the model asked for no tool, or garbled it
     │   └── ToolCallFailedError                     a tool raised (with on_tool_error="raise")
+    ├── McpError                                    an MCP server's tools (plugins.mcp_tools)
+    │   ├── McpConnectionError                      the MCP server did not start, or hung up
+    │   └── McpToolError                            an MCP tool reported an error or timed out
+    ├── MissingExtraError (ImportError)             an optional dependency is missing
     ├── LMStudioClientClosedError (RuntimeError)    the client was closed: make a new one
     ├── LMStudioEventLoopError (RuntimeError)       an AsyncClient met a second, open event loop
     └── PredictionCancelledError                    reserved: cancel() never raises, it stops
@@ -56,6 +60,10 @@ __all__ = [
     "LMStudioTimeoutError",
     "LMStudioValueError",
     "LocalProtocolError",
+    "McpConnectionError",
+    "McpError",
+    "McpToolError",
+    "MissingExtraError",
     "ModelNotFoundError",
     "NotSupportedByServerError",
     "PermissionDeniedError",
@@ -275,3 +283,31 @@ class InvalidToolRequestError(ToolCallError):
 
 class ToolCallFailedError(ToolCallError):
     """A tool raised; the tool's exception is ``__cause__`` (with ``on_tool_error="raise"``)."""
+
+
+class McpError(LMStudioError):
+    """An MCP server's tools (``client.plugins.mcp_tools``) failed."""
+
+
+class McpConnectionError(McpError):
+    """The MCP server could not be started or reached, or it exited or hung up (for a command,
+    the message ends with the last lines it wrote to stderr)."""
+
+
+class McpToolError(McpError):
+    """An MCP tool reported an error (``isError``), or did not answer within its timeout
+    (``timed_out``). In ``act()`` the model sees the message, as for any tool that raises."""
+
+    def __init__(self, message: str, *, tool_name: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.timed_out = timed_out
+
+
+class MissingExtraError(LMStudioError, ImportError):
+    """A feature needs an optional dependency that is not installed: ``pip install
+    'lmstudio-sdk[EXTRA]'`` (``extra`` names it)."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra
