@@ -135,16 +135,11 @@ def test_retrieval(server: RunningServer) -> None:
     assert "[bread.md]" in out and "230 degrees" in out
 
 
-def test_files_and_retrieval(server: RunningServer) -> None:
-    out = run_example(
-        "files_and_retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small"
-    )
+def test_chat_with_file(server: RunningServer) -> None:
+    out = run_example("chat_with_file.py", server.url, "scripted-echo-1b")
     lines = out.splitlines()
-    assert lines[0] == "uploaded handbook.txt: 271 bytes, text/plain"
-    assert lines[1] == "[with the file] You said: When do backups run?"
-    # The scripted embedder is a hashed bag of words: the backup paragraph shares the most.
-    assert lines[2] == "[retrieved] Backups run every night at 02:00 and are kept for thirty days."
-    assert lines[3] == "[with retrieval] You said: How long are backups kept?"
+    assert lines[0] == "uploaded handbook.txt: 138 bytes, text/plain"
+    assert lines[1] == "You said: When do backups run?"
 
 
 def test_embedded_server() -> None:
