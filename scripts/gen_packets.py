@@ -136,6 +136,9 @@ DOCS: dict[str, str] = {
     "KVConfig": "A config as LM Studio stores it: ``fields`` of key and value (``get(key)``).",
     "LLMInfo": "A downloaded LLM: key, path, format, size, architecture, vision and tool use.",
     "LLMInstanceInfo": "A loaded LLM: its info plus the instance's identifier and context length.",
+    "ModelQuery": (
+        "Which loaded model a call means: any of key/identifier, path, domain, vision, device."
+    ),
     "LmLinkStatusResult": "LM Link's state: status, issues, peers and this device's names.",
     "PredictionFragment": (
         "A piece of a streamed reply: its text (``content``), token count, reasoning type."

@@ -49,6 +49,12 @@ _PUBLIC: dict[str, str] = {
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
     "DomainMismatchError": "._exceptions",
+    "DeviceNotFoundError": "._exceptions",
+    "ModelQuery": "._protocol.packets.shared",
+    "ModelQueryDict": "._protocol.model_query",
+    "ModelProcessingState": "._protocol.results",
+    "EstimatedResourcesUsage": "._protocol.results",
+    "EstimatedModelMemoryUsage": "._protocol.results",
     "LMStudioClientClosedError": "._exceptions",
     "McpConnectionError": "._exceptions",
     "McpError": "._exceptions",
@@ -195,6 +201,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.streams import AsyncPredictionStream as AsyncPredictionStream
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
+    from ._exceptions import DeviceNotFoundError as DeviceNotFoundError
     from ._exceptions import DomainMismatchError as DomainMismatchError
     from ._exceptions import HostUnavailableError as HostUnavailableError
     from ._exceptions import InvalidToolRequestError as InvalidToolRequestError
@@ -240,6 +247,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.documents import RetrievalProgress as RetrievalProgress
     from ._protocol.errors import ErrorData as ErrorData
     from ._protocol.generator import GeneratorResult as GeneratorResult
+    from ._protocol.model_query import ModelQueryDict as ModelQueryDict
     from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
     from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
     from ._protocol.packets.shared import ChatMessageData as ChatMessageData
@@ -251,6 +259,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import KVConfig as KVConfig
     from ._protocol.packets.shared import LLMInfo as LLMInfo
     from ._protocol.packets.shared import LLMInstanceInfo as LLMInstanceInfo
+    from ._protocol.packets.shared import ModelQuery as ModelQuery
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
     from ._protocol.packets.shared import TokenCandidate as TokenCandidate
@@ -268,9 +277,12 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.prediction import ToolCallNameReceived as ToolCallNameReceived
     from ._protocol.results import EngineInfo as EngineInfo
     from ._protocol.results import EngineSpecifier as EngineSpecifier
+    from ._protocol.results import EstimatedModelMemoryUsage as EstimatedModelMemoryUsage
+    from ._protocol.results import EstimatedResourcesUsage as EstimatedResourcesUsage
     from ._protocol.results import HardwareSurvey as HardwareSurvey
     from ._protocol.results import LMStudioVersion as LMStudioVersion
     from ._protocol.results import LogEvent as LogEvent
+    from ._protocol.results import ModelProcessingState as ModelProcessingState
     from ._protocol.results import PredictionInputLog as PredictionInputLog
     from ._protocol.results import PredictionOutputLog as PredictionOutputLog
     from ._protocol.results import RuntimeLog as RuntimeLog

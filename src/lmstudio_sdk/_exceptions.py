@@ -15,7 +15,9 @@
     │   │   │                                       generic.missingRuntimeExtension
     │   │   └── NotSupportedByServerError           errorData.code "notSupported": this server
     │   │                                           does not implement the endpoint (says why)
-    │   └── PermissionDeniedError                   errorData.code "permissionDenied"
+    │   ├── PermissionDeniedError                   errorData.code "permissionDenied"
+    │   └── DeviceNotFoundError                     errorData.code "deviceNotFound": no LM Link
+    │                                               device has that identifier (names it)
     ├── LMStudioProtocolError
     │   ├── LocalProtocolError                      we misused the protocol (a bug or API misuse)
     │   └── RemoteProtocolError                     the server sent something off-protocol
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "ConfigKeyError",
+    "DeviceNotFoundError",
     "DomainMismatchError",
     "HostUnavailableError",
     "InvalidToolRequestError",
@@ -160,6 +163,16 @@ class PermissionDeniedError(LMStudioServerError):
     """The server refused a privileged call (e.g. ``request_shutdown()`` from a guest)."""
 
 
+class DeviceNotFoundError(LMStudioServerError):
+    """No LM Link device has the ``device_identifier`` a call named (``.device_identifier``)."""
+
+    @property
+    def device_identifier(self) -> str | None:
+        """The device identifier the server did not know, if it named it."""
+        value = (self.data.error_data or {}).get("deviceIdentifier")
+        return value if isinstance(value, str) else None
+
+
 class LMStudioProtocolError(LMStudioError):
     """The protocol was violated by one side."""
 
@@ -247,6 +260,7 @@ _SERVER_ERROR_BY_CODE: dict[str, type[LMStudioServerError]] = {
 _SERVER_ERROR_BY_ERROR_CODE: dict[str, type[LMStudioServerError]] = {
     "notSupported": NotSupportedByServerError,
     "permissionDenied": PermissionDeniedError,
+    "deviceNotFound": DeviceNotFoundError,
 }
 
 

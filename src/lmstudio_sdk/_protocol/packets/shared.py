@@ -166,7 +166,7 @@ class EmbeddingModelInstanceInfo(
 
 
 class ModelQuery(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at embedding.getModelInfo.parameter.specifier.0.query."""
+    """Which loaded model a call means: any of key/identifier, path, domain, vision, device."""
 
     domain: str | None = None
     device_identifier: str | msgspec.UnsetType | None = msgspec.UNSET
