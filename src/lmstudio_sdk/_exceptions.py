@@ -124,10 +124,12 @@ class LMStudioServerError(LMStudioError):
 
     @property
     def title(self) -> str:
+        """The server's one-line description of the error."""
         return self.data.title
 
     @property
     def display_code(self) -> str | None:
+        """LM Studio's error kind (``generic.noModelMatchingQuery``, …), if the server sent one."""
         return self.data.display_code
 
     @property
@@ -166,6 +168,7 @@ class DeviceNotFoundError(LMStudioServerError):
 
     @property
     def device_identifier(self) -> str | None:
+        """The device identifier the server did not know, if it named it."""
         value = (self.data.error_data or {}).get("deviceIdentifier")
         return value if isinstance(value, str) else None
 

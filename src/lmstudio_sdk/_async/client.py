@@ -169,13 +169,21 @@ class AsyncClient:
             max_concurrent_predictions=max_concurrent_predictions,
         )
         self.llm = AsyncLLMNamespace(self._pool)
+        """LLMs: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.embedding = AsyncEmbeddingNamespace(self._pool)
+        """Embedding models: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.system = AsyncSystemNamespace(self._pool)
+        """The server itself: version, info, downloaded models, notifications, shutdown."""
         self.files = AsyncFilesNamespace(self._pool)
+        """Files and images to attach to chat messages (uploaded to the server)."""
         self.repository = AsyncRepositoryNamespace(self._pool)
+        """Search the model catalogue and download models."""
         self.runtime = AsyncRuntimeNamespace(self._pool)
+        """Engines (``list_engines()``, ``select_engine()``) and the hardware survey."""
         self.diagnostics = AsyncDiagnosticsNamespace(self._pool)
+        """The server's log stream (``stream_logs()``)."""
         self.plugins = AsyncPluginsNamespace(self._pool)
+        """Plugins: generators used like models, tools providers' tools."""
 
     @property
     def base_url(self) -> str | None:

@@ -74,14 +74,17 @@ class AsyncDownloadOption:
 
     @property
     def name(self) -> str:
+        """The file's name, e.g. ``SmolLM2-135M-Instruct-Q4_1.gguf``."""
         return self.data.name
 
     @property
     def quantization(self) -> str | None:
+        """The quantisation (``Q4_1``, ``Q8_0``, …), if the catalogue names one."""
         return self.data.quantization
 
     @property
     def size_bytes(self) -> int:
+        """The download's size in bytes."""
         return self.data.size_bytes
 
     @property
@@ -91,18 +94,22 @@ class AsyncDownloadOption:
 
     @property
     def recommended(self) -> bool:
+        """Whether the catalogue recommends this file for this machine."""
         return bool(self.data.recommended)
 
     @property
     def compatibility_type(self) -> str:
+        """The file's format: ``gguf``, ``safetensors``, ``mlx_placeholder``, …"""
         return self.data.compatibility_type
 
     @property
     def indexed_model_identifier(self) -> str:
+        """The model's identifier in the catalogue (``publisher/repo``)."""
         return self.data.indexed_model_identifier
 
     @property
     def download_identifier(self) -> str:
+        """What the server downloads: the file's identifier in the catalogue."""
         return self.data.download_identifier
 
     def __repr__(self) -> str:
@@ -161,6 +168,7 @@ class AsyncModelSearchResult:
 
     @property
     def name(self) -> str:
+        """The model's name as the catalogue shows it."""
         return self.data.name
 
     @property
@@ -170,10 +178,12 @@ class AsyncModelSearchResult:
 
     @property
     def exact(self) -> bool:
+        """Whether the result matches the search term exactly."""
         return bool(self.data.exact)
 
     @property
     def staff_pick(self) -> bool:
+        """Whether the catalogue marks the model as a staff pick."""
         return bool(self.data.staff_pick)
 
     def __repr__(self) -> str:

@@ -127,6 +127,7 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
 
     @property
     def finished(self) -> bool:
+        """Whether the prediction has ended (its result is known, or it failed)."""
         return self._done
 
     async def __aiter__(self) -> AsyncIterator[PredictionFragment]:

@@ -59,4 +59,5 @@ class KVConfigBase(WireStruct, frozen=True, kw_only=True):
         return default
 
     def as_dict(self) -> dict[str, Any]:
+        """Every field as ``{key: value}`` (LM Studio's dotted keys, wire values)."""
         return {item.key: item.value for item in self.fields}

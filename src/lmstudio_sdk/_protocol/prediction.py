@@ -112,6 +112,7 @@ PredictionEvent = (
     | ToolCallGenerationEnded
     | ToolCallGenerationFailed
 )
+"""Any event of a prediction stream, as ``stream.events()`` yields them."""
 
 
 # Servers keep a few tokens of the context free for the reply when they cut a prompt (ours

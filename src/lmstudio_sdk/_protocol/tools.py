@@ -174,6 +174,11 @@ class ToolFunctionDef:
         )
 
     def to_tool(self) -> Tool[..., Any]:
+        """The ``Tool`` this definition describes, with its arguments checked before each call.
+
+        Raises:
+            LMStudioValueError: A parameter's spec has no ``type``, or one this SDK cannot check.
+        """
         fields: list[_Field] = []
         for pname, spec in self.parameters.items():
             if isinstance(spec, Mapping):

@@ -170,13 +170,21 @@ class Client:
             max_concurrent_predictions=max_concurrent_predictions,
         )
         self.llm = LLMNamespace(self._pool)
+        """LLMs: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.embedding = EmbeddingNamespace(self._pool)
+        """Embedding models: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.system = SystemNamespace(self._pool)
+        """The server itself: version, info, downloaded models, notifications, shutdown."""
         self.files = FilesNamespace(self._pool)
+        """Files and images to attach to chat messages (uploaded to the server)."""
         self.repository = RepositoryNamespace(self._pool)
+        """Search the model catalogue and download models."""
         self.runtime = RuntimeNamespace(self._pool)
+        """Engines (``list_engines()``, ``select_engine()``) and the hardware survey."""
         self.diagnostics = DiagnosticsNamespace(self._pool)
+        """The server's log stream (``stream_logs()``)."""
         self.plugins = PluginsNamespace(self._pool)
+        """Plugins: generators used like models, tools providers' tools."""
 
     @property
     def base_url(self) -> str | None:

@@ -232,6 +232,14 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
 
     @checked_arguments
     def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
+        """The context length the instance was loaded with, in tokens.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Returns:
+            The loaded context length (not the model's maximum, which ``get_info()`` has).
+        """
         return (self.get_info(timeout=timeout)).context_length
 
     @overload
@@ -268,6 +276,16 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
     def count_tokens(
         self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> int:
+        """How many tokens ``text`` is for this model (without tokenizing it on the client).
+
+        Args:
+            text: The string to count.
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+            max_retries: Retries of a lost connection for this call (default: the client's).
+
+        Returns:
+            The number of tokens.
+        """
         _check_str("count_tokens() text", text)
         raw = self._pool.rpc(
             self._namespace,
@@ -280,6 +298,14 @@ class _ModelHandle(Generic[InfoT, LoadConfigT]):
 
     @checked_arguments
     def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
+        """Unload this instance from the server; the handle is of no use afterwards.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Raises:
+            ModelNotFoundError: No instance with this identifier is loaded (any more).
+        """
         self._pool.rpc(
             self._namespace,
             "unloadModel",
@@ -331,6 +357,14 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
 
     @checked_arguments
     def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
+        """The settings the instance was loaded with, as LM Studio reports them.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Returns:
+            The load config; a setting the server did not report is ``None``.
+        """
         return kv_to_llm_load_config(self._get_load_kv(timeout))
 
     # -- model helpers (issue 11 item 6): base prediction config ------------------------------
@@ -671,6 +705,14 @@ class EmbeddingModel(_ModelHandle[EmbeddingModelInstanceInfo, EmbeddingLoadConfi
 
     @checked_arguments
     def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> EmbeddingLoadConfig:
+        """The settings the instance was loaded with, as LM Studio reports them.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Returns:
+            The load config; a setting the server did not report is ``None``.
+        """
         return kv_to_embedding_load_config(self._get_load_kv(timeout))
 
     @overload
@@ -858,8 +900,16 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         device_identifier: DeviceIdentifier = NOT_GIVEN,
         timeout: Timeout = NOT_GIVEN,
     ) -> None:
-        """Unload the instance ``identifier`` (on the LM Link device ``device_identifier`` if
-        given; None: this machine only)."""
+        """Unload the loaded instance with this identifier.
+
+        Args:
+            identifier: The instance's identifier (``list_loaded()`` names them).
+            device_identifier: The LM Link device it is loaded on (None: this machine only).
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Raises:
+            ModelNotFoundError: No instance with this identifier is loaded.
+        """
         _check_str("unload() identifier", identifier)
         parameter = UnloadModelParameter(
             identifier=identifier,

@@ -128,6 +128,7 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
 
     @property
     def finished(self) -> bool:
+        """Whether the prediction has ended (its result is known, or it failed)."""
         return self._done
 
     def __iter__(self) -> Iterator[PredictionFragment]:
