@@ -26,7 +26,7 @@ from ._sync.client import DEFAULT_TIMEOUT, Client
 from ._sync.downloaded import DEFAULT_TTL_SECONDS
 from ._sync.files import FileSource
 from ._sync.models import LLM, DownloadedModel, EmbeddingModel, ModelHandle
-from ._types import NOT_GIVEN, NotGiven, check_timeout
+from ._types import check_timeout
 
 __all__ = [
     "AnyDownloadedModel",
@@ -55,16 +55,12 @@ _api_token: str | None = None
 _timeout: float | None = DEFAULT_TIMEOUT
 
 
-def configure_default_client(
-    api_host: str | None = None,
-    *,
-    api_token: str | None = None,
-    timeout: float | NotGiven | None = NOT_GIVEN,
-) -> None:
+def configure_default_client(api_host: str | None = None, *, api_token: str | None = None) -> None:
     """Say where the default client connects (``"host:port"``; None: find LM Studio on this
-    machine), and as whom, before it is made. Once it exists this raises
-    LMStudioClientError: ``reset_default_client()`` first, or ``set_default_client()``."""
-    global _api_host, _api_token, _timeout
+    machine), and as whom, before it is made (its timeout: ``set_sync_api_timeout()``). Once
+    it exists this raises LMStudioClientError: ``reset_default_client()`` first, or
+    ``set_default_client()``."""
+    global _api_host, _api_token
     if api_host is not None and not isinstance(api_host, str):
         raise LMStudioValueError(
             f"api_host must be 'host:port', e.g. '127.0.0.1:1234', not {type(api_host).__name__}"
@@ -73,14 +69,13 @@ def configure_default_client(
         raise LMStudioValueError(
             f"api_token must be a string ('sk-lm-…'), not {type(api_token).__name__}"
         )
-    checked = _timeout if isinstance(timeout, NotGiven) else check_timeout(timeout)
     with _lock:
         if _client is not None:
             raise LMStudioClientError(
                 "the default client already exists, so its host cannot change; call "
                 "lms.reset_default_client() first, or lms.set_default_client(client)"
             )
-        _api_host, _api_token, _timeout = api_host, api_token, checked
+        _api_host, _api_token = api_host, api_token
 
 
 def get_default_client(api_host: str | None = None) -> Client:

@@ -32,7 +32,7 @@ from .._protocol.act import (
     plan_call,
     success,
 )
-from .._protocol.chat import Chat, ChatLike
+from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
 from .._protocol.partial_json import JsonValue
@@ -164,11 +164,11 @@ async def run_act(
             )
         if not requests:
             message = target.add_assistant_response(result)
-            await call_async_hook(callbacks.on_message, message)
+            await _notify(callbacks.on_message, target, message)
             await call_async_hook(callbacks.on_round_end, round_index)
             break
         message = target.add_assistant_response(result, requests)
-        await call_async_hook(callbacks.on_message, message)
+        await _notify(callbacks.on_message, target, message)
         outcomes = await _run_tools(
             toolset,
             requests,
@@ -179,7 +179,7 @@ async def run_act(
             on_tool_error=on_tool_error,
         )
         results_message = target.add_tool_results([o.result for o in outcomes])
-        await call_async_hook(callbacks.on_message, results_message)
+        await _notify(callbacks.on_message, target, results_message)
         await call_async_hook(callbacks.on_round_end, round_index)
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
@@ -190,6 +190,16 @@ async def run_act(
         results=results,
         chat=target,
     )
+
+
+async def _notify(
+    on_message: AsyncCallback[ChatMessageData] | None, chat: Chat, message: ChatMessageData
+) -> None:
+    """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
+    leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):
+    that second copy is dropped, so that each message is in the chat once."""
+    await call_async_hook(on_message, message)
+    drop_echo(chat, message)
 
 
 async def _predict(

@@ -426,6 +426,14 @@ class Chat:
         return "\n".join(_describe(message) for message in self._messages)
 
 
+def drop_echo(chat: Chat, message: ChatMessageData) -> None:
+    """If ``chat`` ends with ``message`` twice (act() appended it, then its ``on_message``
+    callback appended it again), drop the second."""
+    messages = chat._messages
+    if len(messages) >= 2 and messages[-2] is message and messages[-1] == message:
+        messages.pop()
+
+
 def assistant_message(result: _AssistantReply) -> AssistantMessageData:
     """A finished prediction as the assistant message a chat records (with its tool calls)."""
     calls: list[ToolCallRequest] = list(getattr(result, "tool_calls", []))

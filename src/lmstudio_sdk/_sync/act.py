@@ -33,7 +33,7 @@ from .._protocol.act import (
     plan_call,
     success,
 )
-from .._protocol.chat import Chat, ChatLike
+from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
 from .._protocol.partial_json import JsonValue
@@ -165,11 +165,11 @@ def run_act(
             )
         if not requests:
             message = target.add_assistant_response(result)
-            call_hook(callbacks.on_message, message)
+            _notify(callbacks.on_message, target, message)
             call_hook(callbacks.on_round_end, round_index)
             break
         message = target.add_assistant_response(result, requests)
-        call_hook(callbacks.on_message, message)
+        _notify(callbacks.on_message, target, message)
         outcomes = _run_tools(
             toolset,
             requests,
@@ -180,7 +180,7 @@ def run_act(
             on_tool_error=on_tool_error,
         )
         results_message = target.add_tool_results([o.result for o in outcomes])
-        call_hook(callbacks.on_message, results_message)
+        _notify(callbacks.on_message, target, results_message)
         call_hook(callbacks.on_round_end, round_index)
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
@@ -191,6 +191,16 @@ def run_act(
         results=results,
         chat=target,
     )
+
+
+def _notify(
+    on_message: Callback[ChatMessageData] | None, chat: Chat, message: ChatMessageData
+) -> None:
+    """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
+    leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):
+    that second copy is dropped, so that each message is in the chat once."""
+    call_hook(on_message, message)
+    drop_echo(chat, message)
 
 
 def _predict(
