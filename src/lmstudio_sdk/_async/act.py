@@ -84,7 +84,7 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
 
     on_round_start: AsyncCallback[int] | None = None
     on_round_end: AsyncCallback[int] | None = None
-    on_message: AsyncCallback[ChatMessageData] | None = None
+    on_message: Callable[[ChatMessageData], object] | None = None
     on_first_token: AsyncCallback[int] | None = None
     on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: AsyncRoundCallback[float] | None = None
@@ -193,7 +193,7 @@ async def run_act(
 
 
 async def _notify(
-    on_message: AsyncCallback[ChatMessageData] | None, chat: Chat, message: ChatMessageData
+    on_message: Callable[[ChatMessageData], object] | None, chat: Chat, message: ChatMessageData
 ) -> None:
     """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
     leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):

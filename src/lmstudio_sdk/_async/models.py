@@ -148,7 +148,7 @@ class PredictionOptions(TypedDict, total=False):
     """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
     on_first_token: Callable[[], Awaitable[None] | None] | None
     """Called once, when the model produces its first token (text or tool call)."""
-    on_message: AsyncCallback[AssistantMessageData] | None
+    on_message: Callable[[AssistantMessageData], object] | None
     """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
@@ -452,7 +452,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         timeout: Timeout = NOT_GIVEN,
         on_round_start: AsyncCallback[int] | None = None,
         on_round_end: AsyncCallback[int] | None = None,
-        on_message: AsyncCallback[ChatMessageData] | None = None,
+        on_message: Callable[[ChatMessageData], object] | None = None,
         on_first_token: AsyncCallback[int] | None = None,
         on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: AsyncRoundCallback[float] | None = None,

@@ -105,7 +105,7 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
         on_fragment: AsyncCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: AsyncCallback[float] | None = None,
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
-        on_message: AsyncCallback[AssistantMessageData] | None = None,
+        on_message: Callable[[AssistantMessageData], object] | None = None,
         deadline: float | None = None,
     ) -> None:
         self._session = session
@@ -321,7 +321,7 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
             elif isinstance(event, PromptProcessingProgress):
                 await run_async_callback(self._on_progress, event.progress)
         if self._on_message is not None and self._state.finished:
-            await run_async_callback(self._on_message, assistant_message(self._state.result()))
+            await call_async_hook(self._on_message, assistant_message(self._state.result()))
 
 
 class AsyncLoad(Generic[InstanceT]):

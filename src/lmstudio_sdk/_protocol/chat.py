@@ -358,7 +358,7 @@ class Chat:
         raise LMStudioValueError(f"unknown chat role {role!r}; expected one of {', '.join(_ROLES)}")
 
     def append(
-        self, message: ChatMessageData | ChatMessageDict | Mapping[str, Any]
+        self, message: ChatMessageData | ChatMessageDict | Mapping[str, object]
     ) -> ChatMessageData:
         """Append a whole message (a message struct, or a dict in OpenAI or wire style) as is."""
         converted = _any_message(message, len(self._messages))

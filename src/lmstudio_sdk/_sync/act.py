@@ -85,7 +85,7 @@ class ActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
 
     on_round_start: Callback[int] | None = None
     on_round_end: Callback[int] | None = None
-    on_message: Callback[ChatMessageData] | None = None
+    on_message: Callable[[ChatMessageData], object] | None = None
     on_first_token: Callback[int] | None = None
     on_prediction_fragment: RoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: RoundCallback[float] | None = None
@@ -194,7 +194,7 @@ def run_act(
 
 
 def _notify(
-    on_message: Callback[ChatMessageData] | None, chat: Chat, message: ChatMessageData
+    on_message: Callable[[ChatMessageData], object] | None, chat: Chat, message: ChatMessageData
 ) -> None:
     """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
     leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):

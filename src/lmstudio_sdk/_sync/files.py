@@ -7,6 +7,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 import base64
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -83,6 +84,8 @@ class FilesNamespace:
 def _read_file_object(source: object, name: str | None) -> tuple[bytes, str]:
     """The bytes of a binary file object and the name to upload them as."""
     read = getattr(source, "read", None)
+    if isinstance(source, io.TextIOBase):
+        raise LMStudioValueError(f"{source!r} is a text file: open the file in binary mode ('rb')")
     if not callable(read):
         raise LMStudioValueError(
             f"source must be a path, bytes or a binary file object, not {type(source).__name__}"

@@ -149,7 +149,7 @@ class PredictionOptions(TypedDict, total=False):
     """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
     on_first_token: Callable[[], Awaitable[None] | None] | None
     """Called once, when the model produces its first token (text or tool call)."""
-    on_message: Callback[AssistantMessageData] | None
+    on_message: Callable[[AssistantMessageData], object] | None
     """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: Callback[float] | None
     timeout: Timeout
@@ -453,7 +453,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         timeout: Timeout = NOT_GIVEN,
         on_round_start: Callback[int] | None = None,
         on_round_end: Callback[int] | None = None,
-        on_message: Callback[ChatMessageData] | None = None,
+        on_message: Callable[[ChatMessageData], object] | None = None,
         on_first_token: Callback[int] | None = None,
         on_prediction_fragment: RoundCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: RoundCallback[float] | None = None,

@@ -106,7 +106,7 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
         on_fragment: Callback[PredictionFragment] | None = None,
         on_prompt_processing_progress: Callback[float] | None = None,
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
-        on_message: Callback[AssistantMessageData] | None = None,
+        on_message: Callable[[AssistantMessageData], object] | None = None,
         deadline: float | None = None,
     ) -> None:
         self._session = session
@@ -322,7 +322,7 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
             elif isinstance(event, PromptProcessingProgress):
                 run_callback(self._on_progress, event.progress)
         if self._on_message is not None and self._state.finished:
-            run_callback(self._on_message, assistant_message(self._state.result()))
+            call_hook(self._on_message, assistant_message(self._state.result()))
 
 
 class Load(Generic[InstanceT]):
