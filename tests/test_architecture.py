@@ -64,6 +64,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "server": frozenset(
         {"_protocol", "_exceptions", "_types", "_version", "msgspec", "websockets"}
         | {"httpx", "llama_cpp", "numpy", "gguf", "jinja2"}  # engines' optional extras
+        | {"pypdf"}  # the pdf extra (document parsing)
     ),
     "cli": frozenset({"*"}),
 }
@@ -240,7 +241,7 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
 # Optional heavy dependencies a module may import on first use rather than at import time; ssl
 # (OpenSSL, ~3 MB of RSS), which only a wss:// connection needs (tests/test_import_cost.py); and
 # rich, the cli extra.
-LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "ssl", "rich"}
+LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "pypdf", "ssl", "rich"}
 MAX_SERVER_MODULE_LINES = 600
 
 

@@ -105,3 +105,13 @@ def test_chat_history(server: RunningServer, tmp_path: Path) -> None:
     assert out.splitlines()[0] == f"saved 3 messages to {saved}"
     assert "assistant: You said: Name another one." in out
     assert saved.read_text().startswith('{"messages":[{"role":"system"')
+
+
+def test_retrieval(server: RunningServer) -> None:
+    out = run_example("retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small")
+    lines = out.splitlines()
+    # The question is about bread: bread.md's chunks rank first (the scripted embedder shares
+    # words), and the echo model's reply carries the retrieved context.
+    assert lines[0].split()[1] == "bread.md", out
+    assert "You said: Answer from these excerpts only." in out
+    assert "[bread.md]" in out and "230 degrees" in out

@@ -67,6 +67,10 @@ _PUBLIC: dict[str, str] = {
     "NotSupportedByServerError": "._exceptions",
     "PermissionDeniedError": "._exceptions",
     "ChatMessageDict": "._protocol.chat",
+    "DocumentParser": "._protocol.documents",
+    "ParsedDocument": "._protocol.documents",
+    "RetrievalEntry": "._protocol.documents",
+    "RetrievalProgress": "._protocol.documents",
     "ErrorData": "._protocol.errors",
     "EmbeddingLoadConfig": "._protocol.config_types",
     "EmbeddingLoadConfigDict": "._protocol.config_types",
@@ -87,6 +91,7 @@ _PUBLIC: dict[str, str] = {
     "JsonValue": "._protocol.partial_json",
     "PredictionResult": "._protocol.prediction",
     "PromptProcessingProgress": "._protocol.prediction",
+    "ContextOverflow": "._protocol.prediction",
     "LmLinkStatusResult": "._protocol.packets.repository",
     "ChatHistoryData": "._protocol.packets.shared",
     "DownloadProgressUpdate": "._protocol.packets.shared",
@@ -371,6 +376,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.config_types import LlmLoadConfigDict as LlmLoadConfigDict
     from ._protocol.config_types import LlmPredictionConfig as LlmPredictionConfig
     from ._protocol.config_types import LlmPredictionConfigDict as LlmPredictionConfigDict
+    from ._protocol.documents import DocumentParser as DocumentParser
+    from ._protocol.documents import ParsedDocument as ParsedDocument
+    from ._protocol.documents import RetrievalEntry as RetrievalEntry
+    from ._protocol.documents import RetrievalProgress as RetrievalProgress
     from ._protocol.errors import ErrorData as ErrorData
     from ._protocol.generator import GeneratorResult as GeneratorResult
     from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
@@ -390,6 +399,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import ToolCallRequest as ToolCallRequest
     from ._protocol.packets.shared import ToolCallResultPart as ToolCallResultPart
     from ._protocol.partial_json import JsonValue as JsonValue
+    from ._protocol.prediction import ContextOverflow as ContextOverflow
     from ._protocol.prediction import PredictionEvent as PredictionEvent
     from ._protocol.prediction import PredictionResult as PredictionResult
     from ._protocol.prediction import PromptProcessingProgress as PromptProcessingProgress

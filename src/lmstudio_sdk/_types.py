@@ -16,11 +16,13 @@ __all__ = [
     "NOT_GIVEN",
     "AsyncCallback",
     "AsyncNotice",
+    "AsyncPromptCounter",
     "AsyncRoundCallback",
     "Callback",
     "NotGiven",
     "Notice",
     "ParsedT",
+    "PromptCounter",
     "RoundCallback",
     "Timeout",
     "call_async_hook",
@@ -109,6 +111,11 @@ AsyncRoundCallback: TypeAlias = Callable[[ValueT, int], Awaitable[None] | None]
 """A callback of ``act()`` (async face): the value, then the round index."""
 RoundCallback: TypeAlias = Callable[[ValueT, int], None]
 """A callback of ``act()`` (sync face): the value, then the round index."""
+
+AsyncPromptCounter: TypeAlias = Callable[[int], Awaitable[int | None]]
+"""Counts a finished prediction's whole prompt, given the context length (async face)."""
+PromptCounter: TypeAlias = Callable[[int], int | None]
+"""Counts a finished prediction's whole prompt, given the context length (sync face)."""
 
 _NO_AWAIT = "the sync Client cannot await it: pass a plain function, or use AsyncClient"
 

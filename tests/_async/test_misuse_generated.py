@@ -48,6 +48,14 @@ VALID: dict[str, Any] = {
     "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
     "device_name": "",
     "device_identifier": "",
+    "query": "bread",
+    # A handle the server never issued: each call is refused before or at the server.
+    "file": lms.FilePart(
+        name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain"
+    ),
+    "files": [
+        lms.FilePart(name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain")
+    ],
 }
 
 
@@ -120,8 +128,10 @@ async def client(server: RunningServer) -> AsyncIterator[lms.AsyncClient]:
 async def test_every_public_method_refuses_misuse_with_a_typed_error(
     client: lms.AsyncClient,
 ) -> None:
-    llm = await client.llm.model(ECHO)
-    embedder = await client.embedding.model(EMBED)
+    # Loaded, not model(): a just-in-time load evicts the previous JIT-loaded model (as LM
+    # Studio does), so model(EMBED) would unload a JIT-loaded ECHO under the test.
+    llm = await client.llm.load(ECHO, identifier=f"misuse-llm-{id(client)}")
+    embedder = await client.embedding.load(EMBED, identifier=f"misuse-embed-{id(client)}")
     stream = llm.respond_stream("hi")
     logs = await client.diagnostics.stream_logs()
     generator = client.plugins.generator("tests/no-such-plugin")
@@ -148,4 +158,6 @@ async def test_every_public_method_refuses_misuse_with_a_typed_error(
     # Nothing reached the server as garbage: everything still works.
     assert (await llm.respond("hi")).content
     assert await embedder.embed("hi")
+    await llm.unload()
+    await embedder.unload()
     assert "misuse-flag" not in await client.system.get_experiment_flags()

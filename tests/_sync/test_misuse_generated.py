@@ -49,6 +49,14 @@ VALID: dict[str, Any] = {
     "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
     "device_name": "",
     "device_identifier": "",
+    "query": "bread",
+    # A handle the server never issued: each call is refused before or at the server.
+    "file": lms.FilePart(
+        name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain"
+    ),
+    "files": [
+        lms.FilePart(name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain")
+    ],
 }
 
 
@@ -121,8 +129,10 @@ def client(server: RunningServer) -> Iterator[lms.Client]:
 def test_every_public_method_refuses_misuse_with_a_typed_error(
     client: lms.Client,
 ) -> None:
-    llm = client.llm.model(ECHO)
-    embedder = client.embedding.model(EMBED)
+    # Loaded, not model(): a just-in-time load evicts the previous JIT-loaded model (as LM
+    # Studio does), so model(EMBED) would unload a JIT-loaded ECHO under the test.
+    llm = client.llm.load(ECHO, identifier=f"misuse-llm-{id(client)}")
+    embedder = client.embedding.load(EMBED, identifier=f"misuse-embed-{id(client)}")
     stream = llm.respond_stream("hi")
     logs = client.diagnostics.stream_logs()
     generator = client.plugins.generator("tests/no-such-plugin")
@@ -149,4 +159,6 @@ def test_every_public_method_refuses_misuse_with_a_typed_error(
     # Nothing reached the server as garbage: everything still works.
     assert (llm.respond("hi")).content
     assert embedder.embed("hi")
+    llm.unload()
+    embedder.unload()
     assert "misuse-flag" not in client.system.get_experiment_flags()

@@ -10,9 +10,10 @@ the new socket; a cap on predictions queues them. Both faces.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -336,6 +337,82 @@ async def test_async_subscription_is_reopened_by_any_reconnect(fast_thread: Serv
             with pytest.raises(lms.LocalProtocolError):
                 await subscription.receive_value(timeout=0.2)
     await no_pending_tasks()
+
+
+def _read_until_subscribed(events: Iterator[lms.LogEvent]) -> None:
+    for event in events:
+        if isinstance(event.data, lms.ServerLog) and "subscribed" in event.data.content:
+            return
+    raise AssertionError("the log stream ended before the subscription was confirmed")
+
+
+def test_sync_log_stream_is_reopened_on_reconnect(fast_thread: ServerThread) -> None:
+    with (
+        StallProxy(fast_thread.port) as proxy,
+        lms.Client(proxy.url, timeout=10, **KEEPALIVE) as client,
+    ):
+        logs = client.diagnostics.stream_logs(timeout=DETECTED_WITHIN + 5)
+        events = iter(logs)
+        _read_until_subscribed(events)
+        proxy.blackhole()
+        # The keepalive notices the loss; the stream reconnects and subscribes again, and the
+        # server confirms the new subscription on it.
+        _read_until_subscribed(events)
+        assert logs.reopened == 1 and proxy.connections == 2
+        with lms.Client(fast_thread.url, timeout=10) as direct:
+            direct.llm.model(ECHO).respond("after the drop")
+        assert any(
+            isinstance(e.data, lms.PredictionInputLog) and "after the drop" in e.data.input
+            for e in itertools.islice(events, 20)
+        )
+        logs.stop()
+        for _ in events:
+            pass  # the rest, up to the server's close
+        assert logs.finished
+
+
+async def test_async_log_stream_is_reopened_on_reconnect(fast_thread: ServerThread) -> None:
+    async def until_subscribed(events: AsyncIterator[lms.LogEvent]) -> None:
+        async for event in events:
+            if isinstance(event.data, lms.ServerLog) and "subscribed" in event.data.content:
+                return
+        raise AssertionError("the log stream ended before the subscription was confirmed")
+
+    with StallProxy(fast_thread.port) as proxy:
+        async with lms.AsyncClient(proxy.url, timeout=10, **KEEPALIVE) as client:
+            logs = await client.diagnostics.stream_logs(timeout=DETECTED_WITHIN + 5)
+            events = aiter(logs)
+            await until_subscribed(events)
+            proxy.blackhole()
+            await until_subscribed(events)
+            assert logs.reopened == 1 and proxy.connections == 2
+            async with lms.AsyncClient(fast_thread.url, timeout=10) as direct:
+                await (await direct.llm.model(ECHO)).respond("after the drop")
+            async for event in events:
+                data = event.data
+                if isinstance(data, lms.PredictionInputLog) and "after the drop" in data.input:
+                    break
+            logs.stop()
+            async for _ in events:
+                pass  # the rest, up to the server's close
+            assert logs.finished
+            await logs.aclose()
+    await no_pending_tasks()
+
+
+def test_a_stopped_log_stream_is_not_reopened(fast_thread: ServerThread) -> None:
+    """A stop sent just before the socket went must not come back as a new subscription."""
+    with (
+        StallProxy(fast_thread.port) as proxy,
+        lms.Client(proxy.url, timeout=10, **KEEPALIVE) as client,
+    ):
+        logs = client.diagnostics.stream_logs(timeout=DETECTED_WITHIN + 5)
+        events = iter(logs)
+        _read_until_subscribed(events)
+        proxy.blackhole()
+        logs.stop()  # swallowed by the black hole: the server never answers it
+        assert list(events) == []  # ends once the keepalive notices the loss
+        assert logs.finished and logs.reopened == 0 and proxy.connections == 1
 
 
 # -- a cap on predictions in flight -------------------------------------------------------------

@@ -336,3 +336,59 @@ async def test_logprobs_and_refused_thinking_through_the_client(client: lms.Asyn
     with pytest.raises(lms.UnsupportedFeatureError, match="enableThinking") as caught:
         await model.respond("Hi", config={"enable_thinking": False})
     assert caught.value.display_data["feature"] == "llm.prediction.reasoning.enableThinking"
+
+
+LONG_CHAT: list[lms.ChatMessageDict] = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Remember these words: " + "apple banana cherry " * 60},
+    {"role": "assistant", "content": "Noted."},
+    {"role": "user", "content": "Say hi."},
+]
+
+
+async def test_a_cut_prompt_is_reported(
+    client: lms.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Servers cut an overlong prompt without a word (truncateMiddle by default); the result
+    says so, and so does the log."""
+    model = await client.llm.load(SMOL, config={"context_length": 128}, identifier="smol-128")
+    try:
+        with caplog.at_level("WARNING", logger="lmstudio_sdk.protocol"):
+            cut = await model.respond(LONG_CHAT, config={"temperature": 0, "max_tokens": 4})
+        overflow = cut.context_overflow
+        assert overflow is not None
+        assert overflow.policy == "truncateMiddle" and overflow.context_length == 128
+        assert overflow.prompt_tokens == cut.stats.prompt_tokens_count
+        assert overflow.prompt_tokens <= 128
+        assert overflow.prompt_was_cut and overflow.full_prompt_tokens is not None
+        assert overflow.full_prompt_tokens > 180  # 60 x "apple banana cherry " and the rest
+        assert "did not fit" in str(overflow) and "truncateMiddle" in str(overflow)
+        assert any("did not fit" in r.getMessage() for r in caplog.records)
+
+        fits = await model.respond("Say hi.", config={"temperature": 0, "max_tokens": 4})
+        assert fits.context_overflow is None
+    finally:
+        await client.llm.unload("smol-128")
+
+
+def test_a_cut_prompt_is_reported_on_the_sync_face(llama_url: str) -> None:
+    with lms.Client(llama_url, timeout=60) as client:
+        model = client.llm.load(SMOL, config={"context_length": 128}, identifier="smol-128s")
+        try:
+            rolling = model.respond(
+                LONG_CHAT,
+                config={
+                    "temperature": 0,
+                    "max_tokens": 4,
+                    "context_overflow_policy": "rollingWindow",
+                },
+            )
+            # rollingWindow drops the long message whole: the model saw a short prompt, so
+            # only the count of the whole prompt shows the cut.
+            overflow = rolling.context_overflow
+            assert overflow is not None and overflow.policy == "rollingWindow"
+            assert overflow.prompt_was_cut and overflow.prompt_tokens < 64
+            assert "oldest" in str(overflow)
+            assert model.respond("Say hi.", config={"max_tokens": 4}).context_overflow is None
+        finally:
+            client.llm.unload("smol-128s")

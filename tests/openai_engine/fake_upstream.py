@@ -58,6 +58,8 @@ class FakeUpstream:
     abandoned: list[str] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    #: When set, GET /v1/models waits until this event is set (a slow upstream).
+    listing_gate: threading.Event | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -108,6 +110,8 @@ class FakeUpstream:
 
             def do_GET(self) -> None:
                 if self.path == "/v1/models":
+                    if fake.listing_gate is not None:
+                        fake.listing_gate.wait(30)
                     self._json(Json({"object": "list", "data": fake.models}))
                 else:
                     self._json(Json({"detail": "Not Found"}, 404))

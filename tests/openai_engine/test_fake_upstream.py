@@ -363,3 +363,24 @@ async def test_a_slow_upstream_tokenize_does_not_stall_other_callers(
     finally:
         answered.set()
         await asyncio.gather(tokenizing, return_exceptions=True)
+
+
+async def test_a_listing_never_waits_for_a_slow_upstream_on_the_server_loop(
+    fake: FakeUpstream,
+) -> None:
+    engine = OpenAIEngine([fake.url])
+    assert {m.model_key for m in engine.list_models()} == {LLM, EMBED}  # the first one waits
+    fake.listing_gate = threading.Event()  # /v1/models now hangs
+    fake.models.append({"id": "fake-new", "object": "model"})
+    engine.pool._listed_at = time.monotonic() - 60  # the listing is due
+    started = time.monotonic()
+    assert {m.model_key for m in engine.list_models()} == {LLM, EMBED}  # the last result
+    assert time.monotonic() - started < 0.5  # at once: the loop is not blocked
+    fake.listing_gate.set()
+    refreshing = engine._catalog._refreshing
+    assert refreshing is not None
+    await asyncio.wait_for(refreshing, 10)
+    models = {m.model_key: m for m in engine.list_models()}
+    assert set(models) == {LLM, EMBED, "fake-new"}
+    assert isinstance(models["fake-new"], LLMInfo)  # probed before it was shown
+    await engine.aclose()

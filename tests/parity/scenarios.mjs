@@ -27,6 +27,13 @@ const SCENARIO_TIMEOUT_MS = 15_000;
 const PNG_BASE64 =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
 const TEXT_BASE64 = Buffer.from("parity notes\n").toString("base64");
+// Two documents for the retrieve scenario (the same texts as BREAD and PLANETS in _async/ours.py).
+const BREAD_BASE64 = Buffer.from(
+  "Knead the dough.\n\nBake the bread in a hot oven for thirty minutes.\n",
+).toString("base64");
+const PLANETS_BASE64 = Buffer.from(
+  "Saturn has rings.\n\nJupiter has many moons and a great red spot.\n",
+).toString("base64");
 
 const SAMPLING = {
   temperature: 0.5,
@@ -216,6 +223,22 @@ const SCENARIOS = {
     const model = await c.llm.model(LLM);
     // 2.0's chat input takes file handles only under `images` (they become file parts).
     await model.respond([{ role: "user", content: "Summarise the file.", images: [file] }]);
+  },
+  parse_document: async (c) => {
+    const file = await c.files.prepareFileBase64("notes.txt", TEXT_BASE64);
+    await c.files.getDocumentParsingLibrary(file);
+    await c.files.parseDocument(file);
+  },
+  retrieve: async (c) => {
+    const embedding = await c.embedding.model(EMBEDDING);
+    const bread = await c.files.prepareFileBase64("bread.txt", BREAD_BASE64);
+    const planets = await c.files.prepareFileBase64("planets.txt", PLANETS_BASE64);
+    await c.files.retrieve("When is the bread baked?", [bread, planets], {
+      embeddingModel: embedding,
+      limit: 2,
+      chunkingMethod: { type: "recursive-v1", chunkSize: 24, chunkOverlap: 4 },
+      onSearchingEnd: () => {},
+    });
   },
   respond_reasoning: async (c) => {
     const model = await c.llm.model(LLM);

@@ -174,6 +174,21 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("respond_stop_strings", LLM_TTL),
     ParityScenario("respond_structured", LLM_TTL),
     ParityScenario("respond_tools", LLM_TTL),
+    ParityScenario("parse_document"),
+    ParityScenario(
+        "retrieve",
+        (
+            *EMBEDDING_TTL,
+            drop_call(
+                "retrieve(embedding_model=handle) names the model by the identifier a pinned "
+                "handle already holds; the TypeScript SDK asks the server for it (getModelInfo) "
+                "on every retrieval.",
+                "ts",
+                "/embedding",
+                "getModelInfo",
+            ),
+        ),
+    ),
     ParityScenario("respond_image", LLM_TTL),
     ParityScenario("respond_file", LLM_TTL),
     ParityScenario("respond_reasoning", LLM_TTL),

@@ -23,6 +23,7 @@ from lmstudio_sdk._protocol.prediction import (
     ToolCallGenerationFailed,
     ToolCallGenerationStarted,
     ToolCallNameReceived,
+    may_overflow,
 )
 
 from .recorded import RECORDED_INSTANCE
@@ -336,3 +337,64 @@ def test_missing_prompt_details_count_as_zero() -> None:
             unprocessed_prompt_token_count=0,
         ),
     )
+
+
+# -- context overflow: the protocol has no field for it, the result works it out -----------------
+
+
+def finished_state(stats: dict[str, Any], policy: str | None = None) -> PredictionState:
+    state = PredictionState()
+    success = dict(SUCCESS, stats=dict(STATS, **stats))
+    if policy is not None:
+        field = {"key": "llm.prediction.contextOverflowPolicy", "value": policy}
+        success["predictionConfig"] = {"fields": [field]}
+    state.feed(Raw(json.dumps(success).encode()))
+    return state
+
+
+def test_a_prompt_that_fit_reports_no_overflow(caplog: pytest.LogCaptureFixture) -> None:
+    state = finished_state({})
+    state.check_overflow(100)  # counted, and well inside the context
+    with caplog.at_level(logging.WARNING, logger="lmstudio_sdk.protocol"):
+        assert state.result().context_overflow is None
+    assert not caplog.records
+
+
+def test_a_full_context_is_reported_from_the_stats(caplog: pytest.LogCaptureFixture) -> None:
+    length = MODEL_INFO["contextLength"]
+    state = finished_state({"promptTokensCount": length - 20, "predictedTokensCount": 14})
+    with caplog.at_level(logging.WARNING, logger="lmstudio_sdk.protocol"):
+        overflow = state.result().context_overflow
+        state.result()  # said once, however often the result is built
+    assert overflow is not None and overflow.policy == "truncateMiddle"  # LM Studio's default
+    assert not overflow.prompt_was_cut and overflow.full_prompt_tokens is None
+    assert "was full" in str(overflow)
+    assert len(caplog.records) == 1 and "was full" in caplog.records[0].getMessage()
+
+
+def test_a_cut_prompt_is_reported_from_the_count() -> None:
+    """rollingWindow and truncateMiddle may drop whole messages: the model then sees a short
+    prompt, and only the count of the whole prompt shows the cut."""
+    length = MODEL_INFO["contextLength"]
+    state = finished_state({"promptTokensCount": 30}, policy="rollingWindow")
+    state.check_overflow(length + 500)
+    overflow = state.result().context_overflow
+    assert overflow is not None and overflow.prompt_was_cut
+    assert (overflow.policy, overflow.full_prompt_tokens, overflow.prompt_tokens) == (
+        "rollingWindow",
+        length + 500,
+        30,
+    )
+    assert "did not fit" in str(overflow) and "oldest" in str(overflow)
+
+
+def test_stop_at_limit_is_an_overflow_too() -> None:
+    state = finished_state({"stopReason": "contextLengthReached"}, policy="stopAtLimit")
+    overflow = state.result().context_overflow
+    assert overflow is not None and "stopped at the limit" in str(overflow)
+
+
+def test_only_a_long_prompt_is_worth_counting() -> None:
+    assert not may_overflow(100, 4096)
+    assert may_overflow(3100, 4096)  # templates add up to 1024 tokens of their own
+    assert may_overflow(10_000, 4096)

@@ -122,10 +122,10 @@ async def test_unknown_and_unhandled_endpoints(lms: LMStudioServer) -> None:
         _, end = await llm.run_channel("teleport", {})
         assert end["type"] == "channelError"
         await llm.wait_warning("channelEndpointUnknown")
-    async with connect(lms.url, "/files") as files:
-        _, end = await files.run_channel("parseDocument", {"fileIdentifier": "x", "parseOpts": {}})
+    async with connect(lms.url, "/runtime") as runtime:
+        _, end = await runtime.run_channel("downloadRuntimeExtension", {})
         assert end["type"] == "channelError"
-        await files.wait_warning("channelEndpointUnhandled")
+        await runtime.wait_warning("channelEndpointUnhandled")
 
 
 async def test_invalid_parameters(lms: LMStudioServer) -> None:

@@ -56,6 +56,10 @@ def sync_user(client: lms.Client, prompt: str) -> list[str]:
     assert_type(f, DictBook)
     schema = model.respond(prompt, response_format={"type": "object"})
     assert_type(schema, lms.PredictionResult[lms.JsonValue])
+    overflow = schema.context_overflow
+    assert_type(overflow, lms.ContextOverflow | None)
+    if overflow is not None and overflow.prompt_was_cut:
+        assert_type(overflow.full_prompt_tokens, int | None)
     return [a.parsed.title, b.title, c.title, d["title"], e.title, f["title"]]
 
 

@@ -9,6 +9,7 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import (
@@ -28,7 +29,7 @@ from typing import (
 import msgspec
 from msgspec import Raw, UnsetType
 
-from .._exceptions import LMStudioValueError, ToolCallError
+from .._exceptions import LMStudioError, LMStudioValueError, ToolCallError
 from .._protocol import envelope as wire
 from .._protocol.act import ActResult, ToolCallOutcome, ToolErrorMode
 from .._protocol.chat import ChatLike, to_history
@@ -59,6 +60,7 @@ from .._protocol.packets.llm import (
 )
 from .._protocol.packets.shared import (
     AssistantMessageData,
+    ChatHistoryData,
     ChatMessageData,
     CountTokensResult,
     EmbeddingModelInfo,
@@ -87,6 +89,7 @@ from .._protocol.prediction import (
     ToolCallGenerationEnded,
     ToolCallGenerationStarted,
     ToolCallNameReceived,
+    may_overflow,
 )
 from .._protocol.results import (
     decode_kv_config,
@@ -99,6 +102,7 @@ from .._protocol.tools import ToolLike
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
+    AsyncPromptCounter,
     AsyncRoundCallback,
     ParsedT,
     Timeout,
@@ -134,6 +138,8 @@ HandleT = TypeVar("HandleT", "AsyncLLM", "AsyncEmbeddingModel")
 ResponseSchema: TypeAlias = Mapping[str, Any]
 """A JSON schema dict, or a structured setting dict (``{"type": "json", "jsonSchema": ...}``,
 ``{"type": "gbnf", "gbnfGrammar": ...}``), as ``response_format=``."""
+
+_logger = logging.getLogger("lmstudio_sdk")
 
 
 class PredictionOptions(TypedDict, total=False):
@@ -528,18 +534,57 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             if config
             else KVConfigStack(layers=[])
         )
+        return await self._formatted(to_history(chat), stack, timeout)
+
+    async def _formatted(
+        self, history: ChatHistoryData, stack: KVConfigStack, timeout: Timeout
+    ) -> str:
         raw = await self._pool.rpc(
             self._namespace,
             "applyPromptTemplate",
             ApplyPromptTemplateParameter(
                 specifier=self.specifier,
-                history=to_history(chat),
+                history=history,
                 prediction_config_stack=stack,
                 opts=ApplyPromptTemplateOpts(),
             ),
             timeout,
         )
         return decode_result(raw, ApplyPromptTemplateResult, "applyPromptTemplate").formatted
+
+    def _prompt_counter(
+        self,
+        parameter: PredictCreationParameter | CompleteRawTextCreationParameter,
+        timeout: Timeout,
+    ) -> AsyncPromptCounter:
+        """For ContextOverflow: the whole prompt's tokens, counted after the prediction, only
+        when the prompt is long enough to have overflowed ``context_length``."""
+
+        async def count(context_length: int) -> int | None:
+            if isinstance(parameter, PredictCreationParameter):
+                # Encoded sizes bound the text from above: a token is at least one byte.
+                size = len(wire.raw(parameter.history)) + len(
+                    wire.raw(parameter.prediction_config_stack)
+                )
+            else:
+                size = len(parameter.raw_prompt.encode())
+            if not may_overflow(size, context_length):
+                return None
+            try:
+                if isinstance(parameter, PredictCreationParameter):
+                    text = await self._formatted(
+                        parameter.history, parameter.prediction_config_stack, timeout
+                    )
+                else:
+                    text = parameter.raw_prompt
+                return await self.count_tokens(text, timeout=timeout)
+            except LMStudioError as exc:  # the result still reports what the stats show
+                _logger.warning(
+                    "could not count the prompt's tokens to check it fit the context: %s", exc
+                )
+                return None
+
+        return count
 
     def _stream(
         self,
@@ -563,6 +608,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             on_first_token=options.get("on_first_token"),
             on_message=options.get("on_message"),
             deadline=check_timeout(options.get("deadline"), "deadline"),
+            measure_prompt=self._prompt_counter(parameter, timeout),
         )
 
 

@@ -53,7 +53,7 @@ from .._types import (
     checked_arguments,
     run_async_callback,
 )
-from .session import AsyncChannel
+from .session import AsyncSubscription
 
 if TYPE_CHECKING:
     from .pool import AsyncSessionPool, Retries
@@ -315,30 +315,33 @@ class AsyncDiagnosticsNamespace:
         Without ``on_log``, iterate the returned stream; with it, the stream calls ``on_log``
         for each event in the background until ``stop()``. ``timeout`` bounds each wait for
         the next event (default None: logs may be quiet for a long time). ``aclose()`` (or
-        leaving ``async with``) stops the subscription.
+        leaving ``async with``) stops the subscription. A lost connection does not end it: it
+        is re-opened on the client's next socket (events logged in between are not seen).
         """
         check_async_callback(on_log, "on_log")
         limit = check_timeout(timeout)
-        channel = await self._pool.open_channel(
+        subscription = await self._pool.subscribe(
             "diagnostics", "streamLogs", None, self._pool.timeout_for(NOT_GIVEN)
         )
-        return AsyncLogStream(channel, limit, on_log)
+        return AsyncLogStream(subscription, limit, on_log)
 
 
 class AsyncLogStream:
     """A ``streamLogs`` subscription: iterate it for ``LogEvent``s (or let it call ``on_log``).
 
     ``stop()`` asks the server to end it (never blocks): iteration then ends once the server
-    closed the channel. A lost connection ends it with the connection's error.
+    closed the channel. A lost connection does not end it: the subscription is re-opened on
+    the client's next socket (a connection that cannot be re-established raises
+    LMStudioConnectionError from the wait; a later wait tries again).
     """
 
     def __init__(
         self,
-        channel: AsyncChannel,
+        subscription: AsyncSubscription,
         timeout: float | None,
         on_log: AsyncCallback[LogEvent] | None = None,
     ) -> None:
-        self._channel = channel
+        self._subscription = subscription
         self._timeout = timeout
         self._on_log = on_log
         self._stop_sent = False
@@ -350,8 +353,13 @@ class AsyncLogStream:
 
     @property
     def finished(self) -> bool:
-        """The server closed the subscription (after ``stop()``, or the connection went)."""
-        return self._channel.finished
+        """The subscription ended (the server closed it after ``stop()``, or ``aclose()``)."""
+        return self._subscription.finished
+
+    @property
+    def reopened(self) -> int:
+        """How often the subscription was re-opened on a new socket after a lost one."""
+        return self._subscription.reopened
 
     async def __aiter__(self) -> AsyncIterator[LogEvent]:
         """The events as they come, until the server ends the subscription. Leaving a loop
@@ -366,8 +374,8 @@ class AsyncLogStream:
             yield event
 
     async def _next(self, timeout: float | None) -> LogEvent | None:
-        while not self._channel.finished:
-            raw = await self._channel.receive(timeout)
+        while not self._subscription.finished:
+            raw = await self._subscription.receive(timeout)
             if raw is None:
                 return None
             event = decode_log_packet(raw)
@@ -380,20 +388,21 @@ class AsyncLogStream:
             while (event := await self._next(None)) is not None:
                 await run_async_callback(self._on_log, event)
         except Exception as exc:  # the callback's or the connection's: keep it for wait()
-            if isinstance(exc, LocalProtocolError) and self._channel.finished:
-                return  # aclose() abandoned the channel as we were about to wait on it
+            if isinstance(exc, LocalProtocolError) and self._subscription.finished:
+                return  # aclose() ended the subscription as we were about to wait on it
             self.failure = exc
             self.stop()
-            self._channel.abandon()
+            self._subscription.close()
 
     @checked_arguments
     def stop(self) -> None:
         """Ask the server to end the subscription (sends ``stop``; never blocks)."""
-        if self._stop_sent or self._channel.finished:
+        if self._stop_sent or self._subscription.finished:
             return
         self._stop_sent = True
-        if not self._channel.send(_STOP):
-            self._channel.abandon()  # the socket is gone: nothing more will come
+        self._subscription.end_with_this_channel()
+        if not self._subscription.send(_STOP):
+            self._subscription.close()  # no socket to say it on: end it here, never re-open
 
     @checked_arguments
     async def wait(self, *, timeout: float | None = None) -> None:
@@ -414,8 +423,7 @@ class AsyncLogStream:
         self.stop()
         if self._worker is not None:
             await self._worker.join(STOP_WAIT_SECONDS)
-        if not self._channel.finished:
-            self._channel.abandon()
+        self._subscription.close()
 
     async def __aenter__(self) -> AsyncLogStream:
         return self

@@ -46,6 +46,7 @@ from .._transport.asyncio import AsyncAwaitableSelf, AsyncDone, AsyncDoneNow
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
+    AsyncPromptCounter,
     ParsedT,
     Timeout,
     call_async_hook,
@@ -107,8 +108,12 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
         on_message: Callable[[AssistantMessageData], object] | None = None,
         deadline: float | None = None,
+        measure_prompt: AsyncPromptCounter | None = None,
     ) -> None:
         self._session = session
+        # Counts the whole prompt's tokens after the prediction (given the context length),
+        # or None when it is too short to have overflowed: see ContextOverflow.
+        self._measure_prompt = measure_prompt
         self._deadline = deadline
         self._deadline_at: float | None = None
         self._endpoint = endpoint
@@ -293,6 +298,9 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
             if self._state.finished:
                 self._done = True
                 channel.abandon()  # the trailing channelClose needs no reader
+                if self._measure_prompt is not None:
+                    measured = await self._measure_prompt(self._state.context_length)
+                    self._state.check_overflow(measured)
             await self._dispatch(events)
         except BaseException as exc:
             if not self._done:

@@ -44,6 +44,7 @@ from .structured import ResponseFormat, json_reply
 from .tolerance import fill_packet, note_enum
 
 __all__ = [
+    "ContextOverflow",
     "PredictionEvent",
     "PredictionResult",
     "PredictionState",
@@ -53,6 +54,7 @@ __all__ = [
     "ToolCallGenerationFailed",
     "ToolCallGenerationStarted",
     "ToolCallNameReceived",
+    "may_overflow",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.protocol")
@@ -118,6 +120,70 @@ PredictionEvent = (
 )
 
 
+# Servers keep a few tokens of the context free for the reply when they cut a prompt (ours
+# keeps 8), so "full" means within this many tokens of the context length.
+_CONTEXT_FULL_SLACK = 8
+# A token is at least one byte of text, and a chat template adds fewer tokens than this
+# (role markers, a default system prompt): a prompt of fewer bytes cannot overflow.
+_TEMPLATE_ALLOWANCE = 1024
+
+
+class ContextOverflow(msgspec.Struct, frozen=True):
+    """The prompt, or the prompt and the reply, did not fit in the model's context, so the
+    server made room by its context overflow policy: ``truncateMiddle`` (the default) dropped
+    messages or tokens from the middle of the conversation (the system prompt and the first
+    message stay), ``rollingWindow`` dropped the oldest, ``stopAtLimit`` stopped the reply
+    (``stop_reason == "contextLengthReached"``).
+
+    The protocol has no field that says a prompt was cut, so the client works it out: from the
+    stats (the tokens the model saw plus those it wrote reached the context length), and, for a
+    prompt long enough to possibly overflow, by counting the whole prompt's tokens (two quick
+    calls after the prediction: the prompt template, then a token count).
+    """
+
+    policy: str
+    context_length: int
+    prompt_tokens: int
+    """The prompt tokens the model saw (after any cut)."""
+    predicted_tokens: int
+    full_prompt_tokens: int | None = None
+    """The whole prompt's tokens as the client counted them (template applied; special
+    tokens may count as a few plain ones), when the prompt was long enough to check."""
+
+    @property
+    def prompt_was_cut(self) -> bool:
+        """Whether the server dropped part of the prompt (not only room made while replying)."""
+        return self.full_prompt_tokens is not None and self.full_prompt_tokens > self.prompt_tokens
+
+    def __str__(self) -> str:
+        if self.policy == "stopAtLimit":
+            action = "the reply stopped at the limit"
+        elif self.policy == "rollingWindow":
+            action = "the oldest messages or tokens were dropped to make room"
+        else:
+            action = "messages or tokens from the middle were dropped to make room"
+        if self.prompt_was_cut:
+            what = (
+                f"the prompt (about {self.full_prompt_tokens} tokens) did not fit in the context "
+                f"({self.context_length} tokens); the model saw {self.prompt_tokens} of them"
+            )
+        else:
+            what = (
+                f"the context ({self.context_length} tokens) was full: {self.prompt_tokens} "
+                f"prompt + {self.predicted_tokens} generated tokens"
+            )
+        return (
+            f"{what}; {action} ({self.policy}). Load the model with a longer context_length or "
+            "shorten the conversation to avoid it."
+        )
+
+
+def may_overflow(prompt_bytes: int, context_length: int) -> bool:
+    """Whether a prompt of ``prompt_bytes`` UTF-8 bytes of text could exceed the context
+    (if not, counting its tokens after the prediction is not worth two calls)."""
+    return prompt_bytes + _TEMPLATE_ALLOWANCE >= context_length - _CONTEXT_FULL_SLACK
+
+
 class PredictionResult(msgspec.Struct, Generic[ParsedT], frozen=True):
     """A finished prediction; ``parsed`` is the reply as the ``response_format`` type."""
 
@@ -137,6 +203,9 @@ class PredictionResult(msgspec.Struct, Generic[ParsedT], frozen=True):
     tokens: list[FragmentToken] | None = None
     """Every generated token with its log-probability and top alternatives, when
     ``config={"log_probs": k}`` asked for them (None otherwise)."""
+    context_overflow: ContextOverflow | None = None
+    """How the prompt or the reply overflowed the model's context, or None when they fit
+    (servers cut an overlong prompt without a word; see ContextOverflow)."""
 
     @property
     def parsed(self) -> ParsedT:
@@ -169,6 +238,40 @@ def prediction_failure(error: LMStudioError) -> LMStudioError:
     return error
 
 
+def context_overflow(
+    stats: PredictionStats,
+    model_info: LLMInstanceInfo,
+    prediction_config: KVConfig,
+    full_prompt_tokens: int | None = None,
+) -> ContextOverflow | None:
+    """ContextOverflow of a finished prediction, or None when everything fit."""
+    context_length = model_info.context_length
+    prompt = stats.prompt_tokens_count or 0
+    predicted = stats.predicted_tokens_count or 0
+    if context_length <= 0:
+        return None
+    limit = context_length - _CONTEXT_FULL_SLACK
+    full = prompt + predicted >= limit or stats.stop_reason == "contextLengthReached"
+    cut = full_prompt_tokens is not None and full_prompt_tokens > limit
+    if not (full or cut):
+        return None
+    policy = _kv_value(prediction_config, "llm.prediction.contextOverflowPolicy")
+    return ContextOverflow(
+        policy=policy if isinstance(policy, str) else "truncateMiddle",
+        context_length=context_length,
+        prompt_tokens=prompt,
+        predicted_tokens=predicted,
+        full_prompt_tokens=full_prompt_tokens if cut else None,
+    )
+
+
+def _kv_value(kv: KVConfig, key: str) -> Any:
+    for field in kv.fields:
+        if field.key == key:
+            return field.value
+    return None
+
+
 class PredictionState:
     """Accumulates one prediction channel's packets into events and a result."""
 
@@ -183,11 +286,32 @@ class PredictionState:
         self._tool_calls: list[ToolCallRequest] = []
         self._tokens: list[FragmentToken] | None = None
         self._success: PredictSuccessPacket | None = None
+        self._overflow: ContextOverflow | None = None
+        self._overflow_checked = False
         self.first_fragment_seen = False
 
     @property
     def finished(self) -> bool:
         return self._success is not None
+
+    @property
+    def context_length(self) -> int:
+        """The model's context length, from the final packet (0 before it)."""
+        return self._success.model_info.context_length if self._success is not None else 0
+
+    def check_overflow(self, full_prompt_tokens: int | None = None) -> None:
+        """Work out ContextOverflow once the prediction has finished (``full_prompt_tokens``:
+        the whole prompt's count, when the caller measured it) and log it: servers cut an
+        overlong prompt silently, so this is where the user hears of it."""
+        success = self._success
+        if success is None or self._overflow_checked:
+            return
+        self._overflow_checked = True
+        self._overflow = context_overflow(
+            success.stats, success.model_info, success.prediction_config, full_prompt_tokens
+        )
+        if self._overflow is not None:
+            logger.warning("%s: %s", success.model_info.identifier, self._overflow)
 
     def feed(self, message: Raw) -> list[PredictionEvent]:
         try:
@@ -248,6 +372,7 @@ class PredictionState:
         if self._success is None:
             raise RemoteProtocolError("the prediction has not finished")
         success = self._success
+        self.check_overflow()
         return PredictionResult(
             content="".join(self._content),
             reasoning_content="".join(self._reasoning),
@@ -260,6 +385,7 @@ class PredictionState:
             structured=self._structured,
             response_format=self._response_format,
             tokens=self._tokens,
+            context_overflow=self._overflow,
         )
 
 

@@ -54,7 +54,7 @@ from .._types import (
     checked_arguments,
     run_callback,
 )
-from .session import Channel
+from .session import Subscription
 
 if TYPE_CHECKING:
     from .pool import SessionPool, Retries
@@ -316,30 +316,33 @@ class DiagnosticsNamespace:
         Without ``on_log``, iterate the returned stream; with it, the stream calls ``on_log``
         for each event in the background until ``stop()``. ``timeout`` bounds each wait for
         the next event (default None: logs may be quiet for a long time). ``close()`` (or
-        leaving ``with``) stops the subscription.
+        leaving ``with``) stops the subscription. A lost connection does not end it: it
+        is re-opened on the client's next socket (events logged in between are not seen).
         """
         check_callback(on_log, "on_log")
         limit = check_timeout(timeout)
-        channel = self._pool.open_channel(
+        subscription = self._pool.subscribe(
             "diagnostics", "streamLogs", None, self._pool.timeout_for(NOT_GIVEN)
         )
-        return LogStream(channel, limit, on_log)
+        return LogStream(subscription, limit, on_log)
 
 
 class LogStream:
     """A ``streamLogs`` subscription: iterate it for ``LogEvent``s (or let it call ``on_log``).
 
     ``stop()`` asks the server to end it (never blocks): iteration then ends once the server
-    closed the channel. A lost connection ends it with the connection's error.
+    closed the channel. A lost connection does not end it: the subscription is re-opened on
+    the client's next socket (a connection that cannot be re-established raises
+    LMStudioConnectionError from the wait; a later wait tries again).
     """
 
     def __init__(
         self,
-        channel: Channel,
+        subscription: Subscription,
         timeout: float | None,
         on_log: Callback[LogEvent] | None = None,
     ) -> None:
-        self._channel = channel
+        self._subscription = subscription
         self._timeout = timeout
         self._on_log = on_log
         self._stop_sent = False
@@ -351,8 +354,13 @@ class LogStream:
 
     @property
     def finished(self) -> bool:
-        """The server closed the subscription (after ``stop()``, or the connection went)."""
-        return self._channel.finished
+        """The subscription ended (the server closed it after ``stop()``, or ``close()``)."""
+        return self._subscription.finished
+
+    @property
+    def reopened(self) -> int:
+        """How often the subscription was re-opened on a new socket after a lost one."""
+        return self._subscription.reopened
 
     def __iter__(self) -> Iterator[LogEvent]:
         """The events as they come, until the server ends the subscription. Leaving a loop
@@ -367,8 +375,8 @@ class LogStream:
             yield event
 
     def _next(self, timeout: float | None) -> LogEvent | None:
-        while not self._channel.finished:
-            raw = self._channel.receive(timeout)
+        while not self._subscription.finished:
+            raw = self._subscription.receive(timeout)
             if raw is None:
                 return None
             event = decode_log_packet(raw)
@@ -381,20 +389,21 @@ class LogStream:
             while (event := self._next(None)) is not None:
                 run_callback(self._on_log, event)
         except Exception as exc:  # the callback's or the connection's: keep it for wait()
-            if isinstance(exc, LocalProtocolError) and self._channel.finished:
-                return  # close() abandoned the channel as we were about to wait on it
+            if isinstance(exc, LocalProtocolError) and self._subscription.finished:
+                return  # close() ended the subscription as we were about to wait on it
             self.failure = exc
             self.stop()
-            self._channel.abandon()
+            self._subscription.close()
 
     @checked_arguments
     def stop(self) -> None:
         """Ask the server to end the subscription (sends ``stop``; never blocks)."""
-        if self._stop_sent or self._channel.finished:
+        if self._stop_sent or self._subscription.finished:
             return
         self._stop_sent = True
-        if not self._channel.send(_STOP):
-            self._channel.abandon()  # the socket is gone: nothing more will come
+        self._subscription.end_with_this_channel()
+        if not self._subscription.send(_STOP):
+            self._subscription.close()  # no socket to say it on: end it here, never re-open
 
     @checked_arguments
     def wait(self, *, timeout: float | None = None) -> None:
@@ -415,8 +424,7 @@ class LogStream:
         self.stop()
         if self._worker is not None:
             self._worker.join(STOP_WAIT_SECONDS)
-        if not self._channel.finished:
-            self._channel.abandon()
+        self._subscription.close()
 
     def __enter__(self) -> LogStream:
         return self

@@ -462,6 +462,11 @@ class Channel:
         message = self.receive(check_timeout(timeout))
         return None if message is None else msgspec.json.decode(message)
 
+    def end_with_this_channel(self) -> None:
+        """Do not re-open after the current channel ends (its end ends the subscription):
+        for a subscription told to stop, whose socket may go before the server's answer."""
+        self._reopen = False
+
     def send(self, message: Any) -> bool:
         """Send a client packet; False when the channel or socket is already gone."""
         payload = encode_payload(message, "message")
@@ -502,10 +507,14 @@ class Subscription:
         self._attached_to: _Link | None = None
         self.reopened = 0
         self.finished = False
+        self._reopen = True
 
     def _attach(self, link: _Link) -> None:
         """Open this subscription's channel on a new socket (called by the session)."""
         if self.finished or self._attached_to is link:
+            return
+        if not self._reopen and self._attached_to is not None:
+            self.close()  # asked to end with its current channel (a stop was sent on it)
             return
         if self._attached_to is not None:
             self.reopened += 1
@@ -527,6 +536,9 @@ class Subscription:
             if self.finished:
                 raise LocalProtocolError(f"the {self.endpoint} subscription has already finished")
             channel = self._channel
+            if (channel is None or channel.finished) and not self._reopen:
+                self.close()
+                return None
             if channel is None or channel.finished:
                 link = self._session._connect(deadline, None)
                 self._attach(link)
@@ -544,6 +556,19 @@ class Subscription:
             if message is None:
                 self.close()
             return message
+
+    def end_with_this_channel(self) -> None:
+        """Do not re-open after the current channel ends (its end ends the subscription):
+        for a subscription told to stop, whose socket may go before the server's answer."""
+        self._reopen = False
+
+    def send(self, message: Any) -> bool:
+        """Send a client packet on the current channel; False when none is open (the socket
+        went and the subscription is not re-opened yet) or it has finished."""
+        channel = self._channel
+        if self.finished or channel is None or channel.finished:
+            return False
+        return channel.send(message)
 
     def receive_value(self, timeout: float | None) -> Any:
         """The next packet as plain JSON values, or None once the subscription ended."""

@@ -47,6 +47,7 @@ from .._transport.sync import AwaitableSelf, Done, DoneNow
 from .._types import (
     NOT_GIVEN,
     Callback,
+    PromptCounter,
     ParsedT,
     Timeout,
     call_hook,
@@ -108,8 +109,12 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
         on_message: Callable[[AssistantMessageData], object] | None = None,
         deadline: float | None = None,
+        measure_prompt: PromptCounter | None = None,
     ) -> None:
         self._session = session
+        # Counts the whole prompt's tokens after the prediction (given the context length),
+        # or None when it is too short to have overflowed: see ContextOverflow.
+        self._measure_prompt = measure_prompt
         self._deadline = deadline
         self._deadline_at: float | None = None
         self._endpoint = endpoint
@@ -294,6 +299,9 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
             if self._state.finished:
                 self._done = True
                 channel.abandon()  # the trailing channelClose needs no reader
+                if self._measure_prompt is not None:
+                    measured = self._measure_prompt(self._state.context_length)
+                    self._state.check_overflow(measured)
             self._dispatch(events)
         except BaseException as exc:
             if not self._done:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import lmstudio_sdk as lms
 from lmstudio_sdk._transport.common import DISCOVERY_PORTS
@@ -87,6 +89,10 @@ def _embedded_server(args: argparse.Namespace) -> Iterator[str]:
 
 def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
+        # The SDK's warnings (a prompt cut to fit the context…) on their own line.
+        handler = _ReplyAwareHandler(sys.stderr)
+        logging.getLogger("lmstudio_sdk").addHandler(handler)
+        stack.callback(logging.getLogger("lmstudio_sdk").removeHandler, handler)
         host = args.host
         embedded = False
         if host is None and not args.embedded:
@@ -181,17 +187,25 @@ def _stream_reply(
     if args.temperature is not None:
         config["temperature"] = args.temperature
     started = time.monotonic()
-    stream = model.respond_stream(history, config=config)
+    waiting = PromptWait(sys.stderr)
+    stream = model.respond_stream(
+        history, config=config, on_prompt_processing_progress=waiting.update
+    )
     interrupted = False
+    waiting.start()
     try:
         for fragment in stream:
+            waiting.stop()
+            _ReplyAwareHandler.line_open = True
             print(fragment.content, end="", flush=True)
     except KeyboardInterrupt:
         if not interruptible:
             raise
         interrupted = True
+    finally:
+        waiting.stop()
     result = stream.result()
-    print()
+    _end_reply_line()
     if interrupted:
         print("[interrupted]", file=sys.stderr)
     stats = result.stats
@@ -205,3 +219,88 @@ def _stream_reply(
     parts.append(f"{time.monotonic() - started:.2f} s total")
     print("[" + ", ".join(parts) + "]", file=sys.stderr)
     return result.content
+
+
+def _end_reply_line() -> None:
+    if _ReplyAwareHandler.line_open:
+        _ReplyAwareHandler.line_open = False
+    print()
+
+
+class _ReplyAwareHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Prints SDK warnings as ``[warning: …]``, ending an open reply line first so the two
+    do not run together."""
+
+    line_open = False  # a reply is being printed without its newline yet
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(stream)
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter("[%(levelname)s: %(message)s]"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if type(self).line_open:
+            type(self).line_open = False
+            print(flush=True)
+        super().emit(record)
+
+
+class PromptWait:
+    """A spinner, with the prompt-processing progress when the server reports it, from the
+    request until the first token: a long prompt can take seconds on a CPU. Drawn on a terminal
+    only (nothing on a pipe), on its own thread so it turns while the stream waits."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, stream: IO[str], *, delay: float = 0.25, interval: float = 0.1) -> None:
+        self._stream = stream
+        self._enabled = stream.isatty()
+        self._delay = delay  # a quick first token shows no spinner at all
+        self._interval = interval
+        self._progress: float | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._drawn = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._enabled and self._thread is None and not self._stopped.is_set():
+            self._thread = threading.Thread(target=self._run, name="prompt-wait", daemon=True)
+            self._thread.start()
+
+    def update(self, progress: float) -> None:
+        """The on_prompt_processing_progress callback (0 to 1)."""
+        self._progress = progress
+
+    def stop(self) -> None:
+        """Stop and clear the line (idempotent, cheap: called on every fragment)."""
+        if self._stopped.is_set():
+            return
+        with self._lock:
+            self._stopped.set()
+            if self._drawn:
+                self._stream.write("\r\x1b[K")
+                self._stream.flush()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        if self._stopped.wait(self._delay):
+            return
+        frame = 0
+        while not self._stopped.is_set():
+            progress = self._progress
+            shown = f" {progress:4.0%}" if progress is not None else ""
+            text = (
+                f"{self.FRAMES[frame % len(self.FRAMES)]} processing the prompt{shown} "
+                f"({time.monotonic() - started:.1f} s)"
+            )
+            with self._lock:
+                if self._stopped.is_set():
+                    return
+                self._stream.write("\r" + text + "\x1b[K")
+                self._stream.flush()
+                self._drawn = True
+            frame += 1
+            self._stopped.wait(self._interval)

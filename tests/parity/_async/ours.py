@@ -26,6 +26,9 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
 TEXT = b"parity notes\n"
+# The retrieve scenario's documents (BREAD_BASE64 and PLANETS_BASE64 in scenarios.mjs).
+BREAD = b"Knead the dough.\n\nBake the bread in a hot oven for thirty minutes.\n"
+PLANETS = b"Saturn has rings.\n\nJupiter has many moons and a great red spot.\n"
 
 SAMPLING: lms.LlmPredictionConfigDict = {
     "temperature": 0.5,
@@ -343,6 +346,28 @@ async def respond_file(client: lms.AsyncClient) -> None:
     model = await client.llm.model(LLM)
     # The order the TypeScript SDK sends (its chat input takes files only under `images`).
     await model.respond([{"role": "user", "content": [file, "Summarise the file."]}])
+
+
+@scenario
+async def parse_document(client: lms.AsyncClient) -> None:
+    file = await client.files.prepare_file(TEXT, name="notes.txt")
+    await client.files.get_document_parsing_library(file)
+    await client.files.parse_document(file)
+
+
+@scenario
+async def retrieve(client: lms.AsyncClient) -> None:
+    embedding = await client.embedding.model(EMBEDDING)
+    bread = await client.files.prepare_file(BREAD, name="bread.txt")
+    planets = await client.files.prepare_file(PLANETS, name="planets.txt")
+    await client.files.retrieve(
+        "When is the bread baked?",
+        [bread, planets],
+        embedding_model=embedding,
+        limit=2,
+        chunk_size=24,
+        chunk_overlap=4,
+    )
 
 
 @scenario

@@ -27,6 +27,9 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
 TEXT = b"parity notes\n"
+# The retrieve scenario's documents (BREAD_BASE64 and PLANETS_BASE64 in scenarios.mjs).
+BREAD = b"Knead the dough.\n\nBake the bread in a hot oven for thirty minutes.\n"
+PLANETS = b"Saturn has rings.\n\nJupiter has many moons and a great red spot.\n"
 
 SAMPLING: lms.LlmPredictionConfigDict = {
     "temperature": 0.5,
@@ -344,6 +347,28 @@ def respond_file(client: lms.Client) -> None:
     model = client.llm.model(LLM)
     # The order the TypeScript SDK sends (its chat input takes files only under `images`).
     model.respond([{"role": "user", "content": [file, "Summarise the file."]}])
+
+
+@scenario
+def parse_document(client: lms.Client) -> None:
+    file = client.files.prepare_file(TEXT, name="notes.txt")
+    client.files.get_document_parsing_library(file)
+    client.files.parse_document(file)
+
+
+@scenario
+def retrieve(client: lms.Client) -> None:
+    embedding = client.embedding.model(EMBEDDING)
+    bread = client.files.prepare_file(BREAD, name="bread.txt")
+    planets = client.files.prepare_file(PLANETS, name="planets.txt")
+    client.files.retrieve(
+        "When is the bread baked?",
+        [bread, planets],
+        embedding_model=embedding,
+        limit=2,
+        chunk_size=24,
+        chunk_overlap=4,
+    )
 
 
 @scenario

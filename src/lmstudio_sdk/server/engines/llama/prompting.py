@@ -125,6 +125,15 @@ def fit_tokens(m: LlamaInstance, tokens: list[int], params: SamplingParams) -> l
         keep = 1 if tokens and tokens[0] == m._bos_id else 0
     else:
         keep = min(len(tokens) // 4, budget // 4)
+    _log.warning(
+        "%s: the prompt (%d tokens) does not fit in the context (%d tokens): "
+        "%d tokens dropped (%s)",
+        m.info.model_key,
+        len(tokens),
+        m._n_ctx,
+        len(tokens) - budget,
+        params.overflow_policy,
+    )
     return tokens[:keep] + tokens[len(tokens) - (budget - keep) :]
 
 
@@ -141,6 +150,15 @@ def fit_history(
     if len(tokens) <= budget or params.overflow_policy == "stopAtLimit":
         return fit_tokens(m, tokens, params)
     messages = list(history.messages)
+    _log.warning(
+        "%s: the prompt (%d tokens, %d messages) does not fit in the context (%d tokens): "
+        "dropping messages (%s)",
+        m.info.model_key,
+        len(tokens),
+        len(messages),
+        m._n_ctx,
+        params.overflow_policy,
+    )
     while len(tokens) > budget:
         first_kept = 1 if messages and messages[0].role == "system" else 0
         if params.overflow_policy == "truncateMiddle":

@@ -11,6 +11,7 @@ DEFAULT_CONTEXT_LENGTH.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -69,31 +70,76 @@ class ModelCatalog:
     def __init__(self, pool: UpstreamPool) -> None:
         self._pool = pool
         self._is_embedding: dict[str, bool] = {}
+        self._refreshing: asyncio.Task[None] | None = None
 
     def list_models(self) -> list[LLMInfo | EmbeddingModelInfo]:
-        self._pool.refresh_sync()
+        """The models the upstreams last listed. On the server's loop a due re-listing runs
+        in the background (this listing shows the previous one's result), so that HTTP to a
+        slow or unreachable upstream never blocks the server; only the very first listing,
+        or one made where no loop runs, waits for the upstreams."""
+        if self._pool.listing_due():
+            try:
+                asyncio.get_running_loop()
+                in_loop = self._pool.listed_once
+            except RuntimeError:
+                in_loop = False
+            if in_loop:
+                if self._refreshing is None or self._refreshing.done():
+                    self._refreshing = self._pool.spawn(self._refresh(), "list upstream models")
+            else:
+                self._pool.refresh_sync()
+                for upstream, model_id in self._unclassified():
+                    self._classify_sync(upstream, model_id)
+        refreshing = self._refreshing is not None and not self._refreshing.done()
+        return [
+            model_info(model_id, entry, self._is_embedding.get(model_id, False))
+            for model_id, (_upstream, entry) in sorted(self._entries().items())
+            # A model the running refresh found is shown once it is classified.
+            if not (refreshing and model_id not in self._is_embedding)
+        ]
+
+    async def _refresh(self) -> None:
+        await self._pool.refresh()
+        # Classified before the next listing shows them: never an embedding model as an LLM.
+        await asyncio.gather(*(self._classify(u, m) for u, m in self._unclassified()))
+
+    def _entries(self) -> dict[str, tuple[Upstream, dict[str, Any]]]:
         entries: dict[str, tuple[Upstream, dict[str, Any]]] = {}
         for upstream in self._pool.upstreams:
             if upstream.healthy:
                 for model_id, entry in upstream.models.items():
                     entries.setdefault(model_id, (upstream, entry))
+        return entries
+
+    def _unclassified(self) -> list[tuple[Upstream, str]]:
         return [
-            model_info(model_id, entry, self._classify(upstream, model_id))
-            for model_id, (upstream, entry) in sorted(entries.items())
+            (upstream, model_id)
+            for model_id, (upstream, _entry) in self._entries().items()
+            if model_id not in self._is_embedding
         ]
 
-    def _classify(self, upstream: Upstream, model_id: str) -> bool:
-        known = self._is_embedding.get(model_id)
-        if known is not None:
-            return known
-        body = {"model": model_id, "input": "probe"}
+    def _classify_sync(self, upstream: Upstream, model_id: str) -> None:
         try:
             with self._pool.sync_client(PROBE_TIMEOUT_S) as client:
-                response = client.post(f"{upstream.url}/v1/embeddings", json=body)
-            data = response.json().get("data") if response.status_code == 200 else None
-            first = data[0] if isinstance(data, list) and data else {}
-            embedding = isinstance(first.get("embedding"), list)
+                response = client.post(f"{upstream.url}/v1/embeddings", json=_probe(model_id))
+            self._remember(model_id, response)
         except (httpx.HTTPError, ValueError, AttributeError, TypeError):
-            return False  # not remembered: probe again next time
-        self._is_embedding[model_id] = embedding
-        return embedding
+            pass  # not remembered (listed as an LLM): probed again next time
+
+    async def _classify(self, upstream: Upstream, model_id: str) -> None:
+        try:
+            response = await self._pool.client().post(
+                f"{upstream.url}/v1/embeddings", json=_probe(model_id), timeout=PROBE_TIMEOUT_S
+            )
+            self._remember(model_id, response)
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+            pass  # not remembered (listed as an LLM): probed again next time
+
+    def _remember(self, model_id: str, response: httpx.Response) -> None:
+        data = response.json().get("data") if response.status_code == 200 else None
+        first = data[0] if isinstance(data, list) and data else {}
+        self._is_embedding[model_id] = isinstance(first.get("embedding"), list)
+
+
+def _probe(model_id: str) -> dict[str, Any]:
+    return {"model": model_id, "input": "probe"}

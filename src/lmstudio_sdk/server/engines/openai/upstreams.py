@@ -4,8 +4,11 @@ next request (the healthy one serving the model with the fewest requests in flig
 Health: a failed connection or a dropped stream marks an upstream down at once, so new
 requests go elsewhere; while it is down, requests that pass by start a check (``GET
 /v1/models``, at most one per ``health_interval`` seconds) that brings it back when it answers.
-Listing the models (``refresh_sync``) checks every upstream. Checks run on demand rather than in
-a task of their own, so the engine leaves nothing running when the server stops.
+Listing the models checks every upstream: in the background on the server's loop (``refresh``;
+a listing shows what the last one found, so a slow or unreachable upstream never stalls the
+server), blocking only for the very first listing or where no loop runs (``refresh_sync``).
+Checks run on demand rather than in a task of their own, so the engine leaves nothing running
+when the server stops.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,17 +138,29 @@ class UpstreamPool:
             _log.warning("upstream %s is back", upstream.url)
         upstream.healthy = True
 
-    def refresh_sync(self) -> None:
-        """Re-list the upstreams' models (blocking: the server lists models synchronously).
+    @property
+    def listed_once(self) -> bool:
+        return self._listed_at > -math.inf
 
-        At most once per LISTING_MAX_AGE_S, and an upstream found down is asked again only
-        after ``health_interval``, so that an unreachable host does not stall every listing.
-        """
+    def listing_due(self) -> bool:
+        """At most one listing per LISTING_MAX_AGE_S."""
+        return time.monotonic() - self._listed_at >= LISTING_MAX_AGE_S
+
+    def _due_upstreams(self) -> list[Upstream]:
+        # An upstream found down is asked again only after ``health_interval``, so that an
+        # unreachable host does not stall every listing.
         now = time.monotonic()
-        if now - self._listed_at < LISTING_MAX_AGE_S:
-            return
         self._listed_at = now
-        due = [u for u in self.upstreams if u.healthy or now - u.checked_at >= self.health_interval]
+        return [
+            u for u in self.upstreams if u.healthy or now - u.checked_at >= self.health_interval
+        ]
+
+    def refresh_sync(self) -> None:
+        """Re-list the upstreams' models, blocking (when no event loop runs, and for the very
+        first listing, which has nothing older to show); at most once per LISTING_MAX_AGE_S."""
+        if not self.listing_due():
+            return
+        due = self._due_upstreams()
         with self.sync_client(HEALTH_TIMEOUT_S) as client:
             for upstream in due:
                 try:
@@ -155,6 +170,17 @@ class UpstreamPool:
                 except (httpx.HTTPError, ValueError) as exc:
                     self.mark_down(upstream, str(exc) or type(exc).__name__)
                 upstream.checked_at = time.monotonic()
+
+    async def refresh(self) -> None:
+        """Re-list the upstreams' models without blocking the loop (all at once)."""
+        await asyncio.gather(*(self.check(u) for u in self._due_upstreams()))
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run a background job on the running loop; ``aclose`` cancels it."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+        return task
 
     async def check(self, upstream: Upstream) -> None:
         upstream.checked_at = time.monotonic()
@@ -169,16 +195,14 @@ class UpstreamPool:
 
     def _check_down_upstreams(self) -> None:
         try:
-            loop = asyncio.get_running_loop()
+            asyncio.get_running_loop()
         except RuntimeError:
             return  # a blocking caller: refresh_sync checks them all
         now = time.monotonic()
         for upstream in self.upstreams:
             if not upstream.healthy and now - upstream.checked_at >= self.health_interval:
                 upstream.checked_at = now
-                task = loop.create_task(self.check(upstream), name=f"check {upstream.url}")
-                self._checks.add(task)
-                task.add_done_callback(self._checks.discard)
+                self.spawn(self.check(upstream), f"check {upstream.url}")
 
     async def aclose(self) -> None:
         for task in list(self._checks):
