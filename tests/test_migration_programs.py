@@ -173,6 +173,21 @@ def pydantic_program(lms: Any, host: str) -> Any:
     return result.parsed
 
 
+def base_model_program(lms: Any, host: str) -> Any:
+    """The official docs' structured output: a class of lms.BaseModel, read as a dict."""
+
+    class BookSchema(lms.BaseModel):  # type: ignore[misc]
+        title: str
+        pages: int
+
+    lms.configure_default_client(host)
+    result = lms.llm(ECHO).respond(
+        '!say {"title": "Dune", "pages": 412}', response_format=BookSchema
+    )
+    book = result.parsed
+    return book["title"], book.get("pages"), "title" in book, sorted(book.keys()), result.content
+
+
 def embed_program(lms: Any, host: str) -> Any:
     lms.configure_default_client(host)
     model = lms.embedding_model(EMBED)
@@ -282,6 +297,11 @@ def test_response_format_pydantic_model_parsed_is_an_instance_here(host: str) ->
     an instance of the model here (docs/migration.md)."""
     assert pydantic_program(lmstudio, host) == {"title": "Dune", "pages": 412}
     assert pydantic_program(lmstudio_sdk, host) == Book(title="Dune", pages=412)
+
+
+def test_response_format_base_model_reads_like_the_official_dict(host: str) -> None:
+    title, pages, has_title, keys, _content = run_both(base_model_program, host)
+    assert (title, pages, has_title, keys) == ("Dune", 412, True, ["pages", "title"])
 
 
 def test_embedding_model_embed(host: str) -> None:

@@ -162,7 +162,7 @@ _RENAMED = (
 DELIBERATE_DIFFERENCES: dict[str, str] = {
     "AnyLMStudioStruct": (
         "the base of the official SDK's own message structs; ours are msgspec Structs "
-        "(lms.BaseModel is msgspec.Struct, as there)"
+        "(lms.BaseModel is a msgspec.Struct, as there)"
     ),
     "ModelLoadResult": (
         "the official SDK's raw load-channel result; ours hands back the model handle, whose "

@@ -120,8 +120,6 @@ ToolResultMessage = ToolMessageData
 PredictionRoundResult = PredictionResult
 """One round of ``act()``: a ``PredictionResult`` with its ``round_index`` set."""
 SerializedLMSExtendedError = ErrorData
-BaseModel = msgspec.Struct
-"""Base for structured-output classes (``response_format=``), as in the official SDK."""
 ValidationError = msgspec.ValidationError
 
 # -- unions and plain aliases ----------------------------------------------------------------------
@@ -147,6 +145,47 @@ PredictionMessageCallback: TypeAlias = Callable[[AssistantMessageData], Any]
 PromptProcessingCallback: TypeAlias = Callable[[float], Any]
 DownloadProgressCallback: TypeAlias = Callable[[DownloadProgressUpdate], Any]
 DownloadFinalizedCallback: TypeAlias = Callable[[], Any]
+
+
+class BaseModel(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """Base for structured-output classes (``response_format=``), as in the official SDK:
+
+        class Book(lms.BaseModel):
+            title: str
+            pages: int
+
+        book = model.respond("A book, as JSON", response_format=Book).parsed
+
+    ``parsed`` is a ``Book`` here, and since the official SDK gives a dict, a ``BaseModel``
+    also reads like one: ``book["title"]``, ``book.get("pages")``, ``"title" in book``,
+    ``dict(book.items())``, beside ``book.title``.
+    """
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        """The JSON schema of the class (what ``response_format=`` sends)."""
+        schema: dict[str, Any] = msgspec.json.schema(cls)
+        return schema
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__struct_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__struct_fields__
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key) if key in self.__struct_fields__ else default
+
+    def keys(self) -> list[str]:
+        return list(self.__struct_fields__)
+
+    def values(self) -> list[Any]:
+        return [getattr(self, key) for key in self.__struct_fields__]
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(key, getattr(self, key)) for key in self.__struct_fields__]
 
 
 class ModelSchema(Protocol):
