@@ -41,6 +41,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\b(check|run)_async_callback\b", r"\1_callback"),
     (r"\bcall_async_hook\b", "call_hook"),
     (r"\brun_concurrently_async\b", "run_concurrently"),
+    (r"\bwait_future_async\b", "wait_future"),
     (r"\blmstudio_sdk\._async\b", "lmstudio_sdk._sync"),
     (r"\b_Async(?=[A-Z])", "_"),
     (r"\bAsync(?=[A-Z])", ""),

@@ -118,6 +118,35 @@ def test_chat_history(server: RunningServer, tmp_path: Path) -> None:
     assert saved.read_text().startswith('{"messages":[{"role":"system"')
 
 
+def test_mcp_tools(server: RunningServer) -> None:
+    pytest.importorskip("mcp")
+    mcp_server = Path(__file__).resolve().parent / "mcp" / "mcp_server.py"
+    question = '!tool add {"a": 2, "b": 3}'  # the scripted model calls the MCP tool
+    out = run_example(
+        "mcp_tools.py",
+        server.url,
+        "scripted-echo-1b",
+        question,
+        "--",
+        sys.executable,
+        str(mcp_server),
+    )
+    assert out.splitlines()[0].startswith("MCP tools: add, fail, slow")
+    assert "[add({'a': 2, 'b': 3}) -> {\"result\":5}]" in out
+    assert out.rstrip().endswith('Tool result: {"result":5}')
+
+
+def test_model_helpers(server: RunningServer) -> None:
+    out = run_example("model_helpers.py", server.url, "scripted-echo-1b", "1024")
+    lines = out.splitlines()
+    # The scripted engine has no GGUF header: the server's rule of thumb, low confidence.
+    assert lines[0].startswith("scripted-echo-1b at 1024 tokens: 770 MiB weights + 128 MiB KV")
+    assert lines[0].endswith("(low confidence)")
+    assert lines[1:3] == ["state: idle, 0 request(s)", "default temperature: 0.8"]
+    # Another test may have an instance of that model loaded too: the first one matches.
+    assert lines[3].startswith("found by path: scripted-echo-1b") and len(lines) == 4
+
+
 def test_retrieval(server: RunningServer) -> None:
     out = run_example("retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small")
     lines = out.splitlines()

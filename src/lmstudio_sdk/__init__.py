@@ -49,7 +49,19 @@ _PUBLIC: dict[str, str] = {
     "AuthenticationError": "._exceptions",
     "ConfigKeyError": "._exceptions",
     "DomainMismatchError": "._exceptions",
+    "DeviceNotFoundError": "._exceptions",
+    "ModelQuery": "._protocol.packets.shared",
+    "ModelQueryDict": "._protocol.model_query",
+    "ModelProcessingState": "._protocol.results",
+    "EstimatedResourcesUsage": "._protocol.results",
+    "EstimatedModelMemoryUsage": "._protocol.results",
     "LMStudioClientClosedError": "._exceptions",
+    "McpConnectionError": "._exceptions",
+    "McpError": "._exceptions",
+    "McpToolError": "._exceptions",
+    "MissingExtraError": "._exceptions",
+    "AsyncMcpTools": "._async.mcp",
+    "McpTools": "._sync.mcp",
     "LMStudioConnectionError": "._exceptions",
     "LMStudioError": "._exceptions",
     "LMStudioEventLoopError": "._exceptions",
@@ -135,6 +147,7 @@ _PUBLIC: dict[str, str] = {
     "PluginToolsSession": "._sync.plugins",
     "Chat": "._protocol.chat",
     "ActResult": "._protocol.act",
+    "GeneratorActResult": "._protocol.act",
     "GuardDecision": "._protocol.act",
     "ToolCallOutcome": "._protocol.act",
     "Tool": "._protocol.tools",
@@ -181,8 +194,6 @@ _PUBLIC: dict[str, str] = {
     "LocalFileInput": "._official_names",
     "ModelInfo": "._official_names",
     "ModelInstanceInfo": "._official_names",
-    "ModelQuery": "._official_names",
-    "ModelQueryDict": "._official_names",
     "ModelSchema": "._official_names",
     "ModelSpecifier": "._official_names",
     "ModelSpecifierDict": "._official_names",
@@ -247,6 +258,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._async.hosts import AsyncPoolEmbeddingModel as AsyncPoolEmbeddingModel
     from ._async.hosts import AsyncPoolLLM as AsyncPoolLLM
     from ._async.hosts import AsyncPoolPredictionStream as AsyncPoolPredictionStream
+    from ._async.mcp import AsyncMcpTools as AsyncMcpTools
     from ._async.models import AnyAsyncDownloadedModel as AnyAsyncDownloadedModel
     from ._async.models import AsyncEmbeddingModel as AsyncEmbeddingModel
     from ._async.models import AsyncEmbeddingNamespace as AsyncEmbeddingNamespace
@@ -282,6 +294,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._default_client import set_sync_api_timeout as set_sync_api_timeout
     from ._exceptions import AuthenticationError as AuthenticationError
     from ._exceptions import ConfigKeyError as ConfigKeyError
+    from ._exceptions import DeviceNotFoundError as DeviceNotFoundError
     from ._exceptions import DomainMismatchError as DomainMismatchError
     from ._exceptions import HostUnavailableError as HostUnavailableError
     from ._exceptions import InvalidToolRequestError as InvalidToolRequestError
@@ -304,6 +317,10 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._exceptions import LMStudioValueError as LMStudioValueError
     from ._exceptions import LMStudioWebsocketError as LMStudioWebsocketError
     from ._exceptions import LocalProtocolError as LocalProtocolError
+    from ._exceptions import McpConnectionError as McpConnectionError
+    from ._exceptions import McpError as McpError
+    from ._exceptions import McpToolError as McpToolError
+    from ._exceptions import MissingExtraError as MissingExtraError
     from ._exceptions import ModelNotFoundError as ModelNotFoundError
     from ._exceptions import NotSupportedByServerError as NotSupportedByServerError
     from ._exceptions import PermissionDeniedError as PermissionDeniedError
@@ -342,8 +359,6 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._official_names import LocalFileInput as LocalFileInput
     from ._official_names import ModelInfo as ModelInfo
     from ._official_names import ModelInstanceInfo as ModelInstanceInfo
-    from ._official_names import ModelQuery as ModelQuery
-    from ._official_names import ModelQueryDict as ModelQueryDict
     from ._official_names import ModelSchema as ModelSchema
     from ._official_names import ModelSpecifier as ModelSpecifier
     from ._official_names import ModelSpecifierDict as ModelSpecifierDict
@@ -366,6 +381,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._official_names import UserMessageDict as UserMessageDict
     from ._official_names import ValidationError as ValidationError
     from ._protocol.act import ActResult as ActResult
+    from ._protocol.act import GeneratorActResult as GeneratorActResult
     from ._protocol.act import GuardDecision as GuardDecision
     from ._protocol.act import ToolCallOutcome as ToolCallOutcome
     from ._protocol.chat import Chat as Chat
@@ -382,6 +398,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.documents import RetrievalProgress as RetrievalProgress
     from ._protocol.errors import ErrorData as ErrorData
     from ._protocol.generator import GeneratorResult as GeneratorResult
+    from ._protocol.model_query import ModelQueryDict as ModelQueryDict
     from ._protocol.packets.repository import LmLinkStatusResult as LmLinkStatusResult
     from ._protocol.packets.shared import ChatHistoryData as ChatHistoryData
     from ._protocol.packets.shared import ChatMessageData as ChatMessageData
@@ -393,6 +410,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.packets.shared import KVConfig as KVConfig
     from ._protocol.packets.shared import LLMInfo as LLMInfo
     from ._protocol.packets.shared import LLMInstanceInfo as LLMInstanceInfo
+    from ._protocol.packets.shared import ModelQuery as ModelQuery
     from ._protocol.packets.shared import PredictionFragment as PredictionFragment
     from ._protocol.packets.shared import PredictionStats as PredictionStats
     from ._protocol.packets.shared import TokenCandidate as TokenCandidate
@@ -410,9 +428,12 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._protocol.prediction import ToolCallNameReceived as ToolCallNameReceived
     from ._protocol.results import EngineInfo as EngineInfo
     from ._protocol.results import EngineSpecifier as EngineSpecifier
+    from ._protocol.results import EstimatedModelMemoryUsage as EstimatedModelMemoryUsage
+    from ._protocol.results import EstimatedResourcesUsage as EstimatedResourcesUsage
     from ._protocol.results import HardwareSurvey as HardwareSurvey
     from ._protocol.results import LMStudioVersion as LMStudioVersion
     from ._protocol.results import LogEvent as LogEvent
+    from ._protocol.results import ModelProcessingState as ModelProcessingState
     from ._protocol.results import PredictionInputLog as PredictionInputLog
     from ._protocol.results import PredictionOutputLog as PredictionOutputLog
     from ._protocol.results import RuntimeLog as RuntimeLog
@@ -431,6 +452,7 @@ if TYPE_CHECKING:  # what mypy sees: `X as X` re-exports each name (the table is
     from ._sync.hosts import PoolEmbeddingModel as PoolEmbeddingModel
     from ._sync.hosts import PoolLLM as PoolLLM
     from ._sync.hosts import PoolPredictionStream as PoolPredictionStream
+    from ._sync.mcp import McpTools as McpTools
     from ._sync.models import LLM as LLM
     from ._sync.models import EmbeddingModel as EmbeddingModel
     from ._sync.models import EmbeddingNamespace as EmbeddingNamespace

@@ -26,7 +26,9 @@
     │   │   └── NotSupportedByServerError           errorData.code "notSupported": this server
     │   │                                           does not implement the endpoint (says why)
     │   ├── PermissionDeniedError                   errorData.code "permissionDenied"
-    │   └── LMStudioPredictionError                 any other error that ends a prediction
+    │   ├── LMStudioPredictionError                 any other error that ends a prediction
+    │   └── DeviceNotFoundError                     errorData.code "deviceNotFound": no LM Link
+    │                                               device has that identifier (names it)
     ├── LMStudioValueError (ValueError)             bad input from the caller
     │   ├── ConfigKeyError (KeyError)               unknown config key, with a suggestion
     │   └── LMStudioOSError (OSError)               a local file cannot be read
@@ -35,6 +37,10 @@
     │   ├── ToolArgumentsError                      the model's arguments do not fit the tool
     │   ├── InvalidToolRequestError                 the model asked for no tool, or garbled it
     │   └── ToolCallFailedError                     a tool raised (with on_tool_error="raise")
+    ├── McpError                                    an MCP server's tools (plugins.mcp_tools)
+    │   ├── McpConnectionError                      the MCP server did not start, or hung up
+    │   └── McpToolError                            an MCP tool reported an error or timed out
+    ├── MissingExtraError (ImportError)             an optional dependency is missing
     └── LMStudioRuntimeError (RuntimeError)         an operation out of order
         ├── LMStudioClientClosedError               the client was closed: make a new one
         └── LMStudioEventLoopError                  an AsyncClient met a second, open event loop
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "ConfigKeyError",
+    "DeviceNotFoundError",
     "DomainMismatchError",
     "HostUnavailableError",
     "InvalidToolRequestError",
@@ -79,6 +86,10 @@ __all__ = [
     "LMStudioValueError",
     "LMStudioWebsocketError",
     "LocalProtocolError",
+    "McpConnectionError",
+    "McpError",
+    "McpToolError",
+    "MissingExtraError",
     "ModelNotFoundError",
     "NotSupportedByServerError",
     "PermissionDeniedError",
@@ -184,6 +195,15 @@ class PermissionDeniedError(LMStudioServerError):
 
 class LMStudioPredictionError(LMStudioServerError):
     """The server ended a prediction with an error of no more specific kind."""
+
+
+class DeviceNotFoundError(LMStudioServerError):
+    """No LM Link device has the ``device_identifier`` a call named (``.device_identifier``)."""
+
+    @property
+    def device_identifier(self) -> str | None:
+        value = (self.data.error_data or {}).get("deviceIdentifier")
+        return value if isinstance(value, str) else None
 
 
 class LMStudioProtocolError(LMStudioClientError):
@@ -297,6 +317,7 @@ _SERVER_ERROR_BY_CODE: dict[str, type[LMStudioServerError]] = {
 _SERVER_ERROR_BY_ERROR_CODE: dict[str, type[LMStudioServerError]] = {
     "notSupported": NotSupportedByServerError,
     "permissionDenied": PermissionDeniedError,
+    "deviceNotFound": DeviceNotFoundError,
 }
 
 
@@ -333,3 +354,31 @@ class InvalidToolRequestError(ToolCallError):
 
 class ToolCallFailedError(ToolCallError):
     """A tool raised; the tool's exception is ``__cause__`` (with ``on_tool_error="raise"``)."""
+
+
+class McpError(LMStudioError):
+    """An MCP server's tools (``client.plugins.mcp_tools``) failed."""
+
+
+class McpConnectionError(McpError):
+    """The MCP server could not be started or reached, or it exited or hung up (for a command,
+    the message ends with the last lines it wrote to stderr)."""
+
+
+class McpToolError(McpError):
+    """An MCP tool reported an error (``isError``), or did not answer within its timeout
+    (``timed_out``). In ``act()`` the model sees the message, as for any tool that raises."""
+
+    def __init__(self, message: str, *, tool_name: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.timed_out = timed_out
+
+
+class MissingExtraError(LMStudioError, ImportError):
+    """A feature needs an optional dependency that is not installed: ``pip install
+    'lmstudio-sdk[EXTRA]'`` (``extra`` names it)."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO, Literal, NotRequired, Protocol, TypeAlias, TypedDict
+from typing import Any, BinaryIO, Literal, Protocol, TypeAlias, TypedDict
 
 import msgspec
 
@@ -24,6 +24,7 @@ from ._protocol.config_types import (
     LlmLoadConfigDict,
 )
 from ._protocol.errors import ErrorData
+from ._protocol.model_query import ModelQueryDict
 from ._protocol.packets.shared import (
     AssistantMessageData,
     ChatMessageData,
@@ -74,8 +75,6 @@ __all__ = [
     "LocalFileInput",
     "ModelInfo",
     "ModelInstanceInfo",
-    "ModelQuery",
-    "ModelQueryDict",
     "ModelSchema",
     "ModelSpecifier",
     "ModelSpecifierDict",
@@ -224,13 +223,6 @@ class UserMessageDict(TypedDict):
 
 class ChatHistoryDataDict(TypedDict):
     messages: Sequence[ChatMessageDict]
-
-
-class ModelQueryDict(TypedDict):
-    domain: NotRequired[Literal["llm", "embedding"] | None]
-    identifier: NotRequired[str | None]
-    path: NotRequired[str | None]
-    vision: NotRequired[bool | None]
 
 
 class _QuerySpecifierDict(TypedDict):

@@ -47,6 +47,26 @@ async def test_downloaded_models_come_from_the_folder(client: lms.AsyncClient) -
     assert isinstance(models[MINILM], lms.EmbeddingModelInfo)
 
 
+async def test_estimates_come_from_the_gguf_header(client: lms.AsyncClient) -> None:
+    """The estimate the client gets is the engine's: weights plus the KV cache of the asked
+    context length, confidence "high"; nothing is loaded."""
+    small = await client.llm.estimate_resources_usage(
+        SMOL, {"context_length": 1024, "max_parallel_predictions": 1}
+    )
+    large = await client.llm.estimate_resources_usage(
+        SMOL, {"context_length": 2048, "max_parallel_predictions": 1}
+    )
+    assert small.memory.confidence == large.memory.confidence == "high"
+    assert small.memory.model_bytes == large.memory.model_bytes > 0
+    # SmolLM2-135M: 30 layers x 3 KV heads x 64 x (K + V) x 2 bytes (f16) = 23 040 per token.
+    assert small.memory.context_bytes == 1024 * 23_040
+    assert large.memory.context_bytes == 2 * small.memory.context_bytes
+    assert small.passes_guardrails
+    minilm = await client.embedding.estimate_resources_usage(MINILM)
+    assert minilm.memory.confidence == "high" and minilm.memory.context_bytes == 0
+    assert await client.llm.list_loaded() == []
+
+
 async def test_streamed_chat(client: lms.AsyncClient) -> None:
     model = await client.llm.model(SMOL)
     stream = model.respond_stream("What is 2+2?", config=SHORT)

@@ -175,6 +175,33 @@ const SCENARIOS = {
     await model.getContextLength();
   },
 
+  // -- model helpers, full queries, LM Link devices (issue 11 item 6) ---------------------------
+  processing_state: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.getInstanceProcessingState();
+  },
+  embedding_processing_state: async (c) =>
+    (await c.embedding.model(EMBEDDING)).getInstanceProcessingState(),
+  base_prediction_config: async (c) => {
+    const model = await c.llm.model(LLM);
+    await model.getBasePredictionConfig();
+  },
+  estimate_usage: (c) => c.llm.estimateResourcesUsage(LLM, { contextLength: 1024 }),
+  estimate_usage_embedding: (c) =>
+    c.embedding.estimateResourcesUsage(EMBEDDING, { contextLength: 256 }, { deviceIdentifier: null }),
+  model_query: async (c) => {
+    await c.llm.load(VISION, { identifier: "parity-eyes" });
+    const handle = c.llm.createDynamicHandle({
+      path: "lmstudio-sdk/scripted-vision-1b-GGUF",
+      vision: true,
+    });
+    await handle.countTokens("hello parity");
+  },
+  local_device: async (c) => {
+    await c.llm.load(LLM, { identifier: "parity-local", deviceIdentifier: null });
+    await c.llm.unload("parity-local", { deviceIdentifier: null });
+  },
+
   // -- predictions -----------------------------------------------------------------------------
   respond: async (c) => {
     const model = await c.llm.model(LLM);

@@ -166,6 +166,14 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("model_info", (*LLM_TTL, get_info_throws("/llm"))),
     ParityScenario("load_config", (*LLM_TTL, load_config_alone("/llm"))),
     ParityScenario("context_length", (*LLM_TTL, context_from_info("/llm"))),
+    # model helpers, full queries, LM Link devices (issue 11 item 6)
+    ParityScenario("processing_state", LLM_TTL),
+    ParityScenario("embedding_processing_state", EMBEDDING_TTL),
+    ParityScenario("base_prediction_config", LLM_TTL),
+    ParityScenario("estimate_usage"),
+    ParityScenario("estimate_usage_embedding"),
+    ParityScenario("model_query"),
+    ParityScenario("local_device"),
     # predictions
     ParityScenario("respond", LLM_TTL),
     ParityScenario("respond_stream", LLM_TTL),

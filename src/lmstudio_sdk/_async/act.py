@@ -9,9 +9,10 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -23,6 +24,7 @@ from .._exceptions import (
 )
 from .._protocol.act import (
     ActResult,
+    GeneratorActResult,
     GuardDecision,
     PlannedCall,
     ToolCallOutcome,
@@ -34,10 +36,10 @@ from .._protocol.act import (
 )
 from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
+from .._protocol.generator import GeneratorResult
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
-from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
-    PredictionResult,
+    PredictionEvent,
     PromptProcessingProgress,
     ToolCallArgumentFragment,
     ToolCallGenerationEnded,
@@ -57,7 +59,10 @@ from .._types import (
 )
 from .streams import AsyncPredictionStream
 
-__all__ = ["AsyncActCallbacks", "run_act"]
+__all__ = ["AsyncActCallbacks", "run_act", "run_generator_act"]
+
+ResultT = TypeVar("ResultT")
+ResultT_co = TypeVar("ResultT_co", covariant=True)
 
 
 class _Predictor(Protocol):
@@ -88,7 +93,8 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
     on_first_token: AsyncCallback[int] | None = None
     on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: AsyncRoundCallback[float] | None = None
-    on_prediction_completed: AsyncCallback[PredictionResult[JsonValue]] | None = None
+    # a model's PredictionResult, or a generator plugin's GeneratorResult
+    on_prediction_completed: AsyncCallback[Any] | None = None
     on_tool_call_start: AsyncRoundCallback[ToolCallGenerationStarted] | None = None
     on_tool_call_name: AsyncRoundCallback[ToolCallNameReceived] | None = None
     on_tool_call_argument_fragment: AsyncRoundCallback[ToolCallArgumentFragment] | None = None
@@ -101,6 +107,26 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
     def check(self) -> None:
         for name in self.__struct_fields__:
             check_async_callback(getattr(self, name), name)
+
+
+class _RoundStream(Protocol[ResultT_co]):
+    """One round's prediction: a model's (``AsyncPredictionStream``) or a generator plugin's."""
+
+    def events(self) -> AsyncIterator[PredictionEvent]: ...
+
+    async def result(self) -> ResultT_co: ...
+
+
+def _check_toolset(tools: Iterable[ToolLike]) -> ToolSet:
+    toolset = ToolSet(tools)
+    if not RUNS_COROUTINES:
+        for found in toolset.tools.values():
+            if found.is_async:
+                raise LMStudioValueError(
+                    f"tool {found.name!r} is an async function; the sync Client cannot await "
+                    "it: pass a plain function, or use AsyncClient"
+                )
+    return toolset
 
 
 async def run_act(
@@ -122,14 +148,7 @@ async def run_act(
     check_act_options(max_prediction_rounds, max_parallel_tool_calls, on_tool_error)
     callbacks.check()
     tool_limit = resolve_timeout(tool_timeout, None)
-    toolset = ToolSet(tools)
-    if not RUNS_COROUTINES:
-        for found in toolset.tools.values():
-            if found.is_async:
-                raise LMStudioValueError(
-                    f"tool {found.name!r} is an async function; the sync Client cannot await "
-                    "it: pass a plain function, or use AsyncClient"
-                )
+    toolset = _check_toolset(tools)
     if config is not None and not isinstance(config, dict):
         raise LMStudioValueError(f"act() config must be a dict, not {type(config).__name__}")
     base: dict[str, Any] = dict(config or {})
@@ -139,20 +158,93 @@ async def run_act(
         base["tool_choice"] = tool_choice
     with_tools = {**base, "raw_tools": {"type": "toolArray", "tools": toolset.llm_tools()}}
     without_tools = {k: v for k, v in base.items() if k not in ("tool_choice", "toolChoice")}
+
+    def predict(target: Chat, allow_tools: bool) -> AsyncPredictionStream:
+        return llm.respond_stream(
+            target,
+            config=with_tools if allow_tools else without_tools,  # type: ignore[arg-type]
+            preset=preset,
+            timeout=timeout,
+        )
+
+    target, results = await _act_loop(
+        predict,
+        lambda result, index: msgspec.structs.replace(result, round_index=index),
+        chat,
+        toolset,
+        max_prediction_rounds=max_prediction_rounds,
+        max_parallel_tool_calls=max_parallel_tool_calls,
+        on_tool_error=on_tool_error,
+        tool_limit=tool_limit,
+        callbacks=callbacks,
+    )
+    return ActResult(
+        rounds=len(results),
+        total_time_seconds=time.perf_counter() - start,
+        results=results,
+        chat=target,
+    )
+
+
+async def run_generator_act(
+    generate: Callable[[Chat, list[dict[str, Any]]], _RoundStream[GeneratorResult]],
+    chat: ChatLike,
+    tools: Iterable[ToolLike],
+    *,
+    max_prediction_rounds: int | None,
+    max_parallel_tool_calls: int | None,
+    on_tool_error: ToolErrorMode,
+    tool_timeout: Timeout,
+    callbacks: AsyncActCallbacks,
+) -> GeneratorActResult:
+    """``act()`` with a generator plugin in the model's place: each round is one generation,
+    offered the tools' definitions (none in the last round of ``max_prediction_rounds``)."""
+    start = time.perf_counter()
+    check_act_options(max_prediction_rounds, max_parallel_tool_calls, on_tool_error)
+    callbacks.check()
+    tool_limit = resolve_timeout(tool_timeout, None)
+    toolset = _check_toolset(tools)
+    definitions = toolset.llm_tools()
+    target, results = await _act_loop(
+        lambda target, allow_tools: generate(target, definitions if allow_tools else []),
+        lambda result, index: dataclasses.replace(result, round_index=index),
+        chat,
+        toolset,
+        max_prediction_rounds=max_prediction_rounds,
+        max_parallel_tool_calls=max_parallel_tool_calls,
+        on_tool_error=on_tool_error,
+        tool_limit=tool_limit,
+        callbacks=callbacks,
+    )
+    return GeneratorActResult(
+        rounds=len(results),
+        total_time_seconds=time.perf_counter() - start,
+        results=results,
+        chat=target,
+    )
+
+
+async def _act_loop(
+    predict: Callable[[Chat, bool], _RoundStream[ResultT]],
+    numbered: Callable[[ResultT, int], ResultT],
+    chat: ChatLike,
+    toolset: ToolSet,
+    *,
+    max_prediction_rounds: int | None,
+    max_parallel_tool_calls: int | None,
+    on_tool_error: ToolErrorMode,
+    tool_limit: float | None,
+    callbacks: AsyncActCallbacks,
+) -> tuple[Chat, list[ResultT]]:
     target = chat if isinstance(chat, Chat) else Chat.from_history(chat)
-    results: list[PredictionResult[JsonValue]] = []
+    results: list[ResultT] = []
     round_index = 0
     while True:
         last = max_prediction_rounds is not None and round_index == max_prediction_rounds - 1
         await call_async_hook(callbacks.on_round_start, round_index)
-        stream = llm.respond_stream(
-            target,
-            config=without_tools if last else with_tools,  # type: ignore[arg-type]
-            preset=preset,
-            timeout=timeout,
-        )
+        stream = predict(target, not last)
         requests, failures = await _predict(stream, round_index, callbacks)
-        result = msgspec.structs.replace(await stream.result(), round_index=round_index)
+        result = numbered(await stream.result(), round_index)
         results.append(result)
         await call_async_hook(callbacks.on_prediction_completed, result)
         for failed in failures:
@@ -163,11 +255,11 @@ async def run_act(
                 callbacks,
             )
         if not requests:
-            message = target.add_assistant_response(result)
+            message = target.add_assistant_response(result)  # type: ignore[arg-type]
             await _notify(callbacks.on_message, target, message)
             await call_async_hook(callbacks.on_round_end, round_index)
             break
-        message = target.add_assistant_response(result, requests)
+        message = target.add_assistant_response(result, requests)  # type: ignore[arg-type]
         await _notify(callbacks.on_message, target, message)
         outcomes = await _run_tools(
             toolset,
@@ -184,12 +276,7 @@ async def run_act(
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
         round_index += 1
-    return ActResult(
-        rounds=len(results),
-        total_time_seconds=time.perf_counter() - start,
-        results=results,
-        chat=target,
-    )
+    return target, results
 
 
 async def _notify(
@@ -203,7 +290,7 @@ async def _notify(
 
 
 async def _predict(
-    stream: AsyncPredictionStream, round_index: int, callbacks: AsyncActCallbacks
+    stream: _RoundStream[Any], round_index: int, callbacks: AsyncActCallbacks
 ) -> tuple[list[ToolCallRequest], list[ToolCallGenerationFailed]]:
     requests: list[ToolCallRequest] = []
     failures: list[ToolCallGenerationFailed] = []

@@ -38,6 +38,7 @@ from .._protocol.config_types import (
     EmbeddingLoadConfigDict,
     LlmLoadConfig,
     LlmLoadConfigDict,
+    LlmPredictionConfig,
     LlmPredictionConfigDict,
 )
 from .._protocol.kv_config import (
@@ -46,10 +47,18 @@ from .._protocol.kv_config import (
     embedding_load_config_to_kv,
     kv_to_embedding_load_config,
     kv_to_llm_load_config,
+    kv_to_prediction_config,
     llm_load_config_to_kv,
     prediction_config_to_kv,
 )
 from .._protocol.kv_options import PREDICTION
+from .._protocol.model_query import (
+    DeviceIdentifier,
+    QueryLike,
+    check_device_identifier,
+    matches_device,
+    to_model_query,
+)
 from .._protocol.packets.embedding import EmbedStringParameter, EmbedStringResult
 from .._protocol.packets.llm import (
     ApplyPromptTemplateOpts,
@@ -65,6 +74,8 @@ from .._protocol.packets.shared import (
     CountTokensResult,
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
+    EstimateModelUsageParameter,
+    GetBasePredictionConfigParameter,
     GetLoadConfigParameter,
     GetModelInfoParameter,
     GetOrLoadCreationParameter,
@@ -92,9 +103,13 @@ from .._protocol.prediction import (
     may_overflow,
 )
 from .._protocol.results import (
+    EstimatedResourcesUsage,
+    ModelProcessingState,
+    decode_estimate,
     decode_kv_config,
     decode_model_info,
     decode_model_list,
+    decode_processing_state,
     decode_result,
 )
 from .._protocol.structured import ResponseFormat, response_format_of
@@ -273,6 +288,25 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
             timeout,
         )
 
+    # -- model helpers (issue 11 item 6): processing state ------------------------------------
+
+    @checked_arguments
+    async def get_processing_state(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> ModelProcessingState:
+        """What the instance is doing now: ``status`` ("idle", "processingPrompt",
+        "generating", "computingEmbedding") and ``queued``, its requests from every client,
+        the running ones included. ModelNotFoundError when no instance matches (the TypeScript
+        SDK's ``getInstanceProcessingState``)."""
+        raw = await self._pool.rpc(
+            self._namespace,
+            "getInstanceProcessingState",
+            GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
+            timeout,
+            max_retries,
+        )
+        return decode_processing_state(raw)
+
     async def _pipelined(
         self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
     ) -> list[Any]:
@@ -299,6 +333,23 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
     @checked_arguments
     async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
         return kv_to_llm_load_config(await self._get_load_kv(timeout))
+
+    # -- model helpers (issue 11 item 6): base prediction config ------------------------------
+
+    @checked_arguments
+    async def get_base_prediction_config(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> LlmPredictionConfig:
+        """The prediction settings the server applies under a prediction's own ``config``
+        (its defaults for this model: temperature, sampling, …); unset fields are None."""
+        raw = await self._pool.rpc(
+            self._namespace,
+            "getBasePredictionConfig",
+            GetBasePredictionConfigParameter(specifier=self.specifier),
+            timeout,
+            max_retries,
+        )
+        return kv_to_prediction_config(decode_kv_config(raw, "getBasePredictionConfig"))
 
     @overload
     def respond_stream(
@@ -670,32 +721,54 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, specifier, info)  # type: ignore[arg-type]
 
     @checked_arguments
-    def handle(self, identifier: str | None = None, *, path: str | None = None) -> HandleT:
-        """A dynamic handle: resolves ``identifier`` (or ``path``) anew on every call."""
-        _check_optional_str("handle() identifier", identifier)
-        _check_optional_str("handle() path", path)
-        query = ModelQuery(identifier=identifier, path=path)
+    def handle(self, identifier: QueryLike | None = None, *, path: str | None = None) -> HandleT:
+        """A dynamic handle: resolves its query anew on every call (whatever loaded instance
+        matches then). ``identifier`` is an instance identifier, or a full query: a
+        ``ModelQuery`` or a dict of its members (``identifier``, ``path``, ``vision``,
+        ``domain``, ``device_identifier``); ``path`` alone queries by model path."""
+        if identifier is not None and not isinstance(identifier, str):
+            if path is not None:
+                raise LMStudioValueError(
+                    "handle() got a query and path=: put the path in the query"
+                )
+            query = to_model_query(identifier, self._namespace, "handle()")
+        else:
+            _check_optional_str("handle() identifier", identifier)
+            _check_optional_str("handle() path", path)
+            members: dict[str, str] = {}
+            if identifier is not None:
+                members["identifier"] = identifier
+            if path is not None:
+                members["path"] = path
+            query = to_model_query(members, self._namespace, "handle()")
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
     async def list_loaded(
-        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        *,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[HandleT]:
-        """Handles to every loaded model of this namespace."""
+        """Handles to every loaded model of this namespace; with ``device_identifier``, only
+        those LM Studio lists on that LM Link device (None: on this machine)."""
+        device = check_device_identifier(device_identifier, "list_loaded()")
         raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
-            if isinstance(info, self._info_type)
+            if isinstance(info, self._info_type) and matches_device(info.device_identifier, device)
         ]
 
     @checked_arguments
     async def model(
         self,
-        key: str | None = None,
+        key: QueryLike | None = None,
         *,
         config: LoadConfigDictT | None = None,
         ttl: float | None = DEFAULT_TTL_SECONDS,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
         on_progress: AsyncCallback[float] | None = None,
         on_load_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
@@ -703,29 +776,46 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
-        Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
-        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
-        ``on_load_progress`` is the official SDK's name of ``on_progress`` (pass one).
+        Without a key: any loaded model of this namespace (ModelNotFoundError if none). A
+        ``ModelQuery`` (or a dict of its members) instead of a key: the first loaded model
+        that matches it, nothing loaded. ``ttl`` (seconds) unloads a model loaded here after
+        that much idle time. ``device_identifier``: the LM Link device to find or load it on
+        (None: this machine only). ``timeout`` bounds each wait for load progress,
+        ``deadline`` (seconds) the whole load. ``on_load_progress`` is the official SDK's name
+        of ``on_progress`` (pass one).
         """
-        _check_optional_str("model() key", key)
         deadline = check_timeout(deadline, "deadline")
         on_progress = _one_progress_callback("model()", on_progress, on_load_progress)
+        device = check_device_identifier(device_identifier, "model()")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
         ttl_ms = _ttl_ms(ttl)
-        if key is None:
+        if key is None or not isinstance(key, str):
+            if key is None:
+                query = ModelQuery(device_identifier=device)
+            else:
+                query = to_model_query(key, self._namespace, "model()")
+                if not isinstance(device, UnsetType):
+                    if not isinstance(query.device_identifier, UnsetType):
+                        raise LMStudioValueError(
+                            "model() got device_identifier= and a query with one: pass one"
+                        )
+                    query = msgspec.structs.replace(query, device_identifier=device)
             raw = await self._pool.rpc(
                 self._namespace,
                 "getModelInfo",
                 GetModelInfoParameter(
-                    specifier=QuerySpecifier(query=ModelQuery()), throw_if_not_found=True
+                    specifier=QuerySpecifier(query=query), throw_if_not_found=True
                 ),
                 timeout,
             )
             return self._pinned(decode_model_info(raw, self._info_type, "getModelInfo"))
+        _check_str("model() key", key)
         parameter = GetOrLoadCreationParameter(
-            identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
+            identifier=key,
+            device_identifier=device,
+            load_config_stack=load_config_stack,
+            load_ttl_ms=ttl_ms,
         )
         handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
@@ -739,11 +829,13 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         config: LoadConfigDictT | None = None,
         ttl: float | None = None,
         identifier: str | None = None,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
         deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded).
+        """Load a new instance of a downloaded model (even if one is already loaded), on the
+        LM Link device ``device_identifier`` if given (None: this machine only).
 
         ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
@@ -754,6 +846,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = LoadModelCreationParameter(
             model_key=key,
             identifier=identifier,
+            device_identifier=check_device_identifier(device_identifier, "load()"),
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
@@ -808,11 +901,49 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return [m for m in models if m.domain == self._namespace]
 
     @checked_arguments
-    async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
+    async def unload(
+        self,
+        identifier: str,
+        *,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> None:
+        """Unload the instance ``identifier`` (on the LM Link device ``device_identifier`` if
+        given; None: this machine only)."""
         _check_str("unload() identifier", identifier)
-        await self._pool.rpc(
-            self._namespace, "unloadModel", UnloadModelParameter(identifier=identifier), timeout
+        parameter = UnloadModelParameter(
+            identifier=identifier,
+            device_identifier=check_device_identifier(device_identifier, "unload()"),
         )
+        await self._pool.rpc(self._namespace, "unloadModel", parameter, timeout)
+
+    # -- model helpers (issue 11 item 6): resource estimate ----------------------------------
+
+    @checked_arguments
+    async def estimate_resources_usage(
+        self,
+        model_key: str,
+        config: LoadConfigDictT | None = None,
+        *,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> EstimatedResourcesUsage:
+        """What loading ``model_key`` with ``config`` would take, without loading it:
+        ``memory`` (weights and KV cache for the context length asked, in bytes, with the
+        server's ``confidence``) and ``passes_guardrails``."""
+        _check_str("estimate_resources_usage() model_key", model_key)
+        parameter = EstimateModelUsageParameter(
+            model_key=model_key,
+            load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
+            device_identifier=check_device_identifier(
+                device_identifier, "estimate_resources_usage()"
+            ),
+        )
+        raw = await self._pool.rpc(
+            self._namespace, "estimateModelUsage", parameter, timeout, max_retries
+        )
+        return decode_estimate(raw)
 
     async def _load_channel(
         self,

@@ -18,6 +18,7 @@ from .._exceptions import (
     ToolCallError,
 )
 from .chat import Chat
+from .generator import GeneratorResult
 from .packets.shared import ToolCallRequest, ToolCallResultPart
 from .partial_json import JsonValue
 from .prediction import PredictionResult
@@ -25,6 +26,7 @@ from .tools import Tool, ToolSet, error_result_content, result_content
 
 __all__ = [
     "ActResult",
+    "GeneratorActResult",
     "GuardDecision",
     "PlannedCall",
     "ToolCallOutcome",
@@ -54,6 +56,29 @@ class ActResult:
     @property
     def final(self) -> PredictionResult[JsonValue]:
         """The last round's prediction: the model's answer."""
+        return self.results[-1]
+
+    @property
+    def content(self) -> str:
+        return self.final.content
+
+    def __str__(self) -> str:
+        return self.final.content
+
+
+@dataclass(frozen=True)
+class GeneratorActResult:
+    """What a generator plugin's ``act()`` did: every round's generation (``round_index``
+    set), and the chat it appended to."""
+
+    rounds: int
+    total_time_seconds: float
+    results: list[GeneratorResult]
+    chat: Chat
+
+    @property
+    def final(self) -> GeneratorResult:
+        """The last round's generation: the generator's answer."""
         return self.results[-1]
 
     @property

@@ -10,9 +10,10 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Iterator, Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -24,6 +25,7 @@ from .._exceptions import (
 )
 from .._protocol.act import (
     ActResult,
+    GeneratorActResult,
     GuardDecision,
     PlannedCall,
     ToolCallOutcome,
@@ -35,10 +37,10 @@ from .._protocol.act import (
 )
 from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
+from .._protocol.generator import GeneratorResult
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
-from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
-    PredictionResult,
+    PredictionEvent,
     PromptProcessingProgress,
     ToolCallArgumentFragment,
     ToolCallGenerationEnded,
@@ -58,7 +60,10 @@ from .._types import (
 )
 from .streams import PredictionStream
 
-__all__ = ["ActCallbacks", "run_act"]
+__all__ = ["ActCallbacks", "run_act", "run_generator_act"]
+
+ResultT = TypeVar("ResultT")
+ResultT_co = TypeVar("ResultT_co", covariant=True)
 
 
 class _Predictor(Protocol):
@@ -89,7 +94,8 @@ class ActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
     on_first_token: Callback[int] | None = None
     on_prediction_fragment: RoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: RoundCallback[float] | None = None
-    on_prediction_completed: Callback[PredictionResult[JsonValue]] | None = None
+    # a model's PredictionResult, or a generator plugin's GeneratorResult
+    on_prediction_completed: Callback[Any] | None = None
     on_tool_call_start: RoundCallback[ToolCallGenerationStarted] | None = None
     on_tool_call_name: RoundCallback[ToolCallNameReceived] | None = None
     on_tool_call_argument_fragment: RoundCallback[ToolCallArgumentFragment] | None = None
@@ -102,6 +108,26 @@ class ActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
     def check(self) -> None:
         for name in self.__struct_fields__:
             check_callback(getattr(self, name), name)
+
+
+class _RoundStream(Protocol[ResultT_co]):
+    """One round's prediction: a model's (``PredictionStream``) or a generator plugin's."""
+
+    def events(self) -> Iterator[PredictionEvent]: ...
+
+    def result(self) -> ResultT_co: ...
+
+
+def _check_toolset(tools: Iterable[ToolLike]) -> ToolSet:
+    toolset = ToolSet(tools)
+    if not RUNS_COROUTINES:
+        for found in toolset.tools.values():
+            if found.is_async:
+                raise LMStudioValueError(
+                    f"tool {found.name!r} is an async function; the sync Client cannot "
+                    "it: pass a plain function, or use Client"
+                )
+    return toolset
 
 
 def run_act(
@@ -123,14 +149,7 @@ def run_act(
     check_act_options(max_prediction_rounds, max_parallel_tool_calls, on_tool_error)
     callbacks.check()
     tool_limit = resolve_timeout(tool_timeout, None)
-    toolset = ToolSet(tools)
-    if not RUNS_COROUTINES:
-        for found in toolset.tools.values():
-            if found.is_async:
-                raise LMStudioValueError(
-                    f"tool {found.name!r} is an async function; the sync Client cannot "
-                    "it: pass a plain function, or use Client"
-                )
+    toolset = _check_toolset(tools)
     if config is not None and not isinstance(config, dict):
         raise LMStudioValueError(f"act() config must be a dict, not {type(config).__name__}")
     base: dict[str, Any] = dict(config or {})
@@ -140,20 +159,93 @@ def run_act(
         base["tool_choice"] = tool_choice
     with_tools = {**base, "raw_tools": {"type": "toolArray", "tools": toolset.llm_tools()}}
     without_tools = {k: v for k, v in base.items() if k not in ("tool_choice", "toolChoice")}
+
+    def predict(target: Chat, allow_tools: bool) -> PredictionStream:
+        return llm.respond_stream(
+            target,
+            config=with_tools if allow_tools else without_tools,  # type: ignore[arg-type]
+            preset=preset,
+            timeout=timeout,
+        )
+
+    target, results = _act_loop(
+        predict,
+        lambda result, index: msgspec.structs.replace(result, round_index=index),
+        chat,
+        toolset,
+        max_prediction_rounds=max_prediction_rounds,
+        max_parallel_tool_calls=max_parallel_tool_calls,
+        on_tool_error=on_tool_error,
+        tool_limit=tool_limit,
+        callbacks=callbacks,
+    )
+    return ActResult(
+        rounds=len(results),
+        total_time_seconds=time.perf_counter() - start,
+        results=results,
+        chat=target,
+    )
+
+
+def run_generator_act(
+    generate: Callable[[Chat, list[dict[str, Any]]], _RoundStream[GeneratorResult]],
+    chat: ChatLike,
+    tools: Iterable[ToolLike],
+    *,
+    max_prediction_rounds: int | None,
+    max_parallel_tool_calls: int | None,
+    on_tool_error: ToolErrorMode,
+    tool_timeout: Timeout,
+    callbacks: ActCallbacks,
+) -> GeneratorActResult:
+    """``act()`` with a generator plugin in the model's place: each round is one generation,
+    offered the tools' definitions (none in the last round of ``max_prediction_rounds``)."""
+    start = time.perf_counter()
+    check_act_options(max_prediction_rounds, max_parallel_tool_calls, on_tool_error)
+    callbacks.check()
+    tool_limit = resolve_timeout(tool_timeout, None)
+    toolset = _check_toolset(tools)
+    definitions = toolset.llm_tools()
+    target, results = _act_loop(
+        lambda target, allow_tools: generate(target, definitions if allow_tools else []),
+        lambda result, index: dataclasses.replace(result, round_index=index),
+        chat,
+        toolset,
+        max_prediction_rounds=max_prediction_rounds,
+        max_parallel_tool_calls=max_parallel_tool_calls,
+        on_tool_error=on_tool_error,
+        tool_limit=tool_limit,
+        callbacks=callbacks,
+    )
+    return GeneratorActResult(
+        rounds=len(results),
+        total_time_seconds=time.perf_counter() - start,
+        results=results,
+        chat=target,
+    )
+
+
+def _act_loop(
+    predict: Callable[[Chat, bool], _RoundStream[ResultT]],
+    numbered: Callable[[ResultT, int], ResultT],
+    chat: ChatLike,
+    toolset: ToolSet,
+    *,
+    max_prediction_rounds: int | None,
+    max_parallel_tool_calls: int | None,
+    on_tool_error: ToolErrorMode,
+    tool_limit: float | None,
+    callbacks: ActCallbacks,
+) -> tuple[Chat, list[ResultT]]:
     target = chat if isinstance(chat, Chat) else Chat.from_history(chat)
-    results: list[PredictionResult[JsonValue]] = []
+    results: list[ResultT] = []
     round_index = 0
     while True:
         last = max_prediction_rounds is not None and round_index == max_prediction_rounds - 1
         call_hook(callbacks.on_round_start, round_index)
-        stream = llm.respond_stream(
-            target,
-            config=without_tools if last else with_tools,  # type: ignore[arg-type]
-            preset=preset,
-            timeout=timeout,
-        )
+        stream = predict(target, not last)
         requests, failures = _predict(stream, round_index, callbacks)
-        result = msgspec.structs.replace(stream.result(), round_index=round_index)
+        result = numbered(stream.result(), round_index)
         results.append(result)
         call_hook(callbacks.on_prediction_completed, result)
         for failed in failures:
@@ -164,11 +256,11 @@ def run_act(
                 callbacks,
             )
         if not requests:
-            message = target.add_assistant_response(result)
+            message = target.add_assistant_response(result)  # type: ignore[arg-type]
             _notify(callbacks.on_message, target, message)
             call_hook(callbacks.on_round_end, round_index)
             break
-        message = target.add_assistant_response(result, requests)
+        message = target.add_assistant_response(result, requests)  # type: ignore[arg-type]
         _notify(callbacks.on_message, target, message)
         outcomes = _run_tools(
             toolset,
@@ -185,12 +277,7 @@ def run_act(
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
         round_index += 1
-    return ActResult(
-        rounds=len(results),
-        total_time_seconds=time.perf_counter() - start,
-        results=results,
-        chat=target,
-    )
+    return target, results
 
 
 def _notify(
@@ -204,7 +291,7 @@ def _notify(
 
 
 def _predict(
-    stream: PredictionStream, round_index: int, callbacks: ActCallbacks
+    stream: _RoundStream[Any], round_index: int, callbacks: ActCallbacks
 ) -> tuple[list[ToolCallRequest], list[ToolCallGenerationFailed]]:
     requests: list[ToolCallRequest] = []
     failures: list[ToolCallGenerationFailed] = []

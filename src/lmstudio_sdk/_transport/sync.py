@@ -33,6 +33,7 @@ from .common import (
     DEFAULT_KEEPALIVE,
     CallOutcome,
     Keepalive,
+    ThreadFuture,
     connect_error,
     greeting_ok,
     greeting_request,
@@ -55,6 +56,7 @@ __all__ = [
     "probe_greeting",
     "read_file",
     "run_concurrently",
+    "wait_future",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.transport")
@@ -493,3 +495,18 @@ class AwaitableSelf:
 Done: TypeAlias = None
 """Twin of the asyncio transport's ``AsyncDone``: a method that never waits returns None."""
 DoneNow: Final = None
+
+
+def wait_future(future: ThreadFuture[T], timeout: float | None) -> T:
+    """The value of a future another thread settles (twin of ``wait_future_async``): a
+    timeout (LMStudioTimeoutError) or Ctrl-C cancels the future."""
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        if future.done():  # the future's own exception
+            raise
+        future.cancel()
+        raise LMStudioTimeoutError(f"no answer within {timeout:g} s") from None
+    except BaseException:
+        future.cancel()
+        raise

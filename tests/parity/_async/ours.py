@@ -273,6 +273,53 @@ async def context_length(client: lms.AsyncClient) -> None:
     await model.get_context_length()
 
 
+# -- model helpers, full queries, LM Link devices (issue 11 item 6) -------------------------------
+
+
+@scenario
+async def processing_state(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.get_processing_state()
+
+
+@scenario
+async def embedding_processing_state(client: lms.AsyncClient) -> None:
+    await (await client.embedding.model(EMBEDDING)).get_processing_state()
+
+
+@scenario
+async def base_prediction_config(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    await model.get_base_prediction_config()
+
+
+@scenario
+async def estimate_usage(client: lms.AsyncClient) -> None:
+    await client.llm.estimate_resources_usage(LLM, {"context_length": 1024})
+
+
+@scenario
+async def estimate_usage_embedding(client: lms.AsyncClient) -> None:
+    await client.embedding.estimate_resources_usage(
+        EMBEDDING, {"context_length": 256}, device_identifier=None
+    )
+
+
+@scenario
+async def model_query(client: lms.AsyncClient) -> None:
+    await client.llm.load(VISION, identifier="parity-eyes")
+    handle = client.llm.handle(
+        lms.ModelQuery(path="lmstudio-sdk/scripted-vision-1b-GGUF", vision=True)
+    )
+    await handle.count_tokens("hello parity")
+
+
+@scenario
+async def local_device(client: lms.AsyncClient) -> None:
+    await client.llm.load(LLM, identifier="parity-local", device_identifier=None)
+    await client.llm.unload("parity-local", device_identifier=None)
+
+
 # -- predictions ----------------------------------------------------------------------------------
 
 

@@ -274,6 +274,53 @@ def context_length(client: lms.Client) -> None:
     model.get_context_length()
 
 
+# -- model helpers, full queries, LM Link devices (issue 11 item 6) -------------------------------
+
+
+@scenario
+def processing_state(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.get_processing_state()
+
+
+@scenario
+def embedding_processing_state(client: lms.Client) -> None:
+    (client.embedding.model(EMBEDDING)).get_processing_state()
+
+
+@scenario
+def base_prediction_config(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.get_base_prediction_config()
+
+
+@scenario
+def estimate_usage(client: lms.Client) -> None:
+    client.llm.estimate_resources_usage(LLM, {"context_length": 1024})
+
+
+@scenario
+def estimate_usage_embedding(client: lms.Client) -> None:
+    client.embedding.estimate_resources_usage(
+        EMBEDDING, {"context_length": 256}, device_identifier=None
+    )
+
+
+@scenario
+def model_query(client: lms.Client) -> None:
+    client.llm.load(VISION, identifier="parity-eyes")
+    handle = client.llm.handle(
+        lms.ModelQuery(path="lmstudio-sdk/scripted-vision-1b-GGUF", vision=True)
+    )
+    handle.count_tokens("hello parity")
+
+
+@scenario
+def local_device(client: lms.Client) -> None:
+    client.llm.load(LLM, identifier="parity-local", device_identifier=None)
+    client.llm.unload("parity-local", device_identifier=None)
+
+
 # -- predictions ----------------------------------------------------------------------------------
 
 

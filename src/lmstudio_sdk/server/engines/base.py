@@ -33,6 +33,7 @@ __all__ = [
     "EngineEvent",
     "FragmentGenerated",
     "LoadedModel",
+    "MemoryEstimate",
     "PredictionFinished",
     "PredictionRequest",
     "PromptProgress",
@@ -43,6 +44,7 @@ __all__ = [
     "ToolCallNameReceived",
     "ToolCallStarted",
     "count_tokens",
+    "estimate_memory",
     "parallel_slots",
 ]
 
@@ -224,6 +226,31 @@ def parallel_slots(model: LoadedModel) -> int:
     without one, the server runs one at a time."""
     slots = getattr(model, "parallel_slots", 1)
     return max(1, slots) if isinstance(slots, int) else 1
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    """What loading a model with a load config would take: its weights and its KV cache for
+    the context length asked (bytes), and whether that comes from the model file's header
+    (``confident``) rather than a rule of thumb."""
+
+    model_bytes: int
+    context_bytes: int
+    context_length: int
+    confident: bool
+
+
+def estimate_memory(
+    engine: Engine, info: LLMInfo | EmbeddingModelInfo, config: KVConfig
+) -> MemoryEstimate | None:
+    """The engine's estimate for loading ``info`` with ``config`` (the collapsed load config);
+    None when the engine cannot tell. An engine opts in with an ``estimate_memory(info,
+    config)`` method; it raises ServerError for a config it would refuse to load."""
+    estimator = getattr(engine, "estimate_memory", None)
+    if estimator is None:
+        return None
+    estimate: MemoryEstimate | None = estimator(info, config)
+    return estimate
 
 
 class Engine(Protocol):

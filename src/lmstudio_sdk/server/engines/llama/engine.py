@@ -14,7 +14,10 @@ from pathlib import Path
 
 from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, LLMInfo
 from ...errors import ServerError
-from ...local.models_dir import ScannedModel, scan_model_files
+from ...local.memory import F16, kv_cache_size
+from ...local.models_dir import ScannedModel, is_encoder, scan_model_files
+from ..base import MemoryEstimate
+from .load_config import parallel_predictions, translate_load_config, unified_kv_cache
 from .model import LlamaLoadedModel
 from .runtime import default_thread_count
 
@@ -47,6 +50,30 @@ class LlamaEngine:
                 cause=f"{info.path} is not in {self.models_dir}",
             )
         return found
+
+    def estimate_memory(
+        self, info: LLMInfo | EmbeddingModelInfo, config: KVConfig
+    ) -> MemoryEstimate:
+        """The file's weights (and its vision projector's) plus the KV cache a load with
+        ``config`` would allocate: the same context length, sequences and cache types as
+        ``load`` (encoders, as most embedding models are, keep no cache)."""
+        scanned = self.scanned(info)
+        kwargs, effective = translate_load_config(info, config, self.n_threads)
+        n_ctx = int(kwargs["n_ctx"])
+        weights = scanned.file.stat().st_size
+        if scanned.mmproj is not None and scanned.mmproj.is_file():
+            weights += scanned.mmproj.stat().st_size
+        if is_encoder(scanned.architecture):
+            return MemoryEstimate(weights, 0, n_ctx, confident=True)
+        slots = 1 if isinstance(info, EmbeddingModelInfo) else parallel_predictions(effective)
+        cells = n_ctx * slots if slots > 1 and not unified_kv_cache(effective) else n_ctx
+        cache = kv_cache_size(
+            scanned.metadata,
+            cells,
+            type_k=int(kwargs.get("type_k", F16)),
+            type_v=int(kwargs.get("type_v", F16)),
+        )
+        return MemoryEstimate(weights, cache.bytes, n_ctx, confident=cache.confident)
 
     async def load(
         self,
