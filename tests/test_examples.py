@@ -31,6 +31,17 @@ def test_chat_stream(server: RunningServer) -> None:
     assert "[eosFound," in out
 
 
+def test_from_lmstudio(server: RunningServer) -> None:
+    call = '!tool multiply {"a": 6, "b": 7}'
+    out = run_example("from_lmstudio.py", server.url, "scripted-echo-1b", call)
+    assert out.splitlines()[:3] == [
+        "2 rounds; the chat now has 5 messages",
+        "Tool result: 42.0",
+        "no-such-model-anywhere: not found, as expected",
+    ]
+    assert "loaded: scripted-echo-1b" in out
+
+
 def test_async_concurrent(slow_server: RunningServer) -> None:
     # 20 ms per token: the cancel sent after the first fragment arrives mid-reply.
     out = run_example("async_concurrent.py", slow_server.url, "scripted-echo-1b")

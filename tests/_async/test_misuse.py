@@ -149,7 +149,7 @@ async def test_wrong_argument_types_are_refused_before_sending(server: RunningSe
             await embedder.embed(123)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="ttl must be a positive number"):
             await client.llm.model(ECHO, ttl="long")  # type: ignore[arg-type]
-        with pytest.raises(lms.LMStudioValueError, match="source must be a path or bytes"):
+        with pytest.raises(lms.LMStudioValueError, match="must be a path, bytes or a binary"):
             await client.files.prepare_file(42)  # type: ignore[arg-type]
         assert await model.tokenize(["a", "b"])  # the socket is still fine
 

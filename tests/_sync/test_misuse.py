@@ -150,7 +150,7 @@ def test_wrong_argument_types_are_refused_before_sending(server: RunningServer) 
             embedder.embed(123)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="ttl must be a positive number"):
             client.llm.model(ECHO, ttl="long")  # type: ignore[arg-type]
-        with pytest.raises(lms.LMStudioValueError, match="source must be a path or bytes"):
+        with pytest.raises(lms.LMStudioValueError, match="must be a path, bytes or a binary"):
             client.files.prepare_file(42)  # type: ignore[arg-type]
         assert model.tokenize(["a", "b"])  # the socket is still fine
 

@@ -36,6 +36,8 @@ VALID: dict[str, Any] = {
     "identifier": "no-such-instance",
     "source": b"hello",
     "model_key": ECHO,
+    "model_specifier": "no-such-instance",
+    "src": b"hello",
     "title": "hi",
     "code": "misuse-flag",
     "value": True,

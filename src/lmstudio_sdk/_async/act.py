@@ -34,7 +34,7 @@ from .._protocol.act import (
     plan_call,
     success,
 )
-from .._protocol.chat import Chat, ChatLike
+from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
 from .._protocol.generator import GeneratorResult
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
@@ -92,7 +92,7 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
 
     on_round_start: AsyncCallback[int] | None = None
     on_round_end: AsyncCallback[int] | None = None
-    on_message: AsyncCallback[ChatMessageData] | None = None
+    on_message: Callable[[ChatMessageData], object] | None = None
     on_first_token: AsyncCallback[int] | None = None
     on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: AsyncRoundCallback[float] | None = None
@@ -264,7 +264,7 @@ async def _act_loop(
             )
         if not requests:
             message = target.add_assistant_response(result)  # type: ignore[arg-type]
-            await call_async_hook(callbacks.on_message, message)
+            await _notify(callbacks.on_message, target, message)
             await call_async_hook(callbacks.on_round_end, round_index)
             break
         # Guards run first: a call they override is in the history with its new arguments.
@@ -274,7 +274,7 @@ async def _act_loop(
             for call, request in zip(planned, requests, strict=True)
         ]
         message = target.add_assistant_response(result, final_requests)  # type: ignore[arg-type]
-        await call_async_hook(callbacks.on_message, message)
+        await _notify(callbacks.on_message, target, message)
         outcomes = await _run_tools(
             early,
             planned,
@@ -285,12 +285,22 @@ async def _act_loop(
             on_tool_error=on_tool_error,
         )
         results_message = target.add_tool_results([o.result for o in outcomes])
-        await call_async_hook(callbacks.on_message, results_message)
+        await _notify(callbacks.on_message, target, results_message)
         await call_async_hook(callbacks.on_round_end, round_index)
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
         round_index += 1
     return target, results
+
+
+async def _notify(
+    on_message: Callable[[ChatMessageData], object] | None, chat: Chat, message: ChatMessageData
+) -> None:
+    """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
+    leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):
+    that second copy is dropped, so that each message is in the chat once."""
+    await call_async_hook(on_message, message)
+    drop_echo(chat, message)
 
 
 async def _predict(

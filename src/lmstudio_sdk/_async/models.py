@@ -72,6 +72,7 @@ from .._protocol.packets.shared import (
     ChatHistoryData,
     ChatMessageData,
     CountTokensResult,
+    EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
     EstimateModelUsageParameter,
     GetBasePredictionConfigParameter,
@@ -81,6 +82,7 @@ from .._protocol.packets.shared import (
     InstanceReferenceSpecifier,
     KVConfig,
     KVConfigStack,
+    LLMInfo,
     LLMInstanceInfo,
     LoadModelCreationParameter,
     ModelQuery,
@@ -125,6 +127,7 @@ from .._types import (
     reject_unknown_arguments,
 )
 from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_act
+from .downloaded import DEFAULT_TTL_SECONDS, AsyncDownloadedEmbeddingModel, AsyncDownloadedLlm
 from .pool import Retries
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
@@ -133,10 +136,13 @@ if TYPE_CHECKING:
     from .pool import AsyncSessionPool
 
 __all__ = [
+    "AnyAsyncDownloadedModel",
+    "AsyncDownloadedModel",
     "AsyncEmbeddingModel",
     "AsyncEmbeddingNamespace",
     "AsyncLLM",
     "AsyncLLMNamespace",
+    "AsyncModelHandle",
 ]
 
 InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
@@ -163,17 +169,13 @@ class PredictionOptions(TypedDict, total=False):
     """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
     on_first_token: Callable[[], Awaitable[None] | None] | None
     """Called once, when the model produces its first token (text or tool call)."""
-    on_message: AsyncCallback[AssistantMessageData] | None
+    on_message: Callable[[AssistantMessageData], object] | None
     """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
     deadline: float | None
     """Bounds the whole prediction, in seconds (default: None, no limit)."""
-
-
-# The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
-DEFAULT_TTL_SECONDS = 3600.0
 
 
 class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
@@ -542,7 +544,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         timeout: Timeout = NOT_GIVEN,
         on_round_start: AsyncCallback[int] | None = None,
         on_round_end: AsyncCallback[int] | None = None,
-        on_message: AsyncCallback[ChatMessageData] | None = None,
+        on_message: Callable[[ChatMessageData], object] | None = None,
         on_first_token: AsyncCallback[int] | None = None,
         on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: AsyncRoundCallback[float] | None = None,
@@ -811,6 +813,7 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         device_identifier: DeviceIdentifier = NOT_GIVEN,
         on_progress: AsyncCallback[float] | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
         deadline: float | None = None,
     ) -> HandleT:
@@ -821,10 +824,11 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         that matches it, nothing loaded. ``ttl`` (seconds) unloads a model loaded here after
         that much idle time. ``device_identifier``: the LM Link device to find or load it on
         (None: this machine only). ``timeout`` bounds each wait for load progress,
-        ``deadline`` (seconds) the whole load.
+        ``deadline`` (seconds) the whole load. ``on_load_progress`` is the official SDK's name
+        of ``on_progress`` (pass one).
         """
         deadline = check_timeout(deadline, "deadline")
-        check_async_callback(on_progress, "on_progress")
+        on_progress = _one_progress_callback("model()", on_progress, on_load_progress)
         device = check_device_identifier(device_identifier, "model()")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -890,6 +894,54 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
         return await self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
+
+    @checked_arguments
+    async def load_new_instance(
+        self,
+        model_key: str,
+        instance_identifier: str | None = None,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        config: LoadConfigDictT | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> HandleT:
+        """``load()`` as the official SDK spells it: a new instance of ``model_key``, named
+        ``instance_identifier`` (LM Studio picks a name when None), unloaded after ``ttl``
+        idle seconds (default one hour, as there)."""
+        return await self.load(
+            model_key,
+            config=config,
+            ttl=ttl,
+            identifier=instance_identifier,
+            on_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+    async def _model_info(
+        self, model_specifier: object, timeout: Timeout, max_retries: Retries
+    ) -> Raw | UnsetType:
+        raw = await self._pool.rpc(
+            self._namespace,
+            "getModelInfo",
+            GetModelInfoParameter(
+                specifier=_specifier("get_model_info()", model_specifier), throw_if_not_found=True
+            ),
+            timeout,
+            max_retries,
+        )
+        return raw
+
+    async def _downloaded(
+        self, timeout: Timeout, max_retries: Retries
+    ) -> list[LLMInfo | EmbeddingModelInfo]:
+        raw = await self._pool.rpc("system", "listDownloadedModels", None, timeout, max_retries)
+        models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
+            raw, "listDownloadedModels", instances=False
+        )
+        return [m for m in models if m.domain == self._namespace]
 
     @checked_arguments
     async def unload(
@@ -966,6 +1018,30 @@ class AsyncLLMNamespace(_AsyncModelNamespace["AsyncLLM", LlmLoadConfigDict]):
     _info_type = LLMInstanceInfo
     _load_config_to_kv = staticmethod(llm_load_config_to_kv)
 
+    @checked_arguments
+    async def get_model_info(
+        self,
+        model_specifier: str | ModelQuery | ModelSpecifier | Mapping[str, Any],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> LLMInstanceInfo:
+        """The info of the loaded LLM with this identifier (or matching this query / specifier);
+        ModelNotFoundError when none is loaded."""
+        raw = await self._model_info(model_specifier, timeout, max_retries)
+        return decode_model_info(raw, LLMInstanceInfo, "getModelInfo")
+
+    @checked_arguments
+    async def list_downloaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[AsyncDownloadedLlm]:
+        """Every downloaded LLM, each with ``model()`` and ``load_new_instance()``."""
+        return [
+            AsyncDownloadedLlm(info, self)
+            for info in await self._downloaded(timeout, max_retries)
+            if isinstance(info, LLMInfo)
+        ]
+
 
 class AsyncEmbeddingNamespace(_AsyncModelNamespace["AsyncEmbeddingModel", EmbeddingLoadConfigDict]):
     """``client.embedding``: embedding model management and handles."""
@@ -974,6 +1050,36 @@ class AsyncEmbeddingNamespace(_AsyncModelNamespace["AsyncEmbeddingModel", Embedd
     _handle_type = AsyncEmbeddingModel
     _info_type = EmbeddingModelInstanceInfo
     _load_config_to_kv = staticmethod(embedding_load_config_to_kv)
+
+    @checked_arguments
+    async def get_model_info(
+        self,
+        model_specifier: str | ModelQuery | ModelSpecifier | Mapping[str, Any],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> EmbeddingModelInstanceInfo:
+        """The info of the loaded embedding model with this identifier (or matching this query
+        / specifier); ModelNotFoundError when none is loaded."""
+        raw = await self._model_info(model_specifier, timeout, max_retries)
+        return decode_model_info(raw, EmbeddingModelInstanceInfo, "getModelInfo")
+
+    @checked_arguments
+    async def list_downloaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[AsyncDownloadedEmbeddingModel]:
+        """Every downloaded embedding model, each with ``model()`` and ``load_new_instance()``."""
+        return [
+            AsyncDownloadedEmbeddingModel(info, self)
+            for info in await self._downloaded(timeout, max_retries)
+            if isinstance(info, EmbeddingModelInfo)
+        ]
+
+
+# The official SDK's names: the base of both handles, and either kind of downloaded model.
+AsyncModelHandle = _AsyncModelHandle
+AsyncDownloadedModel: TypeAlias = AsyncDownloadedLlm | AsyncDownloadedEmbeddingModel
+AnyAsyncDownloadedModel: TypeAlias = AsyncDownloadedModel
 
 
 class _LazySession:
@@ -1036,6 +1142,43 @@ def _refuse_chat_options(where: str, kv: KVConfig) -> None:
 def _token_ids(raw: Raw | UnsetType) -> list[int]:
     # The schema types token ids as numbers; LM Studio sends integers.
     return cast(list[int], decode_result(raw, TokenizeResult, "tokenize").tokens)
+
+
+def _specifier(where: str, value: object) -> ModelSpecifier:
+    """An identifier, a ``ModelQuery`` or a ready specifier, as a model specifier."""
+    if isinstance(value, str):
+        return QuerySpecifier(query=ModelQuery(identifier=value))
+    if isinstance(value, ModelQuery):
+        return QuerySpecifier(query=value)
+    if isinstance(value, QuerySpecifier | InstanceReferenceSpecifier):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            if "type" in value:
+                specifier: ModelSpecifier = msgspec.convert(value, ModelSpecifier)
+                return specifier
+            return QuerySpecifier(query=msgspec.convert(value, ModelQuery))
+        except msgspec.ValidationError as exc:
+            raise LMStudioValueError(f"{where}: {exc}") from None
+    raise LMStudioValueError(
+        f"{where} takes a model identifier (a string), a ModelQuery, a model specifier or its "
+        f"dict, not {type(value).__name__}"
+    )
+
+
+def _one_progress_callback(
+    where: str,
+    on_progress: AsyncCallback[float] | None,
+    on_load_progress: AsyncCallback[float] | None,
+) -> AsyncCallback[float] | None:
+    """``on_progress`` or its official name ``on_load_progress``, checked; not both."""
+    check_async_callback(on_progress, "on_progress")
+    check_async_callback(on_load_progress, "on_load_progress")
+    if on_progress is not None and on_load_progress is not None:
+        raise LMStudioValueError(
+            f"{where} got on_progress= and on_load_progress=: they are the same callback, pass one"
+        )
+    return on_progress if on_progress is not None else on_load_progress
 
 
 def _ttl_ms(ttl: float | None) -> int | None:

@@ -35,7 +35,7 @@ from .._protocol.act import (
     plan_call,
     success,
 )
-from .._protocol.chat import Chat, ChatLike
+from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
 from .._protocol.generator import GeneratorResult
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
@@ -93,7 +93,7 @@ class ActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
 
     on_round_start: Callback[int] | None = None
     on_round_end: Callback[int] | None = None
-    on_message: Callback[ChatMessageData] | None = None
+    on_message: Callable[[ChatMessageData], object] | None = None
     on_first_token: Callback[int] | None = None
     on_prediction_fragment: RoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: RoundCallback[float] | None = None
@@ -265,7 +265,7 @@ def _act_loop(
             )
         if not requests:
             message = target.add_assistant_response(result)  # type: ignore[arg-type]
-            call_hook(callbacks.on_message, message)
+            _notify(callbacks.on_message, target, message)
             call_hook(callbacks.on_round_end, round_index)
             break
         # Guards run first: a call they override is in the history with its new arguments.
@@ -275,7 +275,7 @@ def _act_loop(
             for call, request in zip(planned, requests, strict=True)
         ]
         message = target.add_assistant_response(result, final_requests)  # type: ignore[arg-type]
-        call_hook(callbacks.on_message, message)
+        _notify(callbacks.on_message, target, message)
         outcomes = _run_tools(
             early,
             planned,
@@ -286,12 +286,22 @@ def _act_loop(
             on_tool_error=on_tool_error,
         )
         results_message = target.add_tool_results([o.result for o in outcomes])
-        call_hook(callbacks.on_message, results_message)
+        _notify(callbacks.on_message, target, results_message)
         call_hook(callbacks.on_round_end, round_index)
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
         round_index += 1
     return target, results
+
+
+def _notify(
+    on_message: Callable[[ChatMessageData], object] | None, chat: Chat, message: ChatMessageData
+) -> None:
+    """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
+    leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):
+    that second copy is dropped, so that each message is in the chat once."""
+    call_hook(on_message, message)
+    drop_echo(chat, message)
 
 
 def _predict(

@@ -73,6 +73,7 @@ from .._protocol.packets.shared import (
     ChatHistoryData,
     ChatMessageData,
     CountTokensResult,
+    EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
     EstimateModelUsageParameter,
     GetBasePredictionConfigParameter,
@@ -82,6 +83,7 @@ from .._protocol.packets.shared import (
     InstanceReferenceSpecifier,
     KVConfig,
     KVConfigStack,
+    LLMInfo,
     LLMInstanceInfo,
     LoadModelCreationParameter,
     ModelQuery,
@@ -126,6 +128,7 @@ from .._types import (
     reject_unknown_arguments,
 )
 from .act import ActCallbacks, Guard, InvalidRequestHandler, run_act
+from .downloaded import DEFAULT_TTL_SECONDS, DownloadedEmbeddingModel, DownloadedLlm
 from .pool import Retries
 from .session import Channel
 from .streams import Load, PredictionStream
@@ -134,10 +137,13 @@ if TYPE_CHECKING:
     from .pool import SessionPool
 
 __all__ = [
+    "AnyAsyncDownloadedModel",
+    "DownloadedModel",
     "EmbeddingModel",
     "EmbeddingNamespace",
     "LLM",
     "LLMNamespace",
+    "ModelHandle",
 ]
 
 InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
@@ -164,17 +170,13 @@ class PredictionOptions(TypedDict, total=False):
     """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
     on_first_token: Callable[[], Awaitable[None] | None] | None
     """Called once, when the model produces its first token (text or tool call)."""
-    on_message: Callback[AssistantMessageData] | None
+    on_message: Callable[[AssistantMessageData], object] | None
     """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: Callback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
     deadline: float | None
     """Bounds the whole prediction, in seconds (default: None, no limit)."""
-
-
-# The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
-DEFAULT_TTL_SECONDS = 3600.0
 
 
 class _ModelHandle(Generic[InfoT, LoadConfigT]):
@@ -543,7 +545,7 @@ class LLM(_ModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         timeout: Timeout = NOT_GIVEN,
         on_round_start: Callback[int] | None = None,
         on_round_end: Callback[int] | None = None,
-        on_message: Callback[ChatMessageData] | None = None,
+        on_message: Callable[[ChatMessageData], object] | None = None,
         on_first_token: Callback[int] | None = None,
         on_prediction_fragment: RoundCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: RoundCallback[float] | None = None,
@@ -812,6 +814,7 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         ttl: float | None = DEFAULT_TTL_SECONDS,
         device_identifier: DeviceIdentifier = NOT_GIVEN,
         on_progress: Callback[float] | None = None,
+        on_load_progress: Callback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
         deadline: float | None = None,
     ) -> HandleT:
@@ -822,10 +825,11 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
         that matches it, nothing loaded. ``ttl`` (seconds) unloads a model loaded here after
         that much idle time. ``device_identifier``: the LM Link device to find or load it on
         (None: this machine only). ``timeout`` bounds each wait for load progress,
-        ``deadline`` (seconds) the whole load.
+        ``deadline`` (seconds) the whole load. ``on_load_progress`` is the official SDK's name
+        of ``on_progress`` (pass one).
         """
         deadline = check_timeout(deadline, "deadline")
-        check_callback(on_progress, "on_progress")
+        on_progress = _one_progress_callback("model()", on_progress, on_load_progress)
         device = check_device_identifier(device_identifier, "model()")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
@@ -891,6 +895,54 @@ class _ModelNamespace(Generic[HandleT, LoadConfigDictT]):
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
         return self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
+
+    @checked_arguments
+    def load_new_instance(
+        self,
+        model_key: str,
+        instance_identifier: str | None = None,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        config: LoadConfigDictT | None = None,
+        on_load_progress: Callback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> HandleT:
+        """``load()`` as the official SDK spells it: a new instance of ``model_key``, named
+        ``instance_identifier`` (LM Studio picks a name when None), unloaded after ``ttl``
+        idle seconds (default one hour, as there)."""
+        return self.load(
+            model_key,
+            config=config,
+            ttl=ttl,
+            identifier=instance_identifier,
+            on_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+    def _model_info(
+        self, model_specifier: object, timeout: Timeout, max_retries: Retries
+    ) -> Raw | UnsetType:
+        raw = self._pool.rpc(
+            self._namespace,
+            "getModelInfo",
+            GetModelInfoParameter(
+                specifier=_specifier("get_model_info()", model_specifier), throw_if_not_found=True
+            ),
+            timeout,
+            max_retries,
+        )
+        return raw
+
+    def _downloaded(
+        self, timeout: Timeout, max_retries: Retries
+    ) -> list[LLMInfo | EmbeddingModelInfo]:
+        raw = self._pool.rpc("system", "listDownloadedModels", None, timeout, max_retries)
+        models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
+            raw, "listDownloadedModels", instances=False
+        )
+        return [m for m in models if m.domain == self._namespace]
 
     @checked_arguments
     def unload(
@@ -967,6 +1019,30 @@ class LLMNamespace(_ModelNamespace["LLM", LlmLoadConfigDict]):
     _info_type = LLMInstanceInfo
     _load_config_to_kv = staticmethod(llm_load_config_to_kv)
 
+    @checked_arguments
+    def get_model_info(
+        self,
+        model_specifier: str | ModelQuery | ModelSpecifier | Mapping[str, Any],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> LLMInstanceInfo:
+        """The info of the loaded LLM with this identifier (or matching this query / specifier);
+        ModelNotFoundError when none is loaded."""
+        raw = self._model_info(model_specifier, timeout, max_retries)
+        return decode_model_info(raw, LLMInstanceInfo, "getModelInfo")
+
+    @checked_arguments
+    def list_downloaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[DownloadedLlm]:
+        """Every downloaded LLM, each with ``model()`` and ``load_new_instance()``."""
+        return [
+            DownloadedLlm(info, self)
+            for info in self._downloaded(timeout, max_retries)
+            if isinstance(info, LLMInfo)
+        ]
+
 
 class EmbeddingNamespace(_ModelNamespace["EmbeddingModel", EmbeddingLoadConfigDict]):
     """``client.embedding``: embedding model management and handles."""
@@ -975,6 +1051,36 @@ class EmbeddingNamespace(_ModelNamespace["EmbeddingModel", EmbeddingLoadConfigDi
     _handle_type = EmbeddingModel
     _info_type = EmbeddingModelInstanceInfo
     _load_config_to_kv = staticmethod(embedding_load_config_to_kv)
+
+    @checked_arguments
+    def get_model_info(
+        self,
+        model_specifier: str | ModelQuery | ModelSpecifier | Mapping[str, Any],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> EmbeddingModelInstanceInfo:
+        """The info of the loaded embedding model with this identifier (or matching this query
+        / specifier); ModelNotFoundError when none is loaded."""
+        raw = self._model_info(model_specifier, timeout, max_retries)
+        return decode_model_info(raw, EmbeddingModelInstanceInfo, "getModelInfo")
+
+    @checked_arguments
+    def list_downloaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[DownloadedEmbeddingModel]:
+        """Every downloaded embedding model, each with ``model()`` and ``load_new_instance()``."""
+        return [
+            DownloadedEmbeddingModel(info, self)
+            for info in self._downloaded(timeout, max_retries)
+            if isinstance(info, EmbeddingModelInfo)
+        ]
+
+
+# The official SDK's names: the base of both handles, and either kind of downloaded model.
+ModelHandle = _ModelHandle
+DownloadedModel: TypeAlias = DownloadedLlm | DownloadedEmbeddingModel
+AnyAsyncDownloadedModel: TypeAlias = DownloadedModel
 
 
 class _LazySession:
@@ -1037,6 +1143,43 @@ def _refuse_chat_options(where: str, kv: KVConfig) -> None:
 def _token_ids(raw: Raw | UnsetType) -> list[int]:
     # The schema types token ids as numbers; LM Studio sends integers.
     return cast(list[int], decode_result(raw, TokenizeResult, "tokenize").tokens)
+
+
+def _specifier(where: str, value: object) -> ModelSpecifier:
+    """An identifier, a ``ModelQuery`` or a ready specifier, as a model specifier."""
+    if isinstance(value, str):
+        return QuerySpecifier(query=ModelQuery(identifier=value))
+    if isinstance(value, ModelQuery):
+        return QuerySpecifier(query=value)
+    if isinstance(value, QuerySpecifier | InstanceReferenceSpecifier):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            if "type" in value:
+                specifier: ModelSpecifier = msgspec.convert(value, ModelSpecifier)
+                return specifier
+            return QuerySpecifier(query=msgspec.convert(value, ModelQuery))
+        except msgspec.ValidationError as exc:
+            raise LMStudioValueError(f"{where}: {exc}") from None
+    raise LMStudioValueError(
+        f"{where} takes a model identifier (a string), a ModelQuery, a model specifier or its "
+        f"dict, not {type(value).__name__}"
+    )
+
+
+def _one_progress_callback(
+    where: str,
+    on_progress: Callback[float] | None,
+    on_load_progress: Callback[float] | None,
+) -> Callback[float] | None:
+    """``on_progress`` or its official name ``on_load_progress``, checked; not both."""
+    check_callback(on_progress, "on_progress")
+    check_callback(on_load_progress, "on_load_progress")
+    if on_progress is not None and on_load_progress is not None:
+        raise LMStudioValueError(
+            f"{where} got on_progress= and on_load_progress=: they are the same callback, pass one"
+        )
+    return on_progress if on_progress is not None else on_load_progress
 
 
 def _ttl_ms(ttl: float | None) -> int | None:
