@@ -37,6 +37,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\b_transport\.asyncio\b", "_transport.sync"),
     (r"\bfind_local_server_async\b", "find_local_server"),
     (r"\bread_file_async\b", "read_file"),
+    (r"\bprobe_greeting_async\b", "probe_greeting"),
     (r"\b(check|run)_async_callback\b", r"\1_callback"),
     (r"\bcall_async_hook\b", "call_hook"),
     (r"\brun_concurrently_async\b", "run_concurrently"),

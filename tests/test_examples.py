@@ -33,6 +33,17 @@ def test_chat_stream(server: RunningServer) -> None:
     assert "[eosFound," in out
 
 
+def test_from_lmstudio(server: RunningServer) -> None:
+    call = '!tool multiply {"a": 6, "b": 7}'
+    out = run_example("from_lmstudio.py", server.url, "scripted-echo-1b", call)
+    assert out.splitlines()[:3] == [
+        "2 rounds; the chat now has 5 messages",
+        "Tool result: 42.0",
+        "no-such-model-anywhere: not found, as expected",
+    ]
+    assert "loaded: scripted-echo-1b" in out
+
+
 def test_async_concurrent(slow_server: RunningServer) -> None:
     # 20 ms per token: the cancel sent after the first fragment arrives mid-reply.
     out = run_example("async_concurrent.py", slow_server.url, "scripted-echo-1b")
@@ -146,6 +157,22 @@ def test_retrieval(server: RunningServer) -> None:
     assert lines[0].split()[1] == "bread.md", out
     assert "You said: Answer from these excerpts only." in out
     assert "[bread.md]" in out and "230 degrees" in out
+
+
+def test_chat_with_file(server: RunningServer) -> None:
+    out = run_example("chat_with_file.py", server.url, "scripted-echo-1b")
+    lines = out.splitlines()
+    assert lines[0] == "uploaded handbook.txt: 138 bytes, text/plain"
+    assert lines[1] == "You said: When do backups run?"
+
+
+def test_embedded_server() -> None:
+    out = run_example("embedded_server.py")
+    lines = out.splitlines()
+    assert lines[0].startswith("serving on ws://127.0.0.1:")
+    assert lines[1] == "models: ['scripted-echo-1b', 'scripted-vision-1b', 'scripted-embed-small']"
+    assert lines[2] == "You said: Hello, server! [eosFound]"
+    assert lines[3] == "stopped"
 
 
 @pytest.mark.llama

@@ -1,28 +1,37 @@
 """Every exception the SDK raises, in one tree.
 
     LMStudioError
-    ├── LMStudioConnectionError (ConnectionError)   cannot reach the server, or lost it
-    │   ├── ServerNotFoundError                     discovery found no LM Studio
-    │   ├── AuthenticationError                     the server refused our identity
-    │   └── HostUnavailableError                    a Pool's host died or is down (names it)
+    ├── LMStudioClientError                         the official SDK's base for client-side
+    │   │                                           problems (what follows up to the server)
+    │   ├── LMStudioConnectionError (ConnectionError)   cannot reach the server, or lost it
+    │   │   │                                       (= LMStudioWebsocketError)
+    │   │   ├── ServerNotFoundError                 discovery found no LM Studio
+    │   │   ├── AuthenticationError                 the server refused our identity
+    │   │   └── HostUnavailableError                a Pool's host died or is down (names it)
+    │   ├── LMStudioProtocolError
+    │   │   ├── LocalProtocolError                  we misused the protocol (a bug or API misuse)
+    │   │   └── RemoteProtocolError                 the server sent something off-protocol
+    │   │       └── LMStudioChannelClosedError      it closed a channel before its result
+    │   └── LMStudioCancelledError                  reserved: cancel() never raises, it stops
     ├── LMStudioTimeoutError (TimeoutError)         a call's `timeout=` ran out
     ├── LMStudioServerError                         the server answered rpcError / channelError
     │   ├── ModelNotFoundError                      generic.noModelMatchingQuery, pathNotFound,
     │   │                                           identifierNotFound, specificModelUnloaded
+    │   │                                           (= LMStudioModelNotFoundError)
     │   ├── PresetNotFoundError                     generic.presetNotFound
+    │   │                                           (= LMStudioPresetNotFoundError)
     │   ├── DomainMismatchError                     generic.domainMismatch
     │   ├── UnsupportedFeatureError                 generic.engineDoesNotSupportFeature,
     │   │   │                                       generic.missingRuntimeExtension
     │   │   └── NotSupportedByServerError           errorData.code "notSupported": this server
     │   │                                           does not implement the endpoint (says why)
     │   ├── PermissionDeniedError                   errorData.code "permissionDenied"
+    │   ├── LMStudioPredictionError                 any other error that ends a prediction
     │   └── DeviceNotFoundError                     errorData.code "deviceNotFound": no LM Link
     │                                               device has that identifier (names it)
-    ├── LMStudioProtocolError
-    │   ├── LocalProtocolError                      we misused the protocol (a bug or API misuse)
-    │   └── RemoteProtocolError                     the server sent something off-protocol
     ├── LMStudioValueError (ValueError)             bad input from the caller
-    │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
+    │   ├── ConfigKeyError (KeyError)               unknown config key, with a suggestion
+    │   └── LMStudioOSError (OSError)               a local file cannot be read
     ├── StructuredOutputError (ValueError)          `.parsed` of a reply that is not the asked type
     ├── ToolCallError                               a tool call of act() went wrong
     │   ├── ToolArgumentsError                      the model's arguments do not fit the tool
@@ -32,10 +41,14 @@
     │   ├── McpConnectionError                      the MCP server did not start, or hung up
     │   └── McpToolError                            an MCP tool reported an error or timed out
     ├── MissingExtraError (ImportError)             an optional dependency is missing
-    ├── LMStudioClientClosedError (RuntimeError)    the client was closed: make a new one
-    ├── LMStudioEventLoopError (RuntimeError)       an AsyncClient met a second, open event loop
-    └── PredictionCancelledError                    reserved: cancel() never raises, it stops
+    └── LMStudioRuntimeError (RuntimeError)         an operation out of order
+        ├── LMStudioClientClosedError               the client was closed: make a new one
+        └── LMStudioEventLoopError                  an AsyncClient met a second, open event loop
 
+    LMStudioUnknownMessageWarning (LMStudioClientError, UserWarning)   for warning filters
+
+The ``LMStudio*`` names of the official Python SDK (``lmstudio`` 1.5) are all here, as the same
+classes or aliases (docs/migration.md), so ``except lms.LMStudioWebsocketError`` keeps working.
 Transport exceptions are translated in exactly one place per transport; the original is kept
 as ``__cause__``. ``asyncio.CancelledError`` and ``KeyboardInterrupt`` are never wrapped.
 """
@@ -54,14 +67,24 @@ __all__ = [
     "DomainMismatchError",
     "HostUnavailableError",
     "InvalidToolRequestError",
+    "LMStudioCancelledError",
+    "LMStudioChannelClosedError",
     "LMStudioClientClosedError",
+    "LMStudioClientError",
     "LMStudioConnectionError",
     "LMStudioError",
     "LMStudioEventLoopError",
+    "LMStudioModelNotFoundError",
+    "LMStudioOSError",
+    "LMStudioPredictionError",
+    "LMStudioPresetNotFoundError",
     "LMStudioProtocolError",
+    "LMStudioRuntimeError",
     "LMStudioServerError",
     "LMStudioTimeoutError",
+    "LMStudioUnknownMessageWarning",
     "LMStudioValueError",
+    "LMStudioWebsocketError",
     "LocalProtocolError",
     "McpConnectionError",
     "McpError",
@@ -85,7 +108,16 @@ class LMStudioError(Exception):
     """Root of every exception raised by lmstudio_sdk."""
 
 
-class LMStudioConnectionError(LMStudioError, ConnectionError):
+class LMStudioClientError(LMStudioError):
+    """A problem found on the client's side: the connection, the protocol (the official
+    Python SDK's name for this family)."""
+
+
+class LMStudioRuntimeError(LMStudioError, RuntimeError):
+    """An operation out of order (e.g. a call on a closed client)."""
+
+
+class LMStudioConnectionError(LMStudioClientError, ConnectionError):
     """The server could not be reached, or the connection was lost."""
 
 
@@ -124,10 +156,12 @@ class LMStudioServerError(LMStudioError):
 
     @property
     def title(self) -> str:
+        """The server's one-line description of the error."""
         return self.data.title
 
     @property
     def display_code(self) -> str | None:
+        """LM Studio's error kind (``generic.noModelMatchingQuery``, …), if the server sent one."""
         return self.data.display_code
 
     @property
@@ -161,16 +195,21 @@ class PermissionDeniedError(LMStudioServerError):
     """The server refused a privileged call (e.g. ``request_shutdown()`` from a guest)."""
 
 
+class LMStudioPredictionError(LMStudioServerError):
+    """The server ended a prediction with an error of no more specific kind."""
+
+
 class DeviceNotFoundError(LMStudioServerError):
     """No LM Link device has the ``device_identifier`` a call named (``.device_identifier``)."""
 
     @property
     def device_identifier(self) -> str | None:
+        """The device identifier the server did not know, if it named it."""
         value = (self.data.error_data or {}).get("deviceIdentifier")
         return value if isinstance(value, str) else None
 
 
-class LMStudioProtocolError(LMStudioError):
+class LMStudioProtocolError(LMStudioClientError):
     """The protocol was violated by one side."""
 
 
@@ -182,8 +221,32 @@ class RemoteProtocolError(LMStudioProtocolError):
     """The server sent a message that breaks the protocol for this call."""
 
 
+class LMStudioChannelClosedError(RemoteProtocolError):
+    """The server closed a channel (a prediction, a download) before sending its result."""
+
+
+class LMStudioCancelledError(LMStudioClientError):
+    """Reserved for the official SDK's name: ``cancel()`` never raises here; a cancelled
+    prediction ends normally, with ``stop_reason == "userStopped"``."""
+
+
+class LMStudioUnknownMessageWarning(LMStudioClientError, UserWarning):
+    """The official SDK warns with this on an unknown message; this SDK logs such messages
+    once instead (``lmstudio_sdk`` logger), so the class is here for warning filters only."""
+
+
+# The official SDK's names for the same classes.
+LMStudioWebsocketError = LMStudioConnectionError
+LMStudioModelNotFoundError = ModelNotFoundError
+LMStudioPresetNotFoundError = PresetNotFoundError
+
+
 class LMStudioValueError(LMStudioError, ValueError):
     """An argument is invalid."""
+
+
+class LMStudioOSError(LMStudioValueError, OSError):
+    """A local file given to the SDK cannot be read (the ``OSError`` is the ``__cause__``)."""
 
 
 class ConfigKeyError(LMStudioValueError, KeyError):
@@ -229,14 +292,14 @@ class StructuredOutputError(LMStudioError, ValueError):
         super().__init__(message)
 
 
-class LMStudioClientClosedError(LMStudioError, RuntimeError):
+class LMStudioClientClosedError(LMStudioRuntimeError):
     """The client was closed (``close()`` on the sync face, ``aclose()`` on the async one).
 
     A closed client never reconnects behind the caller's back: make a new client instead.
     """
 
 
-class LMStudioEventLoopError(LMStudioError, RuntimeError):
+class LMStudioEventLoopError(LMStudioRuntimeError):
     """An ``AsyncClient`` was used from an event loop other than the one its sockets belong to,
     while that loop is still open (a closed loop's sockets are dropped and reopened instead)."""
 

@@ -36,6 +36,8 @@ VALID: dict[str, Any] = {
     "source": b"hello",
     "model_key": ECHO,
     "draft_model": ECHO,
+    "model_specifier": "no-such-instance",
+    "src": b"hello",
     "title": "hi",
     "code": "misuse-flag",
     "value": True,

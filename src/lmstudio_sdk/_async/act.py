@@ -34,7 +34,7 @@ from .._protocol.act import (
     plan_call,
     success,
 )
-from .._protocol.chat import Chat, ChatLike
+from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
 from .._protocol.generator import GeneratorResult
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
@@ -64,6 +64,9 @@ __all__ = ["AsyncActCallbacks", "run_act", "run_generator_act"]
 ResultT = TypeVar("ResultT")
 ResultT_co = TypeVar("ResultT_co", covariant=True)
 
+_NO_TOOLS: dict[str, Any] = {"type": "none"}
+_AUTO_TOOL_CHOICE: dict[str, Any] = {"type": "generic", "mode": "auto"}
+
 
 class _Predictor(Protocol):
     def respond_stream(
@@ -89,7 +92,7 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
 
     on_round_start: AsyncCallback[int] | None = None
     on_round_end: AsyncCallback[int] | None = None
-    on_message: AsyncCallback[ChatMessageData] | None = None
+    on_message: Callable[[ChatMessageData], object] | None = None
     on_first_token: AsyncCallback[int] | None = None
     on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: AsyncRoundCallback[float] | None = None
@@ -115,6 +118,8 @@ class _RoundStream(Protocol[ResultT_co]):
     def events(self) -> AsyncIterator[PredictionEvent]: ...
 
     async def result(self) -> ResultT_co: ...
+
+    async def aclose(self) -> None: ...
 
 
 def _check_toolset(tools: Iterable[ToolLike]) -> ToolSet:
@@ -157,7 +162,10 @@ async def run_act(
     if tool_choice is not None:
         base["tool_choice"] = tool_choice
     with_tools = {**base, "raw_tools": {"type": "toolArray", "tools": toolset.llm_tools()}}
+    # A round without tools (the last of max_prediction_rounds) says so, and resets the tool
+    # choice, as the TypeScript SDK does: a preset's tools or tool choice must not apply.
     without_tools = {k: v for k, v in base.items() if k not in ("tool_choice", "toolChoice")}
+    without_tools.update(raw_tools=_NO_TOOLS, tool_choice=_AUTO_TOOL_CHOICE)
 
     def predict(target: Chat, allow_tools: bool) -> AsyncPredictionStream:
         return llm.respond_stream(
@@ -256,14 +264,20 @@ async def _act_loop(
             )
         if not requests:
             message = target.add_assistant_response(result)  # type: ignore[arg-type]
-            await call_async_hook(callbacks.on_message, message)
+            await _notify(callbacks.on_message, target, message)
             await call_async_hook(callbacks.on_round_end, round_index)
             break
-        message = target.add_assistant_response(result, requests)  # type: ignore[arg-type]
-        await call_async_hook(callbacks.on_message, message)
+        # Guards run first: a call they override is in the history with its new arguments.
+        early, planned = await _plan_tools(toolset, requests, round_index, callbacks)
+        final_requests = [
+            call.request if call is not None else request
+            for call, request in zip(planned, requests, strict=True)
+        ]
+        message = target.add_assistant_response(result, final_requests)  # type: ignore[arg-type]
+        await _notify(callbacks.on_message, target, message)
         outcomes = await _run_tools(
-            toolset,
-            requests,
+            early,
+            planned,
             round_index,
             callbacks,
             limit=max_parallel_tool_calls or len(requests),
@@ -271,12 +285,22 @@ async def _act_loop(
             on_tool_error=on_tool_error,
         )
         results_message = target.add_tool_results([o.result for o in outcomes])
-        await call_async_hook(callbacks.on_message, results_message)
+        await _notify(callbacks.on_message, target, results_message)
         await call_async_hook(callbacks.on_round_end, round_index)
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
         round_index += 1
     return target, results
+
+
+async def _notify(
+    on_message: Callable[[ChatMessageData], object] | None, chat: Chat, message: ChatMessageData
+) -> None:
+    """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
+    leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):
+    that second copy is dropped, so that each message is in the chat once."""
+    await call_async_hook(on_message, message)
+    drop_echo(chat, message)
 
 
 async def _predict(
@@ -311,6 +335,11 @@ async def _predict(
             failures.append(event)
             error = InvalidToolRequestError(f"the model's tool call failed: {event.error}")
             await call_async_hook(callbacks.on_tool_call_failure, error, round_index)
+            if callbacks.handle_invalid_tool_request is None:
+                # Nothing can answer a call that did not even parse: stop the prediction now
+                # (as the TypeScript SDK does) instead of letting it run on, and raise.
+                await stream.aclose()
+                raise error
     return requests, failures
 
 
@@ -336,18 +365,16 @@ async def _invalid_request(
     return replacement
 
 
-async def _run_tools(
+async def _plan_tools(
     toolset: ToolSet,
     requests: list[ToolCallRequest],
     round_index: int,
     callbacks: AsyncActCallbacks,
-    *,
-    limit: int,
-    timeout: float | None,
-    on_tool_error: ToolErrorMode,
-) -> list[ToolCallOutcome]:
+) -> tuple[list[ToolCallOutcome | None], list[PlannedCall | None]]:
+    """Each request either fails now (an outcome: unknown tool, bad arguments, denied) or is
+    a call to make (as the guard allowed it)."""
     outcomes: list[ToolCallOutcome | None] = []
-    planned: list[tuple[int, PlannedCall]] = []
+    planned: list[PlannedCall | None] = []
     for request in requests:
         try:
             call = plan_call(toolset, request)
@@ -358,17 +385,33 @@ async def _run_tools(
             text = await _invalid_request(exc, request, round_index, callbacks)
             outcome = failure(round_index, request, exc, text)
         else:
-            planned.append((len(outcomes), call))
+            planned.append(call)
             outcomes.append(None)
             continue
         await call_async_hook(callbacks.on_tool_call_failure, outcome.error, round_index)
         outcomes.append(outcome)
+        planned.append(None)
+    return outcomes, planned
+
+
+async def _run_tools(
+    early: list[ToolCallOutcome | None],
+    planned: list[PlannedCall | None],
+    round_index: int,
+    callbacks: AsyncActCallbacks,
+    *,
+    limit: int,
+    timeout: float | None,
+    on_tool_error: ToolErrorMode,
+) -> list[ToolCallOutcome]:
+    calls = [(index, call) for index, call in enumerate(planned) if call is not None]
     ran = await run_concurrently_async(
-        [(call.tool.implementation, call.arguments) for _, call in planned],
+        [(call.tool.implementation, call.arguments) for _, call in calls],
         limit=limit,
         timeout=timeout,
     )
-    for (index, call), done in zip(planned, ran, strict=True):
+    outcomes = list(early)
+    for (index, call), done in zip(calls, ran, strict=True):
         if done.error is None:
             outcomes[index] = success(round_index, call.request, done.value)
             continue

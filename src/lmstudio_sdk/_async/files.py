@@ -7,12 +7,13 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 from __future__ import annotations
 
 import base64
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
-from .._exceptions import LMStudioValueError
+from .._exceptions import LMStudioOSError, LMStudioValueError
 from .._protocol.documents import (
     DocumentParser,
     ParsedDocument,
@@ -56,7 +57,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncFilesNamespace", "FileSource"]
 
-FileSource = str | os.PathLike[str] | bytes
+FileSource = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+"""A path, the bytes themselves (with a ``name``), or a binary file object (named after its
+``name`` attribute unless ``name=`` is given)."""
 
 # LM Studio's default chunking (retrieval.chunkingMethod): 512 tokens, 100 of them overlapping.
 DEFAULT_CHUNK_SIZE: Final = 512
@@ -105,23 +108,24 @@ class AsyncFilesNamespace:
 
     @checked_arguments
     async def prepare_file(
-        self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
+        self, source: FileSource, name: str | None = None, *, timeout: Timeout = NOT_GIVEN
     ) -> FilePart:
-        """Upload a file (a path, or bytes with a ``name``); returns the part to put in a chat."""
+        """Upload a file (a path, a binary file object, or bytes with a ``name``); returns the
+        part to put in a chat."""
         if name is not None and not isinstance(name, str):
             raise LMStudioValueError(f"name must be a string, not {type(name).__name__}")
-        if not isinstance(source, str | os.PathLike | bytes):
-            raise LMStudioValueError(f"source must be a path or bytes, not {type(source).__name__}")
-        if isinstance(source, bytes):
+        if isinstance(source, bytes | bytearray | memoryview):
             if not name:
                 raise LMStudioValueError("uploading bytes needs a name=, e.g. 'photo.png'")
-            data = source
+            data = bytes(source)
+        elif not isinstance(source, str | os.PathLike):
+            data, name = _read_file_object(source, name)
         else:
             path = Path(source)
             try:
                 data = await read_file_async(path)
             except OSError as exc:
-                raise LMStudioValueError(f"cannot read {path}: {exc.strerror}") from exc
+                raise LMStudioOSError(f"cannot read {path}: {exc.strerror}") from exc
             name = name or path.name
         parameter = UploadFileBase64Parameter(
             name=name, content_base64=base64.b64encode(data).decode("ascii")
@@ -137,7 +141,7 @@ class AsyncFilesNamespace:
 
     @checked_arguments
     async def prepare_image(
-        self, source: FileSource, *, name: str | None = None, timeout: Timeout = NOT_GIVEN
+        self, source: FileSource, name: str | None = None, *, timeout: Timeout = NOT_GIVEN
     ) -> FilePart:
         """Upload an image; LMStudioValueError when the server does not see an image in it."""
         part = await self.prepare_file(source, name=name, timeout=timeout)
@@ -299,3 +303,27 @@ class _closing:
         if kind is not None and not self._channel.finished:
             self._channel.send(self._stop)
         self._channel.abandon()
+
+
+def _read_file_object(source: object, name: str | None) -> tuple[bytes, str]:
+    """The bytes of a binary file object and the name to upload them as."""
+    read = getattr(source, "read", None)
+    if isinstance(source, io.TextIOBase):
+        raise LMStudioValueError(f"{source!r} is a text file: open the file in binary mode ('rb')")
+    if not callable(read):
+        raise LMStudioValueError(
+            f"source must be a path, bytes or a binary file object, not {type(source).__name__}"
+        )
+    try:
+        data = read()
+    except OSError as exc:
+        raise LMStudioOSError(f"cannot read {source!r}: {exc.strerror or exc}") from exc
+    if not isinstance(data, bytes):
+        raise LMStudioValueError(
+            f"{source!r} gave {type(data).__name__}, not bytes: open the file in binary mode ('rb')"
+        )
+    own_name = getattr(source, "name", None)
+    name = name or (Path(own_name).name if isinstance(own_name, str) else None)
+    if not name:
+        raise LMStudioValueError("uploading a file object without a name needs a name=")
+    return data, name

@@ -121,6 +121,7 @@ class AsyncMcpTools:
 
     @property
     def names(self) -> list[str]:
+        """The names of the MCP server's tools, in the server's order."""
         self._require_open()
         return list(self._specs)
 

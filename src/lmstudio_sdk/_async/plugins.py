@@ -394,6 +394,7 @@ class AsyncPluginToolsSession:
 
     @property
     def names(self) -> list[str]:
+        """The names of the session's tools, in the plugin's order."""
         return [d.function.name for d in self.definitions]
 
     @property

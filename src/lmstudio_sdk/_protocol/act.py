@@ -60,6 +60,7 @@ class ActResult:
 
     @property
     def content(self) -> str:
+        """The text of the last round's reply (the model's final answer)."""
         return self.final.content
 
     def __str__(self) -> str:
@@ -83,6 +84,7 @@ class GeneratorActResult:
 
     @property
     def content(self) -> str:
+        """The text of the last round's reply (the generator's final answer)."""
         return self.final.content
 
     def __str__(self) -> str:
@@ -101,10 +103,19 @@ class GuardDecision:
 
     @classmethod
     def allow(cls) -> GuardDecision:
+        """Run the tool call as the model asked."""
         return cls("allow")
 
     @classmethod
     def allow_with(cls, arguments: Mapping[str, object]) -> GuardDecision:
+        """Run the tool call with these arguments instead of the model's.
+
+        Args:
+            arguments: The arguments to call the tool with (checked against its signature).
+
+        Raises:
+            LMStudioValueError: ``arguments`` is not a mapping.
+        """
         if not isinstance(arguments, Mapping):
             raise LMStudioValueError("GuardDecision.allow_with() takes the arguments as a dict")
         return cls("override", arguments=dict(arguments))
@@ -113,6 +124,14 @@ class GuardDecision:
 
     @classmethod
     def deny(cls, reason: str = "The user denied this tool call.") -> GuardDecision:
+        """Do not run the tool call; the model gets ``reason`` as the tool's error.
+
+        Args:
+            reason: What the model is told.
+
+        Raises:
+            LMStudioValueError: ``reason`` is not a string.
+        """
         if not isinstance(reason, str):
             raise LMStudioValueError("GuardDecision.deny() takes the reason as a string")
         return cls("deny", reason=reason)

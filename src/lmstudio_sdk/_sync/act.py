@@ -35,7 +35,7 @@ from .._protocol.act import (
     plan_call,
     success,
 )
-from .._protocol.chat import Chat, ChatLike
+from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
 from .._protocol.generator import GeneratorResult
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
@@ -65,6 +65,9 @@ __all__ = ["ActCallbacks", "run_act", "run_generator_act"]
 ResultT = TypeVar("ResultT")
 ResultT_co = TypeVar("ResultT_co", covariant=True)
 
+_NO_TOOLS: dict[str, Any] = {"type": "none"}
+_AUTO_TOOL_CHOICE: dict[str, Any] = {"type": "generic", "mode": "auto"}
+
 
 class _Predictor(Protocol):
     def respond_stream(
@@ -90,7 +93,7 @@ class ActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
 
     on_round_start: Callback[int] | None = None
     on_round_end: Callback[int] | None = None
-    on_message: Callback[ChatMessageData] | None = None
+    on_message: Callable[[ChatMessageData], object] | None = None
     on_first_token: Callback[int] | None = None
     on_prediction_fragment: RoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: RoundCallback[float] | None = None
@@ -116,6 +119,8 @@ class _RoundStream(Protocol[ResultT_co]):
     def events(self) -> Iterator[PredictionEvent]: ...
 
     def result(self) -> ResultT_co: ...
+
+    def close(self) -> None: ...
 
 
 def _check_toolset(tools: Iterable[ToolLike]) -> ToolSet:
@@ -158,7 +163,10 @@ def run_act(
     if tool_choice is not None:
         base["tool_choice"] = tool_choice
     with_tools = {**base, "raw_tools": {"type": "toolArray", "tools": toolset.llm_tools()}}
+    # A round without tools (the last of max_prediction_rounds) says so, and resets the tool
+    # choice, as the TypeScript SDK does: a preset's tools or tool choice must not apply.
     without_tools = {k: v for k, v in base.items() if k not in ("tool_choice", "toolChoice")}
+    without_tools.update(raw_tools=_NO_TOOLS, tool_choice=_AUTO_TOOL_CHOICE)
 
     def predict(target: Chat, allow_tools: bool) -> PredictionStream:
         return llm.respond_stream(
@@ -257,14 +265,20 @@ def _act_loop(
             )
         if not requests:
             message = target.add_assistant_response(result)  # type: ignore[arg-type]
-            call_hook(callbacks.on_message, message)
+            _notify(callbacks.on_message, target, message)
             call_hook(callbacks.on_round_end, round_index)
             break
-        message = target.add_assistant_response(result, requests)  # type: ignore[arg-type]
-        call_hook(callbacks.on_message, message)
+        # Guards run first: a call they override is in the history with its new arguments.
+        early, planned = _plan_tools(toolset, requests, round_index, callbacks)
+        final_requests = [
+            call.request if call is not None else request
+            for call, request in zip(planned, requests, strict=True)
+        ]
+        message = target.add_assistant_response(result, final_requests)  # type: ignore[arg-type]
+        _notify(callbacks.on_message, target, message)
         outcomes = _run_tools(
-            toolset,
-            requests,
+            early,
+            planned,
             round_index,
             callbacks,
             limit=max_parallel_tool_calls or len(requests),
@@ -272,12 +286,22 @@ def _act_loop(
             on_tool_error=on_tool_error,
         )
         results_message = target.add_tool_results([o.result for o in outcomes])
-        call_hook(callbacks.on_message, results_message)
+        _notify(callbacks.on_message, target, results_message)
         call_hook(callbacks.on_round_end, round_index)
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
         round_index += 1
     return target, results
+
+
+def _notify(
+    on_message: Callable[[ChatMessageData], object] | None, chat: Chat, message: ChatMessageData
+) -> None:
+    """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
+    leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):
+    that second copy is dropped, so that each message is in the chat once."""
+    call_hook(on_message, message)
+    drop_echo(chat, message)
 
 
 def _predict(
@@ -312,6 +336,11 @@ def _predict(
             failures.append(event)
             error = InvalidToolRequestError(f"the model's tool call failed: {event.error}")
             call_hook(callbacks.on_tool_call_failure, error, round_index)
+            if callbacks.handle_invalid_tool_request is None:
+                # Nothing can answer a call that did not even parse: stop the prediction now
+                # (as the TypeScript SDK does) instead of letting it run on, and raise.
+                stream.close()
+                raise error
     return requests, failures
 
 
@@ -337,18 +366,16 @@ def _invalid_request(
     return replacement
 
 
-def _run_tools(
+def _plan_tools(
     toolset: ToolSet,
     requests: list[ToolCallRequest],
     round_index: int,
     callbacks: ActCallbacks,
-    *,
-    limit: int,
-    timeout: float | None,
-    on_tool_error: ToolErrorMode,
-) -> list[ToolCallOutcome]:
+) -> tuple[list[ToolCallOutcome | None], list[PlannedCall | None]]:
+    """Each request either fails now (an outcome: unknown tool, bad arguments, denied) or is
+    a call to make (as the guard allowed it)."""
     outcomes: list[ToolCallOutcome | None] = []
-    planned: list[tuple[int, PlannedCall]] = []
+    planned: list[PlannedCall | None] = []
     for request in requests:
         try:
             call = plan_call(toolset, request)
@@ -359,17 +386,33 @@ def _run_tools(
             text = _invalid_request(exc, request, round_index, callbacks)
             outcome = failure(round_index, request, exc, text)
         else:
-            planned.append((len(outcomes), call))
+            planned.append(call)
             outcomes.append(None)
             continue
         call_hook(callbacks.on_tool_call_failure, outcome.error, round_index)
         outcomes.append(outcome)
+        planned.append(None)
+    return outcomes, planned
+
+
+def _run_tools(
+    early: list[ToolCallOutcome | None],
+    planned: list[PlannedCall | None],
+    round_index: int,
+    callbacks: ActCallbacks,
+    *,
+    limit: int,
+    timeout: float | None,
+    on_tool_error: ToolErrorMode,
+) -> list[ToolCallOutcome]:
+    calls = [(index, call) for index, call in enumerate(planned) if call is not None]
     ran = run_concurrently(
-        [(call.tool.implementation, call.arguments) for _, call in planned],
+        [(call.tool.implementation, call.arguments) for _, call in calls],
         limit=limit,
         timeout=timeout,
     )
-    for (index, call), done in zip(planned, ran, strict=True):
+    outcomes = list(early)
+    for (index, call), done in zip(calls, ran, strict=True):
         if done.error is None:
             outcomes[index] = success(round_index, call.request, done.value)
             continue

@@ -48,8 +48,8 @@ from .._types import (
     resolve_timeout,
 )
 from .client import DEFAULT_TIMEOUT, Client, base_url_from_host
+from .downloaded import DEFAULT_TTL_SECONDS
 from .models import (
-    DEFAULT_TTL_SECONDS,
     EmbeddingModel,
     LLM,
     PredictionOptions,

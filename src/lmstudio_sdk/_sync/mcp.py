@@ -122,6 +122,7 @@ class McpTools:
 
     @property
     def names(self) -> list[str]:
+        """The names of the MCP server's tools, in the server's order."""
         self._require_open()
         return list(self._specs)
 

@@ -395,6 +395,7 @@ class PluginToolsSession:
 
     @property
     def names(self) -> list[str]:
+        """The names of the session's tools, in the plugin's order."""
         return [d.function.name for d in self.definitions]
 
     @property

@@ -50,6 +50,8 @@ from .wscore import WebSocketCore
 __all__ = [
     "RUNS_COROUTINES",
     "AsyncAwaitableSelf",
+    "AsyncDone",
+    "AsyncDoneNow",
     "AsyncGate",
     "AsyncLock",
     "AsyncMailbox",
@@ -553,6 +555,19 @@ class AsyncAwaitableSelf:
 
 async def _self(value: T) -> T:
     return value
+
+
+class AsyncDone:
+    """What a method that never waits returns on the async face, so that ``await`` on it works
+    as well as a plain call: the official Python SDK's async ``cancel()`` is a coroutine."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+AsyncDoneNow = AsyncDone()
 
 
 async def wait_future_async(future: ThreadFuture[T], timeout: float | None) -> T:

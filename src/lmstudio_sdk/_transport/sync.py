@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import websockets
 
@@ -44,6 +44,8 @@ from .wscore import RECEIVE_BYTES, WebSocketCore
 __all__ = [
     "RUNS_COROUTINES",
     "AwaitableSelf",
+    "Done",
+    "DoneNow",
     "Gate",
     "Lock",
     "Mailbox",
@@ -488,6 +490,11 @@ def run_concurrently(
 
 class AwaitableSelf:
     """Twin of the asyncio transport's ``AsyncAwaitableSelf``: nothing to await in sync code."""
+
+
+Done: TypeAlias = None
+"""Twin of the asyncio transport's ``AsyncDone``: a method that never waits returns None."""
+DoneNow: Final = None
 
 
 def wait_future(future: ThreadFuture[T], timeout: float | None) -> T:
