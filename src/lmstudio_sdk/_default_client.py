@@ -47,6 +47,7 @@ __all__ = [
 # The official SDK's names of the sync handle base and of either kind of downloaded model.
 SyncModelHandle = ModelHandle
 AnyDownloadedModel = DownloadedModel
+"""A downloaded model of either domain."""
 
 _lock = threading.Lock()
 _client: Client | None = None

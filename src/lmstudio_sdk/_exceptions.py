@@ -1,32 +1,29 @@
 """Every exception the SDK raises, in one tree.
 
     LMStudioError
-    ├── LMStudioClientError                         the official SDK's base for client-side
-    │   │                                           problems (what follows up to the server)
-    │   ├── LMStudioConnectionError (ConnectionError)   cannot reach the server, or lost it
-    │   │   │                                       (= LMStudioWebsocketError)
+    ├── LMStudioClientError                         the client's side (the official SDK's family)
+    │   ├── LMStudioConnectionError (ConnectionError)  cannot reach the server, or lost it
     │   │   ├── ServerNotFoundError                 discovery found no LM Studio
     │   │   ├── AuthenticationError                 the server refused our identity
     │   │   └── HostUnavailableError                a Pool's host died or is down (names it)
     │   ├── LMStudioProtocolError
     │   │   ├── LocalProtocolError                  we misused the protocol (a bug or API misuse)
     │   │   └── RemoteProtocolError                 the server sent something off-protocol
-    │   │       └── LMStudioChannelClosedError      it closed a channel before its result
-    │   └── LMStudioCancelledError                  reserved: cancel() never raises, it stops
+    │   │       └── LMStudioChannelClosedError      a channel closed before its result
+    │   ├── LMStudioCancelledError                  reserved: cancel() never raises, it stops
+    │   └── LMStudioUnknownMessageWarning           for warning filters only: never raised
     ├── LMStudioTimeoutError (TimeoutError)         a call's `timeout=` ran out
     ├── LMStudioServerError                         the server answered rpcError / channelError
     │   ├── ModelNotFoundError                      generic.noModelMatchingQuery, pathNotFound,
     │   │                                           identifierNotFound, specificModelUnloaded
-    │   │                                           (= LMStudioModelNotFoundError)
     │   ├── PresetNotFoundError                     generic.presetNotFound
-    │   │                                           (= LMStudioPresetNotFoundError)
     │   ├── DomainMismatchError                     generic.domainMismatch
     │   ├── UnsupportedFeatureError                 generic.engineDoesNotSupportFeature,
     │   │   │                                       generic.missingRuntimeExtension
     │   │   └── NotSupportedByServerError           errorData.code "notSupported": this server
     │   │                                           does not implement the endpoint (says why)
     │   ├── PermissionDeniedError                   errorData.code "permissionDenied"
-    │   ├── LMStudioPredictionError                 any other error that ends a prediction
+    │   ├── LMStudioPredictionError                 a prediction ended by a plain server error
     │   └── DeviceNotFoundError                     errorData.code "deviceNotFound": no LM Link
     │                                               device has that identifier (names it)
     ├── LMStudioValueError (ValueError)             bad input from the caller
@@ -45,10 +42,10 @@
         ├── LMStudioClientClosedError               the client was closed: make a new one
         └── LMStudioEventLoopError                  an AsyncClient met a second, open event loop
 
-    LMStudioUnknownMessageWarning (LMStudioClientError, UserWarning)   for warning filters
+The official SDK's names ``LMStudioWebsocketError``, ``LMStudioModelNotFoundError`` and
+``LMStudioPresetNotFoundError`` are the same classes as ``LMStudioConnectionError``,
+``ModelNotFoundError`` and ``PresetNotFoundError``.
 
-The ``LMStudio*`` names of the official Python SDK (``lmstudio`` 1.5) are all here, as the same
-classes or aliases (docs/migration.md), so ``except lms.LMStudioWebsocketError`` keeps working.
 Transport exceptions are translated in exactly one place per transport; the original is kept
 as ``__cause__``. ``asyncio.CancelledError`` and ``KeyboardInterrupt`` are never wrapped.
 """

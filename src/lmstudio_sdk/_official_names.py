@@ -35,7 +35,6 @@ from ._protocol.packets.shared import (
     LLMInfo,
     LLMInstanceInfo,
     ModelQuery,
-    ModelSpecifier,
     PredictionFragment,
     PredictionStats,
     SystemMessageData,
@@ -43,6 +42,9 @@ from ._protocol.packets.shared import (
     ToolCallResultPart,
     ToolMessageData,
     UserMessageData,
+)
+from ._protocol.packets.shared import (
+    ModelSpecifier as _WireModelSpecifier,
 )
 from ._protocol.prediction import PredictionResult
 from ._protocol.tools import ToolLike
@@ -110,12 +112,18 @@ EmbeddingLoadModelConfig = EmbeddingLoadConfig
 EmbeddingLoadModelConfigDict = EmbeddingLoadConfigDict
 FileHandle = FilePart
 TextData = TextPart
+"""A text part of a message (the official name of ``TextPart``)."""
 SystemPromptContent = TextPart
+"""The text part of a system message (``TextPart``)."""
 ToolCallResultData = ToolCallResultPart
 UserMessage = UserMessageData
+"""A user message (the official name of ``UserMessageData``)."""
 AssistantResponse = AssistantMessageData
+"""An assistant message (the official name of ``AssistantMessageData``)."""
 SystemPrompt = SystemMessageData
+"""A system message (the official name of ``SystemMessageData``)."""
 ToolResultMessage = ToolMessageData
+"""A message of tool results (the official name of ``ToolMessageData``)."""
 PredictionRoundResult = PredictionResult
 """One round of ``act()``: a ``PredictionResult`` with its ``round_index`` set."""
 SerializedLMSExtendedError = ErrorData
@@ -124,26 +132,43 @@ ValidationError = msgspec.ValidationError
 # -- unions and plain aliases ----------------------------------------------------------------------
 
 ModelInfo: TypeAlias = LLMInfo | EmbeddingModelInfo
+"""A downloaded model's info: ``LLMInfo`` or ``EmbeddingModelInfo``."""
 ModelInstanceInfo: TypeAlias = LLMInstanceInfo | EmbeddingModelInstanceInfo
+"""A loaded instance's info: ``LLMInstanceInfo`` or ``EmbeddingModelInstanceInfo``."""
 AnyLoadConfig: TypeAlias = LlmLoadConfig | EmbeddingLoadConfig
+"""A typed load config of either domain."""
 AnyChatMessage: TypeAlias = ChatMessageData
+"""Any message of a chat history (``ChatMessageData``)."""
 AnyChatMessageDict: TypeAlias = ChatMessageDict
 UserMessageContent: TypeAlias = TextPart | FilePart
+"""A part of a user message: text or a file."""
 AssistantResponseContent: TypeAlias = TextPart | FilePart
+"""A part of an assistant message: text or a file."""
 DictObject: TypeAlias = Mapping[str, Any]
+"""A JSON object as a mapping."""
 DictSchema: TypeAlias = Mapping[str, Any]
+"""A JSON schema as a mapping."""
 FileType: TypeAlias = Literal[
     "image", "text/plain", "application/pdf", "application/word", "text/other", "unknown"
 ]
+"""The kinds of file LM Studio tells apart."""
 LocalFileInput: TypeAlias = BinaryIO | bytes | bytearray | memoryview | str | os.PathLike[str]
+"""What ``prepare_file`` / ``prepare_image`` take: a path, bytes or a binary file object."""
 ToolDefinition: TypeAlias = ToolLike
+"""What ``act()`` takes as a tool: a function, a ``Tool`` or a ``ToolFunctionDef``."""
 
 PredictionFirstTokenCallback: TypeAlias = Callable[[], Any]
+"""``on_first_token``: called once, with no argument."""
 PredictionFragmentCallback: TypeAlias = Callable[[PredictionFragment], Any]
+"""``on_prediction_fragment``: called with each fragment."""
 PredictionMessageCallback: TypeAlias = Callable[[AssistantMessageData], Any]
+"""``on_message``: called with the finished assistant message."""
 PromptProcessingCallback: TypeAlias = Callable[[float], Any]
+"""``on_prompt_processing_progress``: called with the progress, 0 to 1."""
 DownloadProgressCallback: TypeAlias = Callable[[DownloadProgressUpdate], Any]
+"""``on_progress`` of a download: called with each progress update."""
 DownloadFinalizedCallback: TypeAlias = Callable[[], Any]
+"""``on_start_finalizing`` of a download: called once, with no argument."""
 
 
 class BaseModel(msgspec.Struct, omit_defaults=True, kw_only=True):
@@ -175,15 +200,19 @@ class BaseModel(msgspec.Struct, omit_defaults=True, kw_only=True):
         return key in self.__struct_fields__
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The field's value, or ``default`` when the class has no such field."""
         return getattr(self, key) if key in self.__struct_fields__ else default
 
     def keys(self) -> list[str]:
+        """The field names, in declaration order."""
         return list(self.__struct_fields__)
 
     def values(self) -> list[Any]:
+        """The field values, in declaration order."""
         return [getattr(self, key) for key in self.__struct_fields__]
 
     def items(self) -> list[tuple[str, Any]]:
+        """(name, value) of each field, in declaration order."""
         return [(key, getattr(self, key)) for key in self.__struct_fields__]
 
 
@@ -192,7 +221,9 @@ class ModelSchema(Protocol):
     ``response_format=``."""
 
     @classmethod
-    def model_json_schema(cls) -> Mapping[str, Any]: ...
+    def model_json_schema(cls) -> Mapping[str, Any]:
+        """The class's JSON schema."""
+        ...
 
 
 ResponseSchema: TypeAlias = Mapping[str, Any] | type[Any]
@@ -204,11 +235,15 @@ ResponseSchema: TypeAlias = Mapping[str, Any] | type[Any]
 
 
 class TextDataDict(TypedDict):
+    """A text part as a wire-shaped dict."""
+
     type: Literal["text"]
     text: str
 
 
 class FileHandleDict(TypedDict):
+    """A file handle as a wire-shaped dict (camelCase keys)."""
+
     type: Literal["file"]
     name: str
     identifier: str
@@ -217,11 +252,15 @@ class FileHandleDict(TypedDict):
 
 
 class UserMessageDict(TypedDict):
+    """A user message as a wire-shaped dict."""
+
     role: Literal["user"]
     content: Sequence[TextDataDict | FileHandleDict]
 
 
 class ChatHistoryDataDict(TypedDict):
+    """A chat history as a wire-shaped dict."""
+
     messages: Sequence[ChatMessageDict]
 
 
@@ -235,6 +274,11 @@ class _InstanceReferenceSpecifierDict(TypedDict):
     instanceReference: str
 
 
+ModelSpecifier: TypeAlias = _WireModelSpecifier
+"""How the wire names a model: a query, or a loaded instance's reference."""
 ModelSpecifierDict: TypeAlias = _QuerySpecifierDict | _InstanceReferenceSpecifierDict
+"""A model specifier as a wire-shaped dict (a query, or an instance reference)."""
 AnyModelSpecifier: TypeAlias = str | ModelSpecifier | ModelQuery | Mapping[str, Any]
+"""What names a model: a key, a ``ModelSpecifier``, a ``ModelQuery`` or a query dict."""
 FileHandleInput: TypeAlias = FilePart | FileHandleDict
+"""A file handle, as the struct or as a wire-shaped dict."""

@@ -41,6 +41,7 @@ class _AsyncDownloadedModel(Generic[DownloadedInfoT]):
 
     @property
     def path(self) -> str:
+        """Its path in the models folder (``publisher/repo/file.gguf``)."""
         return self._info.path
 
     @property

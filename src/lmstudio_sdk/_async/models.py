@@ -1097,6 +1097,7 @@ class AsyncEmbeddingNamespace(_AsyncModelNamespace["AsyncEmbeddingModel", Embedd
 AsyncModelHandle = _AsyncModelHandle
 AsyncDownloadedModel: TypeAlias = AsyncDownloadedLlm | AsyncDownloadedEmbeddingModel
 AnyAsyncDownloadedModel: TypeAlias = AsyncDownloadedModel
+"""A downloaded model of either domain (async face)."""
 
 
 class _LazySession:

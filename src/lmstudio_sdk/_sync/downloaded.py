@@ -42,6 +42,7 @@ class _DownloadedModel(Generic[DownloadedInfoT]):
 
     @property
     def path(self) -> str:
+        """Its path in the models folder (``publisher/repo/file.gguf``)."""
         return self._info.path
 
     @property

@@ -1098,6 +1098,7 @@ class EmbeddingNamespace(_ModelNamespace["EmbeddingModel", EmbeddingLoadConfigDi
 ModelHandle = _ModelHandle
 DownloadedModel: TypeAlias = DownloadedLlm | DownloadedEmbeddingModel
 AnyAsyncDownloadedModel: TypeAlias = DownloadedModel
+"""A downloaded model of either domain (async face)."""
 
 
 class _LazySession:
