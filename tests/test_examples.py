@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lmstudio_sdk.server import ServerThread
 from tests.conftest import CatalogServer, RunningServer
+from tests.llama.conftest import models_dir, requires_engine  # noqa: F401  # the fixture
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -171,3 +173,20 @@ def test_embedded_server() -> None:
     assert lines[1] == "models: ['scripted-echo-1b', 'scripted-vision-1b', 'scripted-embed-small']"
     assert lines[2] == "You said: Hello, server! [eosFound]"
     assert lines[3] == "stopped"
+
+
+@pytest.mark.llama
+@requires_engine
+def test_speculative_decoding(models_dir: Path) -> None:  # noqa: F811
+    from lmstudio_sdk.server.engines.llama import LlamaEngine
+
+    with ServerThread(engine_factory=lambda: LlamaEngine(models_dir, n_threads=1), port=0) as h:
+        out = run_example("speculative_decoding.py", h.url, "smollm2-135m-instruct")
+    alone, drafted, counts = out.splitlines()
+    assert alone.startswith("[alone] ")
+    assert drafted.startswith("[with draft smollm2-135m-instruct] ")
+    # The same reply, token for token.
+    assert alone.split(": ", 1)[1] == drafted.split(": ", 1)[1]
+    assert counts.startswith("drafted ") and counts.endswith("(draft model smollm2-135m-instruct)")
+    total, accepted = (int(counts.split()[i].rstrip(":,")) for i in (1, 3))
+    assert 0 < accepted <= total

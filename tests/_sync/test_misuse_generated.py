@@ -36,6 +36,7 @@ VALID: dict[str, Any] = {
     "identifier": "no-such-instance",
     "source": b"hello",
     "model_key": ECHO,
+    "draft_model": ECHO,
     "model_specifier": "no-such-instance",
     "src": b"hello",
     "title": "hi",

@@ -358,6 +358,51 @@ async def test_logprobs_and_refused_thinking_through_the_client(client: lms.Asyn
     assert caught.value.display_data["feature"] == "llm.prediction.reasoning.enableThinking"
 
 
+async def test_speculative_decoding_async(client: lms.AsyncClient) -> None:
+    model = await client.llm.load(SMOL, config={"flash_attention": True}, identifier="smol-flash")
+    try:
+        await model.preload_draft_model(SMOL)
+        config: lms.LlmPredictionConfigDict = {"temperature": 0, "max_tokens": 24}
+        plain = await model.respond("Name three colors.", config=config)
+        drafted = await model.respond("Name three colors.", config={**config, "draft_model": SMOL})
+        assert drafted.content == plain.content
+        stats = drafted.stats
+        assert stats.used_draft_model_key == SMOL and plain.stats.used_draft_model_key is None
+        assert stats.accepted_draft_tokens_count and stats.accepted_draft_tokens_count > 0
+        assert stats.total_draft_tokens_count == (
+            stats.accepted_draft_tokens_count
+            + (stats.rejected_draft_tokens_count or 0)
+            + (stats.ignored_draft_tokens_count or 0)
+        )
+        with pytest.raises(lms.ModelNotFoundError, match="no-such-draft"):
+            await model.preload_draft_model("no-such-draft")
+        with pytest.raises(lms.UnsupportedFeatureError, match="tiny-no-template"):
+            await model.respond(
+                "Hi.", config={**config, "draft_model": "test/tiny-no-template-GGUF"}
+            )
+    finally:
+        await model.unload()
+
+
+def test_speculative_decoding_sync(llama_url: str) -> None:
+    with lms.Client(llama_url, timeout=60) as client:
+        model = client.llm.load(SMOL, config={"flash_attention": True}, identifier="smol-sync")
+        try:
+            config: lms.LlmPredictionConfigDict = {"temperature": 0, "max_tokens": 16}
+            plain = model.complete("Once upon a time", config=config)
+            stream = model.complete_stream(
+                "Once upon a time", config={**config, "draft_model": SMOL}
+            )
+            fragments = list(stream)
+            drafted = stream.result()
+            assert drafted.content == plain.content
+            assert any(f.contains_drafted for f in fragments)
+            assert drafted.stats.used_draft_model_key == SMOL
+            assert drafted.stats.accepted_draft_tokens_count
+        finally:
+            model.unload()
+
+
 LONG_CHAT: list[lms.ChatMessageDict] = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Remember these words: " + "apple banana cherry " * 60},

@@ -697,6 +697,21 @@ const SCENARIOS = {
     await expectError((async () => model.complete("Once", { reasoningBudget: 100 }))());
   },
   error_unload_unknown: (c) => expectError(c.llm.unload("no-such-instance")),
+  // The scripted engine has no speculative decoding: both calls are refused.
+  error_draft_model: async (c) => {
+    const model = await c.llm.model(LLM);
+    await expectError(
+      model.respond("hello parity", {
+        draftModel: LLM,
+        speculativeDecodingMinDraftLengthToConsider: 2,
+        speculativeDecodingMinContinueDraftingProbability: 0.5,
+      }),
+    );
+  },
+  error_preload_draft_model: async (c) => {
+    const model = await c.llm.model(LLM);
+    await expectError(model.unstable_preloadDraftModel(LLM));
+  },
   error_load_unknown: async (c) => {
     await expectError(c.llm.load("no-such-model"));
     await expectError(c.embedding.load("no-such-embedding"));

@@ -397,6 +397,8 @@ SCENARIOS: tuple[ParityScenario, ...] = (
     ParityScenario("error_prediction", LLM_TTL),
     ParityScenario("error_complete_tools", LLM_TTL),
     ParityScenario("error_unload_unknown"),
+    ParityScenario("error_draft_model", LLM_TTL),
+    ParityScenario("error_preload_draft_model", LLM_TTL),
     ParityScenario("error_load_unknown"),
     ParityScenario("error_bad_config"),
     ParityScenario("error_wrong_domain", EMBEDDING_TTL),

@@ -66,6 +66,7 @@ from .._protocol.packets.llm import (
     ApplyPromptTemplateResult,
     CompleteRawTextCreationParameter,
     PredictCreationParameter,
+    PreloadDraftModelParameter,
 )
 from .._protocol.packets.shared import (
     AssistantMessageData,
@@ -367,6 +368,22 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
             The load config; a setting the server did not report is ``None``.
         """
         return kv_to_llm_load_config(await self._get_load_kv(timeout))
+
+    @checked_arguments
+    async def preload_draft_model(self, draft_model: str, *, timeout: Timeout = NOT_GIVEN) -> None:
+        """Load a draft model for speculative decoding next to this LLM now, so that the first
+        prediction with ``config={"draft_model": ...}`` does not wait for it (the TypeScript
+        SDK's ``unstable_preloadDraftModel``). LM Studio treats it as a hint; the embedded
+        server's llama engine loads it (ModelNotFoundError if it does not exist,
+        UnsupportedFeatureError if its vocabulary differs or the engine cannot use drafts).
+        """
+        _check_str("preload_draft_model() draft_model", draft_model)
+        await self._pool.rpc(
+            self._namespace,
+            "preloadDraftModel",
+            PreloadDraftModelParameter(specifier=self.specifier, draft_model_key=draft_model),
+            timeout,
+        )
 
     # -- model helpers (issue 11 item 6): base prediction config ------------------------------
 

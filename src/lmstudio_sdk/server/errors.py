@@ -171,17 +171,19 @@ def specific_model_unloaded() -> ServerError:
     )
 
 
-def unsupported_feature(key: str, why: str, suggestion: str) -> ServerError:
+def unsupported_feature(
+    key: str, why: str, suggestion: str, *, engine: str = "llama.cpp"
+) -> ServerError:
     """The engine or model cannot honour a config key (the client raises
-    UnsupportedFeatureError); the title names the key."""
+    UnsupportedFeatureError); the title names the key, ``displayData`` the engine."""
     return ServerError(
         f"{key} is not supported here: {why}",
         suggestion=suggestion,
         display_data={
             "code": "generic.engineDoesNotSupportFeature",
             "feature": key,
-            "engineName": "lmstudio-sdk llama.cpp",
-            "engineType": "llama.cpp",
+            "engineName": f"lmstudio-sdk {engine}",
+            "engineType": engine,
             "installedVersion": __version__,
             "supportedVersion": None,
         },

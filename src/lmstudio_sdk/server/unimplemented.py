@@ -31,8 +31,6 @@ _RUNTIMES = (
 
 # (namespace, endpoint) → why this server does not implement it.
 REASONS: dict[tuple[str, str], str] = {
-    ("llm", "preloadDraftModel"): "speculative decoding with a draft model is not implemented "
-    "by this server's engines",
     ("repository", "createDownloadPlan"): _CATALOGUE,
     ("repository", "downloadArtifact"): _HUB,
     ("repository", "getModelCatalog"): _CATALOGUE,

@@ -982,6 +982,27 @@ async def error_prediction(client: lms.AsyncClient) -> None:
 
 
 @scenario
+async def error_draft_model(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    with pytest.raises(lms.UnsupportedFeatureError):
+        await model.respond(
+            "hello parity",
+            config={
+                "draft_model": LLM,
+                "speculative_decoding_min_draft_length_to_consider": 2,
+                "speculative_decoding_min_continue_drafting_probability": 0.5,
+            },
+        )
+
+
+@scenario
+async def error_preload_draft_model(client: lms.AsyncClient) -> None:
+    model = await client.llm.model(LLM)
+    with pytest.raises(lms.UnsupportedFeatureError):
+        await model.preload_draft_model(LLM)
+
+
+@scenario
 async def error_complete_tools(client: lms.AsyncClient) -> None:
     model = await client.llm.model(LLM)
     with pytest.raises(lms.LMStudioValueError):

@@ -983,6 +983,27 @@ def error_prediction(client: lms.Client) -> None:
 
 
 @scenario
+def error_draft_model(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.UnsupportedFeatureError):
+        model.respond(
+            "hello parity",
+            config={
+                "draft_model": LLM,
+                "speculative_decoding_min_draft_length_to_consider": 2,
+                "speculative_decoding_min_continue_drafting_probability": 0.5,
+            },
+        )
+
+
+@scenario
+def error_preload_draft_model(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.UnsupportedFeatureError):
+        model.preload_draft_model(LLM)
+
+
+@scenario
 def error_complete_tools(client: lms.Client) -> None:
     model = client.llm.model(LLM)
     with pytest.raises(lms.LMStudioValueError):

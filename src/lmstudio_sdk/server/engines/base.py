@@ -26,8 +26,10 @@ from ..._protocol.packets.shared import (
     PromptProcessingDetails,
     ToolCallRequest,
 )
+from ..errors import unsupported_feature
 
 __all__ = [
+    "DRAFT_MODEL_KEY",
     "CancelToken",
     "Engine",
     "EngineEvent",
@@ -46,7 +48,11 @@ __all__ = [
     "count_tokens",
     "estimate_memory",
     "parallel_slots",
+    "refuse_draft_model",
 ]
+
+#: The prediction config key that names a speculative decoding draft model.
+DRAFT_MODEL_KEY = "llm.prediction.speculativeDecoding.draftModel"
 
 
 class CancelToken:
@@ -137,6 +143,7 @@ class PredictionFinished:
     total_draft_tokens_count: int | None = None
     accepted_draft_tokens_count: int | None = None
     rejected_draft_tokens_count: int | None = None
+    ignored_draft_tokens_count: int | None = None
 
 
 EngineEvent = (
@@ -218,6 +225,20 @@ async def count_tokens(model: LoadedModel, text: str) -> int:
         count: int = await counter(text)
         return count
     return len(await model.tokenize(text))
+
+
+def refuse_draft_model(config: KVConfig, engine: str) -> None:
+    """Raise ``engineDoesNotSupportFeature`` (the client's UnsupportedFeatureError) when a
+    prediction names a draft model and the engine ``engine`` has no speculative decoding."""
+    draft = config.get(DRAFT_MODEL_KEY)
+    if isinstance(draft, str) and draft:
+        raise unsupported_feature(
+            DRAFT_MODEL_KEY,
+            f"the {engine} engine has no speculative decoding (draft model {draft!r})",
+            "Leave draft_model unset (the reply is the same without it, only slower), or "
+            "serve with the llama engine, which decodes speculatively.",
+            engine=engine,
+        )
 
 
 def parallel_slots(model: LoadedModel) -> int:

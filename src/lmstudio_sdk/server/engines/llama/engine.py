@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, LLMInfo
-from ...errors import ServerError
+from ...errors import ServerError, domain_mismatch, path_not_found
 from ...local.memory import F16, kv_cache_size
 from ...local.models_dir import ScannedModel, is_encoder, scan_model_files
 from ..base import MemoryEstimate
@@ -50,6 +50,26 @@ class LlamaEngine:
                 cause=f"{info.path} is not in {self.models_dir}",
             )
         return found
+
+    def find_llm(self, key: str) -> ScannedModel:
+        """The LLM of the models folder with this model key, path, or folder ("publisher/
+        name"): a draft model."""
+        models = scan_model_files(self.models_dir)
+        self._scanned = {s.info.path: s for s in models}
+        wanted = key.strip().strip("/").lower()
+        found = [
+            s
+            for s in models
+            if wanted in (s.info.model_key.lower(), s.info.path.lower())
+            or wanted == s.info.indexed_model_identifier.lower()
+            or ("/" in wanted and s.info.path.lower().startswith(wanted + "/"))
+        ]
+        llms = [s for s in found if isinstance(s.info, LLMInfo)]
+        if llms:
+            return llms[0]
+        if found:
+            raise domain_mismatch(found[0].info.path, "embedding", "llm")
+        raise path_not_found(key, [s.info.model_key for s in models])
 
     def estimate_memory(
         self, info: LLMInfo | EmbeddingModelInfo, config: KVConfig
@@ -96,7 +116,10 @@ class LlamaEngine:
             return not abort.is_set()
 
         future = loop.run_in_executor(
-            None, lambda: LlamaLoadedModel.load(scanned, config, self.n_threads, report)
+            None,
+            lambda: LlamaLoadedModel.load(
+                scanned, config, self.n_threads, report, find_llm=self.find_llm
+            ),
         )
         try:
             model = await asyncio.shield(future)
