@@ -35,7 +35,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 python -m pip install --quiet --upgrade pip
 
 if (( dev )); then
-  python -m pip install --quiet -e '.[dev,openai,cli]'
+  python -m pip install --quiet -e '.[dev,openai,cli,pdf,mcp,docs]'
 else
   python -m pip install --quiet -e '.[openai]'
 fi

@@ -120,6 +120,37 @@ NAMED_SHAPES: dict[str, str] = {
     f"{_PREPROCESS}/anyOf/0/properties/enabledPluginInfos/items": "EnabledPluginInfo",
 }
 
+# Docstrings of the shapes users meet (public names of lmstudio_sdk; tests/test_docstrings.py
+# requires one each). Other shapes say where in the schema they first occur. The generator
+# fails if a name here names no shape.
+DOCS: dict[str, str] = {
+    "ChatHistoryData": "A chat as the wire carries it: its ``messages`` in order.",
+    "ChatMessageData": "One message of a chat on the wire: user, assistant, system or tool.",
+    "DownloadProgressUpdate": "Progress of a model download: bytes so far, total and speed.",
+    "EmbeddingModelInfo": "A downloaded embedding model: key, path, format, size, architecture.",
+    "EmbeddingModelInstanceInfo": (
+        "A loaded embedding model: its info plus the instance's identifier and context length."
+    ),
+    "FilePart": "A file attached to a chat message (an image or document uploaded first).",
+    "FragmentToken": "One token of a fragment: text, id, log-probability and top alternatives.",
+    "KVConfig": "A config as LM Studio stores it: ``fields`` of key and value (``get(key)``).",
+    "LLMInfo": "A downloaded LLM: key, path, format, size, architecture, vision and tool use.",
+    "LLMInstanceInfo": "A loaded LLM: its info plus the instance's identifier and context length.",
+    "ModelQuery": (
+        "Which loaded model a call means: any of key/identifier, path, domain, vision, device."
+    ),
+    "LmLinkStatusResult": "LM Link's state: status, issues, peers and this device's names.",
+    "PredictionFragment": (
+        "A piece of a streamed reply: its text (``content``), token count, reasoning type."
+    ),
+    "PredictionStats": (
+        "A prediction's statistics: stop reason, tokens per second, token counts, timings."
+    ),
+    "TokenCandidate": "An alternative token at one position, with its log-probability.",
+    "ToolCallRequest": "A tool call the model asked for: ``name``, ``arguments`` and ``id``.",
+    "ToolCallResultPart": "A tool's result in a tool message, for the call ``tool_call_id``.",
+}
+
 Schema = dict[str, Any]  # a JSON Schema fragment
 SCALARS = {"string": ["str"], "integer": ["int"], "number": ["int", "float"], "boolean": ["bool"]}
 ANNOTATION_NAMES = {"Any", "None", "bool", "dict", "float", "int", "list", "msgspec", "str"}
@@ -453,12 +484,14 @@ def alias_lines(name: str, members: list[str]) -> list[str]:
 def render_shape(shape: Shape, shapes: list[Shape]) -> list[str]:
     if shape.members:  # a tagged union
         members = [shapes[m].name for m in shape.members]
-        return alias_lines(shape.name, members)
+        alias_doc = [f'"""{DOCS[shape.name]}"""'] if shape.name in DOCS else []
+        return [*alias_lines(shape.name, members), *alias_doc]
     options = [BASES.get(shape.name, BASE), "frozen=True", "kw_only=True"]
     if shape.tag:
         options += [f'tag_field="{shape.tag[0]}"', f'tag="{shape.tag[1]}"']
     lines = wrap(f"class {shape.name}(", options, "):", hug=True)
-    lines.append(f'    """Wire shape first seen at {short_path(shape.path)}."""')
+    doc = DOCS.get(shape.name, f"Wire shape first seen at {short_path(shape.path)}.")
+    lines.append(f'    """{doc}"""')
     body = [line for item in shape.fields for line in render_field(item, shapes)]
     return [*lines, *(["", *body] if body else [])]
 
@@ -571,6 +604,9 @@ def expected_outputs() -> tuple[dict[Path, str], int]:
     collector, endpoints = collect(schema)
     namespaces = list(schema)
     assign(collector, namespaces)
+    undocumented = sorted(set(DOCS) - {s.name for s in collector.by_id})
+    if undocumented:
+        raise SystemExit(f"gen_packets: DOCS names that name no shape: {undocumented}")
     outputs = {PACKAGE / f"{m}.py": render_module(m, collector, endpoints) for m in schema}
     outputs[PACKAGE / "shared.py"] = render_module("shared", collector, endpoints)
     outputs[PACKAGE / "__init__.py"] = render_registry(endpoints, namespaces, collector.any_unions)

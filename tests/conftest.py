@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from lmstudio_sdk.server import ServerThread
 from lmstudio_sdk.server.engines.scripted import ScriptedEngine
@@ -21,6 +22,11 @@ from .openai_engine.upstream import MISSING as UPSTREAM_MISSING
 from .openai_engine.upstream import SKIP_REASON as UPSTREAM_SKIP_REASON
 from .openai_engine.upstream import start_upstream
 from .repository.catalog_kit import MIB, make_catalog
+
+# Property tests check behaviour, never speed (benchmarks do that): no per-example deadline,
+# which a loaded CI machine trips at random, and no example database left in the checkout.
+settings.register_profile("lmstudio-sdk", deadline=None, database=None)
+settings.load_profile("lmstudio-sdk")
 
 API_TOKEN = "sk-lm-abcdEFGH:abcdefghijABCDEFGHIJ"
 OTHER_TOKEN = "sk-lm-zzzzZZZZ:zzzzzzzzzzZZZZZZZZZZ"

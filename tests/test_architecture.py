@@ -57,13 +57,15 @@ SDK_LAYERS = ("_protocol", "_transport", "_async", "_sync", "plugin", "server", 
 # layers or leaf modules, and third-party packages.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "_protocol": frozenset({"_exceptions", "_types", "msgspec"}),
-    "_transport": frozenset({"_protocol", "_exceptions", "websockets"}),
+    # mcp (and its anyio): the mcp extra, loaded on first use by _transport/mcp.py
+    "_transport": frozenset({"_protocol", "_exceptions", "websockets", "mcp", "anyio"}),
     "_async": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
     "_sync": frozenset({"_protocol", "_transport", "_types", "_exceptions", "msgspec"}),
     "plugin": frozenset({"_async", "_protocol", "_types", "_exceptions", "msgspec"}),
     "server": frozenset(
         {"_protocol", "_exceptions", "_types", "_version", "msgspec", "websockets"}
         | {"httpx", "llama_cpp", "numpy", "gguf", "jinja2"}  # engines' optional extras
+        | {"pypdf"}  # the pdf extra (document parsing)
     ),
     "cli": frozenset({"*"}),
 }
@@ -239,8 +241,18 @@ SERVER_LAYERS: tuple[tuple[str, ...], ...] = (
 )
 # Optional heavy dependencies a module may import on first use rather than at import time; ssl
 # (OpenSSL, ~3 MB of RSS), which only a wss:// connection needs (tests/test_import_cost.py); and
-# rich, the cli extra.
-LAZY_IMPORTS_ALLOWED = {"llama_cpp", "numpy", "gguf", "jinja2", "ssl", "rich"}
+# rich, the cli extra; mcp (with its anyio), the mcp extra.
+LAZY_IMPORTS_ALLOWED = {
+    "llama_cpp",
+    "numpy",
+    "gguf",
+    "jinja2",
+    "pypdf",
+    "ssl",
+    "rich",
+    "mcp",
+    "anyio",
+}
 MAX_SERVER_MODULE_LINES = 600
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lmstudio_sdk.server import ServerThread
 from tests.conftest import CatalogServer, RunningServer
+from tests.llama.conftest import models_dir, requires_engine  # noqa: F401  # the fixture
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -29,6 +31,17 @@ def test_chat_stream(server: RunningServer) -> None:
     out = run_example("chat_stream.py", server.url, "scripted-echo-1b")
     assert out.startswith("You said: What is a local LLM?")
     assert "[eosFound," in out
+
+
+def test_from_lmstudio(server: RunningServer) -> None:
+    call = '!tool multiply {"a": 6, "b": 7}'
+    out = run_example("from_lmstudio.py", server.url, "scripted-echo-1b", call)
+    assert out.splitlines()[:3] == [
+        "2 rounds; the chat now has 5 messages",
+        "Tool result: 42.0",
+        "no-such-model-anywhere: not found, as expected",
+    ]
+    assert "loaded: scripted-echo-1b" in out
 
 
 def test_async_concurrent(slow_server: RunningServer) -> None:
@@ -105,3 +118,75 @@ def test_chat_history(server: RunningServer, tmp_path: Path) -> None:
     assert out.splitlines()[0] == f"saved 3 messages to {saved}"
     assert "assistant: You said: Name another one." in out
     assert saved.read_text().startswith('{"messages":[{"role":"system"')
+
+
+def test_mcp_tools(server: RunningServer) -> None:
+    pytest.importorskip("mcp")
+    mcp_server = Path(__file__).resolve().parent / "mcp" / "mcp_server.py"
+    question = '!tool add {"a": 2, "b": 3}'  # the scripted model calls the MCP tool
+    out = run_example(
+        "mcp_tools.py",
+        server.url,
+        "scripted-echo-1b",
+        question,
+        "--",
+        sys.executable,
+        str(mcp_server),
+    )
+    assert out.splitlines()[0].startswith("MCP tools: add, fail, slow")
+    assert "[add({'a': 2, 'b': 3}) -> {\"result\":5}]" in out
+    assert out.rstrip().endswith('Tool result: {"result":5}')
+
+
+def test_model_helpers(server: RunningServer) -> None:
+    out = run_example("model_helpers.py", server.url, "scripted-echo-1b", "1024")
+    lines = out.splitlines()
+    # The scripted engine has no GGUF header: the server's rule of thumb, low confidence.
+    assert lines[0].startswith("scripted-echo-1b at 1024 tokens: 770 MiB weights + 128 MiB KV")
+    assert lines[0].endswith("(low confidence)")
+    assert lines[1:3] == ["state: idle, 0 request(s)", "default temperature: 0.8"]
+    # Another test may have an instance of that model loaded too: the first one matches.
+    assert lines[3].startswith("found by path: scripted-echo-1b") and len(lines) == 4
+
+
+def test_retrieval(server: RunningServer) -> None:
+    out = run_example("retrieval.py", server.url, "scripted-echo-1b", "scripted-embed-small")
+    lines = out.splitlines()
+    # The question is about bread: bread.md's chunks rank first (the scripted embedder shares
+    # words), and the echo model's reply carries the retrieved context.
+    assert lines[0].split()[1] == "bread.md", out
+    assert "You said: Answer from these excerpts only." in out
+    assert "[bread.md]" in out and "230 degrees" in out
+
+
+def test_chat_with_file(server: RunningServer) -> None:
+    out = run_example("chat_with_file.py", server.url, "scripted-echo-1b")
+    lines = out.splitlines()
+    assert lines[0] == "uploaded handbook.txt: 138 bytes, text/plain"
+    assert lines[1] == "You said: When do backups run?"
+
+
+def test_embedded_server() -> None:
+    out = run_example("embedded_server.py")
+    lines = out.splitlines()
+    assert lines[0].startswith("serving on ws://127.0.0.1:")
+    assert lines[1] == "models: ['scripted-echo-1b', 'scripted-vision-1b', 'scripted-embed-small']"
+    assert lines[2] == "You said: Hello, server! [eosFound]"
+    assert lines[3] == "stopped"
+
+
+@pytest.mark.llama
+@requires_engine
+def test_speculative_decoding(models_dir: Path) -> None:  # noqa: F811
+    from lmstudio_sdk.server.engines.llama import LlamaEngine
+
+    with ServerThread(engine_factory=lambda: LlamaEngine(models_dir, n_threads=1), port=0) as h:
+        out = run_example("speculative_decoding.py", h.url, "smollm2-135m-instruct")
+    alone, drafted, counts = out.splitlines()
+    assert alone.startswith("[alone] ")
+    assert drafted.startswith("[with draft smollm2-135m-instruct] ")
+    # The same reply, token for token.
+    assert alone.split(": ", 1)[1] == drafted.split(": ", 1)[1]
+    assert counts.startswith("drafted ") and counts.endswith("(draft model smollm2-135m-instruct)")
+    total, accepted = (int(counts.split()[i].rstrip(":,")) for i in (1, 3))
+    assert 0 < accepted <= total

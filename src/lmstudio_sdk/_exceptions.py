@@ -1,10 +1,17 @@
 """Every exception the SDK raises, in one tree.
 
     LMStudioError
-    ├── LMStudioConnectionError (ConnectionError)   cannot reach the server, or lost it
-    │   ├── ServerNotFoundError                     discovery found no LM Studio
-    │   ├── AuthenticationError                     the server refused our identity
-    │   └── HostUnavailableError                    a Pool's host died or is down (names it)
+    ├── LMStudioClientError                         the client's side (the official SDK's family)
+    │   ├── LMStudioConnectionError (ConnectionError)  cannot reach the server, or lost it
+    │   │   ├── ServerNotFoundError                 discovery found no LM Studio
+    │   │   ├── AuthenticationError                 the server refused our identity
+    │   │   └── HostUnavailableError                a Pool's host died or is down (names it)
+    │   ├── LMStudioProtocolError
+    │   │   ├── LocalProtocolError                  we misused the protocol (a bug or API misuse)
+    │   │   └── RemoteProtocolError                 the server sent something off-protocol
+    │   │       └── LMStudioChannelClosedError      a channel closed before its result
+    │   ├── LMStudioCancelledError                  reserved: cancel() never raises, it stops
+    │   └── LMStudioUnknownMessageWarning           for warning filters only: never raised
     ├── LMStudioTimeoutError (TimeoutError)         a call's `timeout=` ran out
     ├── LMStudioServerError                         the server answered rpcError / channelError
     │   ├── ModelNotFoundError                      generic.noModelMatchingQuery, pathNotFound,
@@ -15,20 +22,29 @@
     │   │   │                                       generic.missingRuntimeExtension
     │   │   └── NotSupportedByServerError           errorData.code "notSupported": this server
     │   │                                           does not implement the endpoint (says why)
-    │   └── PermissionDeniedError                   errorData.code "permissionDenied"
-    ├── LMStudioProtocolError
-    │   ├── LocalProtocolError                      we misused the protocol (a bug or API misuse)
-    │   └── RemoteProtocolError                     the server sent something off-protocol
+    │   ├── PermissionDeniedError                   errorData.code "permissionDenied"
+    │   ├── LMStudioPredictionError                 a prediction ended by a plain server error
+    │   └── DeviceNotFoundError                     errorData.code "deviceNotFound": no LM Link
+    │                                               device has that identifier (names it)
     ├── LMStudioValueError (ValueError)             bad input from the caller
-    │   └── ConfigKeyError (KeyError)               unknown config key, with a suggestion
+    │   ├── ConfigKeyError (KeyError)               unknown config key, with a suggestion
+    │   └── LMStudioOSError (OSError)               a local file cannot be read
     ├── StructuredOutputError (ValueError)          `.parsed` of a reply that is not the asked type
     ├── ToolCallError                               a tool call of act() went wrong
     │   ├── ToolArgumentsError                      the model's arguments do not fit the tool
     │   ├── InvalidToolRequestError                 the model asked for no tool, or garbled it
     │   └── ToolCallFailedError                     a tool raised (with on_tool_error="raise")
-    ├── LMStudioClientClosedError (RuntimeError)    the client was closed: make a new one
-    ├── LMStudioEventLoopError (RuntimeError)       an AsyncClient met a second, open event loop
-    └── PredictionCancelledError                    reserved: cancel() never raises, it stops
+    ├── McpError                                    an MCP server's tools (plugins.mcp_tools)
+    │   ├── McpConnectionError                      the MCP server did not start, or hung up
+    │   └── McpToolError                            an MCP tool reported an error or timed out
+    ├── MissingExtraError (ImportError)             an optional dependency is missing
+    └── LMStudioRuntimeError (RuntimeError)         an operation out of order
+        ├── LMStudioClientClosedError               the client was closed: make a new one
+        └── LMStudioEventLoopError                  an AsyncClient met a second, open event loop
+
+The official SDK's names ``LMStudioWebsocketError``, ``LMStudioModelNotFoundError`` and
+``LMStudioPresetNotFoundError`` are the same classes as ``LMStudioConnectionError``,
+``ModelNotFoundError`` and ``PresetNotFoundError``.
 
 Transport exceptions are translated in exactly one place per transport; the original is kept
 as ``__cause__``. ``asyncio.CancelledError`` and ``KeyboardInterrupt`` are never wrapped.
@@ -44,18 +60,33 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "ConfigKeyError",
+    "DeviceNotFoundError",
     "DomainMismatchError",
     "HostUnavailableError",
     "InvalidToolRequestError",
+    "LMStudioCancelledError",
+    "LMStudioChannelClosedError",
     "LMStudioClientClosedError",
+    "LMStudioClientError",
     "LMStudioConnectionError",
     "LMStudioError",
     "LMStudioEventLoopError",
+    "LMStudioModelNotFoundError",
+    "LMStudioOSError",
+    "LMStudioPredictionError",
+    "LMStudioPresetNotFoundError",
     "LMStudioProtocolError",
+    "LMStudioRuntimeError",
     "LMStudioServerError",
     "LMStudioTimeoutError",
+    "LMStudioUnknownMessageWarning",
     "LMStudioValueError",
+    "LMStudioWebsocketError",
     "LocalProtocolError",
+    "McpConnectionError",
+    "McpError",
+    "McpToolError",
+    "MissingExtraError",
     "ModelNotFoundError",
     "NotSupportedByServerError",
     "PermissionDeniedError",
@@ -74,7 +105,16 @@ class LMStudioError(Exception):
     """Root of every exception raised by lmstudio_sdk."""
 
 
-class LMStudioConnectionError(LMStudioError, ConnectionError):
+class LMStudioClientError(LMStudioError):
+    """A problem found on the client's side: the connection, the protocol (the official
+    Python SDK's name for this family)."""
+
+
+class LMStudioRuntimeError(LMStudioError, RuntimeError):
+    """An operation out of order (e.g. a call on a closed client)."""
+
+
+class LMStudioConnectionError(LMStudioClientError, ConnectionError):
     """The server could not be reached, or the connection was lost."""
 
 
@@ -113,10 +153,12 @@ class LMStudioServerError(LMStudioError):
 
     @property
     def title(self) -> str:
+        """The server's one-line description of the error."""
         return self.data.title
 
     @property
     def display_code(self) -> str | None:
+        """LM Studio's error kind (``generic.noModelMatchingQuery``, …), if the server sent one."""
         return self.data.display_code
 
     @property
@@ -150,7 +192,21 @@ class PermissionDeniedError(LMStudioServerError):
     """The server refused a privileged call (e.g. ``request_shutdown()`` from a guest)."""
 
 
-class LMStudioProtocolError(LMStudioError):
+class LMStudioPredictionError(LMStudioServerError):
+    """The server ended a prediction with an error of no more specific kind."""
+
+
+class DeviceNotFoundError(LMStudioServerError):
+    """No LM Link device has the ``device_identifier`` a call named (``.device_identifier``)."""
+
+    @property
+    def device_identifier(self) -> str | None:
+        """The device identifier the server did not know, if it named it."""
+        value = (self.data.error_data or {}).get("deviceIdentifier")
+        return value if isinstance(value, str) else None
+
+
+class LMStudioProtocolError(LMStudioClientError):
     """The protocol was violated by one side."""
 
 
@@ -162,8 +218,32 @@ class RemoteProtocolError(LMStudioProtocolError):
     """The server sent a message that breaks the protocol for this call."""
 
 
+class LMStudioChannelClosedError(RemoteProtocolError):
+    """The server closed a channel (a prediction, a download) before sending its result."""
+
+
+class LMStudioCancelledError(LMStudioClientError):
+    """Reserved for the official SDK's name: ``cancel()`` never raises here; a cancelled
+    prediction ends normally, with ``stop_reason == "userStopped"``."""
+
+
+class LMStudioUnknownMessageWarning(LMStudioClientError, UserWarning):
+    """The official SDK warns with this on an unknown message; this SDK logs such messages
+    once instead (``lmstudio_sdk`` logger), so the class is here for warning filters only."""
+
+
+# The official SDK's names for the same classes.
+LMStudioWebsocketError = LMStudioConnectionError
+LMStudioModelNotFoundError = ModelNotFoundError
+LMStudioPresetNotFoundError = PresetNotFoundError
+
+
 class LMStudioValueError(LMStudioError, ValueError):
     """An argument is invalid."""
+
+
+class LMStudioOSError(LMStudioValueError, OSError):
+    """A local file given to the SDK cannot be read (the ``OSError`` is the ``__cause__``)."""
 
 
 class ConfigKeyError(LMStudioValueError, KeyError):
@@ -209,14 +289,14 @@ class StructuredOutputError(LMStudioError, ValueError):
         super().__init__(message)
 
 
-class LMStudioClientClosedError(LMStudioError, RuntimeError):
+class LMStudioClientClosedError(LMStudioRuntimeError):
     """The client was closed (``close()`` on the sync face, ``aclose()`` on the async one).
 
     A closed client never reconnects behind the caller's back: make a new client instead.
     """
 
 
-class LMStudioEventLoopError(LMStudioError, RuntimeError):
+class LMStudioEventLoopError(LMStudioRuntimeError):
     """An ``AsyncClient`` was used from an event loop other than the one its sockets belong to,
     while that loop is still open (a closed loop's sockets are dropped and reopened instead)."""
 
@@ -237,6 +317,7 @@ _SERVER_ERROR_BY_CODE: dict[str, type[LMStudioServerError]] = {
 _SERVER_ERROR_BY_ERROR_CODE: dict[str, type[LMStudioServerError]] = {
     "notSupported": NotSupportedByServerError,
     "permissionDenied": PermissionDeniedError,
+    "deviceNotFound": DeviceNotFoundError,
 }
 
 
@@ -273,3 +354,31 @@ class InvalidToolRequestError(ToolCallError):
 
 class ToolCallFailedError(ToolCallError):
     """A tool raised; the tool's exception is ``__cause__`` (with ``on_tool_error="raise"``)."""
+
+
+class McpError(LMStudioError):
+    """An MCP server's tools (``client.plugins.mcp_tools``) failed."""
+
+
+class McpConnectionError(McpError):
+    """The MCP server could not be started or reached, or it exited or hung up (for a command,
+    the message ends with the last lines it wrote to stderr)."""
+
+
+class McpToolError(McpError):
+    """An MCP tool reported an error (``isError``), or did not answer within its timeout
+    (``timed_out``). In ``act()`` the model sees the message, as for any tool that raises."""
+
+    def __init__(self, message: str, *, tool_name: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.timed_out = timed_out
+
+
+class MissingExtraError(LMStudioError, ImportError):
+    """A feature needs an optional dependency that is not installed: ``pip install
+    'lmstudio-sdk[EXTRA]'`` (``extra`` names it)."""
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra

@@ -57,6 +57,7 @@ class NotGiven(enum.Enum):
 
 
 NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+"""The default of arguments such as ``timeout=``: not given, so the client's default applies."""
 
 Timeout = float | None | Literal[NotGiven.NOT_GIVEN]
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pytest
 
 import lmstudio_sdk as lms
+from lmstudio_sdk._protocol.packets.shared import ToolCallRequestPart
 from tests.conftest import RunningServer
 
 ECHO = "scripted-echo-1b"
@@ -136,7 +137,16 @@ async def test_guard_allows_overrides_and_denies(client: lms.AsyncClient) -> Non
         guard_tool_call=guard,
     )
     assert asked == [(0, "add"), (0, "unit_name"), (0, "add")]
-    assert result.content == 'Tool result: 101, {"error": "units are secret"}, 4'
+    # A denial is compact JSON, as the TypeScript SDK sends it.
+    assert result.content == 'Tool result: 101, {"error":"units are secret"}, 4'
+    # An overridden call is in the history with the arguments it ran with (as in the TS SDK).
+    asked_for = [
+        part.tool_call_request.arguments
+        for message in result.chat.messages
+        for part in message.content
+        if isinstance(part, ToolCallRequestPart)
+    ]
+    assert asked_for == [{"a": 100, "b": 1}, {"unit": "C"}, {"a": 2, "b": 2}]
 
 
 async def test_unknown_tool_and_invalid_request_handler(client: lms.AsyncClient) -> None:
@@ -158,7 +168,7 @@ async def test_unknown_tool_and_invalid_request_handler(client: lms.AsyncClient)
         request_chat('add {"a": "x"}'), [add], handle_invalid_tool_request=handler
     )
     assert handled[0][0] == "ToolArgumentsError" and handled[0][1] is not None
-    assert result.content == 'Tool result: {"error": "try again with integers"}'
+    assert result.content == 'Tool result: {"error":"try again with integers"}'
 
 
 async def test_round_limit_withholds_tools_on_the_last_round(client: lms.AsyncClient) -> None:

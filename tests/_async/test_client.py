@@ -225,6 +225,24 @@ async def test_misspelt_config_key_names_the_fix(client: lms.AsyncClient) -> Non
     assert "temprature" in str(caught.value) and "temperature" in str(caught.value)
 
 
+async def test_a_draft_model_on_an_engine_without_speculative_decoding(
+    client: lms.AsyncClient,
+) -> None:
+    model = await client.llm.model(ECHO)
+    # The scripted engine refuses honestly, naming itself, both ways to ask for a draft.
+    with pytest.raises(lms.UnsupportedFeatureError, match="scripted engine") as caught:
+        await model.respond("hi", config={"draft_model": ECHO})
+    assert "speculativeDecoding.draftModel" in str(caught.value)
+    with pytest.raises(lms.UnsupportedFeatureError, match="scripted engine"):
+        await model.preload_draft_model(ECHO)
+    with pytest.raises(lms.LMStudioValueError, match="must be a string"):
+        await model.preload_draft_model(3)  # type: ignore[arg-type]
+    with pytest.raises(lms.LMStudioValueError, match="draft_key"):
+        await model.preload_draft_model(ECHO, draft_key=ECHO)  # type: ignore[call-arg]
+    # The refusals left the model working.
+    assert (await model.respond("hi", config={"max_tokens": 3})).content
+
+
 async def test_dynamic_handle(client: lms.AsyncClient) -> None:
     # By the identifier it has: the shared server may hold ECHO under another identifier
     # (JIT loads evict each other, so which instances are left depends on the tests before).

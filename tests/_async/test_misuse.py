@@ -86,6 +86,25 @@ async def test_the_escape_hatch_checks_its_arguments(server: RunningServer) -> N
 # -- keyword arguments, argument types, callbacks, structured output ---------------------------
 
 
+async def test_raw_completions_take_no_tools_nor_reasoning_budget(
+    server: RunningServer,
+) -> None:
+    async with lms.AsyncClient(server.url, timeout=10) as client:
+        model = await client.llm.model(ECHO)
+        configs: list[lms.LlmPredictionConfigDict] = [
+            {"raw_tools": {"type": "toolArray", "tools": []}},
+            {"tool_choice": "required"},
+            {"reasoning_budget": 100},
+        ]
+        for config in configs:
+            with pytest.raises(lms.LMStudioValueError, match=r"use respond\(\) or act\(\)"):
+                await model.complete("hi", config=config)
+            with pytest.raises(lms.LMStudioValueError, match="complete_stream"):
+                model.complete_stream("hi", config=config)
+        # An unchecked budget is no budget.
+        await model.complete("hi", config={"reasoning_budget": False, "max_tokens": 2})
+
+
 async def test_unknown_prediction_keywords_are_refused(server: RunningServer) -> None:
     async with lms.AsyncClient(server.url, timeout=10) as client:
         model = await client.llm.model(ECHO)
@@ -130,7 +149,7 @@ async def test_wrong_argument_types_are_refused_before_sending(server: RunningSe
             await embedder.embed(123)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="ttl must be a positive number"):
             await client.llm.model(ECHO, ttl="long")  # type: ignore[arg-type]
-        with pytest.raises(lms.LMStudioValueError, match="source must be a path or bytes"):
+        with pytest.raises(lms.LMStudioValueError, match="must be a path, bytes or a binary"):
             await client.files.prepare_file(42)  # type: ignore[arg-type]
         assert await model.tokenize(["a", "b"])  # the socket is still fine
 

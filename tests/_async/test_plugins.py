@@ -133,6 +133,47 @@ async def test_generator_streams_text_and_tool_calls(
     assert result.plugin_identifier == FAULTY
 
 
+async def test_generator_act_runs_the_tool_calls_it_emits(
+    client: lms.AsyncClient, faulty: DevPlugin
+) -> None:
+    calls: list[dict[str, object]] = []
+
+    def add(a: int, b: int = 10) -> int:
+        """Add two numbers."""
+        calls.append({"a": a, "b": b})
+        return a + b
+
+    rounds: list[int] = []
+    completed: list[lms.GeneratorResult] = []
+    ended: list[str] = []
+    chat = lms.Chat()
+    chat.add_user_message("use the tool")
+    result = await client.plugins.generator(FAULTY).act(
+        chat,
+        [add],
+        on_round_start=rounds.append,
+        on_prediction_completed=completed.append,
+        on_tool_call_end=lambda event, _round: ended.append(event.request.name),
+    )
+    assert calls == [{"a": 1, "b": 10}]
+    assert rounds == [0, 1]
+    assert ended == ["add"]
+    assert result.rounds == 2
+    assert [r.round_index for r in result.results] == [0, 1]
+    assert [r.content for r in completed] == ["USE THE TOOL ", "the tool said 11"]
+    assert result.content == "the tool said 11"
+    assert result.results[0].tool_calls[0].id == "call-1"
+    assert [m.role for m in chat.messages] == ["user", "assistant", "tool", "assistant"]
+    # the last round of max_prediction_rounds offers no tools: the generator makes no call
+    capped = await client.plugins.generator(FAULTY).act("again", [add], max_prediction_rounds=1)
+    assert capped.rounds == 1 and capped.final.tool_calls == []
+    assert calls == [{"a": 1, "b": 10}]
+    with pytest.raises(lms.LMStudioValueError, match="at least one tool"):
+        await client.plugins.generator(FAULTY).act("hi", [])
+    with pytest.raises(lms.LMStudioValueError, match="max_prediction_rounds"):
+        await client.plugins.generator(FAULTY).act("hi", [add], max_prediction_rounds=0)
+
+
 async def test_generator_failures_are_typed_and_name_the_plugin(
     client: lms.AsyncClient, faulty: DevPlugin
 ) -> None:

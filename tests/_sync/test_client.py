@@ -226,6 +226,24 @@ def test_misspelt_config_key_names_the_fix(client: lms.Client) -> None:
     assert "temprature" in str(caught.value) and "temperature" in str(caught.value)
 
 
+def test_a_draft_model_on_an_engine_without_speculative_decoding(
+    client: lms.Client,
+) -> None:
+    model = client.llm.model(ECHO)
+    # The scripted engine refuses honestly, naming itself, both ways to ask for a draft.
+    with pytest.raises(lms.UnsupportedFeatureError, match="scripted engine") as caught:
+        model.respond("hi", config={"draft_model": ECHO})
+    assert "speculativeDecoding.draftModel" in str(caught.value)
+    with pytest.raises(lms.UnsupportedFeatureError, match="scripted engine"):
+        model.preload_draft_model(ECHO)
+    with pytest.raises(lms.LMStudioValueError, match="must be a string"):
+        model.preload_draft_model(3)  # type: ignore[arg-type]
+    with pytest.raises(lms.LMStudioValueError, match="draft_key"):
+        model.preload_draft_model(ECHO, draft_key=ECHO)  # type: ignore[call-arg]
+    # The refusals left the model working.
+    assert (model.respond("hi", config={"max_tokens": 3})).content
+
+
 def test_dynamic_handle(client: lms.Client) -> None:
     # By the identifier it has: the shared server may hold ECHO under another identifier
     # (JIT loads evict each other, so which instances are left depends on the tests before).

@@ -87,6 +87,25 @@ def test_the_escape_hatch_checks_its_arguments(server: RunningServer) -> None:
 # -- keyword arguments, argument types, callbacks, structured output ---------------------------
 
 
+def test_raw_completions_take_no_tools_nor_reasoning_budget(
+    server: RunningServer,
+) -> None:
+    with lms.Client(server.url, timeout=10) as client:
+        model = client.llm.model(ECHO)
+        configs: list[lms.LlmPredictionConfigDict] = [
+            {"raw_tools": {"type": "toolArray", "tools": []}},
+            {"tool_choice": "required"},
+            {"reasoning_budget": 100},
+        ]
+        for config in configs:
+            with pytest.raises(lms.LMStudioValueError, match=r"use respond\(\) or act\(\)"):
+                model.complete("hi", config=config)
+            with pytest.raises(lms.LMStudioValueError, match="complete_stream"):
+                model.complete_stream("hi", config=config)
+        # An unchecked budget is no budget.
+        model.complete("hi", config={"reasoning_budget": False, "max_tokens": 2})
+
+
 def test_unknown_prediction_keywords_are_refused(server: RunningServer) -> None:
     with lms.Client(server.url, timeout=10) as client:
         model = client.llm.model(ECHO)
@@ -131,7 +150,7 @@ def test_wrong_argument_types_are_refused_before_sending(server: RunningServer) 
             embedder.embed(123)  # type: ignore[call-overload]
         with pytest.raises(lms.LMStudioValueError, match="ttl must be a positive number"):
             client.llm.model(ECHO, ttl="long")  # type: ignore[arg-type]
-        with pytest.raises(lms.LMStudioValueError, match="source must be a path or bytes"):
+        with pytest.raises(lms.LMStudioValueError, match="must be a path, bytes or a binary"):
             client.files.prepare_file(42)  # type: ignore[arg-type]
         assert model.tokenize(["a", "b"])  # the socket is still fine
 

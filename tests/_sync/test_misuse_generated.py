@@ -36,6 +36,9 @@ VALID: dict[str, Any] = {
     "identifier": "no-such-instance",
     "source": b"hello",
     "model_key": ECHO,
+    "draft_model": ECHO,
+    "model_specifier": "no-such-instance",
+    "src": b"hello",
     "title": "hi",
     "code": "misuse-flag",
     "value": True,
@@ -47,6 +50,14 @@ VALID: dict[str, Any] = {
     "disabled": "yes",  # not a bool: LM Link setters must refuse before reaching the server
     "device_name": "",
     "device_identifier": "",
+    "query": "bread",
+    # A handle the server never issued: each call is refused before or at the server.
+    "file": lms.FilePart(
+        name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain"
+    ),
+    "files": [
+        lms.FilePart(name="a.txt", identifier="0 - 0.txt", size_bytes=1, file_type="text/plain")
+    ],
 }
 
 

@@ -320,6 +320,25 @@ def check_image(d: Detail, x: Expectations) -> None:
         assert d["content"] == f"You said: {d['userText']}", d["content"]
 
 
+def check_retrieve(d: Detail, x: Expectations) -> None:
+    # Real retrieval: the query is about bread, so bread.txt's chunks rank first (by shared
+    # words on the scripted engine, by meaning with MiniLM).
+    entries = d["entries"]
+    assert len(entries) == 3, entries
+    assert entries[0]["source"] == "bread.txt", entries
+    assert entries[0]["content"] in d["texts"]["bread"], entries[0]
+    scores = [e["score"] for e in entries]
+    assert scores == sorted(scores, reverse=True) and -1 <= scores[-1] <= scores[0] <= 1, scores
+    steps = [(event[1], event[2]) for event in d["events"] if event[0] == "stepEnd"]
+    for name in ("bread.txt", "planets.md"):
+        assert [s for n, s in steps if n == name] == ["loading", "chunking", "embedding"], steps
+    assert d["events"][0] == ["list", "bread.txt", "planets.md"]
+    assert d["events"][-1] == ["searched"]
+    assert d["parsed"]["content"] == d["texts"]["bread"]
+    assert d["parsed"]["parser"] == d["library"] and d["library"]["library"] == "lmstudio-sdk"
+    assert d["path"].startswith("/") and d["path"].endswith(".txt"), d["path"]
+
+
 # lmstudio 1.5.0 cannot turn the string `error` of a refused auth reply into its exception and
 # raises this ValueError instead (fixed in 1.6.0b1); TypeScript insists on the string.
 PY_1_5_AUTH_DEFECT = "dictionary update sequence element #0 has length 1; 2 is required"
@@ -365,6 +384,7 @@ CHECKS: dict[str, Callable[[Detail, Expectations], None]] = {
     "embed": check_embed,
     "unknown_model": check_unknown_model,
     "image": check_image,
+    "retrieve": check_retrieve,
     "act_two_tools": check_act_two_tools,
     "stream_logs": check_stream_logs,
     "auth_wrong_token": check_auth_refused,
@@ -390,9 +410,10 @@ REFUSED: dict[str, dict[str, str]] = {
     },
 }
 
-# Scenarios only the TypeScript script runs (lmstudio 1.5.0 has no version call and no log
-# stream; its act() is exercised by our own act() in tests/llama/test_sdk_e2e.py instead).
-TS_ONLY = ("lmstudio_version", "stream_logs", "act_two_tools", "structured")
+# Scenarios only the TypeScript script runs (lmstudio 1.5.0 has no version call, no log
+# stream and no retrieval; its act() is exercised by our own act() in
+# tests/llama/test_sdk_e2e.py instead).
+TS_ONLY = ("lmstudio_version", "stream_logs", "act_two_tools", "structured", "retrieve")
 COMMON = [name for name in CHECKS if name not in TS_ONLY]
 TS_SCENARIOS = [*TS_ONLY, *COMMON]
 PY_SCENARIOS = [f"{flavour}.{name}" for flavour in ("sync", "async") for name in COMMON]

@@ -1,6 +1,6 @@
 // The official TypeScript client, @lmstudio/sdk 2.0.0, consuming plugins hosted by our server.
 //
-// Usage: node ts_plugins.mjs ws://127.0.0.1:PORT GENERATOR_ID [TOOLS_ID]
+// Usage: node ts_plugins.mjs ws://127.0.0.1:PORT GENERATOR_ID [TOOLS_ID]  (GENERATOR_ID "-": none)
 // Prints one JSON line per scenario: {"scenario": "...", "ok": true|false, "detail": {...}}.
 
 import { LMStudioClient } from "@lmstudio/sdk";
@@ -17,20 +17,22 @@ async function scenario(name, body) {
   }
 }
 
-await scenario("generatorRespond", async () => {
-  const generator = client.plugins.createGeneratorHandle(generatorId);
-  const fragments = [];
-  const result = await generator.respond("make it loud", {
-    onPredictionFragment: fragment => fragments.push(fragment.content),
+if (generatorId !== "-") {
+  await scenario("generatorRespond", async () => {
+    const generator = client.plugins.createGeneratorHandle(generatorId);
+    const fragments = [];
+    const result = await generator.respond("make it loud", {
+      onPredictionFragment: fragment => fragments.push(fragment.content),
+    });
+    return { content: result.content, fragments };
   });
-  return { content: result.content, fragments };
-});
 
-await scenario("generatorError", async () => {
-  const generator = client.plugins.createGeneratorHandle(generatorId);
-  await generator.respond("raise");
-  return { unexpected: "no error" };
-});
+  await scenario("generatorError", async () => {
+    const generator = client.plugins.createGeneratorHandle(generatorId);
+    await generator.respond("raise");
+    return { unexpected: "no error" };
+  });
+}
 
 if (toolsId) {
   await scenario("pluginToolsAct", async () => {

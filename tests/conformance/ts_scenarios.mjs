@@ -96,6 +96,27 @@ const EMBED_TEXTS = {
   unrelated: "Quarterly tax filings are due at the end of March.",
 };
 
+// Two documents on different topics for the retrieve scenario (tests/documents_kit.py has the
+// same texts): the query is about bread, so a chunk of bread.txt must rank first.
+const RETRIEVAL = {
+  bread:
+    "Baking bread at home\n\n" +
+    "Mix flour, water, salt and yeast into a dough. Knead the dough for ten minutes until it " +
+    "is smooth and elastic.\n" +
+    "Let the dough rise in a warm kitchen for an hour, then shape the loaf.\n\n" +
+    "Bake the loaf in a hot oven at 230 degrees for thirty minutes, until the crust is brown " +
+    "and the bread sounds hollow.\n",
+  planets:
+    "Watching the planets\n\n" +
+    "Jupiter and Saturn are the brightest planets in the night sky after Venus. A small " +
+    "telescope shows the moons of Jupiter and the rings of Saturn.\n" +
+    "Observe on a clear, dark night away from city lights, and let your eyes adapt to the " +
+    "darkness for twenty minutes.\n\n" +
+    "Mars looks red because of iron oxide dust on its surface; it is closest to Earth at " +
+    "opposition, every twenty-six months.\n",
+  query: "How long should the bread bake in the oven?",
+};
+
 function parseArgs(argv) {
   let engineName = "scripted";
   let repository = false;
@@ -468,6 +489,38 @@ async function featureScenarios(client) {
         requested.push({ name: info.toolCallRequest.name, id: info.toolCallRequest.id ?? null }),
     });
     return { rounds: result.rounds, calls, requested, messages };
+  });
+
+  await run("retrieve", async () => {
+    // Upload two documents, retrieve from both with a loaded embedding model, then parse one.
+    const embedding = await client.embedding.model(EMBEDDING_KEY);
+    const upload = (name, text) =>
+      client.files.prepareFileBase64(name, Buffer.from(text).toString("base64"));
+    const bread = await upload("bread.txt", RETRIEVAL.bread);
+    const planets = await upload("planets.md", RETRIEVAL.planets);
+    const events = [];
+    const result = await client.files.retrieve(RETRIEVAL.query, [bread, planets], {
+      embeddingModel: embedding,
+      limit: 3,
+      chunkingMethod: { type: "recursive-v1", chunkSize: 24, chunkOverlap: 4 },
+      onFileProcessList: (files) => events.push(["list", ...files.map((f) => f.name)]),
+      onFileProcessingStepEnd: (file, step) => events.push(["stepEnd", file.name, step]),
+      onSearchingEnd: () => events.push(["searched"]),
+    });
+    const parsed = await client.files.parseDocument(bread);
+    const library = await client.files.getDocumentParsingLibrary(bread);
+    return {
+      texts: RETRIEVAL,
+      entries: result.entries.map((e) => ({
+        content: e.content,
+        score: e.score,
+        source: e.source.name,
+      })),
+      events,
+      parsed: { content: parsed.content, parser: parsed.parser },
+      library,
+      path: await bread.getFilePath(),
+    };
   });
 
   await run("image", async () => {

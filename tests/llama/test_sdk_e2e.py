@@ -47,6 +47,26 @@ async def test_downloaded_models_come_from_the_folder(client: lms.AsyncClient) -
     assert isinstance(models[MINILM], lms.EmbeddingModelInfo)
 
 
+async def test_estimates_come_from_the_gguf_header(client: lms.AsyncClient) -> None:
+    """The estimate the client gets is the engine's: weights plus the KV cache of the asked
+    context length, confidence "high"; nothing is loaded."""
+    small = await client.llm.estimate_resources_usage(
+        SMOL, {"context_length": 1024, "max_parallel_predictions": 1}
+    )
+    large = await client.llm.estimate_resources_usage(
+        SMOL, {"context_length": 2048, "max_parallel_predictions": 1}
+    )
+    assert small.memory.confidence == large.memory.confidence == "high"
+    assert small.memory.model_bytes == large.memory.model_bytes > 0
+    # SmolLM2-135M: 30 layers x 3 KV heads x 64 x (K + V) x 2 bytes (f16) = 23 040 per token.
+    assert small.memory.context_bytes == 1024 * 23_040
+    assert large.memory.context_bytes == 2 * small.memory.context_bytes
+    assert small.passes_guardrails
+    minilm = await client.embedding.estimate_resources_usage(MINILM)
+    assert minilm.memory.confidence == "high" and minilm.memory.context_bytes == 0
+    assert await client.llm.list_loaded() == []
+
+
 async def test_streamed_chat(client: lms.AsyncClient) -> None:
     model = await client.llm.model(SMOL)
     stream = model.respond_stream("What is 2+2?", config=SHORT)
@@ -336,6 +356,51 @@ async def test_logprobs_and_refused_thinking_through_the_client(client: lms.Asyn
     with pytest.raises(lms.UnsupportedFeatureError, match="enableThinking") as caught:
         await model.respond("Hi", config={"enable_thinking": False})
     assert caught.value.display_data["feature"] == "llm.prediction.reasoning.enableThinking"
+
+
+async def test_speculative_decoding_async(client: lms.AsyncClient) -> None:
+    model = await client.llm.load(SMOL, config={"flash_attention": True}, identifier="smol-flash")
+    try:
+        await model.preload_draft_model(SMOL)
+        config: lms.LlmPredictionConfigDict = {"temperature": 0, "max_tokens": 24}
+        plain = await model.respond("Name three colors.", config=config)
+        drafted = await model.respond("Name three colors.", config={**config, "draft_model": SMOL})
+        assert drafted.content == plain.content
+        stats = drafted.stats
+        assert stats.used_draft_model_key == SMOL and plain.stats.used_draft_model_key is None
+        assert stats.accepted_draft_tokens_count and stats.accepted_draft_tokens_count > 0
+        assert stats.total_draft_tokens_count == (
+            stats.accepted_draft_tokens_count
+            + (stats.rejected_draft_tokens_count or 0)
+            + (stats.ignored_draft_tokens_count or 0)
+        )
+        with pytest.raises(lms.ModelNotFoundError, match="no-such-draft"):
+            await model.preload_draft_model("no-such-draft")
+        with pytest.raises(lms.UnsupportedFeatureError, match="tiny-no-template"):
+            await model.respond(
+                "Hi.", config={**config, "draft_model": "test/tiny-no-template-GGUF"}
+            )
+    finally:
+        await model.unload()
+
+
+def test_speculative_decoding_sync(llama_url: str) -> None:
+    with lms.Client(llama_url, timeout=60) as client:
+        model = client.llm.load(SMOL, config={"flash_attention": True}, identifier="smol-sync")
+        try:
+            config: lms.LlmPredictionConfigDict = {"temperature": 0, "max_tokens": 16}
+            plain = model.complete("Once upon a time", config=config)
+            stream = model.complete_stream(
+                "Once upon a time", config={**config, "draft_model": SMOL}
+            )
+            fragments = list(stream)
+            drafted = stream.result()
+            assert drafted.content == plain.content
+            assert any(f.contains_drafted for f in fragments)
+            assert drafted.stats.used_draft_model_key == SMOL
+            assert drafted.stats.accepted_draft_tokens_count
+        finally:
+            model.unload()
 
 
 LONG_CHAT: list[lms.ChatMessageDict] = [

@@ -35,8 +35,6 @@ HISTORY = chat(("user", "Why is the sky blue?"))
     [
         ("reasoning.enableThinking", False),
         ("reasoning.budgetTokens", {"checked": True, "value": 8}),
-        # Not about thinking, refused the same way: no speculative decoding in this engine.
-        ("speculativeDecoding.draftModel", "smollm2-135m-instruct"),
     ],
 )
 async def test_refused_where_the_template_cannot_think(smol: Any, key: str, value: Any) -> None:

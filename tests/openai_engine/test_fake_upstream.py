@@ -117,6 +117,24 @@ async def test_chat_stream_request_and_stats(fake: FakeUpstream) -> None:
     assert body["stream"] is True and body["max_tokens"] == 5 and body["temperature"] == 0
 
 
+async def test_a_draft_model_is_refused_naming_the_engine(fake: FakeUpstream) -> None:
+    # An OpenAI-compatible API has no speculative decoding option to forward.
+    model = await load(OpenAIEngine([fake.url]))
+    draft = config(**{"speculativeDecoding.draftModel": "small-draft"})
+    with pytest.raises(ServerError) as caught:
+        await run(model, PredictionRequest(draft, history=history("hi")))
+    assert caught.value.display_data is not None
+    assert caught.value.display_data["code"] == "generic.engineDoesNotSupportFeature"
+    assert caught.value.display_data["engineType"] == "openai"
+    assert "openai engine" in caught.value.title and "small-draft" in caught.value.title
+    assert "/v1/chat/completions" not in fake.paths()  # refused before any request
+    with ServerThread(engine_factory=lambda: OpenAIEngine([fake.url]), port=0) as server:
+        async with lms.AsyncClient(server.url, timeout=10) as client:
+            handle = await client.llm.model(LLM)
+            with pytest.raises(lms.UnsupportedFeatureError, match="openai engine"):
+                await handle.preload_draft_model("small-draft")
+
+
 async def test_raw_completion_goes_to_v1_completions(fake: FakeUpstream) -> None:
     fake.routes["/v1/completions"] = lambda body: Sse(
         [{"choices": [{"index": 0, "text": " upon", "finish_reason": "length"}]}]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ OUTCOME_PROPERTY = "parity_outcome"
 
 
 @pytest.fixture(scope="session")
-def ts_recordings(tmp_path_factory: pytest.TempPathFactory) -> TypeScriptRecordings:
+def ts_recordings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TypeScriptRecordings]:
     """The TypeScript SDK's recording of each scenario, made once per session on first use."""
     node = shutil.which("node")
     if node is None:
@@ -23,7 +24,9 @@ def ts_recordings(tmp_path_factory: pytest.TempPathFactory) -> TypeScriptRecordi
         pytest.skip(
             "tests/conformance/node_modules is missing; run `npm ci --prefix tests/conformance`"
         )
-    return TypeScriptRecordings(node, Path(tmp_path_factory.mktemp("parity-ts")))
+    recordings = TypeScriptRecordings(node, Path(tmp_path_factory.mktemp("parity-ts")))
+    yield recordings
+    recordings.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -11,7 +11,8 @@ Normalising erases what legitimately differs between two runs of the same action
   token's identifier is compared as it is), passkeys (already redacted);
 * call and channel ids: renumbered per socket in order of first use (a client may count from 0
   or 1; only which frames share an id matters);
-* server-made names: instance references, uploaded file identifiers (they carry a time);
+* server-made names: instance references, uploaded file identifiers (they carry a time), the
+  uploads folder;
 * timings: every number under a key of ``TIMING_KEYS`` (load progress, tokens per second, …);
 * key order (frames are compared as JSON values, printed with sorted keys).
 """
@@ -44,6 +45,7 @@ TIMING_KEYS = frozenset(
 _SERVER_NAMES = [
     (re.compile(r"inst-[0-9a-f]{32}"), "instance"),  # ModelManager's instance references
     (re.compile(r"\d{13} - \d+(\.[A-Za-z0-9]+)?"), "file"),  # FileStore's identifiers
+    (re.compile(r"lmstudio-sdk-uploads-[A-Za-z0-9_]+"), "uploads"),  # FileStore's folder
 ]
 
 
@@ -144,6 +146,8 @@ class Difference:
 
     reason: str
     erase: Eraser
+    # Which kind of deliberate difference this is (spec.GROUPS), for docs/parity.md's list.
+    group: str = ""
 
 
 def frame_matches(frame: Any, **fields: Any) -> bool:
@@ -197,6 +201,61 @@ def member_value(
     return Difference(reason, erase)
 
 
+def kv_field(reason: str, side: str, namespace: str, key: str, **fields: Any) -> Difference:
+    """``side`` sends the KV config field ``key`` (in any config of its client frames matching
+    ``fields``) where the other leaves it out; the server's frames that report the config it
+    got (a prediction's end) lose the field too."""
+    if side not in ("ts", "ours"):
+        raise ValueError("side is 'ts' or 'ours'")
+
+    def without(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {k: without(v) for k, v in value.items()}
+            if isinstance(out.get("fields"), list):
+                out["fields"] = [
+                    f for f in out["fields"] if not (isinstance(f, dict) and f.get("key") == key)
+                ]
+            return out
+        if isinstance(value, list):
+            return [without(v) for v in value]
+        return value
+
+    def erase(ts: Traffic, ours: Traffic) -> None:
+        traffic = ts if side == "ts" else ours
+        frames = traffic.frames(namespace, C2S)
+        frames[:] = [without(f) if frame_matches(f, **fields) else f for f in frames]
+        answers = traffic.frames(namespace, S2C)
+        answers[:] = [without(f) for f in answers]
+
+    return Difference(reason, erase)
+
+
+def schema_members(reason: str, side: str, namespace: str, *members: str) -> Difference:
+    """``side``'s JSON schemas (every ``jsonSchema`` value, in its frames both ways: the server
+    reports the config it got) have ``members`` at their top the other side's do not."""
+    if side not in ("ts", "ours"):
+        raise ValueError("side is 'ts' or 'ours'")
+
+    def without(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {k: without(v) for k, v in value.items()}
+            schema = out.get("jsonSchema")
+            if isinstance(schema, dict):
+                out["jsonSchema"] = {k: v for k, v in schema.items() if k not in members}
+            return out
+        if isinstance(value, list):
+            return [without(v) for v in value]
+        return value
+
+    def erase(ts: Traffic, ours: Traffic) -> None:
+        traffic = ts if side == "ts" else ours
+        for direction in DIRECTIONS:
+            frames = traffic.frames(namespace, direction)
+            frames[:] = [without(f) for f in frames]
+
+    return Difference(reason, erase)
+
+
 def drop_call(reason: str, side: str, namespace: str, endpoint: str) -> Difference:
     """``side`` makes an RPC the other does not: its ``rpcCall`` frames to ``endpoint`` and their
     answers are dropped, and the remaining call ids of that namespace renumbered."""
@@ -219,6 +278,41 @@ def drop_call(reason: str, side: str, namespace: str, endpoint: str) -> Differen
             frames[:] = [
                 {**f, "callId": new_id.get(f["callId"], f["callId"])}
                 if isinstance(f, dict) and "callId" in f
+                else f
+                for f in frames
+            ]
+
+    return Difference(reason, erase)
+
+
+def drop_channel(reason: str, side: str, namespace: str, endpoint: str, nth: int) -> Difference:
+    """``side`` opens a channel the other does not: the ``nth`` (from 0) channel it opens to
+    ``endpoint`` in ``namespace``, every frame of it both ways, is dropped, and the remaining
+    channel ids of that namespace renumbered."""
+    if side not in ("ts", "ours"):
+        raise ValueError("side is 'ts' or 'ours'")
+
+    def erase(ts: Traffic, ours: Traffic) -> None:
+        traffic = ts if side == "ts" else ours
+        calls, answers = traffic.frames(namespace, C2S), traffic.frames(namespace, S2C)
+        opened = [
+            f["channelId"]
+            for f in calls
+            if frame_matches(f, type="channelCreate", endpoint=endpoint)
+        ]
+        if nth >= len(opened):
+            return  # nothing to erase: the comparison then shows the difference is gone
+        dropped = opened[nth]
+        for frames in (calls, answers):
+            frames[:] = [
+                f for f in frames if not (isinstance(f, dict) and f.get("channelId") == dropped)
+            ]
+        kept = sorted({f["channelId"] for f in calls if isinstance(f, dict) and "channelId" in f})
+        new_id = {old: new for new, old in enumerate(kept)}
+        for frames in (calls, answers):
+            frames[:] = [
+                {**f, "channelId": new_id.get(f["channelId"], f["channelId"])}
+                if isinstance(f, dict) and "channelId" in f
                 else f
                 for f in frames
             ]

@@ -726,12 +726,28 @@ GPU_SPLIT_CASES: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
         {"main_gpu": 3},
         {"strategy": "evenly", "disabledGpus": [], "priority": [3], "customRatio": []},
     ),
-    # TS tests the main GPU for truthiness, so GPU 0 gives no priority list.
+    # GPU 0 is a main GPU like any other (TS 2.0 tests `mainGpu !== undefined`).
     (
         {"main_gpu": 0, "split_strategy": "favorMainGpu"},
-        {"strategy": "priorityOrder", "disabledGpus": [], "priority": [], "customRatio": []},
+        {"strategy": "priorityOrder", "disabledGpus": [], "priority": [0], "customRatio": []},
     ),
 ]
+
+
+def test_gpu_fields_come_in_the_typescript_sdks_order() -> None:
+    config = {
+        "context_length": 1024,
+        "gpu": {"ratio": 0.5, "num_cpu_expert_layers_ratio": 0.25, "main_gpu": 1},
+        "gpu_strict_vram_cap": True,
+    }
+    keys = [key for key, _ in pairs(llm_load_config_to_kv(config))]
+    assert keys[3:] == [
+        "load.gpuSplitConfig",
+        "load.gpuStrictVramCap",
+        "llm.load.llama.acceleration.offloadRatio",
+        "llm.load.numCpuExpertLayersRatio",
+        "llm.load.contextLength",
+    ]
 
 
 @pytest.mark.parametrize(("gpu", "split"), GPU_SPLIT_CASES)

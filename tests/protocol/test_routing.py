@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
-from lmstudio_sdk._protocol.routing import HostState, pick, split_evenly
+from lmstudio_sdk._protocol.routing import HostState, host_load, others_load, pick, split_evenly
 
 
-def states(*specs: dict[str, object]) -> list[HostState]:
+def states(*specs: Mapping[str, object]) -> list[HostState]:
     return [HostState(host=f"h{i}", order=i, **spec) for i, spec in enumerate(specs)]  # type: ignore[arg-type]
 
 
@@ -46,6 +48,30 @@ def test_no_host_qualifies() -> None:
 def test_model_none_ignores_loaded_lists() -> None:
     chosen = pick(states({"in_flight": 1}, {"in_flight": 0, "cannot_load": frozenset({"m"})}), None)
     assert chosen is not None and chosen.host == "h1"
+
+
+def test_other_clients_reported_load_counts_while_fresh() -> None:
+    busy = {"reported": 4, "reported_own": 1, "report_age": 0.5}
+    assert others_load(states(busy)[0]) == 3
+    assert host_load(states({**busy, "in_flight": 2})[0]) == 5
+    # h0 has two of ours and three of others': h1, with three of ours, is less loaded.
+    chosen = pick(states({**busy, "in_flight": 2}, {"in_flight": 3}), "m")
+    assert chosen is not None and chosen.host == "h1"
+    # Without the report (or with a stale one) only our own calls count.
+    chosen = pick(states({"in_flight": 2}, {"in_flight": 3}), "m")
+    assert chosen is not None and chosen.host == "h0"
+    stale = {**busy, "in_flight": 2, "report_age": 10.0}
+    assert others_load(states(stale)[0]) == 0
+    chosen = pick(states(stale, {"in_flight": 3}), "m")
+    assert chosen is not None and chosen.host == "h0"
+    chosen = pick(states(stale, {"in_flight": 3}), "m", max_report_age=20.0)
+    assert chosen is not None and chosen.host == "h1"
+
+
+def test_a_report_never_counts_our_own_calls_as_others() -> None:
+    # The host counted fewer than ours (some had not reached it yet): nobody else is there.
+    assert others_load(states({"reported": 1, "reported_own": 3, "report_age": 0.0})[0]) == 0
+    assert others_load(states({"reported": 5, "reported_own": 0, "report_age": None})[0]) == 0
 
 
 @pytest.mark.parametrize(

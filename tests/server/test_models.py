@@ -27,6 +27,7 @@ from .helpers import (
     by_identifier,
     connect,
     load,
+    predict_params,
     stack,
 )
 
@@ -410,3 +411,103 @@ async def test_list_loaded_rejects_a_parameter(lms: LMStudioServer, namespace: s
         frame = await client.call("listLoaded", {})
         assert frame["type"] == "rpcError"
         await client.wait_warning("rpcParameterTypeError")
+
+
+async def test_the_one_device_is_accepted_and_any_other_refused(lms: LMStudioServer) -> None:
+    """The server is one LM Link device: its own identifier (lmLinkStatus), null (local only)
+    and no identifier all address it; any other identifier is refused, naming it."""
+    own = lms.services.models.device_identifier
+    assert own.startswith("lmstudio-sdk-") and len(own) == len("lmstudio-sdk-") + 16
+    async with connect(lms.url, "/repository") as repo:
+        assert (await repo.rpc("lmLinkStatus"))["deviceIdentifier"] == own
+    async with connect(lms.url, "/llm") as llm:
+        for device in (own, None):
+            info = await load(llm, LLM_KEY, identifier=f"dev-{device}", deviceIdentifier=device)
+            query = {"identifier": info["identifier"], "deviceIdentifier": device}
+            found = await llm.rpc(
+                "getModelInfo",
+                {"specifier": {"type": "query", "query": query}, "throwIfNotFound": True},
+            )
+            assert found["identifier"] == info["identifier"]
+            assert found["deviceIdentifier"] is None  # listed as local, as LM Studio does
+            await llm.rpc(
+                "unloadModel", {"identifier": info["identifier"], "deviceIdentifier": device}
+            )
+        await load(llm, LLM_KEY)
+        missing = "peer-device-42"
+        refusals = [
+            await llm.rpc_error(
+                "unloadModel", {"identifier": LLM_KEY, "deviceIdentifier": missing}
+            ),
+            await llm.rpc_error(
+                "getModelInfo",
+                {
+                    "specifier": {"type": "query", "query": {"deviceIdentifier": missing}},
+                    "throwIfNotFound": True,
+                },
+            ),
+            await llm.rpc_error(
+                "estimateModelUsage",
+                {"modelKey": LLM_KEY, "loadConfigStack": stack(), "deviceIdentifier": missing},
+            ),
+        ]
+        for channel in ("loadModel", "getOrLoad"):
+            key = "modelKey" if channel == "loadModel" else "identifier"
+            opened = await llm.open_channel(
+                channel, {key: LLM_KEY, "loadConfigStack": stack(), "deviceIdentifier": missing}
+            )
+            end = await llm.channel_end(opened)
+            assert end["type"] == "channelError", end
+            refusals.append(end["error"])
+        for error in refusals:
+            assert missing in error["title"] and own in error["suggestion"], error
+            assert error["errorData"] == {
+                "code": "deviceNotFound",
+                "deviceIdentifier": missing,
+                "known": [own],
+            }
+        # Still loaded: the refused unload touched nothing.
+        assert [i["identifier"] for i in await llm.rpc("listLoaded")] == [LLM_KEY]
+
+
+async def test_impossible_queries_are_refused_naming_the_member(lms: LMStudioServer) -> None:
+    async with connect(lms.url, "/llm") as llm, connect(lms.url, "/embedding") as emb:
+        await load(llm)
+        await load(emb, EMBED_KEY)
+        for client, query, why in (
+            (llm, {"domain": "embedding"}, "serves llm models, not embedding ones"),
+            (emb, {"vision": True}, "embedding models have no vision"),
+        ):
+            error = await client.rpc_error(
+                "getModelInfo",
+                {"specifier": {"type": "query", "query": query}, "throwIfNotFound": True},
+            )
+            assert_error(error, "generic.noModelMatchingQuery")
+            assert why in error["title"], error
+
+
+async def test_processing_state_counts_the_running_and_the_waiting(
+    make_server: MakeServer,
+) -> None:
+    server = await make_server(ScriptedEngine(token_delay=0.02))
+    async with connect(server.url, "/llm") as llm:
+        await load(llm)
+        spec = {"specifier": by_identifier(LLM_KEY), "throwIfNotFound": True}
+        assert await llm.rpc("getInstanceProcessingState", spec) == {
+            "status": "idle",
+            "queued": 0,
+        }
+        channels = [
+            await llm.open_channel("predict", predict_params("!long 500")) for _ in range(3)
+        ]
+        async with asyncio.timeout(10):
+            while (state := await llm.rpc("getInstanceProcessingState", spec))["queued"] < 3:
+                pass  # each poll is a round trip: no busy loop
+        assert state["status"] in ("processingPrompt", "generating") and state["queued"] == 3
+        for channel in channels:
+            await llm.channel_send(channel, {"type": "cancel"})
+            await llm.channel_end(channel)
+        assert await llm.rpc("getInstanceProcessingState", spec) == {
+            "status": "idle",
+            "queued": 0,
+        }

@@ -396,11 +396,13 @@ async def test_slow_prediction_does_not_block_other_calls(make_server: MakeServe
             {"specifier": by_identifier(LLM_KEY), "throwIfNotFound": True},
         )
         assert state["status"] in ("processingPrompt", "generating")
+        assert state["queued"] == 1  # the running one (the TypeScript SDK: "including the
+        # current one")
         # A second prediction on the same instance queues behind the first.
         second = await llm.open_channel("predict", predict_params("queued"))
 
         def queued(frame: dict[str, Any]) -> bool:
-            return frame.get("type") == "rpcResult" and frame["result"].get("queued") == 1
+            return frame.get("type") == "rpcResult" and frame["result"].get("queued") == 2
 
         async with asyncio.timeout(5):
             while True:

@@ -114,18 +114,18 @@ async def test_unknown_and_unhandled_endpoints(lms: LMStudioServer) -> None:
         error = await llm.rpc_error("fly")
         assert '"fly"' in error["title"]
         await llm.wait_warning("rpcEndpointUnknown")
-        error = await llm.rpc_error(
-            "preloadDraftModel", {"specifier": by_identifier("x"), "draftModelKey": "y"}
-        )
-        assert "not implemented" in error["title"]
-        await llm.wait_warning("rpcEndpointUnhandled")
         _, end = await llm.run_channel("teleport", {})
         assert end["type"] == "channelError"
         await llm.wait_warning("channelEndpointUnknown")
-    async with connect(lms.url, "/files") as files:
-        _, end = await files.run_channel("parseDocument", {"fileIdentifier": "x", "parseOpts": {}})
+    async with connect(lms.url, "/runtime") as runtime:
+        error = await runtime.rpc_error(
+            "searchRuntimeExtensions", {"query": "x", "includeIncompatible": False}
+        )
+        assert "not implemented" in error["title"]
+        await runtime.wait_warning("rpcEndpointUnhandled")
+        _, end = await runtime.run_channel("downloadRuntimeExtension", {})
         assert end["type"] == "channelError"
-        await files.wait_warning("channelEndpointUnhandled")
+        await runtime.wait_warning("channelEndpointUnhandled")
 
 
 async def test_invalid_parameters(lms: LMStudioServer) -> None:

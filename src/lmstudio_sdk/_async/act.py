@@ -9,9 +9,10 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -23,6 +24,7 @@ from .._exceptions import (
 )
 from .._protocol.act import (
     ActResult,
+    GeneratorActResult,
     GuardDecision,
     PlannedCall,
     ToolCallOutcome,
@@ -32,12 +34,12 @@ from .._protocol.act import (
     plan_call,
     success,
 )
-from .._protocol.chat import Chat, ChatLike
+from .._protocol.chat import Chat, ChatLike, drop_echo
 from .._protocol.config_types import LlmPredictionConfigDict
+from .._protocol.generator import GeneratorResult
 from .._protocol.packets.shared import ChatMessageData, PredictionFragment, ToolCallRequest
-from .._protocol.partial_json import JsonValue
 from .._protocol.prediction import (
-    PredictionResult,
+    PredictionEvent,
     PromptProcessingProgress,
     ToolCallArgumentFragment,
     ToolCallGenerationEnded,
@@ -57,7 +59,13 @@ from .._types import (
 )
 from .streams import AsyncPredictionStream
 
-__all__ = ["AsyncActCallbacks", "run_act"]
+__all__ = ["AsyncActCallbacks", "run_act", "run_generator_act"]
+
+ResultT = TypeVar("ResultT")
+ResultT_co = TypeVar("ResultT_co", covariant=True)
+
+_NO_TOOLS: dict[str, Any] = {"type": "none"}
+_AUTO_TOOL_CHOICE: dict[str, Any] = {"type": "generic", "mode": "auto"}
 
 
 class _Predictor(Protocol):
@@ -84,11 +92,12 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
 
     on_round_start: AsyncCallback[int] | None = None
     on_round_end: AsyncCallback[int] | None = None
-    on_message: AsyncCallback[ChatMessageData] | None = None
+    on_message: Callable[[ChatMessageData], object] | None = None
     on_first_token: AsyncCallback[int] | None = None
     on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None
     on_prompt_processing_progress: AsyncRoundCallback[float] | None = None
-    on_prediction_completed: AsyncCallback[PredictionResult[JsonValue]] | None = None
+    # a model's PredictionResult, or a generator plugin's GeneratorResult
+    on_prediction_completed: AsyncCallback[Any] | None = None
     on_tool_call_start: AsyncRoundCallback[ToolCallGenerationStarted] | None = None
     on_tool_call_name: AsyncRoundCallback[ToolCallNameReceived] | None = None
     on_tool_call_argument_fragment: AsyncRoundCallback[ToolCallArgumentFragment] | None = None
@@ -101,6 +110,28 @@ class AsyncActCallbacks(msgspec.Struct, frozen=True, kw_only=True):
     def check(self) -> None:
         for name in self.__struct_fields__:
             check_async_callback(getattr(self, name), name)
+
+
+class _RoundStream(Protocol[ResultT_co]):
+    """One round's prediction: a model's (``AsyncPredictionStream``) or a generator plugin's."""
+
+    def events(self) -> AsyncIterator[PredictionEvent]: ...
+
+    async def result(self) -> ResultT_co: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _check_toolset(tools: Iterable[ToolLike]) -> ToolSet:
+    toolset = ToolSet(tools)
+    if not RUNS_COROUTINES:
+        for found in toolset.tools.values():
+            if found.is_async:
+                raise LMStudioValueError(
+                    f"tool {found.name!r} is an async function; the sync Client cannot await "
+                    "it: pass a plain function, or use AsyncClient"
+                )
+    return toolset
 
 
 async def run_act(
@@ -122,14 +153,7 @@ async def run_act(
     check_act_options(max_prediction_rounds, max_parallel_tool_calls, on_tool_error)
     callbacks.check()
     tool_limit = resolve_timeout(tool_timeout, None)
-    toolset = ToolSet(tools)
-    if not RUNS_COROUTINES:
-        for found in toolset.tools.values():
-            if found.is_async:
-                raise LMStudioValueError(
-                    f"tool {found.name!r} is an async function; the sync Client cannot await "
-                    "it: pass a plain function, or use AsyncClient"
-                )
+    toolset = _check_toolset(tools)
     if config is not None and not isinstance(config, dict):
         raise LMStudioValueError(f"act() config must be a dict, not {type(config).__name__}")
     base: dict[str, Any] = dict(config or {})
@@ -138,21 +162,97 @@ async def run_act(
     if tool_choice is not None:
         base["tool_choice"] = tool_choice
     with_tools = {**base, "raw_tools": {"type": "toolArray", "tools": toolset.llm_tools()}}
+    # A round without tools (the last of max_prediction_rounds) says so, and resets the tool
+    # choice, as the TypeScript SDK does: a preset's tools or tool choice must not apply.
     without_tools = {k: v for k, v in base.items() if k not in ("tool_choice", "toolChoice")}
+    without_tools.update(raw_tools=_NO_TOOLS, tool_choice=_AUTO_TOOL_CHOICE)
+
+    def predict(target: Chat, allow_tools: bool) -> AsyncPredictionStream:
+        return llm.respond_stream(
+            target,
+            config=with_tools if allow_tools else without_tools,  # type: ignore[arg-type]
+            preset=preset,
+            timeout=timeout,
+        )
+
+    target, results = await _act_loop(
+        predict,
+        lambda result, index: msgspec.structs.replace(result, round_index=index),
+        chat,
+        toolset,
+        max_prediction_rounds=max_prediction_rounds,
+        max_parallel_tool_calls=max_parallel_tool_calls,
+        on_tool_error=on_tool_error,
+        tool_limit=tool_limit,
+        callbacks=callbacks,
+    )
+    return ActResult(
+        rounds=len(results),
+        total_time_seconds=time.perf_counter() - start,
+        results=results,
+        chat=target,
+    )
+
+
+async def run_generator_act(
+    generate: Callable[[Chat, list[dict[str, Any]]], _RoundStream[GeneratorResult]],
+    chat: ChatLike,
+    tools: Iterable[ToolLike],
+    *,
+    max_prediction_rounds: int | None,
+    max_parallel_tool_calls: int | None,
+    on_tool_error: ToolErrorMode,
+    tool_timeout: Timeout,
+    callbacks: AsyncActCallbacks,
+) -> GeneratorActResult:
+    """``act()`` with a generator plugin in the model's place: each round is one generation,
+    offered the tools' definitions (none in the last round of ``max_prediction_rounds``)."""
+    start = time.perf_counter()
+    check_act_options(max_prediction_rounds, max_parallel_tool_calls, on_tool_error)
+    callbacks.check()
+    tool_limit = resolve_timeout(tool_timeout, None)
+    toolset = _check_toolset(tools)
+    definitions = toolset.llm_tools()
+    target, results = await _act_loop(
+        lambda target, allow_tools: generate(target, definitions if allow_tools else []),
+        lambda result, index: dataclasses.replace(result, round_index=index),
+        chat,
+        toolset,
+        max_prediction_rounds=max_prediction_rounds,
+        max_parallel_tool_calls=max_parallel_tool_calls,
+        on_tool_error=on_tool_error,
+        tool_limit=tool_limit,
+        callbacks=callbacks,
+    )
+    return GeneratorActResult(
+        rounds=len(results),
+        total_time_seconds=time.perf_counter() - start,
+        results=results,
+        chat=target,
+    )
+
+
+async def _act_loop(
+    predict: Callable[[Chat, bool], _RoundStream[ResultT]],
+    numbered: Callable[[ResultT, int], ResultT],
+    chat: ChatLike,
+    toolset: ToolSet,
+    *,
+    max_prediction_rounds: int | None,
+    max_parallel_tool_calls: int | None,
+    on_tool_error: ToolErrorMode,
+    tool_limit: float | None,
+    callbacks: AsyncActCallbacks,
+) -> tuple[Chat, list[ResultT]]:
     target = chat if isinstance(chat, Chat) else Chat.from_history(chat)
-    results: list[PredictionResult[JsonValue]] = []
+    results: list[ResultT] = []
     round_index = 0
     while True:
         last = max_prediction_rounds is not None and round_index == max_prediction_rounds - 1
         await call_async_hook(callbacks.on_round_start, round_index)
-        stream = llm.respond_stream(
-            target,
-            config=without_tools if last else with_tools,  # type: ignore[arg-type]
-            preset=preset,
-            timeout=timeout,
-        )
+        stream = predict(target, not last)
         requests, failures = await _predict(stream, round_index, callbacks)
-        result = msgspec.structs.replace(await stream.result(), round_index=round_index)
+        result = numbered(await stream.result(), round_index)
         results.append(result)
         await call_async_hook(callbacks.on_prediction_completed, result)
         for failed in failures:
@@ -163,15 +263,21 @@ async def run_act(
                 callbacks,
             )
         if not requests:
-            message = target.add_assistant_response(result)
-            await call_async_hook(callbacks.on_message, message)
+            message = target.add_assistant_response(result)  # type: ignore[arg-type]
+            await _notify(callbacks.on_message, target, message)
             await call_async_hook(callbacks.on_round_end, round_index)
             break
-        message = target.add_assistant_response(result, requests)
-        await call_async_hook(callbacks.on_message, message)
+        # Guards run first: a call they override is in the history with its new arguments.
+        early, planned = await _plan_tools(toolset, requests, round_index, callbacks)
+        final_requests = [
+            call.request if call is not None else request
+            for call, request in zip(planned, requests, strict=True)
+        ]
+        message = target.add_assistant_response(result, final_requests)  # type: ignore[arg-type]
+        await _notify(callbacks.on_message, target, message)
         outcomes = await _run_tools(
-            toolset,
-            requests,
+            early,
+            planned,
             round_index,
             callbacks,
             limit=max_parallel_tool_calls or len(requests),
@@ -179,21 +285,26 @@ async def run_act(
             on_tool_error=on_tool_error,
         )
         results_message = target.add_tool_results([o.result for o in outcomes])
-        await call_async_hook(callbacks.on_message, results_message)
+        await _notify(callbacks.on_message, target, results_message)
         await call_async_hook(callbacks.on_round_end, round_index)
         if last:  # tools were withheld, yet the model called one: nothing left to answer it
             break
         round_index += 1
-    return ActResult(
-        rounds=len(results),
-        total_time_seconds=time.perf_counter() - start,
-        results=results,
-        chat=target,
-    )
+    return target, results
+
+
+async def _notify(
+    on_message: Callable[[ChatMessageData], object] | None, chat: Chat, message: ChatMessageData
+) -> None:
+    """Call ``on_message`` with a message act() appended to ``chat``; the official SDK's act()
+    leaves the chat alone, so its programs append in the callback (``on_message=chat.append``):
+    that second copy is dropped, so that each message is in the chat once."""
+    await call_async_hook(on_message, message)
+    drop_echo(chat, message)
 
 
 async def _predict(
-    stream: AsyncPredictionStream, round_index: int, callbacks: AsyncActCallbacks
+    stream: _RoundStream[Any], round_index: int, callbacks: AsyncActCallbacks
 ) -> tuple[list[ToolCallRequest], list[ToolCallGenerationFailed]]:
     requests: list[ToolCallRequest] = []
     failures: list[ToolCallGenerationFailed] = []
@@ -224,6 +335,11 @@ async def _predict(
             failures.append(event)
             error = InvalidToolRequestError(f"the model's tool call failed: {event.error}")
             await call_async_hook(callbacks.on_tool_call_failure, error, round_index)
+            if callbacks.handle_invalid_tool_request is None:
+                # Nothing can answer a call that did not even parse: stop the prediction now
+                # (as the TypeScript SDK does) instead of letting it run on, and raise.
+                await stream.aclose()
+                raise error
     return requests, failures
 
 
@@ -249,18 +365,16 @@ async def _invalid_request(
     return replacement
 
 
-async def _run_tools(
+async def _plan_tools(
     toolset: ToolSet,
     requests: list[ToolCallRequest],
     round_index: int,
     callbacks: AsyncActCallbacks,
-    *,
-    limit: int,
-    timeout: float | None,
-    on_tool_error: ToolErrorMode,
-) -> list[ToolCallOutcome]:
+) -> tuple[list[ToolCallOutcome | None], list[PlannedCall | None]]:
+    """Each request either fails now (an outcome: unknown tool, bad arguments, denied) or is
+    a call to make (as the guard allowed it)."""
     outcomes: list[ToolCallOutcome | None] = []
-    planned: list[tuple[int, PlannedCall]] = []
+    planned: list[PlannedCall | None] = []
     for request in requests:
         try:
             call = plan_call(toolset, request)
@@ -271,17 +385,33 @@ async def _run_tools(
             text = await _invalid_request(exc, request, round_index, callbacks)
             outcome = failure(round_index, request, exc, text)
         else:
-            planned.append((len(outcomes), call))
+            planned.append(call)
             outcomes.append(None)
             continue
         await call_async_hook(callbacks.on_tool_call_failure, outcome.error, round_index)
         outcomes.append(outcome)
+        planned.append(None)
+    return outcomes, planned
+
+
+async def _run_tools(
+    early: list[ToolCallOutcome | None],
+    planned: list[PlannedCall | None],
+    round_index: int,
+    callbacks: AsyncActCallbacks,
+    *,
+    limit: int,
+    timeout: float | None,
+    on_tool_error: ToolErrorMode,
+) -> list[ToolCallOutcome]:
+    calls = [(index, call) for index, call in enumerate(planned) if call is not None]
     ran = await run_concurrently_async(
-        [(call.tool.implementation, call.arguments) for _, call in planned],
+        [(call.tool.implementation, call.arguments) for _, call in calls],
         limit=limit,
         timeout=timeout,
     )
-    for (index, call), done in zip(planned, ran, strict=True):
+    outcomes = list(early)
+    for (index, call), done in zip(calls, ran, strict=True):
         if done.error is None:
             outcomes[index] = success(round_index, call.request, done.value)
             continue

@@ -14,13 +14,28 @@ from msgspec import UNSET
 
 from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
-from .._transport.common import DEFAULT_KEEPALIVE, Keepalive
-from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
-from .files import AsyncFilesNamespace
-from .models import AsyncEmbeddingNamespace, AsyncLLMNamespace
+from .._protocol.packets.shared import FilePart, LLMInfo
+from .._transport.asyncio import find_local_server_async, probe_greeting_async
+from .._transport.common import DEFAULT_KEEPALIVE, DISCOVERY_PORTS, Keepalive
+from .._types import (
+    NOT_GIVEN,
+    Timeout,
+    check_timeout,
+    checked_arguments,
+    reject_unknown_arguments,
+)
+from .downloaded import AsyncDownloadedEmbeddingModel, AsyncDownloadedLlm
+from .files import AsyncFilesNamespace, FileSource
+from .models import (
+    AsyncDownloadedModel,
+    AsyncEmbeddingModel,
+    AsyncEmbeddingNamespace,
+    AsyncLLM,
+    AsyncLLMNamespace,
+)
 from .namespaces import AsyncDiagnosticsNamespace, AsyncRuntimeNamespace, AsyncSystemNamespace
 from .plugins import AsyncPluginsNamespace
-from .pool import AsyncSessionPool, Retries, check_retries
+from .pool import DISCOVERY_TIMEOUT, AsyncSessionPool, Retries, check_retries
 from .repository import AsyncRepositoryNamespace
 from .session import DEFAULT_MAX_RETRIES, AsyncChannel, AsyncSubscription
 
@@ -76,6 +91,13 @@ def _check_port(host: str, netloc: str) -> None:
     if not 1 <= int(text) <= 65535:
         raise LMStudioValueError(
             f"host {host!r}: port {int(text)} is impossible; use a port from 1 to 65535"
+        )
+
+
+def _check_namespace(where: str, namespace: object) -> None:
+    if namespace not in (None, "llm", "embedding"):
+        raise LMStudioValueError(
+            f"{where}: namespace must be 'llm', 'embedding' or None (both), not {namespace!r}"
         )
 
 
@@ -169,18 +191,89 @@ class AsyncClient:
             max_concurrent_predictions=max_concurrent_predictions,
         )
         self.llm = AsyncLLMNamespace(self._pool)
+        """LLMs: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.embedding = AsyncEmbeddingNamespace(self._pool)
+        """Embedding models: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.system = AsyncSystemNamespace(self._pool)
+        """The server itself: version, info, downloaded models, notifications, shutdown."""
         self.files = AsyncFilesNamespace(self._pool)
+        """Files and images to attach to chat messages (uploaded to the server)."""
         self.repository = AsyncRepositoryNamespace(self._pool)
+        """Search the model catalogue and download models."""
         self.runtime = AsyncRuntimeNamespace(self._pool)
+        """Engines (``list_engines()``, ``select_engine()``) and the hardware survey."""
         self.diagnostics = AsyncDiagnosticsNamespace(self._pool)
+        """The server's log stream (``stream_logs()``)."""
         self.plugins = AsyncPluginsNamespace(self._pool)
+        """Plugins: generators used like models, tools providers' tools."""
 
     @property
     def base_url(self) -> str | None:
         """The server's base URL, once known (given, or found by discovery)."""
         return self._pool.base_url
+
+    @property
+    def api_host(self) -> str | None:
+        """``host:port`` of the server, once known (the official SDK's name)."""
+        base_url = self._pool.base_url
+        return None if base_url is None else urlsplit(base_url).netloc
+
+    @classmethod
+    async def is_valid_api_host(cls, api_host: str, *, timeout: float = 1.0) -> bool:
+        """Whether an LM Studio (or ``lmstudio-sdk serve``) answers at ``host:port``: its
+        ``/lmstudio-greeting`` says so within ``timeout`` seconds."""
+        parts = urlsplit(base_url_from_host(api_host))
+        limit = check_timeout(timeout, "timeout")
+        if parts.hostname is None or parts.port is None or limit is None:
+            raise LMStudioValueError(
+                f"is_valid_api_host() needs 'host:port' and a finite timeout, not {api_host!r}"
+            )
+        return await probe_greeting_async(parts.hostname, parts.port, limit)
+
+    @classmethod
+    async def find_default_local_api_host(cls) -> str | None:
+        """``127.0.0.1:port`` of the LM Studio running on this machine (its discovery ports
+        probed at once), or None when none answers."""
+        port = await find_local_server_async(DISCOVERY_PORTS, DISCOVERY_TIMEOUT)
+        return None if port is None else f"127.0.0.1:{port}"
+
+    # -- the official SDK's shortcuts ------------------------------------------------------------
+
+    @checked_arguments
+    async def list_loaded_models(
+        self, namespace: str | None = None, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[AsyncLLM | AsyncEmbeddingModel]:
+        """Handles to every loaded model: LLMs, then embedding models (``namespace="llm"`` or
+        ``"embedding"`` for one kind)."""
+        _check_namespace("list_loaded_models()", namespace)
+        models: list[AsyncLLM | AsyncEmbeddingModel] = []
+        if namespace in (None, "llm"):
+            models.extend(await self.llm.list_loaded(timeout=timeout))
+        if namespace in (None, "embedding"):
+            models.extend(await self.embedding.list_loaded(timeout=timeout))
+        return models
+
+    @checked_arguments
+    async def list_downloaded_models(
+        self, namespace: str | None = None, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[AsyncDownloadedModel]:
+        """Every downloaded model, each with ``model()`` and ``load_new_instance()``
+        (``namespace="llm"`` or ``"embedding"`` for one kind)."""
+        _check_namespace("list_downloaded_models()", namespace)
+        infos = await self.system.list_downloaded_models(namespace, timeout=timeout)
+        return [
+            AsyncDownloadedLlm(info, self.llm)
+            if isinstance(info, LLMInfo)
+            else AsyncDownloadedEmbeddingModel(info, self.embedding)
+            for info in infos
+        ]
+
+    @checked_arguments
+    async def prepare_image(
+        self, src: FileSource, name: str | None = None, *, timeout: Timeout = NOT_GIVEN
+    ) -> FilePart:
+        """``client.files.prepare_image()``: upload an image for a chat message."""
+        return await self.files.prepare_image(src, name, timeout=timeout)
 
     async def __aenter__(self) -> AsyncClient:
         self._pool.check_open()

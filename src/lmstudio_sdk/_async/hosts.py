@@ -1,18 +1,23 @@
-"""A client over many hosts: each call goes to the healthy host with the fewest calls in flight.
+"""A client over many hosts: each call goes to the healthy host with the least load.
 
     async with AsyncPool(["gpu-a:1234", "gpu-b:1234"]) as pool:
         model = await pool.llm.model("qwen2.5-7b-instruct")
         print((await model.respond("Hello!")).content)
 
-One ``AsyncClient`` per host underneath. Health comes from failed calls (a lost or refused
-connection marks the host down at once) and from a periodic probe (a version call) that
-brings hosts back. The routing policy itself is pure: ``_protocol/routing.py``.
+One ``AsyncClient`` per host underneath (a host given as ``("host:port", device)`` is that LM
+Link device of the host). Health comes from failed calls (a lost or refused connection marks
+the host down at once) and from a periodic probe (a version call) that brings hosts back.
+Load is the pool's own calls in flight plus what each host last reported of every client's
+requests (its loaded lists and ``getInstanceProcessingState``), refreshed in the background
+when a call finds the reports older than ``load_ttl``: never a round trip on a call's path.
+The routing policy itself is pure: ``_protocol/routing.py``.
 
 Source of truth for both faces (see ``scripts/unasync.py``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Never, Protocol, TypeVar, Unpack, overload
@@ -30,10 +35,11 @@ from .._protocol.config_types import EmbeddingLoadConfigDict, LlmLoadConfigDict
 from .._protocol.kv_config import prediction_config_to_kv
 from .._protocol.packets.shared import PredictionFragment
 from .._protocol.prediction import PredictionResult
-from .._protocol.routing import HostState, pick, split_evenly
+from .._protocol.routing import HostState, host_load, pick, split_evenly
 from .._transport.asyncio import AsyncLock, AsyncMailbox, AsyncWorker
 from .._types import (
     NOT_GIVEN,
+    NotGiven,
     Timeout,
     check_timeout,
     checked_arguments,
@@ -41,8 +47,8 @@ from .._types import (
     resolve_timeout,
 )
 from .client import DEFAULT_TIMEOUT, AsyncClient, base_url_from_host
+from .downloaded import DEFAULT_TTL_SECONDS
 from .models import (
-    DEFAULT_TTL_SECONDS,
     AsyncEmbeddingModel,
     AsyncLLM,
     PredictionOptions,
@@ -61,7 +67,15 @@ __all__ = [
 
 DEFAULT_PROBE_INTERVAL = 5.0
 DEFAULT_PROBE_TIMEOUT = 2.0
+DEFAULT_LOAD_TTL = 1.0
+# A host's report of its load counts while it is younger than this many load_ttl.
+REPORT_LIFETIMES = 3.0
 _STOP = object()
+_REFRESH = object()
+
+HostSpec = str | tuple[str, str]
+"""A pool host: ``"host:port"``, or ``("host:port", device_identifier)`` for one LM Link
+device of that LM Studio."""
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -74,24 +88,40 @@ class _AsyncHostCall(Protocol[T_co]):
 class _AsyncHost:
     """One host of the pool: its client, health, in-flight count and handles by model key."""
 
-    def __init__(self, name: str, order: int, client: AsyncClient) -> None:
+    def __init__(
+        self, name: str, order: int, client: AsyncClient, device: str | None = None
+    ) -> None:
         self.name = name
         self.order = order
         self.client = client
+        self.device = device  # the LM Link device of the host to use (None: its default)
         self.healthy = True
         self.in_flight = 0
         self.llms: dict[str, AsyncLLM] = {}
         self.embedders: dict[str, AsyncEmbeddingModel] = {}
         self.cannot_load: set[str] = set()
+        # The host's last report: its requests (every client's) and what it has loaded.
+        self.reported = 0
+        self.reported_own = 0
+        self.reported_at: float | None = None
+        self.listed: frozenset[str] = frozenset()
+        self.local_device: str | NotGiven | None = NOT_GIVEN  # the host's own, learned once
 
-    def state(self) -> HostState:
+    @property
+    def device_argument(self) -> str | NotGiven:
+        return NOT_GIVEN if self.device is None else self.device
+
+    def state(self, now: float) -> HostState:
         return HostState(
             host=self.name,
             order=self.order,
             healthy=self.healthy,
             in_flight=self.in_flight,
-            loaded=frozenset(self.llms) | frozenset(self.embedders),
+            loaded=frozenset(self.llms) | frozenset(self.embedders) | self.listed,
             cannot_load=frozenset(self.cannot_load),
+            reported=self.reported,
+            reported_own=self.reported_own,
+            report_age=None if self.reported_at is None else now - self.reported_at,
         )
 
     def mark_down(self) -> None:
@@ -100,23 +130,44 @@ class _AsyncHost:
         self.healthy = False
         self.llms.clear()
         self.embedders.clear()
+        self.reported_at = None
+        self.listed = frozenset()
+
+    def lists(self, device: str | None) -> bool:
+        """Whether an instance listed on ``device`` (None: the host's own) is this entry's."""
+        if self.device is None:
+            return True
+        return device == self.device or (device is None and self.local_device == self.device)
 
 
-def _check_hosts(hosts: object) -> list[tuple[str, str]]:
+def _check_hosts(hosts: object) -> list[tuple[str, str, str | None]]:
+    """(name, base URL, device) per host: a device entry is named ``host:port@device``."""
     if isinstance(hosts, str) or not isinstance(hosts, Sequence):
         raise LMStudioValueError(
             "hosts must be a list of 'host:port' strings, e.g. ['10.0.0.1:1234', '10.0.0.2:1234']"
-            f", not {type(hosts).__name__}"
+            f" (or ('host:port', device_identifier) pairs), not {type(hosts).__name__}"
         )
     if not hosts:
         raise LMStudioValueError("hosts is empty: give at least one 'host:port'")
-    seen: dict[str, str] = {}
-    for host in hosts:
+    seen: dict[tuple[str, str | None], str] = {}
+    for entry in hosts:
+        device: str | None = None
+        host = entry
+        if isinstance(entry, tuple):
+            if len(entry) != 2 or not isinstance(entry[1], str) or not entry[1].strip():
+                raise LMStudioValueError(
+                    "a host with a device is a pair ('host:port', device_identifier) with a "
+                    f"non-empty device identifier, not {entry!r}"
+                )
+            host, device = entry
         url = base_url_from_host(host)
-        if url in seen:
-            raise LMStudioValueError(f"host {host!r} is listed twice (as {seen[url]!r}); drop one")
-        seen[url] = host
-    return [(name, url) for url, name in seen.items()]
+        name = host if device is None else f"{host}@{device}"
+        if (url, device) in seen:
+            raise LMStudioValueError(
+                f"host {name!r} is listed twice (as {seen[url, device]!r}); drop one"
+            )
+        seen[url, device] = name
+    return [(name, url, device) for (url, device), name in seen.items()]
 
 
 def _positive(value: object, name: str) -> float:
@@ -132,24 +183,37 @@ class AsyncPool:
     ``retry_unstarted=True`` retries a call whose host failed before the call produced
     anything (no fragment yet) on another host; otherwise that call raises
     ``HostUnavailableError``. ``probe_interval`` seconds between health probes of every host
-    (a version call bounded by ``probe_timeout``).
+    (a version call bounded by ``probe_timeout``). ``load_ttl`` seconds: how old the hosts'
+    reports of their load may be before a call asks (in the background) for new ones; a
+    report older than three of them no longer counts. A host given as ``("host:port",
+    device_identifier)`` is that LM Link device of the host: its models are found and loaded
+    there.
     """
 
     def __init__(
         self,
-        hosts: Sequence[str],
+        hosts: Sequence[HostSpec],
         *,
         api_token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         retry_unstarted: bool = False,
         probe_interval: float = DEFAULT_PROBE_INTERVAL,
         probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
+        load_ttl: float = DEFAULT_LOAD_TTL,
         **unknown: Never,
     ) -> None:
         reject_unknown_arguments(
             "AsyncPool()",
             unknown,
-            ("hosts", "api_token", "timeout", "retry_unstarted", "probe_interval", "probe_timeout"),
+            (
+                "hosts",
+                "api_token",
+                "timeout",
+                "retry_unstarted",
+                "probe_interval",
+                "probe_timeout",
+                "load_ttl",
+            ),
         )
         if not isinstance(retry_unstarted, bool):
             raise LMStudioValueError(
@@ -158,10 +222,13 @@ class AsyncPool:
         self._timeout = check_timeout(timeout)
         self._probe_interval = _positive(probe_interval, "probe_interval")
         self._probe_timeout = _positive(probe_timeout, "probe_timeout")
+        self._load_ttl = _positive(load_ttl, "load_ttl")
+        self._max_report_age = REPORT_LIFETIMES * self._load_ttl
+        self._refresh_asked = float("-inf")
         self.retry_unstarted = retry_unstarted
         self._hosts = [
-            _AsyncHost(name, order, AsyncClient(url, api_token=api_token, timeout=timeout))
-            for order, (name, url) in enumerate(_check_hosts(hosts))
+            _AsyncHost(name, order, AsyncClient(url, api_token=api_token, timeout=timeout), device)
+            for order, (name, url, device) in enumerate(_check_hosts(hosts))
         ]
         self._closed = False
         self._wake: AsyncMailbox[object] = AsyncMailbox()
@@ -178,6 +245,12 @@ class AsyncPool:
     def in_flight(self) -> dict[str, int]:
         """Each host and the number of calls the pool has running there now."""
         return {host.name: host.in_flight for host in self._hosts}
+
+    def host_load(self) -> dict[str, int]:
+        """Each host and the load the routing weighs: the pool's calls in flight there plus
+        the other clients' requests it last reported (while that report is fresh)."""
+        now = time.monotonic()
+        return {h.name: host_load(h.state(now), self._max_report_age) for h in self._hosts}
 
     async def __aenter__(self) -> AsyncPool:
         self._start_prober()
@@ -204,10 +277,13 @@ class AsyncPool:
 
     @checked_arguments
     async def check_health(self, *, timeout: Timeout = NOT_GIVEN) -> dict[str, bool]:
-        """Probe every host now (a version call each) and return ``hosts``."""
+        """Probe every host now (a version call each), ask the healthy ones for their load
+        (see ``host_load()``), and return ``hosts``."""
         limit = resolve_timeout(timeout, self._probe_timeout)
         for host in self._hosts:
             await self._probe(host, limit)
+            if host.healthy:
+                await self._refresh_load(host, limit)
         return self.hosts
 
     # -- internals shared by the namespaces and handles --------------------------------------
@@ -217,16 +293,80 @@ class AsyncPool:
             self._prober = AsyncWorker(self._probe_loop, "lmstudio-sdk pool probe")
 
     async def _probe_loop(self) -> None:
+        last_probe = time.monotonic()
         while not self._closed:
+            wait = self._probe_interval - (time.monotonic() - last_probe)
             try:
-                if await self._wake.get(self._probe_interval) is _STOP:
-                    return
+                item = await self._wake.get(max(wait, 0.001))
             except LMStudioTimeoutError:
-                pass  # the interval passed: probe
+                item = None  # the interval passed: probe
+            if item is _STOP:
+                return
+            if item is _REFRESH:
+                for host in self._hosts:
+                    if self._closed:
+                        return
+                    if host.healthy:
+                        await self._refresh_load(host, self._probe_timeout)
+                continue
+            last_probe = time.monotonic()
             for host in self._hosts:
                 if self._closed:
                     return
                 await self._probe(host, self._probe_timeout)
+
+    def _ask_for_reports(self) -> None:
+        """Have the prober refresh the hosts' load reports if one is older than load_ttl
+        (at most once per load_ttl; never waits)."""
+        now = time.monotonic()
+        if now - self._refresh_asked < self._load_ttl:
+            return
+        if all(
+            h.reported_at is not None and now - h.reported_at < self._load_ttl
+            for h in self._hosts
+            if h.healthy
+        ):
+            return
+        self._refresh_asked = now
+        self._wake.put(_REFRESH)
+
+    async def _refresh_load(self, host: _AsyncHost, timeout: float | None) -> None:
+        """Ask the host what it has loaded (for this entry's device) and how many requests
+        each instance has, every client's; a host that cannot tell keeps no report."""
+        own = host.in_flight
+        try:
+            if host.device is not None and isinstance(host.local_device, NotGiven):
+                try:
+                    status = await host.client.repository.lm_link_status(timeout=timeout)
+                    host.local_device = status.device_identifier
+                except LMStudioConnectionError:
+                    raise
+                except LMStudioError:
+                    host.local_device = None  # no LM Link there
+            handles: list[AsyncLLM | AsyncEmbeddingModel] = [
+                *await host.client.llm.list_loaded(timeout=timeout),
+                *await host.client.embedding.list_loaded(timeout=timeout),
+            ]
+            listed: set[str] = set()
+            reported = 0
+            for handle in handles:
+                info = handle.info
+                if info is None or not host.lists(info.device_identifier):
+                    continue
+                listed.update((info.model_key, info.identifier))
+                try:
+                    reported += int((await handle.get_processing_state(timeout=timeout)).queued)
+                except ModelNotFoundError:
+                    continue  # unloaded since the list
+        except LMStudioConnectionError:
+            host.mark_down()
+            return
+        except LMStudioError:
+            return  # e.g. a server without getInstanceProcessingState: our own counts only
+        host.reported = reported
+        host.reported_own = max(own, host.in_flight)  # never count our own calls as others'
+        host.listed = frozenset(listed)
+        host.reported_at = time.monotonic()
 
     async def _probe(self, host: _AsyncHost, timeout: float | None) -> None:
         try:
@@ -239,12 +379,22 @@ class AsyncPool:
     async def _claim(self, model: str | None, exclude: set[str]) -> _AsyncHost | None:
         """Pick a host and count the call in flight there, as one step."""
         async with self._claiming.hold(self._timeout):
-            state = pick((h.state() for h in self._hosts), model, exclude=exclude)
+            state = self._pick(model, exclude)
             if state is None:
                 return None
             host = self._hosts[state.order]
             host.in_flight += 1
-            return host
+        self._ask_for_reports()
+        return host
+
+    def _pick(self, model: str | None, exclude: set[str]) -> HostState | None:
+        now = time.monotonic()
+        return pick(
+            (h.state(now) for h in self._hosts),
+            model,
+            exclude=exclude,
+            max_report_age=self._max_report_age,
+        )
 
     async def _choose(self, model: str | None, exclude: set[str]) -> _AsyncHost:
         """The host for the next call, its in-flight count already raised: the caller lowers
@@ -304,7 +454,7 @@ class AsyncPool:
                     continue
                 host.cannot_load.add(model)
                 excluded.add(host.name)
-                if pick((h.state() for h in self._hosts), model, exclude=excluded) is None:
+                if self._pick(model, excluded) is None:
                     raise
             except HostUnavailableError:
                 raise
@@ -420,7 +570,11 @@ class AsyncPoolLLM:
         handle = host.llms.get(self.key)
         if handle is None:
             handle = await host.client.llm.model(
-                self.key, config=self._config, ttl=self._ttl, timeout=timeout
+                self.key,
+                config=self._config,
+                ttl=self._ttl,
+                device_identifier=host.device_argument,
+                timeout=timeout,
             )
             host.llms[self.key] = handle
         return handle
@@ -527,7 +681,7 @@ class AsyncPoolPredictionStream:
                         continue
                     host.cannot_load.add(key)
                     excluded.add(host.name)
-                    if pick((h.state() for h in pool._hosts), key, exclude=excluded) is None:
+                    if pool._pick(key, excluded) is None:
                         raise
                 except LMStudioConnectionError as exc:
                     if received or not pool.retry_unstarted or self._cancelled:
@@ -598,7 +752,11 @@ class AsyncPoolEmbeddingModel:
         handle = host.embedders.get(self.key)
         if handle is None:
             handle = await host.client.embedding.model(
-                self.key, config=self._config, ttl=self._ttl, timeout=timeout
+                self.key,
+                config=self._config,
+                ttl=self._ttl,
+                device_identifier=host.device_argument,
+                timeout=timeout,
             )
             host.embedders[self.key] = handle
         return handle

@@ -26,6 +26,7 @@ from typing import (
     overload,
 )
 
+import msgspec
 from msgspec import Raw, UnsetType
 
 from .._exceptions import LMStudioError, LMStudioValueError, ToolCallError
@@ -37,6 +38,7 @@ from .._protocol.config_types import (
     EmbeddingLoadConfigDict,
     LlmLoadConfig,
     LlmLoadConfigDict,
+    LlmPredictionConfig,
     LlmPredictionConfigDict,
 )
 from .._protocol.kv_config import (
@@ -45,10 +47,18 @@ from .._protocol.kv_config import (
     embedding_load_config_to_kv,
     kv_to_embedding_load_config,
     kv_to_llm_load_config,
+    kv_to_prediction_config,
     llm_load_config_to_kv,
     prediction_config_to_kv,
 )
 from .._protocol.kv_options import PREDICTION
+from .._protocol.model_query import (
+    DeviceIdentifier,
+    QueryLike,
+    check_device_identifier,
+    matches_device,
+    to_model_query,
+)
 from .._protocol.packets.embedding import EmbedStringParameter, EmbedStringResult
 from .._protocol.packets.llm import (
     ApplyPromptTemplateOpts,
@@ -56,19 +66,24 @@ from .._protocol.packets.llm import (
     ApplyPromptTemplateResult,
     CompleteRawTextCreationParameter,
     PredictCreationParameter,
+    PreloadDraftModelParameter,
 )
 from .._protocol.packets.shared import (
     AssistantMessageData,
     ChatHistoryData,
     ChatMessageData,
     CountTokensResult,
+    EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
+    EstimateModelUsageParameter,
+    GetBasePredictionConfigParameter,
     GetLoadConfigParameter,
     GetModelInfoParameter,
     GetOrLoadCreationParameter,
     InstanceReferenceSpecifier,
     KVConfig,
     KVConfigStack,
+    LLMInfo,
     LLMInstanceInfo,
     LoadModelCreationParameter,
     ModelQuery,
@@ -89,9 +104,13 @@ from .._protocol.prediction import (
     may_overflow,
 )
 from .._protocol.results import (
+    EstimatedResourcesUsage,
+    ModelProcessingState,
+    decode_estimate,
     decode_kv_config,
     decode_model_info,
     decode_model_list,
+    decode_processing_state,
     decode_result,
 )
 from .._protocol.structured import ResponseFormat, response_format_of
@@ -109,6 +128,7 @@ from .._types import (
     reject_unknown_arguments,
 )
 from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_act
+from .downloaded import DEFAULT_TTL_SECONDS, AsyncDownloadedEmbeddingModel, AsyncDownloadedLlm
 from .pool import Retries
 from .session import AsyncChannel
 from .streams import AsyncLoad, AsyncPredictionStream
@@ -117,10 +137,13 @@ if TYPE_CHECKING:
     from .pool import AsyncSessionPool
 
 __all__ = [
+    "AnyAsyncDownloadedModel",
+    "AsyncDownloadedModel",
     "AsyncEmbeddingModel",
     "AsyncEmbeddingNamespace",
     "AsyncLLM",
     "AsyncLLMNamespace",
+    "AsyncModelHandle",
 ]
 
 InfoT = TypeVar("InfoT", LLMInstanceInfo, EmbeddingModelInstanceInfo)
@@ -147,17 +170,13 @@ class PredictionOptions(TypedDict, total=False):
     """The official SDKs' name of ``on_fragment`` (pass one of the two)."""
     on_first_token: Callable[[], Awaitable[None] | None] | None
     """Called once, when the model produces its first token (text or tool call)."""
-    on_message: AsyncCallback[AssistantMessageData] | None
+    on_message: Callable[[AssistantMessageData], object] | None
     """Called at the end with the reply as a chat message (``chat.append`` takes it)."""
     on_prompt_processing_progress: AsyncCallback[float] | None
     timeout: Timeout
     """Bounds each wait for the next packet (default: the client's timeout)."""
     deadline: float | None
     """Bounds the whole prediction, in seconds (default: None, no limit)."""
-
-
-# The official Python SDK unloads JIT-loaded models after an hour of idleness by default.
-DEFAULT_TTL_SECONDS = 3600.0
 
 
 class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
@@ -215,6 +234,14 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
 
     @checked_arguments
     async def get_context_length(self, *, timeout: Timeout = NOT_GIVEN) -> int:
+        """The context length the instance was loaded with, in tokens.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Returns:
+            The loaded context length (not the model's maximum, which ``get_info()`` has).
+        """
         return (await self.get_info(timeout=timeout)).context_length
 
     @overload
@@ -251,6 +278,16 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
     async def count_tokens(
         self, text: str, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> int:
+        """How many tokens ``text`` is for this model (without tokenizing it on the client).
+
+        Args:
+            text: The string to count.
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+            max_retries: Retries of a lost connection for this call (default: the client's).
+
+        Returns:
+            The number of tokens.
+        """
         _check_str("count_tokens() text", text)
         raw = await self._pool.rpc(
             self._namespace,
@@ -263,12 +300,39 @@ class _AsyncModelHandle(Generic[InfoT, LoadConfigT]):
 
     @checked_arguments
     async def unload(self, *, timeout: Timeout = NOT_GIVEN) -> None:
+        """Unload this instance from the server; the handle is of no use afterwards.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Raises:
+            ModelNotFoundError: No instance with this identifier is loaded (any more).
+        """
         await self._pool.rpc(
             self._namespace,
             "unloadModel",
             UnloadModelParameter(identifier=self.identifier),
             timeout,
         )
+
+    # -- model helpers (issue 11 item 6): processing state ------------------------------------
+
+    @checked_arguments
+    async def get_processing_state(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> ModelProcessingState:
+        """What the instance is doing now: ``status`` ("idle", "processingPrompt",
+        "generating", "computingEmbedding") and ``queued``, its requests from every client,
+        the running ones included. ModelNotFoundError when no instance matches (the TypeScript
+        SDK's ``getInstanceProcessingState``)."""
+        raw = await self._pool.rpc(
+            self._namespace,
+            "getInstanceProcessingState",
+            GetModelInfoParameter(specifier=self.specifier, throw_if_not_found=True),
+            timeout,
+            max_retries,
+        )
+        return decode_processing_state(raw)
 
     async def _pipelined(
         self, endpoint: str, inputs: list[str], timeout: Timeout, max_retries: Retries
@@ -295,7 +359,48 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
 
     @checked_arguments
     async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> LlmLoadConfig:
+        """The settings the instance was loaded with, as LM Studio reports them.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Returns:
+            The load config; a setting the server did not report is ``None``.
+        """
         return kv_to_llm_load_config(await self._get_load_kv(timeout))
+
+    @checked_arguments
+    async def preload_draft_model(self, draft_model: str, *, timeout: Timeout = NOT_GIVEN) -> None:
+        """Load a draft model for speculative decoding next to this LLM now, so that the first
+        prediction with ``config={"draft_model": ...}`` does not wait for it (the TypeScript
+        SDK's ``unstable_preloadDraftModel``). LM Studio treats it as a hint; the embedded
+        server's llama engine loads it (ModelNotFoundError if it does not exist,
+        UnsupportedFeatureError if its vocabulary differs or the engine cannot use drafts).
+        """
+        _check_str("preload_draft_model() draft_model", draft_model)
+        await self._pool.rpc(
+            self._namespace,
+            "preloadDraftModel",
+            PreloadDraftModelParameter(specifier=self.specifier, draft_model_key=draft_model),
+            timeout,
+        )
+
+    # -- model helpers (issue 11 item 6): base prediction config ------------------------------
+
+    @checked_arguments
+    async def get_base_prediction_config(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> LlmPredictionConfig:
+        """The prediction settings the server applies under a prediction's own ``config``
+        (its defaults for this model: temperature, sampling, …); unset fields are None."""
+        raw = await self._pool.rpc(
+            self._namespace,
+            "getBasePredictionConfig",
+            GetBasePredictionConfigParameter(specifier=self.specifier),
+            timeout,
+            max_retries,
+        )
+        return kv_to_prediction_config(decode_kv_config(raw, "getBasePredictionConfig"))
 
     @overload
     def respond_stream(
@@ -401,6 +506,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         _check_str("prompt", prompt)
         _check_prediction_options("complete_stream()", options, stream_alternative=None)
         fmt, kv = _prediction_kv("complete_stream()", response_format, options)
+        _refuse_chat_options("complete_stream()", kv)
         parameter = CompleteRawTextCreationParameter(
             model_specifier=self.specifier,
             raw_prompt=prompt,
@@ -455,7 +561,7 @@ class AsyncLLM(_AsyncModelHandle[LLMInstanceInfo, LlmLoadConfig]):
         timeout: Timeout = NOT_GIVEN,
         on_round_start: AsyncCallback[int] | None = None,
         on_round_end: AsyncCallback[int] | None = None,
-        on_message: AsyncCallback[ChatMessageData] | None = None,
+        on_message: Callable[[ChatMessageData], object] | None = None,
         on_first_token: AsyncCallback[int] | None = None,
         on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: AsyncRoundCallback[float] | None = None,
@@ -617,6 +723,14 @@ class AsyncEmbeddingModel(_AsyncModelHandle[EmbeddingModelInstanceInfo, Embeddin
 
     @checked_arguments
     async def get_load_config(self, *, timeout: Timeout = NOT_GIVEN) -> EmbeddingLoadConfig:
+        """The settings the instance was loaded with, as LM Studio reports them.
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Returns:
+            The load config; a setting the server did not report is ``None``.
+        """
         return kv_to_embedding_load_config(await self._get_load_kv(timeout))
 
     @overload
@@ -667,60 +781,101 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         return self._handle_type(self._pool, specifier, info)  # type: ignore[arg-type]
 
     @checked_arguments
-    def handle(self, identifier: str | None = None, *, path: str | None = None) -> HandleT:
-        """A dynamic handle: resolves ``identifier`` (or ``path``) anew on every call."""
-        _check_optional_str("handle() identifier", identifier)
-        _check_optional_str("handle() path", path)
-        query = ModelQuery(identifier=identifier, path=path)
+    def handle(self, identifier: QueryLike | None = None, *, path: str | None = None) -> HandleT:
+        """A dynamic handle: resolves its query anew on every call (whatever loaded instance
+        matches then). ``identifier`` is an instance identifier, or a full query: a
+        ``ModelQuery`` or a dict of its members (``identifier``, ``path``, ``vision``,
+        ``domain``, ``device_identifier``); ``path`` alone queries by model path."""
+        if identifier is not None and not isinstance(identifier, str):
+            if path is not None:
+                raise LMStudioValueError(
+                    "handle() got a query and path=: put the path in the query"
+                )
+            query = to_model_query(identifier, self._namespace, "handle()")
+        else:
+            _check_optional_str("handle() identifier", identifier)
+            _check_optional_str("handle() path", path)
+            members: dict[str, str] = {}
+            if identifier is not None:
+                members["identifier"] = identifier
+            if path is not None:
+                members["path"] = path
+            query = to_model_query(members, self._namespace, "handle()")
         return self._handle_type(self._pool, QuerySpecifier(query=query))
 
     @checked_arguments
     async def list_loaded(
-        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+        self,
+        *,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
     ) -> list[HandleT]:
-        """Handles to every loaded model of this namespace."""
+        """Handles to every loaded model of this namespace; with ``device_identifier``, only
+        those LM Studio lists on that LM Link device (None: on this machine)."""
+        device = check_device_identifier(device_identifier, "list_loaded()")
         raw = await self._pool.rpc(self._namespace, "listLoaded", None, timeout, max_retries)
         return [
             self._pinned(info)
             for info in decode_model_list(raw, "listLoaded", instances=True)
-            if isinstance(info, self._info_type)
+            if isinstance(info, self._info_type) and matches_device(info.device_identifier, device)
         ]
 
     @checked_arguments
     async def model(
         self,
-        key: str | None = None,
+        key: QueryLike | None = None,
         *,
         config: LoadConfigDictT | None = None,
         ttl: float | None = DEFAULT_TTL_SECONDS,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
         on_progress: AsyncCallback[float] | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
         deadline: float | None = None,
     ) -> HandleT:
         """The loaded model with this identifier or key, loading it if needed.
 
-        Without a key: any loaded model of this namespace (ModelNotFoundError if none).
-        ``ttl`` (seconds) unloads a model loaded here after that much idle time. ``timeout``
-        bounds each wait for load progress, ``deadline`` (seconds) the whole load.
+        Without a key: any loaded model of this namespace (ModelNotFoundError if none). A
+        ``ModelQuery`` (or a dict of its members) instead of a key: the first loaded model
+        that matches it, nothing loaded. ``ttl`` (seconds) unloads a model loaded here after
+        that much idle time. ``device_identifier``: the LM Link device to find or load it on
+        (None: this machine only). ``timeout`` bounds each wait for load progress,
+        ``deadline`` (seconds) the whole load. ``on_load_progress`` is the official SDK's name
+        of ``on_progress`` (pass one).
         """
-        _check_optional_str("model() key", key)
         deadline = check_timeout(deadline, "deadline")
-        check_async_callback(on_progress, "on_progress")
+        on_progress = _one_progress_callback("model()", on_progress, on_load_progress)
+        device = check_device_identifier(device_identifier, "model()")
         # Checked even without a key (when nothing loads): a bad value is never dropped silently.
         load_config_stack = api_override_stack(type(self)._load_config_to_kv(config))
         ttl_ms = _ttl_ms(ttl)
-        if key is None:
+        if key is None or not isinstance(key, str):
+            if key is None:
+                query = ModelQuery(device_identifier=device)
+            else:
+                query = to_model_query(key, self._namespace, "model()")
+                if not isinstance(device, UnsetType):
+                    if not isinstance(query.device_identifier, UnsetType):
+                        raise LMStudioValueError(
+                            "model() got device_identifier= and a query with one: pass one"
+                        )
+                    query = msgspec.structs.replace(query, device_identifier=device)
             raw = await self._pool.rpc(
                 self._namespace,
                 "getModelInfo",
                 GetModelInfoParameter(
-                    specifier=QuerySpecifier(query=ModelQuery()), throw_if_not_found=True
+                    specifier=QuerySpecifier(query=query), throw_if_not_found=True
                 ),
                 timeout,
             )
             return self._pinned(decode_model_info(raw, self._info_type, "getModelInfo"))
+        _check_str("model() key", key)
         parameter = GetOrLoadCreationParameter(
-            identifier=key, load_config_stack=load_config_stack, load_ttl_ms=ttl_ms
+            identifier=key,
+            device_identifier=device,
+            load_config_stack=load_config_stack,
+            load_ttl_ms=ttl_ms,
         )
         handle = await self._load_channel("getOrLoad", parameter, on_progress, timeout, deadline)
         _warn_if_context_differs(key, load_config_stack, handle.info)
@@ -734,11 +889,13 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         config: LoadConfigDictT | None = None,
         ttl: float | None = None,
         identifier: str | None = None,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
         on_progress: AsyncCallback[float] | None = None,
         timeout: Timeout = NOT_GIVEN,
         deadline: float | None = None,
     ) -> HandleT:
-        """Load a new instance of a downloaded model (even if one is already loaded).
+        """Load a new instance of a downloaded model (even if one is already loaded), on the
+        LM Link device ``device_identifier`` if given (None: this machine only).
 
         ``timeout`` bounds each wait for load progress, ``deadline`` (seconds) the whole load.
         """
@@ -749,17 +906,112 @@ class _AsyncModelNamespace(Generic[HandleT, LoadConfigDictT]):
         parameter = LoadModelCreationParameter(
             model_key=key,
             identifier=identifier,
+            device_identifier=check_device_identifier(device_identifier, "load()"),
             ttl_ms=_ttl_ms(ttl),
             load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
         )
         return await self._load_channel("loadModel", parameter, on_progress, timeout, deadline)
 
     @checked_arguments
-    async def unload(self, identifier: str, *, timeout: Timeout = NOT_GIVEN) -> None:
-        _check_str("unload() identifier", identifier)
-        await self._pool.rpc(
-            self._namespace, "unloadModel", UnloadModelParameter(identifier=identifier), timeout
+    async def load_new_instance(
+        self,
+        model_key: str,
+        instance_identifier: str | None = None,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        config: LoadConfigDictT | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> HandleT:
+        """``load()`` as the official SDK spells it: a new instance of ``model_key``, named
+        ``instance_identifier`` (LM Studio picks a name when None), unloaded after ``ttl``
+        idle seconds (default one hour, as there)."""
+        return await self.load(
+            model_key,
+            config=config,
+            ttl=ttl,
+            identifier=instance_identifier,
+            on_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
         )
+
+    async def _model_info(
+        self, model_specifier: object, timeout: Timeout, max_retries: Retries
+    ) -> Raw | UnsetType:
+        raw = await self._pool.rpc(
+            self._namespace,
+            "getModelInfo",
+            GetModelInfoParameter(
+                specifier=_specifier("get_model_info()", model_specifier), throw_if_not_found=True
+            ),
+            timeout,
+            max_retries,
+        )
+        return raw
+
+    async def _downloaded(
+        self, timeout: Timeout, max_retries: Retries
+    ) -> list[LLMInfo | EmbeddingModelInfo]:
+        raw = await self._pool.rpc("system", "listDownloadedModels", None, timeout, max_retries)
+        models: list[LLMInfo | EmbeddingModelInfo] = decode_model_list(
+            raw, "listDownloadedModels", instances=False
+        )
+        return [m for m in models if m.domain == self._namespace]
+
+    @checked_arguments
+    async def unload(
+        self,
+        identifier: str,
+        *,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
+        timeout: Timeout = NOT_GIVEN,
+    ) -> None:
+        """Unload the loaded instance with this identifier.
+
+        Args:
+            identifier: The instance's identifier (``list_loaded()`` names them).
+            device_identifier: The LM Link device it is loaded on (None: this machine only).
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+
+        Raises:
+            ModelNotFoundError: No instance with this identifier is loaded.
+        """
+        _check_str("unload() identifier", identifier)
+        parameter = UnloadModelParameter(
+            identifier=identifier,
+            device_identifier=check_device_identifier(device_identifier, "unload()"),
+        )
+        await self._pool.rpc(self._namespace, "unloadModel", parameter, timeout)
+
+    # -- model helpers (issue 11 item 6): resource estimate ----------------------------------
+
+    @checked_arguments
+    async def estimate_resources_usage(
+        self,
+        model_key: str,
+        config: LoadConfigDictT | None = None,
+        *,
+        device_identifier: DeviceIdentifier = NOT_GIVEN,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> EstimatedResourcesUsage:
+        """What loading ``model_key`` with ``config`` would take, without loading it:
+        ``memory`` (weights and KV cache for the context length asked, in bytes, with the
+        server's ``confidence``) and ``passes_guardrails``."""
+        _check_str("estimate_resources_usage() model_key", model_key)
+        parameter = EstimateModelUsageParameter(
+            model_key=model_key,
+            load_config_stack=api_override_stack(type(self)._load_config_to_kv(config)),
+            device_identifier=check_device_identifier(
+                device_identifier, "estimate_resources_usage()"
+            ),
+        )
+        raw = await self._pool.rpc(
+            self._namespace, "estimateModelUsage", parameter, timeout, max_retries
+        )
+        return decode_estimate(raw)
 
     async def _load_channel(
         self,
@@ -783,6 +1035,30 @@ class AsyncLLMNamespace(_AsyncModelNamespace["AsyncLLM", LlmLoadConfigDict]):
     _info_type = LLMInstanceInfo
     _load_config_to_kv = staticmethod(llm_load_config_to_kv)
 
+    @checked_arguments
+    async def get_model_info(
+        self,
+        model_specifier: str | ModelQuery | ModelSpecifier | Mapping[str, Any],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> LLMInstanceInfo:
+        """The info of the loaded LLM with this identifier (or matching this query / specifier);
+        ModelNotFoundError when none is loaded."""
+        raw = await self._model_info(model_specifier, timeout, max_retries)
+        return decode_model_info(raw, LLMInstanceInfo, "getModelInfo")
+
+    @checked_arguments
+    async def list_downloaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[AsyncDownloadedLlm]:
+        """Every downloaded LLM, each with ``model()`` and ``load_new_instance()``."""
+        return [
+            AsyncDownloadedLlm(info, self)
+            for info in await self._downloaded(timeout, max_retries)
+            if isinstance(info, LLMInfo)
+        ]
+
 
 class AsyncEmbeddingNamespace(_AsyncModelNamespace["AsyncEmbeddingModel", EmbeddingLoadConfigDict]):
     """``client.embedding``: embedding model management and handles."""
@@ -791,6 +1067,37 @@ class AsyncEmbeddingNamespace(_AsyncModelNamespace["AsyncEmbeddingModel", Embedd
     _handle_type = AsyncEmbeddingModel
     _info_type = EmbeddingModelInstanceInfo
     _load_config_to_kv = staticmethod(embedding_load_config_to_kv)
+
+    @checked_arguments
+    async def get_model_info(
+        self,
+        model_specifier: str | ModelQuery | ModelSpecifier | Mapping[str, Any],
+        *,
+        timeout: Timeout = NOT_GIVEN,
+        max_retries: Retries = NOT_GIVEN,
+    ) -> EmbeddingModelInstanceInfo:
+        """The info of the loaded embedding model with this identifier (or matching this query
+        / specifier); ModelNotFoundError when none is loaded."""
+        raw = await self._model_info(model_specifier, timeout, max_retries)
+        return decode_model_info(raw, EmbeddingModelInstanceInfo, "getModelInfo")
+
+    @checked_arguments
+    async def list_downloaded(
+        self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
+    ) -> list[AsyncDownloadedEmbeddingModel]:
+        """Every downloaded embedding model, each with ``model()`` and ``load_new_instance()``."""
+        return [
+            AsyncDownloadedEmbeddingModel(info, self)
+            for info in await self._downloaded(timeout, max_retries)
+            if isinstance(info, EmbeddingModelInfo)
+        ]
+
+
+# The official SDK's names: the base of both handles, and either kind of downloaded model.
+AsyncModelHandle = _AsyncModelHandle
+AsyncDownloadedModel: TypeAlias = AsyncDownloadedLlm | AsyncDownloadedEmbeddingModel
+AnyAsyncDownloadedModel: TypeAlias = AsyncDownloadedModel
+"""A downloaded model of either domain (async face)."""
 
 
 class _LazySession:
@@ -829,9 +1136,67 @@ def _prediction_kv(
     return fmt, prediction_config_to_kv(cast(LlmPredictionConfigDict, merged))
 
 
+_TOOL_KEYS: Final = frozenset({"llm.prediction.tools", "llm.prediction.toolChoice"})
+_REASONING_BUDGET_KEY: Final = "llm.prediction.reasoning.budgetTokens"
+
+
+def _refuse_chat_options(where: str, kv: KVConfig) -> None:
+    """A raw completion has no chat to put tool calls or a reasoning budget in (the
+    TypeScript SDK refuses both too)."""
+    for field in kv.fields:
+        if field.key in _TOOL_KEYS:
+            raise LMStudioValueError(
+                f"{where} takes no tools (raw_tools, tool_choice): a raw completion cannot "
+                "call tools; use respond() or act()"
+            )
+        budget = field.value if field.key == _REASONING_BUDGET_KEY else None
+        if isinstance(budget, dict) and budget.get("checked"):
+            raise LMStudioValueError(
+                f"{where} takes no reasoning_budget (only False): a raw completion has no "
+                "reasoning to budget; use respond() or act()"
+            )
+
+
 def _token_ids(raw: Raw | UnsetType) -> list[int]:
     # The schema types token ids as numbers; LM Studio sends integers.
     return cast(list[int], decode_result(raw, TokenizeResult, "tokenize").tokens)
+
+
+def _specifier(where: str, value: object) -> ModelSpecifier:
+    """An identifier, a ``ModelQuery`` or a ready specifier, as a model specifier."""
+    if isinstance(value, str):
+        return QuerySpecifier(query=ModelQuery(identifier=value))
+    if isinstance(value, ModelQuery):
+        return QuerySpecifier(query=value)
+    if isinstance(value, QuerySpecifier | InstanceReferenceSpecifier):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            if "type" in value:
+                specifier: ModelSpecifier = msgspec.convert(value, ModelSpecifier)
+                return specifier
+            return QuerySpecifier(query=msgspec.convert(value, ModelQuery))
+        except msgspec.ValidationError as exc:
+            raise LMStudioValueError(f"{where}: {exc}") from None
+    raise LMStudioValueError(
+        f"{where} takes a model identifier (a string), a ModelQuery, a model specifier or its "
+        f"dict, not {type(value).__name__}"
+    )
+
+
+def _one_progress_callback(
+    where: str,
+    on_progress: AsyncCallback[float] | None,
+    on_load_progress: AsyncCallback[float] | None,
+) -> AsyncCallback[float] | None:
+    """``on_progress`` or its official name ``on_load_progress``, checked; not both."""
+    check_async_callback(on_progress, "on_progress")
+    check_async_callback(on_load_progress, "on_load_progress")
+    if on_progress is not None and on_load_progress is not None:
+        raise LMStudioValueError(
+            f"{where} got on_progress= and on_load_progress=: they are the same callback, pass one"
+        )
+    return on_progress if on_progress is not None else on_load_progress
 
 
 def _ttl_ms(ttl: float | None) -> int | None:

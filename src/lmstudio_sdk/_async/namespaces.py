@@ -124,6 +124,15 @@ class AsyncSystemNamespace:
     async def get_lmstudio_version(
         self, *, timeout: Timeout = NOT_GIVEN, max_retries: Retries = NOT_GIVEN
     ) -> LMStudioVersion:
+        """The server's version (``version`` and ``build``).
+
+        Args:
+            timeout: Seconds to wait for the answer (default: the client's timeout).
+            max_retries: Retries of a lost connection for this call (default: the client's).
+
+        Returns:
+            The version LM Studio (or the embedded server) reports.
+        """
         raw = await self._pool.rpc("system", "version", None, timeout, max_retries)
         return decode_version(raw)
 

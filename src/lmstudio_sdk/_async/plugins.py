@@ -5,16 +5,25 @@ Source of truth for both faces (see ``scripts/unasync.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Never
 
 import msgspec
 
-from .._exceptions import LMStudioError, LMStudioValueError, LocalProtocolError, server_error
-from .._protocol.chat import ChatLike, to_history
+from .._exceptions import (
+    LMStudioError,
+    LMStudioValueError,
+    LocalProtocolError,
+    ToolCallError,
+    server_error,
+)
+from .._protocol.act import GeneratorActResult, ToolCallOutcome, ToolErrorMode
+from .._protocol.chat import Chat, ChatLike, to_history
 from .._protocol.errors import parse_error_data
 from .._protocol.generator import GeneratorResult, GeneratorState
+from .._protocol.mcp import mcp_target
 from .._protocol.packets import ENDPOINTS
 from .._protocol.packets.plugins import (
     GenerateWithGeneratorCreationParameter,
@@ -27,6 +36,7 @@ from .._protocol.packets.plugins import (
     StartToolUseSessionToolCallWarnPacket,
 )
 from .._protocol.packets.shared import (
+    ChatMessageData,
     KVConfig,
     KVConfigField,
     PredictionFragment,
@@ -34,23 +44,34 @@ from .._protocol.packets.shared import (
     ToolDefinition,
 )
 from .._protocol.plugin_config import PLUGINS_KEY
-from .._protocol.tools import Tool, tool_from_schema
+from .._protocol.prediction import (
+    PredictionEvent,
+    ToolCallArgumentFragment,
+    ToolCallGenerationEnded,
+    ToolCallGenerationStarted,
+    ToolCallNameReceived,
+)
+from .._protocol.tools import Tool, ToolLike, tool_from_schema
 from .._transport.asyncio import AsyncLock
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
+    AsyncRoundCallback,
     Timeout,
     check_timeout,
     checked_arguments,
     reject_unknown_arguments,
     run_async_callback,
 )
+from .act import AsyncActCallbacks, AsyncGuard, AsyncInvalidRequestHandler, run_generator_act
+from .mcp import AsyncMcpTools
 from .pool import AsyncSessionPool
 from .session import AsyncChannel, encode_payload
 
 __all__ = [
     "AsyncGeneratorHandle",
     "AsyncGeneratorStream",
+    "AsyncMcpTools",
     "AsyncPluginToolsSession",
     "AsyncPluginsNamespace",
     "plugins_field",
@@ -77,8 +98,8 @@ def _plugin_kv(config: object) -> KVConfig:
     return KVConfig(fields=[KVConfigField(key=k, value=v) for k, v in config.items()])
 
 
-def check_timeout_arg(timeout: Timeout) -> Timeout:
-    return timeout if timeout is NOT_GIVEN else check_timeout(timeout)
+def check_timeout_arg(timeout: Timeout, name: str = "timeout") -> Timeout:
+    return timeout if timeout is NOT_GIVEN else check_timeout(timeout, name)
 
 
 def _tools(tools: object) -> list[ToolDefinition]:
@@ -130,10 +151,19 @@ class AsyncGeneratorStream:
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[PredictionFragment]:
+        async for event in self.events():
+            if isinstance(event, PredictionFragment):
+                yield event
+
+    @checked_arguments
+    async def events(self) -> AsyncIterator[PredictionEvent]:
+        """Every event, typed as a model prediction's: ``PredictionFragment``,
+        ``PromptProcessingProgress`` and the tool-call events (``ToolCallGenerationEnded``
+        carries each call the generator made)."""
         try:
             while not self._done:
-                for fragment in await self._step():
-                    yield fragment
+                for event in await self._step():
+                    yield event
         finally:
             if not self._done:
                 self.cancel()
@@ -174,7 +204,7 @@ class AsyncGeneratorStream:
     ) -> None:
         await self.aclose()
 
-    async def _step(self) -> list[PredictionFragment]:
+    async def _step(self) -> list[PredictionEvent]:
         if self._channel is None:
             self._channel = await self._pool.open_channel(
                 "plugins", "generateWithGenerator", self._parameter, self._timeout
@@ -196,11 +226,11 @@ class AsyncGeneratorStream:
             self._done = True
             self._state.channel_closed()
             return []
-        fragments = self._state.feed(message)
+        events = self._state.feed(message)
         if self._state.finished:
             self._done = True
             channel.abandon()
-        return fragments
+        return events
 
 
 class AsyncGeneratorHandle:
@@ -239,6 +269,75 @@ class AsyncGeneratorHandle:
     ) -> GeneratorResult:
         """The generator's whole answer."""
         return await self.respond_stream(chat, tools=tools, timeout=timeout).result()
+
+    @checked_arguments
+    async def act(
+        self,
+        chat: ChatLike,
+        tools: Iterable[ToolLike],
+        *,
+        max_prediction_rounds: int | None = None,
+        max_parallel_tool_calls: int | None = 4,
+        on_tool_error: ToolErrorMode = "report",
+        tool_timeout: Timeout = None,
+        timeout: Timeout = NOT_GIVEN,
+        on_round_start: AsyncCallback[int] | None = None,
+        on_round_end: AsyncCallback[int] | None = None,
+        on_message: AsyncCallback[ChatMessageData] | None = None,
+        on_first_token: AsyncCallback[int] | None = None,
+        on_prediction_fragment: AsyncRoundCallback[PredictionFragment] | None = None,
+        on_prompt_processing_progress: AsyncRoundCallback[float] | None = None,
+        on_prediction_completed: AsyncCallback[GeneratorResult] | None = None,
+        on_tool_call_start: AsyncRoundCallback[ToolCallGenerationStarted] | None = None,
+        on_tool_call_name: AsyncRoundCallback[ToolCallNameReceived] | None = None,
+        on_tool_call_argument_fragment: AsyncRoundCallback[ToolCallArgumentFragment] | None = None,
+        on_tool_call_end: AsyncRoundCallback[ToolCallGenerationEnded] | None = None,
+        on_tool_call_result: AsyncRoundCallback[ToolCallOutcome] | None = None,
+        on_tool_call_failure: AsyncRoundCallback[ToolCallError] | None = None,
+        guard_tool_call: AsyncGuard | None = None,
+        handle_invalid_tool_request: AsyncInvalidRequestHandler | None = None,
+    ) -> GeneratorActResult:
+        """``act()`` with the generator in the model's place: each round is one generation,
+        offered the tools (as the official TS SDK's generator handle does); the tool calls it
+        emits run here and their results go back in the next round's history, until a round
+        makes no call (or ``max_prediction_rounds``, whose last round offers no tools).
+
+        The options and callbacks are ``LLM.act()``'s (no ``config``/``preset``: a
+        generator's config is the handle's); ``on_prediction_completed`` receives each
+        round's ``GeneratorResult``.
+        """
+        callbacks = AsyncActCallbacks(
+            on_round_start=on_round_start,
+            on_round_end=on_round_end,
+            on_message=on_message,
+            on_first_token=on_first_token,
+            on_prediction_fragment=on_prediction_fragment,
+            on_prompt_processing_progress=on_prompt_processing_progress,
+            on_prediction_completed=on_prediction_completed,
+            on_tool_call_start=on_tool_call_start,
+            on_tool_call_name=on_tool_call_name,
+            on_tool_call_argument_fragment=on_tool_call_argument_fragment,
+            on_tool_call_end=on_tool_call_end,
+            on_tool_call_result=on_tool_call_result,
+            on_tool_call_failure=on_tool_call_failure,
+            guard_tool_call=guard_tool_call,
+            handle_invalid_tool_request=handle_invalid_tool_request,
+        )
+        limit = check_timeout_arg(timeout)
+
+        def generate(target: Chat, definitions: list[dict[str, Any]]) -> AsyncGeneratorStream:
+            return self.respond_stream(target, tools=definitions, timeout=limit)
+
+        return await run_generator_act(
+            generate,
+            chat,
+            tools,
+            max_prediction_rounds=max_prediction_rounds,
+            max_parallel_tool_calls=max_parallel_tool_calls,
+            on_tool_error=on_tool_error,
+            tool_timeout=tool_timeout,
+            callbacks=callbacks,
+        )
 
 
 class AsyncPluginToolsSession:
@@ -295,6 +394,7 @@ class AsyncPluginToolsSession:
 
     @property
     def names(self) -> list[str]:
+        """The names of the session's tools, in the plugin's order."""
         return [d.function.name for d in self.definitions]
 
     @property
@@ -428,4 +528,46 @@ class AsyncPluginsNamespace:
             _plugin_kv(config),
             working_directory,
             self._pool.timeout_for(check_timeout_arg(timeout)),
+        )
+
+    def mcp_tools(
+        self,
+        command: Sequence[str] | None = None,
+        *,
+        url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        allowed_tools: Sequence[str] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        connect_timeout: Timeout = NOT_GIVEN,
+        **unknown: Never,
+    ) -> AsyncMcpTools:
+        """The tools of an MCP server, for ``act()`` (needs ``pip install 'lmstudio-sdk[mcp]'``).
+
+        ``command``: the program and its arguments, run with the stdio transport (``env``: extra
+        variables over the few the mcp package passes on, such as PATH and HOME; ``cwd``: its
+        folder); or ``url``: a streamable-HTTP endpoint. ``allowed_tools``: offer only these.
+        ``timeout``: each tool call's limit (a call past it is cancelled on the server and
+        becomes a tool error the model sees); ``connect_timeout``: starting and listing the
+        tools; both default to the client's timeout. ``async with`` opens it.
+        """
+        reject_unknown_arguments(
+            "plugins.mcp_tools()",
+            unknown,
+            ("command", "url", "env", "cwd", "allowed_tools", "timeout", "connect_timeout"),
+        )
+        target = mcp_target(command, url, env, cwd)
+        if allowed_tools is not None and (
+            isinstance(allowed_tools, str)
+            or not isinstance(allowed_tools, Sequence)
+            or not all(isinstance(name, str) for name in allowed_tools)
+        ):
+            raise LMStudioValueError("allowed_tools is a list of the MCP server's tool names")
+        return AsyncMcpTools(
+            target,
+            timeout=self._pool.timeout_for(check_timeout_arg(timeout)),
+            connect_timeout=self._pool.timeout_for(
+                check_timeout_arg(connect_timeout, "connect_timeout")
+            ),
+            allowed_tools=None if allowed_tools is None else list(allowed_tools),
         )

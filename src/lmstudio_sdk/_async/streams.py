@@ -26,7 +26,12 @@ from .._exceptions import (
 )
 from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
-from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
+from .._protocol.packets.shared import (
+    AssistantMessageData,
+    LLMInstanceInfo,
+    PredictionFragment,
+    PredictionStats,
+)
 from .._protocol.partial_json import JsonValue, PartialJSON
 from .._protocol.prediction import (
     PredictionEvent,
@@ -34,9 +39,10 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
     ToolCallGenerationStarted,
+    prediction_failure,
 )
 from .._protocol.structured import ResponseFormat
-from .._transport.asyncio import AsyncAwaitableSelf
+from .._transport.asyncio import AsyncAwaitableSelf, AsyncDone, AsyncDoneNow
 from .._types import (
     NOT_GIVEN,
     AsyncCallback,
@@ -100,7 +106,7 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
         on_fragment: AsyncCallback[PredictionFragment] | None = None,
         on_prompt_processing_progress: AsyncCallback[float] | None = None,
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
-        on_message: AsyncCallback[AssistantMessageData] | None = None,
+        on_message: Callable[[AssistantMessageData], object] | None = None,
         deadline: float | None = None,
         measure_prompt: AsyncPromptCounter | None = None,
     ) -> None:
@@ -127,6 +133,7 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
 
     @property
     def finished(self) -> bool:
+        """Whether the prediction has ended (its result is known, or it failed)."""
         return self._done
 
     async def __aiter__(self) -> AsyncIterator[PredictionFragment]:
@@ -197,14 +204,38 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
             raise self._failure
         return cast("PredictionResult[ParsedT]", self._state.result())
 
+    @property
+    def stats(self) -> PredictionStats | None:
+        """The finished prediction's stats (None until it has finished)."""
+        return self._state.result().stats if self._state.finished else None
+
+    @property
+    def model_info(self) -> LLMInstanceInfo | None:
+        """The model that made the finished prediction (None until it has finished)."""
+        return self._state.result().model_info if self._state.finished else None
+
     @checked_arguments
-    def cancel(self) -> None:
-        """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``."""
-        if self._done or self._cancel_requested:
-            return
-        self._cancel_requested = True
-        if self._channel is not None:
-            self._channel.send(_CANCEL)
+    async def start(self, *, timeout: Timeout = NOT_GIVEN) -> None:
+        """Send the request now, rather than on the first iteration (does nothing once sent)."""
+        if self._channel is None and not self._done:
+            await self._open(resolve_timeout(timeout, self._timeout))
+
+    @checked_arguments
+    async def wait_for_result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult[ParsedT]:
+        """The official SDK's name of ``result()``: wait for the end of the prediction."""
+        return await self.result(timeout=timeout)
+
+    @checked_arguments
+    def cancel(self) -> AsyncDone:
+        """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``.
+
+        On the async face ``await stream.cancel()`` works too (there is nothing to wait for).
+        """
+        if not (self._done or self._cancel_requested):
+            self._cancel_requested = True
+            if self._channel is not None:
+                self._channel.send(_CANCEL)
+        return AsyncDoneNow
 
     @checked_arguments
     async def aclose(self) -> None:
@@ -237,13 +268,7 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
         except LMStudioTimeoutError:
             self.cancel()
             raise
-        if self._channel is None:
-            self._channel = await self._session.open_channel(
-                self._endpoint, self._parameter, timeout=wait
-            )
-            if self._cancel_requested:
-                self._channel.send(_CANCEL)
-        channel = self._channel
+        channel = self._channel or await self._open(wait)
         try:
             message = await channel.receive(wait)
         except LMStudioTimeoutError as exc:
@@ -256,7 +281,9 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
         except LMStudioError as exc:
             if channel.finished:  # the server or the connection ended the channel for good
                 self._done = True
-                self._failure = exc
+                self._failure = prediction_failure(exc)
+                if self._failure is not exc:
+                    raise self._failure from exc.__cause__
             else:  # a timeout: give up on the prediction, the caller may still wait for it
                 self.cancel()
             raise
@@ -285,6 +312,13 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
             raise
         return events
 
+    async def _open(self, timeout: float | None) -> AsyncChannel:
+        channel = await self._session.open_channel(self._endpoint, self._parameter, timeout=timeout)
+        self._channel = channel
+        if self._cancel_requested:
+            channel.send(_CANCEL)
+        return channel
+
     async def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
             if isinstance(event, PredictionFragment | ToolCallGenerationStarted):
@@ -296,7 +330,7 @@ class AsyncPredictionStream(AsyncAwaitableSelf, Generic[ParsedT]):
             elif isinstance(event, PromptProcessingProgress):
                 await run_async_callback(self._on_progress, event.progress)
         if self._on_message is not None and self._state.finished:
-            await run_async_callback(self._on_message, assistant_message(self._state.result()))
+            await call_async_hook(self._on_message, assistant_message(self._state.result()))
 
 
 class AsyncLoad(Generic[InstanceT]):

@@ -18,6 +18,7 @@ from .._exceptions import (
     ToolCallError,
 )
 from .chat import Chat
+from .generator import GeneratorResult
 from .packets.shared import ToolCallRequest, ToolCallResultPart
 from .partial_json import JsonValue
 from .prediction import PredictionResult
@@ -25,6 +26,7 @@ from .tools import Tool, ToolSet, error_result_content, result_content
 
 __all__ = [
     "ActResult",
+    "GeneratorActResult",
     "GuardDecision",
     "PlannedCall",
     "ToolCallOutcome",
@@ -58,6 +60,31 @@ class ActResult:
 
     @property
     def content(self) -> str:
+        """The text of the last round's reply (the model's final answer)."""
+        return self.final.content
+
+    def __str__(self) -> str:
+        return self.final.content
+
+
+@dataclass(frozen=True)
+class GeneratorActResult:
+    """What a generator plugin's ``act()`` did: every round's generation (``round_index``
+    set), and the chat it appended to."""
+
+    rounds: int
+    total_time_seconds: float
+    results: list[GeneratorResult]
+    chat: Chat
+
+    @property
+    def final(self) -> GeneratorResult:
+        """The last round's generation: the generator's answer."""
+        return self.results[-1]
+
+    @property
+    def content(self) -> str:
+        """The text of the last round's reply (the generator's final answer)."""
         return self.final.content
 
     def __str__(self) -> str:
@@ -76,10 +103,19 @@ class GuardDecision:
 
     @classmethod
     def allow(cls) -> GuardDecision:
+        """Run the tool call as the model asked."""
         return cls("allow")
 
     @classmethod
     def allow_with(cls, arguments: Mapping[str, object]) -> GuardDecision:
+        """Run the tool call with these arguments instead of the model's.
+
+        Args:
+            arguments: The arguments to call the tool with (checked against its signature).
+
+        Raises:
+            LMStudioValueError: ``arguments`` is not a mapping.
+        """
         if not isinstance(arguments, Mapping):
             raise LMStudioValueError("GuardDecision.allow_with() takes the arguments as a dict")
         return cls("override", arguments=dict(arguments))
@@ -88,6 +124,14 @@ class GuardDecision:
 
     @classmethod
     def deny(cls, reason: str = "The user denied this tool call.") -> GuardDecision:
+        """Do not run the tool call; the model gets ``reason`` as the tool's error.
+
+        Args:
+            reason: What the model is told.
+
+        Raises:
+            LMStudioValueError: ``reason`` is not a string.
+        """
         if not isinstance(reason, str):
             raise LMStudioValueError("GuardDecision.deny() takes the reason as a string")
         return cls("deny", reason=reason)

@@ -358,7 +358,7 @@ class Chat:
         raise LMStudioValueError(f"unknown chat role {role!r}; expected one of {', '.join(_ROLES)}")
 
     def append(
-        self, message: ChatMessageData | ChatMessageDict | Mapping[str, Any]
+        self, message: ChatMessageData | ChatMessageDict | Mapping[str, object]
     ) -> ChatMessageData:
         """Append a whole message (a message struct, or a dict in OpenAI or wire style) as is."""
         converted = _any_message(message, len(self._messages))
@@ -424,6 +424,14 @@ class Chat:
     def __str__(self) -> str:
         """One line per message: ``role: text``, with files and tool calls named."""
         return "\n".join(_describe(message) for message in self._messages)
+
+
+def drop_echo(chat: Chat, message: ChatMessageData) -> None:
+    """If ``chat`` ends with ``message`` twice (act() appended it, then its ``on_message``
+    callback appended it again), drop the second."""
+    messages = chat._messages
+    if len(messages) >= 2 and messages[-2] is message and messages[-1] == message:
+        messages.pop()
 
 
 def assistant_message(result: _AssistantReply) -> AssistantMessageData:

@@ -13,7 +13,7 @@ from typing import Any, Final
 import msgspec
 from msgspec import Raw
 
-from .._exceptions import RemoteProtocolError
+from .._exceptions import LMStudioChannelClosedError, RemoteProtocolError
 from .packets import ENDPOINTS
 from .packets.repository import DownloadModelSuccessPacket
 from .packets.shared import (
@@ -66,4 +66,6 @@ class DownloadState:
 
     def channel_closed(self) -> None:
         if self.model_key is None:
-            raise RemoteProtocolError("LM Studio closed the download channel before it finished")
+            raise LMStudioChannelClosedError(
+                "LM Studio closed the download channel before it finished"
+            )

@@ -26,6 +26,7 @@ class ErrorData(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_
 
     @property
     def display_code(self) -> str | None:
+        """``displayData.code``: LM Studio's error kind, if the server sent one."""
         code = (self.display_data or {}).get("code")
         return code if isinstance(code, str) else None
 

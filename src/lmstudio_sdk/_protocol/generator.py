@@ -1,5 +1,8 @@
 """A generator plugin's prediction (``generateWithGenerator``): its packets as events, and its
-result. Unlike a model's prediction, it ends with a bare ``success``: no stats, no model."""
+result. Unlike a model's prediction, it ends with a bare ``success``: no stats, no model.
+
+The events are a model prediction's (``PredictionFragment``, ``PromptProcessingProgress``, the
+tool-call events), so ``act()`` drives a generator the way it drives a model."""
 
 from __future__ import annotations
 
@@ -11,14 +14,26 @@ from msgspec import Raw
 from .._exceptions import RemoteProtocolError
 from .packets import ENDPOINTS
 from .packets.plugins import (
+    GenerateWithGeneratorPromptProcessingProgressPacket,
     GenerateWithGeneratorToolCallGenerationEndPacket,
     GenerateWithGeneratorToolCallGenerationFailedPacket,
 )
 from .packets.shared import (
     PredictFragmentPacket,
-    PredictionFragment,
+    PredictToolCallGenerationArgumentFragmentGeneratedPacket,
+    PredictToolCallGenerationNameReceivedPacket,
+    PredictToolCallGenerationStartPacket,
     SuccessPacket,
     ToolCallRequest,
+)
+from .prediction import (
+    PredictionEvent,
+    PromptProcessingProgress,
+    ToolCallArgumentFragment,
+    ToolCallGenerationEnded,
+    ToolCallGenerationFailed,
+    ToolCallGenerationStarted,
+    ToolCallNameReceived,
 )
 
 __all__ = ["GeneratorResult", "GeneratorState"]
@@ -38,6 +53,8 @@ class GeneratorResult:
     non_reasoning_content: str
     tool_calls: list[ToolCallRequest] = field(default_factory=list)
     tool_call_failures: int = 0
+    round_index: int = 0
+    """Which round of ``act()`` produced it (0 outside ``act()``)."""
 
 
 class GeneratorState:
@@ -50,7 +67,7 @@ class GeneratorState:
         self._failures = 0
         self.finished = False
 
-    def feed(self, message: Raw) -> list[PredictionFragment]:
+    def feed(self, message: Raw) -> list[PredictionEvent]:
         try:
             packet = _decoder.decode(message)
         except msgspec.ValidationError as exc:
@@ -65,10 +82,23 @@ class GeneratorState:
                 elif fragment.reasoning_type == "none" and not fragment.is_structural:
                     self._non_reasoning.append(fragment.content)
                 return [fragment]
+            case GenerateWithGeneratorPromptProcessingProgressPacket(
+                progress=progress, details=details
+            ):
+                return [PromptProcessingProgress(float(progress), details)]
+            case PredictToolCallGenerationStartPacket(tool_call_id=tool_call_id):
+                return [ToolCallGenerationStarted(tool_call_id)]
+            case PredictToolCallGenerationNameReceivedPacket(name=name):
+                return [ToolCallNameReceived(name)]
+            case PredictToolCallGenerationArgumentFragmentGeneratedPacket(content=content):
+                return [ToolCallArgumentFragment(content)]
             case GenerateWithGeneratorToolCallGenerationEndPacket(tool_call_request=request):
                 self._tool_calls.append(request)
+                return [ToolCallGenerationEnded(request, None)]
             case GenerateWithGeneratorToolCallGenerationFailedPacket():
                 self._failures += 1
+                # the generator's packet carries no reason (the TS SDK says the same)
+                return [ToolCallGenerationFailed("tool call generation failed", None)]
             case SuccessPacket():
                 self.finished = True
         return []

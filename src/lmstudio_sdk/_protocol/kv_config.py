@@ -113,6 +113,20 @@ def _suggest(
     return camel_of[snake] if wrote_camel else snake
 
 
+def _settings_of(struct: msgspec.Struct) -> dict[str, Any]:
+    """A config struct's fields that are set (not None), nested structs as dicts too; ``raw``
+    (what a read-back struct received) is not a setting."""
+
+    def drop_none(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: drop_none(v) for k, v in value.items() if v is not None}
+        return value
+
+    settings: dict[str, Any] = drop_none(msgspec.to_builtins(struct))
+    settings.pop("raw", None)
+    return settings
+
+
 def _collect(
     config: Mapping[str, Any],
     where: str,
@@ -120,7 +134,11 @@ def _collect(
     pairs: Sequence[tuple[str, str]],
     by_key: Mapping[str, str],
 ) -> _Given:
-    """Resolve both spellings to snake names; ``None`` values count as not given."""
+    """Resolve both spellings to snake names; ``None`` values count as not given. A config
+    struct (``LlmLoadConfig(context_length=4096)``, the official SDK's way) counts as the
+    dict of its fields that are set."""
+    if isinstance(config, msgspec.Struct):
+        config = _settings_of(config)
     if not isinstance(config, Mapping):
         raise LMStudioValueError(f"{where} must be a mapping, got {type(config).__name__}")
     given: _Given = {}
@@ -224,8 +242,8 @@ def _split_config(gpu: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "strategy": "priorityOrder" if strategy == "favorMainGpu" else strategy,
         "disabledGpus": gpu.get("disabled_gpus", []),
-        # TS tests the main GPU for truthiness: GPU 0 gives an empty priority list.
-        "priority": [main_gpu] if main_gpu else [],
+        # GPU 0 is a main GPU too (TS 2.0: `mainGpu !== undefined`).
+        "priority": [main_gpu] if main_gpu is not None else [],
         "customRatio": [],
     }
 

@@ -404,7 +404,8 @@ def _domain(
         names=names,
         by_name={o.name: o for o in options},
         by_key={o.key: o.name for o in options},
-        order={key: i for i, key in enumerate(keys)},
+        # A leading key keeps its leading place even when an option has it too.
+        order={key: i for i, key in reversed(list(enumerate(keys)))},
     )
 
 

@@ -7,8 +7,8 @@ table, so the generated modules stay pure data and this behaviour is written onc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import msgspec
 
@@ -18,6 +18,17 @@ __all__ = ["ChatMessageBase", "KVConfigBase", "ModelInfoBase", "WireStruct"]
 class WireStruct(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
     """Base of every packet struct: camelCase on the wire, None fields omitted."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: a dict with camelCase keys (as the official SDK's ``to_dict``)."""
+        value: dict[str, Any] = msgspec.to_builtins(self)
+        return value
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The struct from its wire form (camelCase keys), checked: ``msgspec.ValidationError``
+        (``lmstudio_sdk.ValidationError``) names what does not fit."""
+        return msgspec.convert(data, cls)
+
 
 class ModelInfoBase(WireStruct, frozen=True, kw_only=True):
     """Base of the model infos (downloaded and loaded, LLM and embedding)."""
@@ -25,6 +36,11 @@ class ModelInfoBase(WireStruct, frozen=True, kw_only=True):
     @property
     def domain(self) -> str:
         """``"llm"`` or ``"embedding"``: the wire's ``type`` tag."""
+        return str(self.__struct_config__.tag)
+
+    @property
+    def type(self) -> str:
+        """The official SDK's name of ``domain``: ``"llm"`` or ``"embedding"``."""
         return str(self.__struct_config__.tag)
 
 
@@ -59,4 +75,5 @@ class KVConfigBase(WireStruct, frozen=True, kw_only=True):
         return default
 
     def as_dict(self) -> dict[str, Any]:
+        """Every field as ``{key: value}`` (LM Studio's dotted keys, wire values)."""
         return {item.key: item.value for item in self.fields}

@@ -14,7 +14,13 @@ from typing import Any, Generic, get_args
 import msgspec
 from msgspec import Raw
 
-from .._exceptions import RemoteProtocolError
+from .._exceptions import (
+    LMStudioChannelClosedError,
+    LMStudioError,
+    LMStudioPredictionError,
+    LMStudioServerError,
+    RemoteProtocolError,
+)
 from .._types import ParsedT
 from .errors import parse_error_data
 from .packets import ENDPOINTS
@@ -112,6 +118,7 @@ PredictionEvent = (
     | ToolCallGenerationEnded
     | ToolCallGenerationFailed
 )
+"""Any event of a prediction stream, as ``stream.events()`` yields them."""
 
 
 # Servers keep a few tokens of the context free for the reply when they cut a prompt (ours
@@ -220,6 +227,16 @@ class PredictionResult(msgspec.Struct, Generic[ParsedT], frozen=True):
 
     def __str__(self) -> str:
         return self.content
+
+
+def prediction_failure(error: LMStudioError) -> LMStudioError:
+    """The error that ended a prediction channel, as the official SDK names it: a server error
+    of no more specific kind is an ``LMStudioPredictionError`` (still an LMStudioServerError)."""
+    if type(error) is LMStudioServerError:
+        failure = LMStudioPredictionError(error.data)
+        failure.__cause__ = error.__cause__
+        return failure
+    return error
 
 
 def context_overflow(
@@ -348,7 +365,7 @@ class PredictionState:
     def channel_closed(self) -> None:
         """The server closed the channel; that is only valid after ``success``."""
         if self._success is None:
-            raise RemoteProtocolError(
+            raise LMStudioChannelClosedError(
                 "LM Studio closed the prediction channel before sending the final result"
             )
 

@@ -25,7 +25,10 @@ from .packets.runtime import ListEnginesResultItem, SurveyHardwareResult
 from .packets.shared import (
     EmbeddingModelInfo,
     EmbeddingModelInstanceInfo,
+    EstimateModelUsageResult,
+    EstimateModelUsageResultMemory,
     GetEngineSelectionsResultItem1,
+    GetInstanceProcessingStateResult,
     KVConfig,
     LLMInfo,
     LLMInstanceInfo,
@@ -36,19 +39,24 @@ from .tolerance import fill_kv_config, fill_model_info, note_enum
 __all__ = [
     "EngineInfo",
     "EngineSpecifier",
+    "EstimatedModelMemoryUsage",
+    "EstimatedResourcesUsage",
     "HardwareSurvey",
     "LMStudioVersion",
     "LogEvent",
+    "ModelProcessingState",
     "PredictionInputLog",
     "PredictionOutputLog",
     "RuntimeLog",
     "ServerInfo",
     "ServerLog",
     "decode_engine_selections",
+    "decode_estimate",
     "decode_kv_config",
     "decode_log_packet",
     "decode_model_info",
     "decode_model_list",
+    "decode_processing_state",
     "decode_result",
     "decode_version",
     "superjson_undefined",
@@ -128,6 +136,31 @@ def decode_model_list(raw: Raw | UnsetType, endpoint: str, *, instances: bool) -
 
 
 # -- /system info, /runtime, /diagnostics -----------------------------------------------------
+
+ModelProcessingState: TypeAlias = GetInstanceProcessingStateResult
+"""What a model instance is doing (``handle.get_processing_state()``): ``status`` ("idle",
+"processingPrompt", "generating", "computingEmbedding") and ``queued``, the requests in its
+queue, the one running included."""
+EstimatedResourcesUsage: TypeAlias = EstimateModelUsageResult
+"""What loading a model would take (``estimate_resources_usage()``): ``memory`` and
+``passes_guardrails`` (whether the server's guardrails would let it load)."""
+EstimatedModelMemoryUsage: TypeAlias = EstimateModelUsageResultMemory
+"""Bytes of weights (``model_bytes``), of context (``context_bytes``, the KV cache) and in all
+(``total_bytes``), the parts of those in VRAM (``*_vram_bytes``), and ``confidence`` ("high":
+from the model file's header; "low": a rule of thumb)."""
+
+
+def decode_processing_state(raw: Raw | UnsetType) -> ModelProcessingState:
+    state = decode_result(raw, ModelProcessingState, "getInstanceProcessingState")
+    note_enum("status", state.status)
+    return state
+
+
+def decode_estimate(raw: Raw | UnsetType) -> EstimatedResourcesUsage:
+    estimate = decode_result(raw, EstimatedResourcesUsage, "estimateModelUsage")
+    note_enum("confidence", estimate.memory.confidence)
+    return estimate
+
 
 ServerInfo: TypeAlias = InfoResult
 """What ``system.info`` answers (``pid``, ``is_daemon``, ``version``)."""

@@ -33,6 +33,8 @@ KnownStopReason = Literal[
     "contextLengthReached",
 ]
 KnownReasoningType = Literal["none", "reasoning", "reasoningStartTag", "reasoningEndTag"]
+KnownProcessingStatus = Literal["idle", "processingPrompt", "generating", "computingEmbedding"]
+KnownMemoryConfidence = Literal["high", "low"]
 
 logger = logging.getLogger("lmstudio_sdk.protocol")
 
@@ -40,6 +42,8 @@ _KNOWN: dict[str, frozenset[str]] = {
     "stopReason": frozenset(get_args(KnownStopReason)),
     "reasoningType": frozenset(get_args(KnownReasoningType)),
     "format": frozenset(get_args(KnownModelFormat)),
+    "status": frozenset(get_args(KnownProcessingStatus)),
+    "confidence": frozenset(get_args(KnownMemoryConfidence)),
 }
 _seen: set[tuple[str, str]] = set()
 

@@ -174,6 +174,11 @@ class ToolFunctionDef:
         )
 
     def to_tool(self) -> Tool[..., Any]:
+        """The ``Tool`` this definition describes, with its arguments checked before each call.
+
+        Raises:
+            LMStudioValueError: A parameter's spec has no ``type``, or one this SDK cannot check.
+        """
         fields: list[_Field] = []
         for pname, spec in self.parameters.items():
             if isinstance(spec, Mapping):
@@ -316,8 +321,9 @@ def result_content(value: object) -> str:
 
 
 def error_result_content(message: str) -> str:
-    """What the model sees of a failed tool call (as the official SDKs send a denial)."""
-    return json.dumps({"error": message}, ensure_ascii=False)
+    """What the model sees of a failed tool call: ``{"error":"…"}``, compact, as the
+    TypeScript SDK sends a denial (``JSON.stringify``)."""
+    return json.dumps({"error": message}, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- building ---------------------------------------------------------------------------------

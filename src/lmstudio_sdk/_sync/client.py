@@ -15,13 +15,28 @@ from msgspec import UNSET
 
 from .._exceptions import LMStudioValueError
 from .._protocol.identity import resolve_identity
-from .._transport.common import DEFAULT_KEEPALIVE, Keepalive
-from .._types import NOT_GIVEN, Timeout, check_timeout, reject_unknown_arguments
-from .files import FilesNamespace
-from .models import EmbeddingNamespace, LLMNamespace
+from .._protocol.packets.shared import FilePart, LLMInfo
+from .._transport.sync import find_local_server, probe_greeting
+from .._transport.common import DEFAULT_KEEPALIVE, DISCOVERY_PORTS, Keepalive
+from .._types import (
+    NOT_GIVEN,
+    Timeout,
+    check_timeout,
+    checked_arguments,
+    reject_unknown_arguments,
+)
+from .downloaded import DownloadedEmbeddingModel, DownloadedLlm
+from .files import FilesNamespace, FileSource
+from .models import (
+    DownloadedModel,
+    EmbeddingModel,
+    EmbeddingNamespace,
+    LLM,
+    LLMNamespace,
+)
 from .namespaces import DiagnosticsNamespace, RuntimeNamespace, SystemNamespace
 from .plugins import PluginsNamespace
-from .pool import SessionPool, Retries, check_retries
+from .pool import DISCOVERY_TIMEOUT, SessionPool, Retries, check_retries
 from .repository import RepositoryNamespace
 from .session import DEFAULT_MAX_RETRIES, Channel, Subscription
 
@@ -77,6 +92,13 @@ def _check_port(host: str, netloc: str) -> None:
     if not 1 <= int(text) <= 65535:
         raise LMStudioValueError(
             f"host {host!r}: port {int(text)} is impossible; use a port from 1 to 65535"
+        )
+
+
+def _check_namespace(where: str, namespace: object) -> None:
+    if namespace not in (None, "llm", "embedding"):
+        raise LMStudioValueError(
+            f"{where}: namespace must be 'llm', 'embedding' or None (both), not {namespace!r}"
         )
 
 
@@ -170,18 +192,89 @@ class Client:
             max_concurrent_predictions=max_concurrent_predictions,
         )
         self.llm = LLMNamespace(self._pool)
+        """LLMs: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.embedding = EmbeddingNamespace(self._pool)
+        """Embedding models: ``model()``, ``load()``, ``list_loaded()``, ``unload()``."""
         self.system = SystemNamespace(self._pool)
+        """The server itself: version, info, downloaded models, notifications, shutdown."""
         self.files = FilesNamespace(self._pool)
+        """Files and images to attach to chat messages (uploaded to the server)."""
         self.repository = RepositoryNamespace(self._pool)
+        """Search the model catalogue and download models."""
         self.runtime = RuntimeNamespace(self._pool)
+        """Engines (``list_engines()``, ``select_engine()``) and the hardware survey."""
         self.diagnostics = DiagnosticsNamespace(self._pool)
+        """The server's log stream (``stream_logs()``)."""
         self.plugins = PluginsNamespace(self._pool)
+        """Plugins: generators used like models, tools providers' tools."""
 
     @property
     def base_url(self) -> str | None:
         """The server's base URL, once known (given, or found by discovery)."""
         return self._pool.base_url
+
+    @property
+    def api_host(self) -> str | None:
+        """``host:port`` of the server, once known (the official SDK's name)."""
+        base_url = self._pool.base_url
+        return None if base_url is None else urlsplit(base_url).netloc
+
+    @classmethod
+    def is_valid_api_host(cls, api_host: str, *, timeout: float = 1.0) -> bool:
+        """Whether an LM Studio (or ``lmstudio-sdk serve``) answers at ``host:port``: its
+        ``/lmstudio-greeting`` says so within ``timeout`` seconds."""
+        parts = urlsplit(base_url_from_host(api_host))
+        limit = check_timeout(timeout, "timeout")
+        if parts.hostname is None or parts.port is None or limit is None:
+            raise LMStudioValueError(
+                f"is_valid_api_host() needs 'host:port' and a finite timeout, not {api_host!r}"
+            )
+        return probe_greeting(parts.hostname, parts.port, limit)
+
+    @classmethod
+    def find_default_local_api_host(cls) -> str | None:
+        """``127.0.0.1:port`` of the LM Studio running on this machine (its discovery ports
+        probed at once), or None when none answers."""
+        port = find_local_server(DISCOVERY_PORTS, DISCOVERY_TIMEOUT)
+        return None if port is None else f"127.0.0.1:{port}"
+
+    # -- the official SDK's shortcuts ------------------------------------------------------------
+
+    @checked_arguments
+    def list_loaded_models(
+        self, namespace: str | None = None, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[LLM | EmbeddingModel]:
+        """Handles to every loaded model: LLMs, then embedding models (``namespace="llm"`` or
+        ``"embedding"`` for one kind)."""
+        _check_namespace("list_loaded_models()", namespace)
+        models: list[LLM | EmbeddingModel] = []
+        if namespace in (None, "llm"):
+            models.extend(self.llm.list_loaded(timeout=timeout))
+        if namespace in (None, "embedding"):
+            models.extend(self.embedding.list_loaded(timeout=timeout))
+        return models
+
+    @checked_arguments
+    def list_downloaded_models(
+        self, namespace: str | None = None, *, timeout: Timeout = NOT_GIVEN
+    ) -> list[DownloadedModel]:
+        """Every downloaded model, each with ``model()`` and ``load_new_instance()``
+        (``namespace="llm"`` or ``"embedding"`` for one kind)."""
+        _check_namespace("list_downloaded_models()", namespace)
+        infos = self.system.list_downloaded_models(namespace, timeout=timeout)
+        return [
+            DownloadedLlm(info, self.llm)
+            if isinstance(info, LLMInfo)
+            else DownloadedEmbeddingModel(info, self.embedding)
+            for info in infos
+        ]
+
+    @checked_arguments
+    def prepare_image(
+        self, src: FileSource, name: str | None = None, *, timeout: Timeout = NOT_GIVEN
+    ) -> FilePart:
+        """``client.files.prepare_image()``: upload an image for a chat message."""
+        return self.files.prepare_image(src, name, timeout=timeout)
 
     def __enter__(self) -> Client:
         self._pool.check_open()

@@ -74,15 +74,23 @@ class DownloadOption:
         self.data = data
 
     @property
+    def info(self) -> GetModelDownloadOptionsResultResult:
+        """The official SDK's name of ``data``: everything the server said about the file."""
+        return self.data
+
+    @property
     def name(self) -> str:
+        """The file's name, e.g. ``SmolLM2-135M-Instruct-Q4_1.gguf``."""
         return self.data.name
 
     @property
     def quantization(self) -> str | None:
+        """The quantisation (``Q4_1``, ``Q8_0``, …), if the catalogue names one."""
         return self.data.quantization
 
     @property
     def size_bytes(self) -> int:
+        """The download's size in bytes."""
         return self.data.size_bytes
 
     @property
@@ -92,18 +100,22 @@ class DownloadOption:
 
     @property
     def recommended(self) -> bool:
+        """Whether the catalogue recommends this file for this machine."""
         return bool(self.data.recommended)
 
     @property
     def compatibility_type(self) -> str:
+        """The file's format: ``gguf``, ``safetensors``, ``mlx_placeholder``, …"""
         return self.data.compatibility_type
 
     @property
     def indexed_model_identifier(self) -> str:
+        """The model's identifier in the catalogue (``publisher/repo``)."""
         return self.data.indexed_model_identifier
 
     @property
     def download_identifier(self) -> str:
+        """What the server downloads: the file's identifier in the catalogue."""
         return self.data.download_identifier
 
     def __repr__(self) -> str:
@@ -115,8 +127,9 @@ class DownloadOption:
     @checked_arguments
     def download(
         self,
-        *,
         on_progress: Callback[DownloadProgressUpdate] | None = None,
+        on_finalize: Notice | None = None,
+        *,
         on_start_finalizing: Notice | None = None,
         timeout: Timeout = NOT_GIVEN,
     ) -> str:
@@ -124,11 +137,19 @@ class DownloadOption:
 
         ``on_progress`` receives updates with ``downloaded_bytes``, ``total_bytes`` and
         ``speed_bytes_per_second``; ``on_start_finalizing()`` is called once the bytes
-        are in and the file is being checked and installed. ``timeout`` bounds each wait for
+        are in and the file is being checked and installed (``on_finalize`` is its official
+        name; pass one). ``timeout`` bounds each wait for
         the next packet; when it runs out the download is cancelled.
         """
         check_callback(on_progress, "on_progress")
         check_callback(on_start_finalizing, "on_start_finalizing")
+        check_callback(on_finalize, "on_finalize")
+        if on_finalize is not None and on_start_finalizing is not None:
+            raise LMStudioValueError(
+                "download() got on_finalize= and on_start_finalizing=: they are the same "
+                "callback (on_finalize is the official SDK's name), pass one"
+            )
+        on_start_finalizing = on_start_finalizing or on_finalize
         parameter = DownloadModelCreationParameter(download_identifier=self.download_identifier)
         channel = self._pool.open_channel("repository", "downloadModel", parameter, timeout)
         limit = self._pool.timeout_for(timeout)
@@ -161,7 +182,13 @@ class ModelSearchResult:
         self.data = data
 
     @property
+    def search_result(self) -> SearchModelsResultResult:
+        """The official SDK's name of ``data``: everything the server said about the model."""
+        return self.data
+
+    @property
     def name(self) -> str:
+        """The model's name as the catalogue shows it."""
         return self.data.name
 
     @property
@@ -171,10 +198,12 @@ class ModelSearchResult:
 
     @property
     def exact(self) -> bool:
+        """Whether the result matches the search term exactly."""
         return bool(self.data.exact)
 
     @property
     def staff_pick(self) -> bool:
+        """Whether the catalogue marks the model as a staff pick."""
         return bool(self.data.staff_pick)
 
     def __repr__(self) -> str:
@@ -201,9 +230,9 @@ class RepositoryNamespace:
     def search_models(
         self,
         term: str | None = None,
-        *,
         limit: int | None = None,
         compatibility: Sequence[str] | None = None,
+        *,
         timeout: Timeout = NOT_GIVEN,
     ) -> list[ModelSearchResult]:
         """Models matching ``term`` (all of them without one), best first.

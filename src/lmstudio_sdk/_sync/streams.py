@@ -27,7 +27,12 @@ from .._exceptions import (
 )
 from .._protocol.chat import assistant_message
 from .._protocol.loading import LoadState
-from .._protocol.packets.shared import AssistantMessageData, PredictionFragment
+from .._protocol.packets.shared import (
+    AssistantMessageData,
+    LLMInstanceInfo,
+    PredictionFragment,
+    PredictionStats,
+)
 from .._protocol.partial_json import JsonValue, PartialJSON
 from .._protocol.prediction import (
     PredictionEvent,
@@ -35,9 +40,10 @@ from .._protocol.prediction import (
     PredictionState,
     PromptProcessingProgress,
     ToolCallGenerationStarted,
+    prediction_failure,
 )
 from .._protocol.structured import ResponseFormat
-from .._transport.sync import AwaitableSelf
+from .._transport.sync import AwaitableSelf, Done, DoneNow
 from .._types import (
     NOT_GIVEN,
     Callback,
@@ -101,7 +107,7 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
         on_fragment: Callback[PredictionFragment] | None = None,
         on_prompt_processing_progress: Callback[float] | None = None,
         on_first_token: Callable[[], Awaitable[None] | None] | None = None,
-        on_message: Callback[AssistantMessageData] | None = None,
+        on_message: Callable[[AssistantMessageData], object] | None = None,
         deadline: float | None = None,
         measure_prompt: PromptCounter | None = None,
     ) -> None:
@@ -128,6 +134,7 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
 
     @property
     def finished(self) -> bool:
+        """Whether the prediction has ended (its result is known, or it failed)."""
         return self._done
 
     def __iter__(self) -> Iterator[PredictionFragment]:
@@ -198,14 +205,38 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
             raise self._failure
         return cast("PredictionResult[ParsedT]", self._state.result())
 
+    @property
+    def stats(self) -> PredictionStats | None:
+        """The finished prediction's stats (None until it has finished)."""
+        return self._state.result().stats if self._state.finished else None
+
+    @property
+    def model_info(self) -> LLMInstanceInfo | None:
+        """The model that made the finished prediction (None until it has finished)."""
+        return self._state.result().model_info if self._state.finished else None
+
     @checked_arguments
-    def cancel(self) -> None:
-        """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``."""
-        if self._done or self._cancel_requested:
-            return
-        self._cancel_requested = True
-        if self._channel is not None:
-            self._channel.send(_CANCEL)
+    def start(self, *, timeout: Timeout = NOT_GIVEN) -> None:
+        """Send the request now, rather than on the first iteration (does nothing once sent)."""
+        if self._channel is None and not self._done:
+            self._open(resolve_timeout(timeout, self._timeout))
+
+    @checked_arguments
+    def wait_for_result(self, *, timeout: Timeout = NOT_GIVEN) -> PredictionResult[ParsedT]:
+        """The official SDK's name of ``result()``: wait for the end of the prediction."""
+        return self.result(timeout=timeout)
+
+    @checked_arguments
+    def cancel(self) -> Done:
+        """Ask the server to stop. Never blocks; ``result()`` then reports ``userStopped``.
+
+        On the async face ``stream.cancel()`` works too (there is nothing to wait for).
+        """
+        if not (self._done or self._cancel_requested):
+            self._cancel_requested = True
+            if self._channel is not None:
+                self._channel.send(_CANCEL)
+        return DoneNow
 
     @checked_arguments
     def close(self) -> None:
@@ -238,13 +269,7 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
         except LMStudioTimeoutError:
             self.cancel()
             raise
-        if self._channel is None:
-            self._channel = self._session.open_channel(
-                self._endpoint, self._parameter, timeout=wait
-            )
-            if self._cancel_requested:
-                self._channel.send(_CANCEL)
-        channel = self._channel
+        channel = self._channel or self._open(wait)
         try:
             message = channel.receive(wait)
         except LMStudioTimeoutError as exc:
@@ -257,7 +282,9 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
         except LMStudioError as exc:
             if channel.finished:  # the server or the connection ended the channel for good
                 self._done = True
-                self._failure = exc
+                self._failure = prediction_failure(exc)
+                if self._failure is not exc:
+                    raise self._failure from exc.__cause__
             else:  # a timeout: give up on the prediction, the caller may still wait for it
                 self.cancel()
             raise
@@ -286,6 +313,13 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
             raise
         return events
 
+    def _open(self, timeout: float | None) -> Channel:
+        channel = self._session.open_channel(self._endpoint, self._parameter, timeout=timeout)
+        self._channel = channel
+        if self._cancel_requested:
+            channel.send(_CANCEL)
+        return channel
+
     def _dispatch(self, events: list[PredictionEvent]) -> None:
         for event in events:
             if isinstance(event, PredictionFragment | ToolCallGenerationStarted):
@@ -297,7 +331,7 @@ class PredictionStream(AwaitableSelf, Generic[ParsedT]):
             elif isinstance(event, PromptProcessingProgress):
                 run_callback(self._on_progress, event.progress)
         if self._on_message is not None and self._state.finished:
-            run_callback(self._on_message, assistant_message(self._state.result()))
+            call_hook(self._on_message, assistant_message(self._state.result()))
 
 
 class Load(Generic[InstanceT]):

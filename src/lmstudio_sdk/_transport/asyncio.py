@@ -39,6 +39,7 @@ from .common import (
     DEFAULT_KEEPALIVE,
     CallOutcome,
     Keepalive,
+    ThreadFuture,
     connect_error,
     greeting_ok,
     greeting_request,
@@ -49,6 +50,8 @@ from .wscore import WebSocketCore
 __all__ = [
     "RUNS_COROUTINES",
     "AsyncAwaitableSelf",
+    "AsyncDone",
+    "AsyncDoneNow",
     "AsyncGate",
     "AsyncLock",
     "AsyncMailbox",
@@ -59,6 +62,7 @@ __all__ = [
     "probe_greeting_async",
     "read_file_async",
     "run_concurrently_async",
+    "wait_future_async",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.transport")
@@ -551,3 +555,45 @@ class AsyncAwaitableSelf:
 
 async def _self(value: T) -> T:
     return value
+
+
+class AsyncDone:
+    """What a method that never waits returns on the async face, so that ``await`` on it works
+    as well as a plain call: the official Python SDK's async ``cancel()`` is a coroutine."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+AsyncDoneNow = AsyncDone()
+
+
+async def wait_future_async(future: ThreadFuture[T], timeout: float | None) -> T:
+    """The value of a future another thread settles (twin of the sync transport's
+    ``wait_future``): a timeout (LMStudioTimeoutError) or a cancellation cancels the future."""
+    if not future.done():
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, waiter)
+
+        future.add_done_callback(wake)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            future.cancel()
+            raise LMStudioTimeoutError(f"no answer within {timeout:g} s") from None
+        except BaseException:
+            future.cancel()
+            raise
+    return future.result()
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

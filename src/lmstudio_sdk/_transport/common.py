@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import websockets
 
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "CallOutcome",
     "Keepalive",
+    "ThreadFuture",
     "backoff_delay",
     "connect_error",
     "greeting_ok",
@@ -124,6 +126,22 @@ def connect_error(url: str, exc: BaseException) -> LMStudioConnectionError:
         "(in the app, or `lms server start`), or run the embedded one with "
         "`lmstudio-sdk serve`, and check the host and port."
     )
+
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ThreadFuture(Protocol[T_co]):
+    """A future another thread settles (``concurrent.futures.Future``), as the transports'
+    ``wait_future`` twins wait for it."""
+
+    def result(self, timeout: float | None = None) -> T_co: ...
+
+    def cancel(self) -> bool: ...
+
+    def done(self) -> bool: ...
+
+    def add_done_callback(self, fn: Callable[[Any], object], /) -> None: ...
 
 
 @dataclass(frozen=True)

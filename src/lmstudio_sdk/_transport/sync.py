@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import websockets
 
@@ -33,6 +33,7 @@ from .common import (
     DEFAULT_KEEPALIVE,
     CallOutcome,
     Keepalive,
+    ThreadFuture,
     connect_error,
     greeting_ok,
     greeting_request,
@@ -43,6 +44,8 @@ from .wscore import RECEIVE_BYTES, WebSocketCore
 __all__ = [
     "RUNS_COROUTINES",
     "AwaitableSelf",
+    "Done",
+    "DoneNow",
     "Gate",
     "Lock",
     "Mailbox",
@@ -53,6 +56,7 @@ __all__ = [
     "probe_greeting",
     "read_file",
     "run_concurrently",
+    "wait_future",
 ]
 
 logger = logging.getLogger("lmstudio_sdk.transport")
@@ -486,3 +490,23 @@ def run_concurrently(
 
 class AwaitableSelf:
     """Twin of the asyncio transport's ``AsyncAwaitableSelf``: nothing to await in sync code."""
+
+
+Done: TypeAlias = None
+"""Twin of the asyncio transport's ``AsyncDone``: a method that never waits returns None."""
+DoneNow: Final = None
+
+
+def wait_future(future: ThreadFuture[T], timeout: float | None) -> T:
+    """The value of a future another thread settles (twin of ``wait_future_async``): a
+    timeout (LMStudioTimeoutError) or Ctrl-C cancels the future."""
+    try:
+        return future.result(timeout)
+    except TimeoutError:
+        if future.done():  # the future's own exception
+            raise
+        future.cancel()
+        raise LMStudioTimeoutError(f"no answer within {timeout:g} s") from None
+    except BaseException:
+        future.cancel()
+        raise

@@ -11,7 +11,10 @@ import sys
 from typing import Any
 
 from .._exceptions import LMStudioError
+from .._protocol.mcp import mcp_target
+from .._types import check_timeout
 from ..plugin.dev import run_dev
+from ..plugin.mcp import run_mcp_plugin
 from ..plugin.runner import ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_KEY, PluginRunner, load_plugin
 from .arguments import existing_dir
 
@@ -40,6 +43,29 @@ def register(subparsers: Any) -> None:
             f"${ENV_BASE_URL}, else LM Studio found on this machine)",
         )
         action.set_defaults(func=_run if name == "run" else _dev)
+    text = "serve an MCP server's tools as a tools provider plugin (development registration)"
+    mcp = actions.add_parser(
+        "mcp",
+        help=text,
+        description=text + ": lmstudio-sdk plugin mcp [--name NAME] -- CMD ARGS, or --url URL",
+    )
+    mcp.add_argument(
+        "--name", default=None, help="the plugin's 'owner/name' or 'name' (owner: mcp)"
+    )
+    mcp.add_argument("--url", default=None, help="a streamable-HTTP MCP server instead of CMD")
+    mcp.add_argument(
+        "--host",
+        default=None,
+        help="host:port or ws:// URL of the server (default: LM Studio found on this machine)",
+    )
+    mcp.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds each tool call may take (default 30); a late call is a tool error",
+    )
+    mcp.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS: the MCP server")
+    mcp.set_defaults(func=_mcp)
 
 
 def _host(args: argparse.Namespace) -> str | None:
@@ -77,6 +103,30 @@ def _run(args: argparse.Namespace) -> int:
 def _dev(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run_dev(args.directory, _host(args), log=lambda text: print(text, flush=True)))
+    except KeyboardInterrupt:
+        print("plugin unregistered", flush=True)
+        return 0
+    except LMStudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    try:
+        target = mcp_target(command or None, args.url, None, None)
+        asyncio.run(
+            run_mcp_plugin(
+                target,
+                args.host,
+                name=args.name,
+                tool_timeout=check_timeout(args.timeout),
+                log=lambda text: print(text, flush=True),
+            )
+        )
     except KeyboardInterrupt:
         print("plugin unregistered", flush=True)
         return 0

@@ -45,6 +45,8 @@ ConfigT = TypeVar("ConfigT")
 
 @dataclass(frozen=True, slots=True)
 class Slider:
+    """Show a ``Numeric`` field as a slider from ``min`` to ``max`` in steps of ``step``."""
+
     min: float
     max: float
     step: float
@@ -56,6 +58,7 @@ class _Field:
     hint: str | None = None
 
     def params(self) -> dict[str, Any]:
+        """The field's parameters in LM Studio's config schematics (camelCase keys)."""
         out: dict[str, Any] = {}
         if self.label is not None:
             out["displayName"] = self.label

@@ -18,12 +18,13 @@ from typing import Any
 import msgspec
 
 from .._async.client import AsyncClient
+from .._async.session import AsyncChannel
 from .._exceptions import LMStudioConnectionError, LMStudioProtocolError
 from .._protocol.packets import ENDPOINTS
 from .._protocol.packets.plugins import RegisterDevelopmentPluginReadyPacket
 from .runner import ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_KEY, load_plugin, read_manifest
 
-__all__ = ["run_dev"]
+__all__ = ["register_development_plugin", "run_dev"]
 
 POLL_SECONDS = 0.5
 STOP_SECONDS = 5.0
@@ -59,6 +60,30 @@ def _prepare(directory: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     return folder, manifest
 
 
+async def register_development_plugin(
+    client: AsyncClient, manifest: dict[str, Any], timeout: float | None
+) -> tuple[AsyncChannel, RegisterDevelopmentPluginReadyPacket]:
+    """Register a development plugin; its channel (send ``{"type": "end"}`` to unregister)
+    and the credentials the plugin serves with."""
+    # LM Studio has no Python runner: like the official Python SDK's dev runner, register
+    # as "node" (the app starts nothing for a development plugin; we run it ourselves).
+    registered = {"type": "plugin", "runner": "node", "owner": manifest["owner"]}
+    registered["name"] = manifest["name"]
+    channel = await client.open_channel(
+        "plugins", "registerDevelopmentPlugin", {"manifest": registered}
+    )
+    raw = await channel.receive(timeout)
+    if raw is None:
+        raise LMStudioProtocolError("the server closed the registration without credentials")
+    ready = msgspec.json.decode(
+        raw, type=ENDPOINTS["plugins", "registerDevelopmentPlugin"].to_client
+    )
+    if not isinstance(ready, RegisterDevelopmentPluginReadyPacket):
+        channel.abandon()
+        raise LMStudioProtocolError(f"expected the plugin's credentials, got {ready!r}")
+    return channel, ready
+
+
 async def run_dev(
     directory: str | os.PathLike[str],
     host: str | None,
@@ -69,20 +94,7 @@ async def run_dev(
     """Register the plugin and keep it running (reloaded on change) until cancelled."""
     folder, manifest = _prepare(directory)
     async with AsyncClient(host, timeout=timeout) as client:
-        # LM Studio has no Python runner: like the official Python SDK's dev runner, register
-        # as "node" (the app starts nothing for a development plugin; we run it ourselves).
-        registered = {"type": "plugin", "runner": "node", "owner": manifest["owner"]}
-        registered["name"] = manifest["name"]
-        channel = await client.open_channel(
-            "plugins", "registerDevelopmentPlugin", {"manifest": registered}
-        )
-        raw = await channel.receive(timeout)
-        if raw is None:
-            raise LMStudioProtocolError("the server closed the registration without credentials")
-        ready = msgspec.json.decode(
-            raw, type=ENDPOINTS["plugins", "registerDevelopmentPlugin"].to_client
-        )
-        assert isinstance(ready, RegisterDevelopmentPluginReadyPacket)
+        channel, ready = await register_development_plugin(client, manifest, timeout)
         env = {
             **os.environ,
             ENV_CLIENT_ID: ready.client_identifier,

@@ -109,6 +109,12 @@ class StatusHandle:
         self.id = status_id
 
     def update(self, text: str, status: str = "loading") -> None:
+        """Change the status line shown in LM Studio's chat.
+
+        Args:
+            text: The new text.
+            status: ``loading``, ``waiting``, ``done``, ``error`` or ``canceled``.
+        """
         self._controller._send_status(self.id, text, status, create=False)
 
 

@@ -119,6 +119,8 @@ class PluginLoadError(LMStudioValueError):
 
 @dataclass
 class PluginDefinition:
+    """A plugin as ``load_plugin`` found it: its folder, manifest, hooks and config classes."""
+
     directory: Path
     manifest: dict[str, Any]
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
@@ -127,6 +129,7 @@ class PluginDefinition:
 
     @property
     def identifier(self) -> str:
+        """``owner/name`` from the manifest: the plugin's identifier in LM Studio."""
         return f"{self.manifest['owner']}/{self.manifest['name']}"
 
 

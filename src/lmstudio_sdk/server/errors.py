@@ -15,10 +15,13 @@ from .._protocol.errors import ErrorData, error_data
 from .._version import __version__
 
 __all__ = [
+    "DEVICE_NOT_FOUND",
     "ServerError",
+    "device_not_found",
     "domain_mismatch",
     "error_from_exception",
     "identifier_not_found",
+    "impossible_query",
     "no_model_matching_query",
     "not_supported",
     "path_not_found",
@@ -107,6 +110,19 @@ def no_model_matching_query(query: dict[str, Any], loaded: list[str], domain: st
     )
 
 
+def impossible_query(
+    query: dict[str, Any], loaded: list[str], domain: str, why: str
+) -> ServerError:
+    """A query no model of this namespace can ever match (``why`` says which member): LM
+    Studio's noModelMatchingQuery, with a title that names the reason."""
+    error = no_model_matching_query(query, loaded, domain)
+    return ServerError(
+        f"No {domain} model can match the query {_query_text(query)}: {why}",
+        suggestion=error.suggestion,
+        display_data=error.display_data,
+    )
+
+
 def path_not_found(path: str, available: list[str]) -> ServerError:
     return ServerError(
         f'Cannot find a model with the key or path "{path}"',
@@ -155,17 +171,19 @@ def specific_model_unloaded() -> ServerError:
     )
 
 
-def unsupported_feature(key: str, why: str, suggestion: str) -> ServerError:
+def unsupported_feature(
+    key: str, why: str, suggestion: str, *, engine: str = "llama.cpp"
+) -> ServerError:
     """The engine or model cannot honour a config key (the client raises
-    UnsupportedFeatureError); the title names the key."""
+    UnsupportedFeatureError); the title names the key, ``displayData`` the engine."""
     return ServerError(
         f"{key} is not supported here: {why}",
         suggestion=suggestion,
         display_data={
             "code": "generic.engineDoesNotSupportFeature",
             "feature": key,
-            "engineName": "lmstudio-sdk llama.cpp",
-            "engineType": "llama.cpp",
+            "engineName": f"lmstudio-sdk {engine}",
+            "engineType": engine,
             "installedVersion": __version__,
             "supportedVersion": None,
         },
@@ -186,9 +204,21 @@ def preset_not_found(identifier: str) -> ServerError:
 
 
 # errorData codes of this server's own kinds of refusal (the client maps them to
-# NotSupportedByServerError and PermissionDeniedError).
+# NotSupportedByServerError, PermissionDeniedError and DeviceNotFoundError).
 NOT_SUPPORTED = "notSupported"
 PERMISSION_DENIED = "permissionDenied"
+DEVICE_NOT_FOUND = "deviceNotFound"
+
+
+def device_not_found(requested: str, own: str) -> ServerError:
+    """A ``deviceIdentifier`` naming an LM Link device this server does not have: it has one,
+    itself (``own``); ``null`` (local only) and no identifier mean that one too."""
+    return ServerError(
+        f'No LM Link device has the identifier "{requested}"',
+        cause=f'This server is a single device, "{own}", with no LM Link peers.',
+        suggestion=f'Pass deviceIdentifier "{own}", null (this device), or none.',
+        machine_data={"code": DEVICE_NOT_FOUND, "deviceIdentifier": requested, "known": [own]},
+    )
 
 
 def not_supported(endpoint: str, reason: str, *, suggestion: str | None = None) -> ServerError:

@@ -28,17 +28,9 @@ _RUNTIMES = (
     "this server's engines are Python packages chosen with `serve --engine`, not LM Studio "
     "runtime extensions"
 )
-_FILES = "document parsing and retrieval are not implemented yet (issue 11, item 5)"
 
 # (namespace, endpoint) → why this server does not implement it.
 REASONS: dict[tuple[str, str], str] = {
-    ("files", "getDocumentParsingLibrary"): _FILES,
-    ("files", "getLocalFileAbsolutePath"): "uploads live in the server's private temporary "
-    "folder and are not exposed as paths (not yet; issue 11, item 5)",
-    ("files", "parseDocument"): _FILES,
-    ("files", "retrieve"): _FILES,
-    ("llm", "preloadDraftModel"): "speculative decoding with a draft model is not implemented "
-    "by this server's engines",
     ("repository", "createDownloadPlan"): _CATALOGUE,
     ("repository", "downloadArtifact"): _HUB,
     ("repository", "getModelCatalog"): _CATALOGUE,

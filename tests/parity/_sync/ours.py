@@ -11,8 +11,10 @@ A scenario that expects an error checks for it itself.
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict, cast
 
 import pytest
 
@@ -21,12 +23,16 @@ import lmstudio_sdk as lms
 LLM = "scripted-echo-1b"
 VISION = "scripted-vision-1b"
 EMBEDDING = "scripted-embed-small"
+PLUGIN = "tests/faulty"  # the test plugin the plugin scenarios run against (spec.py)
 
 # A 1x1 PNG (the same bytes as PNG_BASE64 in scenarios.mjs).
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
 )
 TEXT = b"parity notes\n"
+# The retrieve scenario's documents (BREAD_BASE64 and PLANETS_BASE64 in scenarios.mjs).
+BREAD = b"Knead the dough.\n\nBake the bread in a hot oven for thirty minutes.\n"
+PLANETS = b"Saturn has rings.\n\nJupiter has many moons and a great red spot.\n"
 
 SAMPLING: lms.LlmPredictionConfigDict = {
     "temperature": 0.5,
@@ -49,6 +55,127 @@ WEATHER_TOOL: dict[str, Any] = {
         "parameters": JSON_SCHEMA,
     },
 }
+
+# Every load option both SDKs map (the speculative-decoding ones are their helper's scenarios).
+EVERY_LOAD_OPTION: lms.LlmLoadConfigDict = {
+    "auto_fit": False,
+    "gpu": {
+        "ratio": 0.5,
+        "num_cpu_expert_layers_ratio": 0.25,
+        "main_gpu": 0,
+        "split_strategy": "favorMainGpu",
+        "disabled_gpus": [1],
+    },
+    "gpu_strict_vram_cap": True,
+    "max_parallel_predictions": 2,
+    "use_unified_kv_cache": False,
+    "offload_kv_cache_to_gpu": False,
+    "context_length": 2048,
+    "prompt_template": {"type": "jinja", "jinjaPromptTemplate": {"template": "{{ messages }}"}},
+    "rope_frequency_base": 10000,
+    "rope_frequency_scale": False,
+    "eval_batch_size": 128,
+    "physical_batch_size": 64,
+    "flash_attention": True,
+    "context_checkpoints": 3,
+    "reasoning_budget_message": "Enough thinking.",
+    "keep_model_in_memory": True,
+    "seed": 42,
+    "try_mmap": False,
+    "try_direct_io": True,
+    "llama_cpp_arguments_override": {
+        "enabled": True,
+        "disabledParameters": ["--no-warmup"],
+        "overrideParameters": [{"key": "--threads", "value": "2"}],
+        "excludeAllConfig": False,
+    },
+    "num_experts": 2,
+    "llama_k_cache_quantization_type": "q8_0",
+    "llama_v_cache_quantization_type": False,
+    "mlx_disk_cache": True,
+    "mlx_kv_cache_quantization": {
+        "enabled": True,
+        "bits": 4,
+        "groupSize": 64,
+        "quantizedStart": 512,
+    },
+}
+EVERY_EMBEDDING_LOAD_OPTION: lms.EmbeddingLoadConfigDict = {
+    "gpu": {"ratio": 1, "main_gpu": 0, "split_strategy": "evenly", "disabled_gpus": []},
+    "context_length": 512,
+    "rope_frequency_base": False,
+    "rope_frequency_scale": 2,
+    "keep_model_in_memory": False,
+    "try_mmap": True,
+}
+EVERY_PREDICTION_OPTION: lms.LlmPredictionConfigDict = {
+    "max_tokens": 30,
+    "reasoning_budget": 100,
+    "temperature": 0.3,
+    "stop_strings": ["\n\n"],
+    "tool_call_stop_strings": ["</tool>"],
+    "context_overflow_policy": "rollingWindow",
+    "tool_choice": {"type": "generic", "mode": "none"},
+    "tool_naming": "snakeCase",
+    "top_k_sampling": 20,
+    "repeat_penalty": False,
+    "presence_penalty": 0.1,
+    "min_p_sampling": False,
+    "top_p_sampling": 0.95,
+    "xtc_probability": 0.2,
+    "xtc_threshold": 0.1,
+    "log_probs": 3,
+    "cpu_threads": 2,
+    "enable_thinking": False,
+    "prompt_template": {
+        "type": "manual",
+        "manualPromptTemplate": {
+            "beforeSystem": "<s>",
+            "afterSystem": "</s>",
+            "beforeUser": "<u>",
+            "afterUser": "</u>",
+            "beforeAssistant": "<a>",
+            "afterAssistant": "</a>",
+        },
+        "stopStrings": ["</a>"],
+    },
+    "user_max_image_dimension_pixels": 512,
+    "ignore_model_preferred_max_image_dimension": True,
+}
+# A raw completion takes no tools nor a reasoning budget (both SDKs refuse them there).
+EVERY_COMPLETION_OPTION = cast(
+    lms.LlmPredictionConfigDict,
+    {
+        k: v
+        for k, v in EVERY_PREDICTION_OPTION.items()
+        if k not in ("tool_choice", "reasoning_budget")
+    },
+)
+WEATHER_CALL = '!tool get_weather {"city": "Paris"}'
+
+
+def weather_tool() -> lms.Tool[..., Any]:
+    return lms.tool_from_schema(
+        "get_weather", "The weather in a city", JSON_SCHEMA, lambda city: f"Sunny in {city}"
+    )
+
+
+def time_tool() -> lms.Tool[..., Any]:
+    return lms.tool_from_schema(
+        "get_time", "The time in a city", JSON_SCHEMA, lambda city: {"city": city, "time": "12:00"}
+    )
+
+
+def failing_tool() -> lms.Tool[..., Any]:
+    def fail(city: str) -> str:
+        raise RuntimeError("the weather service is down")
+
+    return lms.tool_from_schema("get_weather", "The weather in a city", JSON_SCHEMA, fail)
+
+
+class _Stop(Exception):
+    """Raised by a callback to leave a load or download early."""
+
 
 Scenario = Callable[[lms.Client], Any]  # a coroutine function (a plain one when sync)
 SCENARIOS: dict[str, Scenario] = {}
@@ -107,6 +234,20 @@ def notify(client: lms.Client) -> None:
 def experiment_flags(client: lms.Client) -> None:
     client.system.set_experiment_flag("parity-flag", True)
     client.system.get_experiment_flags()
+
+
+@scenario
+def error_request_shutdown(client: lms.Client) -> None:
+    with pytest.raises(lms.PermissionDeniedError):
+        client.system.request_shutdown()
+
+
+@scenario
+def when_disconnected(client: lms.Client) -> None:
+    # Subscribe, then leave (closing the client ends the wait).
+    with pytest.raises(lms.LMStudioTimeoutError):
+        client.system.when_disconnected(timeout=0.2)
+    client.system.get_lmstudio_version()
 
 
 @scenario
@@ -208,6 +349,26 @@ def load_with_config_and_progress(client: lms.Client) -> None:
 
 
 @scenario
+def load_every_option(client: lms.Client) -> None:
+    client.llm.load(LLM, config=EVERY_LOAD_OPTION)
+
+
+@scenario
+def load_embedding_every_option(client: lms.Client) -> None:
+    client.embedding.load(EMBEDDING, config=EVERY_EMBEDDING_LOAD_OPTION)
+
+
+@scenario
+def load_cancel(client: lms.Client) -> None:
+    def stop(_progress: float) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        client.llm.load(LLM, on_progress=stop)
+    client.llm.list_loaded()
+
+
+@scenario
 def load_embedding(client: lms.Client) -> None:
     client.embedding.load(EMBEDDING, config={"context_length": 256})
 
@@ -225,11 +386,30 @@ def unload_handle(client: lms.Client) -> None:
 
 
 @scenario
+def dynamic_handle_path(client: lms.Client) -> None:
+    model = client.llm.load(LLM)
+    assert model.info is not None  # a loaded model's handle knows its info
+    client.llm.handle(path=model.info.path).count_tokens("hello parity")
+
+
+@scenario
 def dynamic_handle(client: lms.Client) -> None:
     client.llm.load(LLM, identifier="parity-dynamic")
     handle = client.llm.handle("parity-dynamic")
     handle.respond("hello parity")
     handle.count_tokens("hello parity")
+
+
+@scenario
+def embedding_any_loaded(client: lms.Client) -> None:
+    client.embedding.model(EMBEDDING)
+    client.embedding.model()
+
+
+@scenario
+def embedding_unload_by_identifier(client: lms.Client) -> None:
+    client.embedding.load(EMBEDDING, identifier="parity-unload")
+    client.embedding.unload("parity-unload")
 
 
 @scenario
@@ -271,6 +451,53 @@ def context_length(client: lms.Client) -> None:
     model.get_context_length()
 
 
+# -- model helpers, full queries, LM Link devices (issue 11 item 6) -------------------------------
+
+
+@scenario
+def processing_state(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.get_processing_state()
+
+
+@scenario
+def embedding_processing_state(client: lms.Client) -> None:
+    (client.embedding.model(EMBEDDING)).get_processing_state()
+
+
+@scenario
+def base_prediction_config(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.get_base_prediction_config()
+
+
+@scenario
+def estimate_usage(client: lms.Client) -> None:
+    client.llm.estimate_resources_usage(LLM, {"context_length": 1024})
+
+
+@scenario
+def estimate_usage_embedding(client: lms.Client) -> None:
+    client.embedding.estimate_resources_usage(
+        EMBEDDING, {"context_length": 256}, device_identifier=None
+    )
+
+
+@scenario
+def model_query(client: lms.Client) -> None:
+    client.llm.load(VISION, identifier="parity-eyes")
+    handle = client.llm.handle(
+        lms.ModelQuery(path="lmstudio-sdk/scripted-vision-1b-GGUF", vision=True)
+    )
+    handle.count_tokens("hello parity")
+
+
+@scenario
+def local_device(client: lms.Client) -> None:
+    client.llm.load(LLM, identifier="parity-local", device_identifier=None)
+    client.llm.unload("parity-local", device_identifier=None)
+
+
 # -- predictions ----------------------------------------------------------------------------------
 
 
@@ -309,6 +536,18 @@ def respond_sampling(client: lms.Client) -> None:
 
 
 @scenario
+def respond_every_option(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.respond("hello parity", config=EVERY_PREDICTION_OPTION)
+
+
+@scenario
+def complete_every_option(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.complete("Once upon a time", config=EVERY_COMPLETION_OPTION)
+
+
+@scenario
 def respond_stop_strings(client: lms.Client) -> None:
     model = client.llm.model(LLM)
     model.respond("hello parity", config={"stop_strings": ["parity"], "max_tokens": False})
@@ -320,6 +559,17 @@ def respond_structured(client: lms.Client) -> None:
     model.respond(
         '{"city": "Paris"}', config={"structured": {"type": "json", "jsonSchema": JSON_SCHEMA}}
     )
+
+
+class City(TypedDict):
+    city: str
+    population: NotRequired[int]
+
+
+@scenario
+def respond_structured_typed(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.respond('!say {"city": "Paris"}', response_format=City)
 
 
 @scenario
@@ -339,11 +589,48 @@ def respond_image(client: lms.Client) -> None:
 
 
 @scenario
+def prepare_file_path(client: lms.Client) -> None:
+    with tempfile.TemporaryDirectory(prefix="parity-") as folder:
+        (Path(folder) / "notes.txt").write_bytes(TEXT)
+        (Path(folder) / "pixel.png").write_bytes(PNG)
+        client.files.prepare_file(Path(folder) / "notes.txt")
+        client.files.prepare_image(str(Path(folder) / "pixel.png"))
+
+
+@scenario
+def file_path(client: lms.Client) -> None:
+    file = client.files.prepare_file(TEXT, name="notes.txt")
+    client.files.get_local_file_absolute_path(file)
+
+
+@scenario
 def respond_file(client: lms.Client) -> None:
     file = client.files.prepare_file(TEXT, name="notes.txt")
     model = client.llm.model(LLM)
     # The order the TypeScript SDK sends (its chat input takes files only under `images`).
     model.respond([{"role": "user", "content": [file, "Summarise the file."]}])
+
+
+@scenario
+def parse_document(client: lms.Client) -> None:
+    file = client.files.prepare_file(TEXT, name="notes.txt")
+    client.files.get_document_parsing_library(file)
+    client.files.parse_document(file)
+
+
+@scenario
+def retrieve(client: lms.Client) -> None:
+    embedding = client.embedding.model(EMBEDDING)
+    bread = client.files.prepare_file(BREAD, name="bread.txt")
+    planets = client.files.prepare_file(PLANETS, name="planets.txt")
+    client.files.retrieve(
+        "When is the bread baked?",
+        [bread, planets],
+        embedding_model=embedding,
+        limit=2,
+        chunk_size=24,
+        chunk_overlap=4,
+    )
 
 
 @scenario
@@ -378,6 +665,106 @@ def cancel(client: lms.Client) -> None:
             stream.cancel()
     result = stream.result()
     assert result.stats.stop_reason == "userStopped"
+
+
+# -- act() ---------------------------------------------------------------------------------------
+
+
+@scenario
+def act_no_tool_call(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act("hello parity", [weather_tool()])
+
+
+@scenario
+def act_without_tools(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioValueError):
+        model.act("hello parity", [])
+
+
+@scenario
+def act_tool_round(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    result = model.act(WEATHER_CALL, [weather_tool()])
+    assert result.rounds == 2, result
+
+
+@scenario
+def act_several_tools(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    two_calls = f'{WEATHER_CALL}\n!tool get_time {{"city": "Paris"}}'
+    model.act(two_calls, [weather_tool(), time_tool()])
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers"""
+    return a + b
+
+
+@scenario
+def act_typed_tool(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act('!tool add {"a": 2, "b": 3}', [add])
+
+
+@scenario
+def act_history_and_config(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(
+        [
+            {"role": "system", "content": "Use tools."},
+            {"role": "user", "content": WEATHER_CALL},
+        ],
+        [weather_tool()],
+        config={"temperature": 0.2, "max_tokens": 50},
+    )
+
+
+@scenario
+def act_max_rounds(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(WEATHER_CALL, [weather_tool()], max_prediction_rounds=1)
+
+
+@scenario
+def act_tool_error(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(WEATHER_CALL, [failing_tool()])  # the model is told (on_tool_error="report")
+
+
+@scenario
+def act_tool_error_raise(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.ToolCallFailedError):
+        model.act(WEATHER_CALL, [failing_tool()], on_tool_error="raise")
+
+
+@scenario
+def act_guard_deny(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(
+        WEATHER_CALL,
+        [weather_tool()],
+        guard_tool_call=lambda _round, _request: lms.GuardDecision.deny("not today"),
+    )
+
+
+@scenario
+def act_guard_override(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    model.act(
+        WEATHER_CALL,
+        [weather_tool()],
+        guard_tool_call=lambda _round, _request: lms.GuardDecision.allow_with({"city": "Lyon"}),
+    )
+
+
+@scenario
+def act_unknown_tool(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.InvalidToolRequestError):
+        model.act(f'!tool no_such_tool {{"city": "Paris"}}\n{WEATHER_CALL}', [weather_tool()])
 
 
 # -- tokens and templates -------------------------------------------------------------------------
@@ -431,6 +818,147 @@ def embedding_tokens(client: lms.Client) -> None:
     model.count_tokens("hello parity")
 
 
+# -- repository (the server has a catalogue: tests/repository/catalog_kit.py) ---------------------
+
+
+@scenario
+def search_models(client: lms.Client) -> None:
+    client.repository.search_models("tiny", limit=5, compatibility=["gguf"])
+
+
+@scenario
+def search_models_all(client: lms.Client) -> None:
+    client.repository.search_models()
+
+
+@scenario
+def download_options(client: lms.Client) -> None:
+    [entry, *_] = client.repository.search_models("Tiny-Chat-GGUF")
+    entry.get_download_options()
+
+
+@scenario
+def download(client: lms.Client) -> None:
+    [entry, *_] = client.repository.search_models("Tiny-Chat-GGUF")
+    options = entry.get_download_options()
+    option = next(o for o in options if o.quantization == "Q4_K_M")
+    progress: list[object] = []
+    finalizing: list[bool] = []
+    key = option.download(
+        on_progress=progress.append, on_start_finalizing=lambda: finalizing.append(True)
+    )
+    assert key and progress and finalizing
+    client.system.list_downloaded_models()
+
+
+@scenario
+def download_cancel(client: lms.Client) -> None:
+    [entry, *_] = client.repository.search_models("Big-Llama-GGUF")
+    [option, *_] = entry.get_download_options()
+
+    def stop(_update: object) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        option.download(on_progress=stop)
+    client.system.list_downloaded_models()
+
+
+@scenario
+def lm_link_status(client: lms.Client) -> None:
+    client.repository.lm_link_status()
+
+
+@scenario
+def error_lm_link(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioServerError):
+        client.repository.lm_link_set_disabled(True)
+    with pytest.raises(lms.LMStudioServerError):
+        client.repository.lm_link_update_device_name("parity")
+    with pytest.raises(lms.LMStudioServerError):
+        client.repository.lm_link_set_preferred_device("parity-device")
+
+
+@scenario
+def error_search_limit(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioValueError):
+        client.repository.search_models("tiny", limit=1000)
+
+
+# -- plugins (the server hosts the test plugin PLUGIN) --------------------------------------------
+
+
+@scenario
+def generator_respond(client: lms.Client) -> None:
+    client.plugins.generator(PLUGIN).respond("make it loud")
+
+
+@scenario
+def generator_stream(client: lms.Client) -> None:
+    stream = client.plugins.generator(PLUGIN).respond_stream(
+        [{"role": "user", "content": "make it loud"}]
+    )
+    for _fragment in stream:
+        pass
+    stream.result()
+
+
+@scenario
+def generator_error(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioServerError):
+        client.plugins.generator(PLUGIN).respond("raise")
+
+
+@scenario
+def generator_act(client: lms.Client) -> None:
+    # The test generator calls the first tool it is offered ({"a": 1}) after its words; the
+    # second round offers none, so it only answers.
+    half = lms.tool_from_schema(
+        "half",
+        "Half a number",
+        {"type": "object", "properties": {"a": {"type": "number"}}, "required": ["a"]},
+        lambda a: a / 2,
+    )
+    generator = client.plugins.generator(PLUGIN)
+    result = generator.act("make it loud", [half], max_prediction_rounds=2)
+    assert result.rounds == 2, result
+
+
+@scenario
+def generator_cancel(client: lms.Client) -> None:
+    # Cancelled when it outlasts its timeout (the sync face has no task to cancel from).
+    stream = client.plugins.generator(PLUGIN).respond_stream("hang", timeout=0.2)
+    with pytest.raises(lms.LMStudioTimeoutError):
+        stream.result()
+
+
+@scenario
+def plugin_tools_config(client: lms.Client) -> None:
+    session = client.plugins.plugin_tools(PLUGIN, config={"count": 5}, working_directory="/tmp")
+    with session:
+        pass
+
+
+@scenario
+def plugin_tools(client: lms.Client) -> None:
+    with client.plugins.plugin_tools(PLUGIN) as session:
+        assert session.call("add", {"a": 2, "b": 3}) == 5
+
+
+@scenario
+def plugin_tools_act(client: lms.Client) -> None:
+    with client.plugins.plugin_tools(PLUGIN) as session:
+        model = client.llm.model(LLM, ttl=None)
+        model.act('!tool add {"a": 2, "b": 3}', session.tools)
+
+
+@scenario
+def preprocessed_prediction(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    plugins = lms.plugins_field([(PLUGIN, {"count": 3, "loud": True})])
+    model.respond("hello parity", config={"raw": plugins})
+
+
 # -- errors ---------------------------------------------------------------------------------------
 
 
@@ -441,6 +969,13 @@ def error_unknown_model(client: lms.Client) -> None:
 
 
 @scenario
+def error_unknown_preset(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioServerError):
+        model.respond("hello parity", preset="parity-preset", config={"temperature": 0.1})
+
+
+@scenario
 def error_prediction(client: lms.Client) -> None:
     model = client.llm.model(LLM)
     with pytest.raises(lms.LMStudioServerError):
@@ -448,6 +983,56 @@ def error_prediction(client: lms.Client) -> None:
 
 
 @scenario
+def error_draft_model(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.UnsupportedFeatureError):
+        model.respond(
+            "hello parity",
+            config={
+                "draft_model": LLM,
+                "speculative_decoding_min_draft_length_to_consider": 2,
+                "speculative_decoding_min_continue_drafting_probability": 0.5,
+            },
+        )
+
+
+@scenario
+def error_preload_draft_model(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.UnsupportedFeatureError):
+        model.preload_draft_model(LLM)
+
+
+@scenario
+def error_complete_tools(client: lms.Client) -> None:
+    model = client.llm.model(LLM)
+    with pytest.raises(lms.LMStudioValueError):
+        model.complete("Once", config={"tool_choice": "required"})
+    with pytest.raises(lms.LMStudioValueError):
+        model.complete("Once", config={"reasoning_budget": 100})
+
+
+@scenario
 def error_unload_unknown(client: lms.Client) -> None:
     with pytest.raises(lms.LMStudioError):
         client.llm.unload("no-such-instance")
+
+
+@scenario
+def error_load_unknown(client: lms.Client) -> None:
+    with pytest.raises(lms.ModelNotFoundError):
+        client.llm.load("no-such-model")
+    with pytest.raises(lms.ModelNotFoundError):
+        client.embedding.load("no-such-embedding")
+
+
+@scenario
+def error_bad_config(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioError):
+        client.llm.load(LLM, config={"context_length": -5})
+
+
+@scenario
+def error_wrong_domain(client: lms.Client) -> None:
+    with pytest.raises(lms.LMStudioError):
+        client.embedding.model(LLM)

@@ -334,7 +334,7 @@ class LmLinkStatusResultLastError(WireStruct, frozen=True, kw_only=True):
 
 
 class LmLinkStatusResult(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at repository.lmLinkStatus.returns."""
+    """LM Link's state: status, issues, peers and this device's names."""
 
     status: str
     issues: list[str]

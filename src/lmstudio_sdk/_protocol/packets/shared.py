@@ -103,7 +103,7 @@ __all__ = [
 
 
 class PredictionStats(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at diagnostics.streamLogs.toClientPacket.0.log.data.1.stats."""
+    """A prediction's statistics: stop reason, tokens per second, token counts, timings."""
 
     stop_reason: str
     stop_string: str | None = None
@@ -142,7 +142,7 @@ class Quantization(WireStruct, frozen=True, kw_only=True):
 class EmbeddingModelInstanceInfo(
     ModelInfoBase, frozen=True, kw_only=True, tag_field="type", tag="embedding"
 ):
-    """Wire shape first seen at embedding.listLoaded.returns[]."""
+    """A loaded embedding model: its info plus the instance's identifier and context length."""
 
     model_key: str
     format: str
@@ -166,7 +166,7 @@ class EmbeddingModelInstanceInfo(
 
 
 class ModelQuery(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at embedding.getModelInfo.parameter.specifier.0.query."""
+    """Which loaded model a call means: any of key/identifier, path, domain, vision, device."""
 
     domain: str | None = None
     device_identifier: str | msgspec.UnsetType | None = msgspec.UNSET
@@ -213,7 +213,7 @@ class KVConfigField(WireStruct, frozen=True, kw_only=True):
 
 
 class KVConfig(KVConfigBase, frozen=True, kw_only=True):
-    """Wire shape first seen at embedding.getLoadConfig.returns."""
+    """A config as LM Studio stores it: ``fields`` of key and value (``get(key)``)."""
 
     fields: list[KVConfigField]
 
@@ -304,7 +304,7 @@ class LoadModelCreationParameter(WireStruct, frozen=True, kw_only=True):
 class EmbeddingModelInfo(
     ModelInfoBase, frozen=True, kw_only=True, tag_field="type", tag="embedding"
 ):
-    """Wire shape first seen at embedding.loadModel.toClientPacket.0.info."""
+    """A downloaded embedding model: key, path, format, size, architecture."""
 
     model_key: str
     format: str
@@ -342,7 +342,7 @@ class GetOrLoadCreationParameter(WireStruct, frozen=True, kw_only=True):
 
 
 class LLMInstanceInfo(ModelInfoBase, frozen=True, kw_only=True, tag_field="type", tag="llm"):
-    """Wire shape first seen at embedding.getOrLoad.toClientPacket.2.info.0."""
+    """A loaded LLM: its info plus the instance's identifier and context length."""
 
     model_key: str
     format: str
@@ -406,7 +406,7 @@ class TextPart(WireStruct, frozen=True, kw_only=True, tag_field="type", tag="tex
 
 
 class FilePart(WireStruct, frozen=True, kw_only=True, tag_field="type", tag="file"):
-    """Wire shape first seen at …lyPromptTemplate.parameter.history.messages[].0.content[].1."""
+    """A file attached to a chat message (an image or document uploaded first)."""
 
     name: str
     identifier: str
@@ -415,7 +415,7 @@ class FilePart(WireStruct, frozen=True, kw_only=True, tag_field="type", tag="fil
 
 
 class ToolCallRequest(WireStruct, frozen=True, kw_only=True, tag_field="type", tag="function"):
-    """Wire shape first seen at …arameter.history.messages[].0.content[].2.toolCallRequest.0."""
+    """A tool call the model asked for: ``name``, ``arguments`` and ``id``."""
 
     id: str | None = None
     arguments: dict[str, Any] | None = None
@@ -459,7 +459,7 @@ class SystemMessageData(ChatMessageBase, frozen=True, kw_only=True, tag_field="r
 class ToolCallResultPart(
     WireStruct, frozen=True, kw_only=True, tag_field="type", tag="toolCallResult"
 ):
-    """Wire shape first seen at …pplyPromptTemplate.parameter.history.messages[].3.content[]."""
+    """A tool's result in a tool message, for the call ``tool_call_id``."""
 
     content: str
     tool_call_id: str | None = None
@@ -475,10 +475,11 @@ class ToolMessageData(ChatMessageBase, frozen=True, kw_only=True, tag_field="rol
 ChatMessageData: TypeAlias = (
     AssistantMessageData | UserMessageData | SystemMessageData | ToolMessageData
 )
+"""One message of a chat on the wire: user, assistant, system or tool."""
 
 
 class ChatHistoryData(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at llm.applyPromptTemplate.parameter.history."""
+    """A chat as the wire carries it: its ``messages`` in order."""
 
     messages: list[ChatMessageData]
 
@@ -509,7 +510,7 @@ class ToolDefinition(WireStruct, frozen=True, kw_only=True, tag_field="type", ta
 
 
 class LLMInfo(ModelInfoBase, frozen=True, kw_only=True, tag_field="type", tag="llm"):
-    """Wire shape first seen at llm.loadModel.toClientPacket.0.info."""
+    """A downloaded LLM: key, path, format, size, architecture, vision and tool use."""
 
     model_key: str
     format: str
@@ -530,7 +531,7 @@ class LLMInfo(ModelInfoBase, frozen=True, kw_only=True, tag_field="type", tag="l
 
 
 class TokenCandidate(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at llm.predict.toClientPacket.0.fragment.tokens[].candidates[]."""
+    """An alternative token at one position, with its log-probability."""
 
     text: str
     id: int
@@ -538,7 +539,7 @@ class TokenCandidate(WireStruct, frozen=True, kw_only=True):
 
 
 class FragmentToken(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at llm.predict.toClientPacket.0.fragment.tokens[]."""
+    """One token of a fragment: text, id, log-probability and top alternatives."""
 
     text: str
     id: int
@@ -547,7 +548,7 @@ class FragmentToken(WireStruct, frozen=True, kw_only=True):
 
 
 class PredictionFragment(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at llm.predict.toClientPacket.0.fragment."""
+    """A piece of a streamed reply: its text (``content``), token count, reasoning type."""
 
     content: str
     tokens_count: int
@@ -783,7 +784,7 @@ class GetAuthenticationStatusResultAuthenticationStatusComputeDevice(
 
 
 class DownloadProgressUpdate(WireStruct, frozen=True, kw_only=True):
-    """Wire shape first seen at repository.downloadModel.toClientPacket.0.update."""
+    """Progress of a model download: bytes so far, total and speed."""
 
     downloaded_bytes: int
     total_bytes: int

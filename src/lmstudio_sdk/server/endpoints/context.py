@@ -27,6 +27,7 @@ class CallContext:
         self.client_identifier = client_identifier
         self.models = services.models
         self.files = services.files
+        self.retrieval = services.retrieval
         self.catalog = services.catalog
         self.engine_name = services.engine_name
         self.experiment_flags = services.experiment_flags

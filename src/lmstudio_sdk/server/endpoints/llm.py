@@ -14,6 +14,7 @@ from ..._protocol.packets.llm import (
     PredictCreationParameter,
     PredictToolCallGenerationEndPacket,
     PredictToolCallGenerationFailedPacket,
+    PreloadDraftModelParameter,
 )
 from ..._protocol.packets.shared import (
     ChatHistoryData,
@@ -35,6 +36,7 @@ from ..._protocol.packets.shared import (
     TokenCandidate,
 )
 from ..engines.base import (
+    DRAFT_MODEL_KEY,
     CancelToken,
     FragmentGenerated,
     PredictionFinished,
@@ -47,7 +49,7 @@ from ..engines.base import (
     ToolCallNameReceived,
     ToolCallStarted,
 )
-from ..errors import ServerError, preset_not_found
+from ..errors import ServerError, preset_not_found, unsupported_feature
 from ..services.models import Instance
 from . import model_management
 from .config import prediction_config
@@ -117,6 +119,7 @@ async def _predict(
                 total_draft_tokens_count=finished.total_draft_tokens_count,
                 accepted_draft_tokens_count=finished.accepted_draft_tokens_count,
                 rejected_draft_tokens_count=finished.rejected_draft_tokens_count,
+                ignored_draft_tokens_count=finished.ignored_draft_tokens_count,
             )
             log_prediction_output(ctx, instance, "".join(output), stats)
             model_info = instance.instance_info()
@@ -269,11 +272,32 @@ async def apply_prompt_template(
     return ApplyPromptTemplateResult(formatted=formatted)
 
 
+async def preload_draft_model(ctx: CallContext, p: PreloadDraftModelParameter) -> None:
+    """Load a draft model next to an LLM now, so that its first speculative prediction does
+    not wait for it (the official SDKs' ``unstable_preloadDraftModel``). Unlike LM Studio,
+    which treats this as a hint, an engine that cannot decode speculatively, a draft model
+    that does not exist, and one whose vocabulary differs are refused here."""
+    instance = ctx.models.find(p.specifier, "llm")
+    preload = getattr(instance.model, "preload_draft_model", None)
+    if preload is None:
+        engine = ctx.models.engine.name
+        draft = p.draft_model_key
+        raise unsupported_feature(
+            DRAFT_MODEL_KEY,
+            f"the {engine} engine has no speculative decoding (draft model {draft!r})",
+            "Serve with the llama engine to use a draft model.",
+            engine=engine,
+        )
+    ctx.models.touch(instance)
+    await preload(p.draft_model_key)
+
+
 TABLE = NamespaceTable(
     "/llm",
     rpcs={
         **model_management.RPCS,
         "applyPromptTemplate": RpcEndpoint(apply_prompt_template),
+        "preloadDraftModel": RpcEndpoint(preload_draft_model),
     },
     channels={
         **model_management.CHANNELS,

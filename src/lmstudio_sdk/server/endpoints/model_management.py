@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 from ..._protocol import packets
 from ..._protocol.kv_config import collapse
 from ..._protocol.packets import shared
+from ..engines.base import MemoryEstimate, estimate_memory
 from ..engines.base import count_tokens as count_model_tokens
 from ..errors import ServerError
+from ..local.machine import machine
 from ..services.models import Domain, Instance
 from .config import BASE_PREDICTION_CONFIG, EMPTY_CONFIG
 from .context import CallContext, ChannelContext, ChannelEndpoint, RpcEndpoint
@@ -108,6 +110,7 @@ async def get_base_prediction_config(
 
 
 async def unload_model(ctx: CallContext, p: shared.UnloadModelParameter) -> None:
+    ctx.models.check_device(p.device_identifier)
     await ctx.models.unload(p.identifier, _domain(ctx))
 
 
@@ -121,33 +124,64 @@ async def get_instance_processing_state(
         instance = models.find_optional(p.specifier, _domain(ctx))
     if instance is None:
         return shared.GetInstanceProcessingStateResult(status="idle", queued=0)
-    return shared.GetInstanceProcessingStateResult(status=instance.status, queued=instance.queued)
+    return shared.GetInstanceProcessingStateResult(status=instance.status, queued=instance.requests)
 
 
 async def estimate_model_usage(
     ctx: CallContext, p: shared.EstimateModelUsageParameter
 ) -> shared.EstimateModelUsageResult:
+    """Weights plus KV cache for the asked context length, from the engine (the GGUF header:
+    confidence "high"), else a rule of thumb (confidence "low"). Guardrails: the total fits in
+    this machine's memory. No GPU here: every VRAM figure is 0."""
+    ctx.models.check_device(p.device_identifier)
     info, _ = ctx.models.resolve(p.model_key, _domain(ctx))
+    config = collapse(p.load_config_stack)
+    estimate = estimate_memory(ctx.models.engine, info, config) or _rule_of_thumb(info, config)
+    total = estimate.model_bytes + estimate.context_bytes
+    memory = shared.EstimateModelUsageResultMemory(
+        confidence="high" if estimate.confident else "low",
+        model_vram_bytes=0,
+        context_vram_bytes=0,
+        total_vram_bytes=0,
+        model_bytes=estimate.model_bytes,
+        context_bytes=estimate.context_bytes,
+        total_bytes=total,
+    )
+    available = machine().memory_bytes
+    return shared.EstimateModelUsageResult(
+        memory=memory, passes_guardrails=available == 0 or total <= available
+    )
+
+
+# Bytes of KV cache per token of context when the engine cannot read the model's header: a
+# 1B-parameter model with f16 cache and no grouped-query attention (16 layers x 2048 x 2 x 2).
+_RULE_OF_THUMB_BYTES_PER_TOKEN = 131_072
+
+
+def _rule_of_thumb(
+    info: shared.LLMInfo | shared.EmbeddingModelInfo, config: shared.KVConfig
+) -> MemoryEstimate:
     key = (
         "llm.load.contextLength"
         if isinstance(info, shared.LLMInfo)
         else "embedding.load.contextLength"
     )
-    context = collapse(p.load_config_stack).get(key)
-    if not isinstance(context, int) or context < 1:
+    context = config.get(key)
+    if not isinstance(context, int) or isinstance(context, bool) or context < 1:
         context = min(4096, info.max_context_length)
-    # No GPU offload here; a rough KV-cache size per token keeps the numbers plausible.
-    context_bytes = context * 131_072
-    memory = shared.EstimateModelUsageResultMemory(
-        confidence="low",
-        model_vram_bytes=0,
-        context_vram_bytes=0,
-        total_vram_bytes=0,
+    elif context > info.max_context_length:
+        raise ServerError(
+            f"Context length {context} is larger than this model supports",
+            cause=f"{info.model_key} was trained with a context of {info.max_context_length} "
+            "tokens.",
+            suggestion=f"Ask for a context length of at most {info.max_context_length}.",
+        )
+    return MemoryEstimate(
         model_bytes=info.size_bytes,
-        context_bytes=context_bytes,
-        total_bytes=info.size_bytes + context_bytes,
+        context_bytes=context * _RULE_OF_THUMB_BYTES_PER_TOKEN,
+        context_length=context,
+        confident=False,
     )
-    return shared.EstimateModelUsageResult(memory=memory, passes_guardrails=True)
 
 
 async def tokenize(ctx: CallContext, p: shared.TokenizeParameter) -> shared.TokenizeResult:
@@ -166,6 +200,7 @@ async def count_tokens(ctx: CallContext, p: shared.TokenizeParameter) -> shared.
 async def load_model(ctx: ChannelContext, p: shared.LoadModelCreationParameter) -> None:
     models = ctx.models
     wire = _packets(ctx)
+    models.check_device(p.device_identifier)
     info, ambiguous = models.resolve(p.model_key, _domain(ctx))
     ctx.send(wire.LoadModelResolvedPacket(info=info, ambiguous=ambiguous or None))
     if p.ttl_ms is not None and p.ttl_ms < 1:
@@ -185,6 +220,7 @@ async def get_or_load(ctx: ChannelContext, p: shared.GetOrLoadCreationParameter)
     models = ctx.models
     wire = _packets(ctx)
     domain = _domain(ctx)
+    models.check_device(p.device_identifier)
     instance = models.find_for_get_or_load(p.identifier, domain)
     if instance is not None:
         models.touch(instance)

@@ -112,7 +112,7 @@ async def download_model(ctx: ChannelContext, p: wire.DownloadModelCreationParam
     ctx.send(wire.DownloadModelSuccessPacket(default_identifier=key))
 
 
-# -- LM Link: not part of this server (the setters are in unimplemented.py) -----------------------
+# -- LM Link: one device, no peers (the setters are in unimplemented.py) --------------------------
 
 
 async def lm_link_status(ctx: CallContext, _: None) -> wire.LmLinkStatusResult:
@@ -120,7 +120,9 @@ async def lm_link_status(ctx: CallContext, _: None) -> wire.LmLinkStatusResult:
         status="offline",
         issues=["noAccess"],
         peers=[],
-        device_identifier=None,
+        # The one device this server is: what deviceIdentifier of load, unload, getOrLoad,
+        # estimateModelUsage and model queries accepts besides null.
+        device_identifier=ctx.models.device_identifier,
         device_name=socket.gethostname(),
     )
 

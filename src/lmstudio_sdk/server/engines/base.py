@@ -26,13 +26,16 @@ from ..._protocol.packets.shared import (
     PromptProcessingDetails,
     ToolCallRequest,
 )
+from ..errors import unsupported_feature
 
 __all__ = [
+    "DRAFT_MODEL_KEY",
     "CancelToken",
     "Engine",
     "EngineEvent",
     "FragmentGenerated",
     "LoadedModel",
+    "MemoryEstimate",
     "PredictionFinished",
     "PredictionRequest",
     "PromptProgress",
@@ -43,8 +46,13 @@ __all__ = [
     "ToolCallNameReceived",
     "ToolCallStarted",
     "count_tokens",
+    "estimate_memory",
     "parallel_slots",
+    "refuse_draft_model",
 ]
+
+#: The prediction config key that names a speculative decoding draft model.
+DRAFT_MODEL_KEY = "llm.prediction.speculativeDecoding.draftModel"
 
 
 class CancelToken:
@@ -135,6 +143,7 @@ class PredictionFinished:
     total_draft_tokens_count: int | None = None
     accepted_draft_tokens_count: int | None = None
     rejected_draft_tokens_count: int | None = None
+    ignored_draft_tokens_count: int | None = None
 
 
 EngineEvent = (
@@ -218,12 +227,51 @@ async def count_tokens(model: LoadedModel, text: str) -> int:
     return len(await model.tokenize(text))
 
 
+def refuse_draft_model(config: KVConfig, engine: str) -> None:
+    """Raise ``engineDoesNotSupportFeature`` (the client's UnsupportedFeatureError) when a
+    prediction names a draft model and the engine ``engine`` has no speculative decoding."""
+    draft = config.get(DRAFT_MODEL_KEY)
+    if isinstance(draft, str) and draft:
+        raise unsupported_feature(
+            DRAFT_MODEL_KEY,
+            f"the {engine} engine has no speculative decoding (draft model {draft!r})",
+            "Leave draft_model unset (the reply is the same without it, only slower), or "
+            "serve with the llama engine, which decodes speculatively.",
+            engine=engine,
+        )
+
+
 def parallel_slots(model: LoadedModel) -> int:
     """How many predictions (or embeddings) an instance runs side by side; the server queues
     the rest. An engine opts in with a ``parallel_slots`` attribute on its loaded models;
     without one, the server runs one at a time."""
     slots = getattr(model, "parallel_slots", 1)
     return max(1, slots) if isinstance(slots, int) else 1
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    """What loading a model with a load config would take: its weights and its KV cache for
+    the context length asked (bytes), and whether that comes from the model file's header
+    (``confident``) rather than a rule of thumb."""
+
+    model_bytes: int
+    context_bytes: int
+    context_length: int
+    confident: bool
+
+
+def estimate_memory(
+    engine: Engine, info: LLMInfo | EmbeddingModelInfo, config: KVConfig
+) -> MemoryEstimate | None:
+    """The engine's estimate for loading ``info`` with ``config`` (the collapsed load config);
+    None when the engine cannot tell. An engine opts in with an ``estimate_memory(info,
+    config)`` method; it raises ServerError for a config it would refuse to load."""
+    estimator = getattr(engine, "estimate_memory", None)
+    if estimator is None:
+        return None
+    estimate: MemoryEstimate | None = estimator(info, config)
+    return estimate
 
 
 class Engine(Protocol):

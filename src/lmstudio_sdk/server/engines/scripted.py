@@ -59,6 +59,7 @@ from .base import (
     ToolCallFailed,
     ToolCallNameReceived,
     ToolCallStarted,
+    refuse_draft_model,
 )
 from .stop_strings import StopStringStreamer
 from .tool_naming import TOOL_NAMINGS, rename_tools
@@ -324,6 +325,7 @@ class ScriptedModel:
     def predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
         if not isinstance(self._info, LLMInfo):
             raise ServerError(f'"{self._info.model_key}" is an embedding model; it cannot predict')
+        refuse_draft_model(request.config, "scripted")
         return self._predict(request)
 
     async def _predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:

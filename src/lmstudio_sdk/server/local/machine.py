@@ -7,14 +7,16 @@ imports an engine (the llama.cpp build comes from the installed package's metada
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import platform
+import socket
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Machine", "llama_cpp_build", "machine"]
+__all__ = ["Machine", "device_identifier", "llama_cpp_build", "machine"]
 
 _CPUINFO = Path("/proc/cpuinfo")
 _MEMINFO = Path("/proc/meminfo")
@@ -70,6 +72,14 @@ def _memory_bytes() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 0
+
+
+def device_identifier(hostname: str | None = None) -> str:
+    """This machine's LM Link device identifier, as the server reports and accepts it:
+    ``"lmstudio-sdk-"`` and the first 16 hex digits of the SHA-256 of the host name (lower
+    case), so that it is stable across restarts and says nothing about the host beyond it."""
+    name = (socket.gethostname() if hostname is None else hostname).strip().lower()
+    return "lmstudio-sdk-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
 
 
 @cache

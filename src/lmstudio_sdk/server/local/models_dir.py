@@ -30,6 +30,7 @@ __all__ = [
     "GGUFMetadata",
     "ScannedModel",
     "default_models_dir",
+    "is_encoder",
     "model_key_for_folder",
     "read_gguf_metadata",
     "scan_model_files",
@@ -54,6 +55,12 @@ _EMBEDDING_ARCHS = frozenset(
         "t5encoder",
     }
 )
+
+
+def is_encoder(architecture: str) -> bool:
+    """An architecture llama.cpp runs as an encoder: no causal attention, so no KV cache."""
+    return architecture in _EMBEDDING_ARCHS
+
 
 # Arrays longer than this are skipped (vocabularies, merges, token types).
 _MAX_DECODED_ARRAY = 64

@@ -1,6 +1,7 @@
 """The server's state shared by every socket, behind the endpoints: loaded models, uploaded
-files, client identities, registered plugins, the model catalogue, experiment flags, the
-diagnostics log bus, the shutdown request and the observer the server reports to.
+files and the retrieval index of their chunks, client identities, registered plugins, the
+model catalogue, experiment flags, the diagnostics log bus, the shutdown request and the
+observer the server reports to.
 
 Services may import the engines and the local kit below them, never the endpoints, the
 router, the session or the app above.
@@ -18,6 +19,7 @@ from .logs import LogBus
 from .models import ModelManager
 from .observer import ServerObserver
 from .plugins import PluginRegistry
+from .retrieval import RetrievalCache
 
 __all__ = ["Services"]
 
@@ -48,6 +50,7 @@ class Services:
         self.catalog = catalog  # the model catalogue of /repository, if the server has one
         self.experiment_flags: set[str] = set()
         self.logs = LogBus()
+        self.retrieval = RetrievalCache()  # chunk embeddings of retrieved files
         # Set by /system requestShutdown; the app stops when it is set.
         self.shutdown_requested = asyncio.Event()
 
@@ -55,6 +58,7 @@ class Services:
         """A socket closed; the identity's files go when its last socket does."""
         if self.identities.release(identifier):
             self.files.release_owner(identifier)
+            self.retrieval.release_owner(identifier)
 
     def notify(self, title: str, description: str | None) -> None:
         logger.info("notification: %s%s", title, f" - {description}" if description else "")

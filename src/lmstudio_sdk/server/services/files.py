@@ -43,6 +43,9 @@ _TEXT_SUFFIXES = {
     ".csv",
     ".json",
     ".html",
+    ".htm",
+    ".markdown",
+    ".rst",
     ".xml",
     ".yaml",
     ".yml",
@@ -169,15 +172,19 @@ class FileStore:
         self._total += len(data)
         return stored
 
-    def read(self, identifier: str, owner: str) -> bytes:
-        """The bytes of a file ``owner`` uploaded; ServerError when the handle is not theirs."""
+    def get(self, identifier: str, owner: str) -> StoredFile:
+        """A file ``owner`` uploaded; ServerError when the handle is not theirs."""
         stored = self._files.get(identifier)
         if stored is None or stored.owner != owner:
             raise ServerError(
                 f'No uploaded file has the identifier "{identifier}"',
                 suggestion="Upload the file again (handles end when the client disconnects).",
             )
-        return stored.path.read_bytes()
+        return stored
+
+    def read(self, identifier: str, owner: str) -> bytes:
+        """The bytes of a file ``owner`` uploaded; ServerError when the handle is not theirs."""
+        return self.get(identifier, owner).path.read_bytes()
 
     def release_owner(self, owner: str) -> None:
         """The identity is gone: delete its files."""

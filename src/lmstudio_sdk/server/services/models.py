@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import msgspec
+from msgspec import UnsetType
 
 from ..._protocol.kv_config import collapse
 from ..._protocol.packets.shared import (
@@ -32,11 +33,14 @@ from ..._protocol.packets.shared import (
 from ..engines.base import CancelToken, Engine, LoadedModel, parallel_slots
 from ..errors import (
     ServerError,
+    device_not_found,
     domain_mismatch,
+    impossible_query,
     no_model_matching_query,
     path_not_found,
     specific_model_unloaded,
 )
+from ..local.machine import device_identifier as machine_device_identifier
 
 __all__ = ["Domain", "Instance", "ModelManager", "domain_of"]
 
@@ -80,7 +84,7 @@ class Instance:
         # parallel slots); the rest wait here and are reported as queued.
         self.slots = asyncio.Semaphore(parallel_slots(model))
         self.active = 0
-        self.queued = 0
+        self.queued = 0  # waiting for a slot (the wire's ``queued`` adds the active ones)
         self.status: ProcessingStatus = "idle"
         self.unloading = False
         self.unloaded = asyncio.Event()
@@ -102,6 +106,12 @@ class Instance:
     @property
     def domain(self) -> Domain:
         return domain_of(self.info)
+
+    @property
+    def requests(self) -> int:
+        """What ``getInstanceProcessingState`` reports as ``queued``: the requests in the
+        instance's queue, the ones running included (as the TypeScript SDK documents it)."""
+        return self.active + self.queued
 
     @property
     def load_config(self) -> KVConfig:
@@ -146,8 +156,10 @@ def _matches_publisher_name(path: str, needle: str) -> bool:
 class ModelManager:
     """Every downloaded model and loaded instance of one server."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, device_identifier: str | None = None) -> None:
         self.engine = engine
+        # The one LM Link device this server is (models are listed as local: null).
+        self.device_identifier = device_identifier or machine_device_identifier()
         self._instances: dict[str, Instance] = {}  # identifier → instance, in load order
         self._by_reference: dict[str, Instance] = {}
         self._reserved: set[str] = set()  # identifiers of loads in progress
@@ -179,6 +191,12 @@ class ModelManager:
             candidates = in_domain
         return candidates[0], [m.model_key for m in candidates[1:]]
 
+    def check_device(self, requested: str | UnsetType | None) -> None:
+        """A request's ``deviceIdentifier``: none (LM Studio's cascade), ``null`` (local only)
+        and this server's own identifier all mean this server; any other is refused."""
+        if isinstance(requested, str) and requested != self.device_identifier:
+            raise device_not_found(requested, self.device_identifier)
+
     # -- loaded instances ---------------------------------------------------------------------
 
     def loaded(self, domain: Domain | None = None) -> list[Instance]:
@@ -205,6 +223,7 @@ class ModelManager:
                 raise domain_mismatch(found.info.path, found.domain, domain)
             return found
         query = specifier.query
+        self._check_query(query, domain)
         loaded = self.loaded(domain)
         # An exact identifier first; then "publisher/name" as the start of a path (LM Studio).
         matches = [i for i in loaded if self._matches_query(i, query)] or [
@@ -226,6 +245,18 @@ class ModelManager:
             return self.find(specifier, domain)
         except ServerError:
             return None
+
+    def _check_query(self, query: ModelQuery, domain: Domain) -> None:
+        """Refuse a query no model of ``domain`` can ever match, naming the member."""
+        self.check_device(query.device_identifier)
+        why = None
+        if query.domain is not None and query.domain != domain:
+            why = f"this namespace serves {domain} models, not {query.domain} ones"
+        elif query.vision and domain == "embedding":
+            why = "embedding models have no vision"
+        if why is not None:
+            loaded = [i.identifier for i in self.loaded(domain)]
+            raise impossible_query(msgspec.to_builtins(query), loaded, domain, why)
 
     @staticmethod
     def _matches_query(instance: Instance, query: ModelQuery, *, by_path: bool = False) -> bool:

@@ -68,6 +68,9 @@ def generate(
 ) -> AsyncIterator[str | ToolCall]:
     async def items() -> AsyncIterator[str | ToolCall]:
         last = history.messages[-1]
+        if last.role == "tool":  # act(): the results of the calls it made
+            yield "the tool said " + ", ".join(getattr(p, "content", "") for p in last.content)
+            return
         text = "".join(getattr(p, "text", "") for p in last.content)
         if text == "raise":
             raise RuntimeError("the faulty generator raised")

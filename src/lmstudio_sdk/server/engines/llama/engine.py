@@ -13,8 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...._protocol.packets.shared import EmbeddingModelInfo, KVConfig, LLMInfo
-from ...errors import ServerError
-from ...local.models_dir import ScannedModel, scan_model_files
+from ...errors import ServerError, domain_mismatch, path_not_found
+from ...local.memory import F16, kv_cache_size
+from ...local.models_dir import ScannedModel, is_encoder, scan_model_files
+from ..base import MemoryEstimate
+from .load_config import parallel_predictions, translate_load_config, unified_kv_cache
 from .model import LlamaLoadedModel
 from .runtime import default_thread_count
 
@@ -48,6 +51,50 @@ class LlamaEngine:
             )
         return found
 
+    def find_llm(self, key: str) -> ScannedModel:
+        """The LLM of the models folder with this model key, path, or folder ("publisher/
+        name"): a draft model."""
+        models = scan_model_files(self.models_dir)
+        self._scanned = {s.info.path: s for s in models}
+        wanted = key.strip().strip("/").lower()
+        found = [
+            s
+            for s in models
+            if wanted in (s.info.model_key.lower(), s.info.path.lower())
+            or wanted == s.info.indexed_model_identifier.lower()
+            or ("/" in wanted and s.info.path.lower().startswith(wanted + "/"))
+        ]
+        llms = [s for s in found if isinstance(s.info, LLMInfo)]
+        if llms:
+            return llms[0]
+        if found:
+            raise domain_mismatch(found[0].info.path, "embedding", "llm")
+        raise path_not_found(key, [s.info.model_key for s in models])
+
+    def estimate_memory(
+        self, info: LLMInfo | EmbeddingModelInfo, config: KVConfig
+    ) -> MemoryEstimate:
+        """The file's weights (and its vision projector's) plus the KV cache a load with
+        ``config`` would allocate: the same context length, sequences and cache types as
+        ``load`` (encoders, as most embedding models are, keep no cache)."""
+        scanned = self.scanned(info)
+        kwargs, effective = translate_load_config(info, config, self.n_threads)
+        n_ctx = int(kwargs["n_ctx"])
+        weights = scanned.file.stat().st_size
+        if scanned.mmproj is not None and scanned.mmproj.is_file():
+            weights += scanned.mmproj.stat().st_size
+        if is_encoder(scanned.architecture):
+            return MemoryEstimate(weights, 0, n_ctx, confident=True)
+        slots = 1 if isinstance(info, EmbeddingModelInfo) else parallel_predictions(effective)
+        cells = n_ctx * slots if slots > 1 and not unified_kv_cache(effective) else n_ctx
+        cache = kv_cache_size(
+            scanned.metadata,
+            cells,
+            type_k=int(kwargs.get("type_k", F16)),
+            type_v=int(kwargs.get("type_v", F16)),
+        )
+        return MemoryEstimate(weights, cache.bytes, n_ctx, confident=cache.confident)
+
     async def load(
         self,
         info: LLMInfo | EmbeddingModelInfo,
@@ -69,7 +116,10 @@ class LlamaEngine:
             return not abort.is_set()
 
         future = loop.run_in_executor(
-            None, lambda: LlamaLoadedModel.load(scanned, config, self.n_threads, report)
+            None,
+            lambda: LlamaLoadedModel.load(
+                scanned, config, self.n_threads, report, find_llm=self.find_llm
+            ),
         )
         try:
             model = await asyncio.shield(future)

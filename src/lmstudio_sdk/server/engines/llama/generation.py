@@ -14,6 +14,7 @@ from typing import Any
 from ..base import CancelToken, FragmentGenerated, PredictionFinished, TokenLogProb
 from .instance import LlamaInstance
 from .sampling import SamplingParams
+from .speculative import DraftCounts
 from .tools import OutputParser
 
 __all__ = ["Generation", "Step"]
@@ -67,12 +68,18 @@ class Generation:
         #: Log-probabilities of tokens not yet attached to a fragment (when asked for).
         self._logprobs: list[TokenLogProb] = []
         self._reasoning_tokens = 0
+        #: Speculative decoding: what became of the drafted tokens (None: no draft model).
+        self.draft: DraftCounts | None = None
+        self._drafted = False  # accepted drafted tokens not yet sent in a fragment
 
     def _send(self, text: str, n_tokens: int) -> None:
         self._emit_all(self.parser.feed(text, n_tokens))
 
     def _emit_all(self, events: list[Any]) -> None:
         for event in events:
+            if self._drafted and isinstance(event, FragmentGenerated):
+                event = dataclasses.replace(event, contains_drafted=True)
+                self._drafted = False
             if self._logprobs and isinstance(event, FragmentGenerated):
                 # A fragment carries the tokens sampled since the previous one.
                 event = dataclasses.replace(event, tokens=tuple(self._logprobs))
@@ -81,8 +88,11 @@ class Generation:
                 event = dataclasses.replace(event, tokens=())
             self.emit(event)
 
-    def take(self, token: int, logprob: TokenLogProb | None = None) -> Step:
-        """One sampled token (with its log-probability when they were asked for)."""
+    def take(
+        self, token: int, logprob: TokenLogProb | None = None, *, drafted: bool = False
+    ) -> Step:
+        """One sampled token (with its log-probability when they were asked for);
+        ``drafted``: a draft model proposed it and the main model accepted it."""
         m, params = self.m, self.params
         if logprob is not None and not m._lc.llama_vocab_is_eog(m._vocab, token):
             self._logprobs.append(logprob)
@@ -90,6 +100,7 @@ class Generation:
             self._t_first = time.monotonic()
         if m._lc.llama_vocab_is_eog(m._vocab, token):
             return self.stop("eosFound")
+        self._drafted = self._drafted or drafted  # an end-of-text token is never sent
         self.predicted += 1
         self.context.append(token)
         self._pending += self._decoder.decode(m._piece(token))
@@ -155,6 +166,7 @@ class Generation:
         gen_time = (t_end - t_first) if t_first is not None else 0.0
         predicted = self.predicted
         tps = predicted / gen_time if predicted and gen_time > 0 else None
+        draft = self.draft
         self.emit(
             PredictionFinished(
                 stop_reason=stop_reason,
@@ -164,6 +176,11 @@ class Generation:
                 total_time_sec=t_end - self.t_start,
                 tokens_per_second=tps,
                 stop_string=self._stop_string if stop_reason == "stopStringFound" else None,
+                used_draft_model_key=draft.model_key if draft else None,
+                total_draft_tokens_count=draft.total if draft else None,
+                accepted_draft_tokens_count=draft.accepted if draft else None,
+                rejected_draft_tokens_count=draft.rejected if draft else None,
+                ignored_draft_tokens_count=draft.ignored if draft else None,
             )
         )
         return Step.DONE

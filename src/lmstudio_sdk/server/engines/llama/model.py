@@ -26,6 +26,7 @@ from .load_config import parallel_predictions, translate_load_config, unified_kv
 from .prediction import Prediction
 from .runtime import LOAD_LOCK, llama_cpp_module, model_progress, parallel_context
 from .scheduler import BatchScheduler
+from .speculative import DraftModel, check_vocabularies, load_draft_model
 from .templates import build_prompt, prepare_messages
 from .tools import TOOL_CALL_OPEN
 from .vision import create_vision_handler
@@ -47,8 +48,12 @@ class LlamaLoadedModel:
         load_config: KVConfig,
         vision: Any | None,
         n_threads: int,
+        find_llm: Callable[[str], ScannedModel] | None = None,
     ) -> None:
         self._n_threads = n_threads
+        self._find_llm = find_llm
+        self._drafts: dict[str, DraftModel] = {}  # draft models by file path
+        self._draft_lock = threading.Lock()
         self._scanned = scanned
         self._llm = llm
         self._load_config = load_config
@@ -99,6 +104,7 @@ class LlamaLoadedModel:
         config: KVConfig,
         n_threads: int,
         report: Callable[[float], bool],
+        find_llm: Callable[[str], ScannedModel] | None = None,
     ) -> LlamaLoadedModel:
         """Load in the calling thread; ``report`` gets rising progress and returns False to
         abort."""
@@ -140,7 +146,7 @@ class LlamaLoadedModel:
                     cause=str(exc),
                 ) from exc
         report(1.0)
-        return cls(scanned, llm, effective, vision, n_threads)
+        return cls(scanned, llm, effective, vision, n_threads, find_llm)
 
     # -- LoadedModel protocol ----------------------------------------------------------------
 
@@ -236,9 +242,54 @@ class LlamaLoadedModel:
                 self._scheduler.close()  # waits for running jobs to see their cancellation
             if self._embedder is not None:
                 self._embedder.close()
+            with self._draft_lock:
+                for draft in self._drafts.values():
+                    draft.close()
+                self._drafts.clear()
             self._vision = None
             with contextlib.suppress(Exception):
                 self._llm.close()
+
+    async def preload_draft_model(self, key: str) -> None:
+        """Load the draft model ``key`` now (``/llm preloadDraftModel``), so that the first
+        prediction that names it does not wait for it."""
+        self._check_open()
+        await asyncio.get_running_loop().run_in_executor(None, self._draft_model, key)
+
+    def _draft_model(self, key: str) -> DraftModel:
+        """The draft model ``key`` (a model key or path of the models folder), loaded next to
+        this one on first use and kept until this one unloads; refused when its vocabulary
+        differs."""
+        self._check_open()
+        if self._scheduler is None or self._find_llm is None:
+            raise ServerError(f"{self.info.model_key} cannot use a draft model")
+        scanned = self._find_llm(key)
+        path = scanned.info.path
+        with self._draft_lock:
+            draft = self._drafts.get(path)
+            if draft is not None:
+                return draft
+            draft = load_draft_model(
+                self._lc,
+                scanned,
+                n_ctx=self._n_ctx,
+                n_slots=self._scheduler.n_slots,
+                n_threads=self._n_threads,
+                n_batch=self._batch_size,
+                flash_attn=self._load_config.get("llm.load.llama.flashAttention") is True,
+            )
+            try:
+                check_vocabularies(
+                    self._lc, self._vocab, draft.vocab, self.info.model_key, draft.model_key
+                )
+            except BaseException:
+                draft.close()
+                raise
+            if self._closed:
+                draft.close()
+                self._check_open()
+            self._drafts[path] = draft
+            return draft
 
     def predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
         return self._predict(request)

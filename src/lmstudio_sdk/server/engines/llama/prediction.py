@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...._protocol.packets.shared import FilePart, PromptProcessingDetails
-from ...errors import ServerError, unsupported_feature
+from ...errors import ServerError
 from ..base import CancelToken, PredictionRequest, PromptProgress
 from .generation import Generation
 from .instance import LlamaInstance
@@ -24,6 +24,7 @@ from .prompting import fit_history, fit_tokens, prompt_segments, tokens_of
 from .sampler import build_sampler
 from .sampling import SamplingParams, sampling_from_config
 from .scheduler import Job
+from .speculative import Drafter
 from .tools import OutputParser, json_schema_grammar, tool_call_grammar
 
 __all__ = ["Prediction"]
@@ -68,11 +69,14 @@ class Prediction:
         request = self.request
         params = sampling_from_config(request.config)
         m._warn_unsupported(params.unsupported)
+        drafter = None
         if params.draft_model is not None:
-            raise unsupported_feature(
-                "llm.prediction.speculativeDecoding.draftModel",
-                "the embedded llama engine has no speculative decoding yet",
-                "Leave draft_model unset; the reply is the same without it, only slower.",
+            drafter = Drafter(
+                m._draft_model(params.draft_model),
+                max_tokens=params.draft_max_tokens,
+                min_tokens=params.draft_min_tokens,
+                min_p=params.draft_min_p,
+                exact=params.draft_exact,
             )
         threads = None
         if params.cpu_threads is not None:
@@ -116,6 +120,8 @@ class Prediction:
         generation = Generation(
             m, tokens, params, parser, emit=self.emit, cancel=self.cancel, t_start=self.t_start
         )
+        if drafter is not None:
+            generation.draft = drafter.counts
         prefill = None
         if images:
             blobs = [self._image_bytes(part) for part in images]
@@ -137,6 +143,7 @@ class Prediction:
             progress=self._progress,
             prefill=prefill,
             n_threads=threads,
+            drafter=drafter,
         )
 
     def _progress(self, cached: int, total: int, processed: int) -> None:

@@ -52,8 +52,16 @@ class SamplingParams:
     tool_choice: str = "auto"
     reasoning: ReasoningTags | None = field(default_factory=ReasoningTags)
     enable_thinking: bool | None = None
-    #: ``llm.prediction.speculativeDecoding.draftModel`` (refused: not implemented).
+    #: ``llm.prediction.speculativeDecoding.draftModel``: the draft model's key or path.
     draft_model: str | None = None
+    #: ``speculativeDecoding.maxTokensToDraft``: at most this many drafted tokens per step.
+    draft_max_tokens: int = 16
+    #: ``speculativeDecoding.minDraftLengthToConsider``: shorter drafts are not verified.
+    draft_min_tokens: int = 0
+    #: ``speculativeDecoding.minContinueDraftingProbability``: drafting stops below it.
+    draft_min_p: float = 0.75
+    #: ``speculativeDecoding.numDraftTokensExact``: draft exactly this many (no cut-off).
+    draft_exact: int | None = None
     #: ``llm.prediction.reasoning.budgetTokens``: at most this many reasoning tokens.
     reasoning_budget: int | None = None
     prompt_template: dict[str, Any] | None = None
@@ -86,11 +94,7 @@ _NEUTRAL: dict[str, Callable[[Any], bool]] = {
     P + "llama.xtcProbability": _is_unchecked,
     P + "llama.xtcThreshold": _is_unchecked,
     P + "llama.tailFreeSampling": _is_unchecked,
-    P + "speculativeDecoding.numDraftTokensExact": lambda v: True,
-    P + "speculativeDecoding.minDraftLengthToConsider": lambda v: True,
-    P + "speculativeDecoding.minContinueDraftingProbability": lambda v: True,
     P + "speculativeDecoding.numReuseTokens": lambda v: True,
-    P + "speculativeDecoding.maxTokensToDraft": lambda v: True,
     # Image sizing: the vision projector resizes every image to its own input size anyway.
     P + "vision.userMaxImageDimensionPixels": lambda v: True,
     P + "vision.ignoreModelPreferredMaxImageDimension": lambda v: True,
@@ -199,6 +203,17 @@ def sampling_from_config(config: KVConfig) -> SamplingParams:
     draft = get("speculativeDecoding.draftModel")
     if isinstance(draft, str) and draft:
         p.draft_model = draft
+    for key, attr in (
+        ("maxTokensToDraft", "draft_max_tokens"),
+        ("minDraftLengthToConsider", "draft_min_tokens"),
+        ("numDraftTokensExact", "draft_exact"),
+    ):
+        value = get("speculativeDecoding." + key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            setattr(p, attr, value)
+    min_p = get("speculativeDecoding.minContinueDraftingProbability")
+    if isinstance(min_p, int | float) and not isinstance(min_p, bool) and 0 <= min_p <= 1:
+        p.draft_min_p = float(min_p)
     checked, top = checkbox(get("logProbs"))
     if checked and isinstance(top, int) and not isinstance(top, bool) and top >= 0:
         p.logprobs = min(top, 100)  # LM Studio's limit

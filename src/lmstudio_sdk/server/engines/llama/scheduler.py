@@ -10,6 +10,10 @@ other slot (``llama_memory_seq_cp``; each sequence has a KV stream of its own, s
 plus a chunk of the prompts being processed, then samples each sequence with its own sampler
 (and grammar). A job beyond N waits; a cancelled or finished one leaves at the next step, and
 its slot's cells stay as cache.
+
+A job with a draft model (``Job.drafter``, ``speculative.py``) adds its drafted tokens after its
+last sampled one, in the same batch as the other sequences, and verifies them after the decode
+(:meth:`BatchScheduler._verify`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ..base import TokenLogProb
 from .batch import TokenBatch
 from .generation import Generation, Step
 from .sampler import token_logprob
+from .speculative import Drafter
 
 __all__ = ["BatchScheduler", "Job"]
 
@@ -53,6 +58,7 @@ class Job:
     progress: Callable[[int, int, int], None]
     prefill: Callable[[Any, int], int | None] | None = None
     n_threads: int | None = None
+    drafter: Drafter | None = None  # speculative decoding with a draft model
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
     sampler: Any = None
@@ -256,6 +262,7 @@ class BatchScheduler:
         batch = self._batch
         batch.clear()
         planned: list[tuple[_Slot, int, int | None]] = []  # slot, tokens added, output index
+        drafted: dict[int, tuple[list[int], list[int]]] = {}  # seq id -> drafts, their outputs
         active = self._active()
         generating = [s for s in active if s.job is not None and s.job.prompt_done]
         # One prompt per step, the oldest first: on a CPU a batch costs about its token count,
@@ -282,12 +289,25 @@ class BatchScheduler:
                 i = batch.add(token, pos + j, slot.seq_id, last and j == len(chunk) - 1)
                 if last and j == len(chunk) - 1:
                     index = i
+            if last and job.prompt_done and job.drafter is not None:
+                drafts = job.drafter.propose(
+                    slot.seq_id, job.generation, batch.room, job.generation.m._n_ctx
+                )
+                if drafts:
+                    end = pos + len(chunk)
+                    outputs = [
+                        batch.add(t, end + j, slot.seq_id, True) for j, t in enumerate(drafts)
+                    ]
+                    drafted[slot.seq_id] = (drafts, outputs)
             planned.append((slot, len(chunk), index))
         if not planned:
             return
         self._set_threads(active)
         result = batch.decode(self._ctx)
         if result != 0:
+            for slot, _n, _i in planned:
+                if slot.seq_id in drafted and slot.job is not None and slot.job.drafter:
+                    slot.job.drafter.counts.ignored += len(drafted[slot.seq_id][0])
             self._decode_failed(result, planned)
             return
         for slot, n_added, _index in planned:
@@ -295,6 +315,7 @@ class BatchScheduler:
             assert job is not None
             start = len(slot.resident)
             slot.resident.extend(job.generation.context[start : start + n_added])
+            slot.resident.extend(drafted.get(slot.seq_id, ((), ()))[0])
             if not job.prompt_done:
                 total = len(job.generation.context)
                 job.progress(job.cached, total, len(slot.resident))
@@ -303,9 +324,44 @@ class BatchScheduler:
             if index is None or job is None:
                 continue
             job.prompt_done = True
-            self._guard(slot, job, functools.partial(self._sample, index=index))
+            if slot.seq_id in drafted:
+                drafts, outputs = drafted[slot.seq_id]
+                verify = functools.partial(self._verify, drafts=drafts, outputs=[index, *outputs])
+                self._guard(slot, job, verify)
+            else:
+                self._guard(slot, job, functools.partial(self._sample, index=index))
+
+    def _verify(self, slot: _Slot, job: Job, *, drafts: list[int], outputs: list[int]) -> None:
+        """Sample at each output in turn with the job's own sampler; a drafted token is
+        accepted while it equals the sampled one. The first sampled token that differs is
+        taken instead, and the cells of the rejected drafts are removed."""
+        assert job.drafter is not None
+        counts = job.drafter.counts
+        step = Step.CONTINUE
+        for i, index in enumerate(outputs):
+            if job.cancelled():
+                counts.rejected += len(drafts) - i
+                self._end(slot, job, "userStopped")
+                return
+            token, logprob = self._pick(job, index)
+            hit = i < len(drafts) and token == drafts[i]
+            # The drafts after this token, rejected if the sequence ends or turns here; counted
+            # before taking the token, because the final stats go out as it ends.
+            rest = len(drafts) - i - hit
+            counts.accepted += hit
+            counts.rejected += rest
+            step = self._take(slot, job, token, logprob, drafted=hit)
+            if not hit or step is not Step.CONTINUE:
+                break
+            counts.rejected -= rest
+        if slot.job is job and step is Step.CONTINUE:
+            self._forget(slot, _common_prefix(slot.resident, job.generation.context))
 
     def _sample(self, slot: _Slot, job: Job, *, index: int) -> None:
+        token, logprob = self._pick(job, index)
+        self._take(slot, job, token, logprob)
+
+    def _pick(self, job: Job, index: int) -> tuple[int, TokenLogProb | None]:
         token = int(job.sampler.sample(self._context, index))
         logprob = None
         top = job.generation.params.logprobs
@@ -317,13 +373,21 @@ class BatchScheduler:
 
             n_vocab = m._llm._n_vocab
             logprob = token_logprob(self._lc, self._ctx, index, n_vocab, token, top, text)
-        self._take(slot, job, token, logprob)
+        return token, logprob
 
-    def _take(self, slot: _Slot, job: Job, token: int, logprob: TokenLogProb | None) -> None:
+    def _take(
+        self,
+        slot: _Slot,
+        job: Job,
+        token: int,
+        logprob: TokenLogProb | None,
+        *,
+        drafted: bool = False,
+    ) -> Step:
         if job.cancelled():
             self._end(slot, job, "userStopped")
-            return
-        step = job.generation.take(token, logprob)
+            return Step.DONE
+        step = job.generation.take(token, logprob, drafted=drafted)
         if step is Step.DONE:
             self._release(slot, job)
         elif step is Step.RESHAPED:
@@ -331,8 +395,9 @@ class BatchScheduler:
                 # An image's cells cannot be evaluated again from tokens.
                 job.generation.stop("contextLengthReached")
                 self._release(slot, job)
-                return
+                return Step.DONE
             self._fit(slot, job.generation.context)
+        return step
 
     def _set_threads(self, active: list[_Slot]) -> None:
         wanted = [s.job.n_threads for s in active if s.job is not None and s.job.n_threads]

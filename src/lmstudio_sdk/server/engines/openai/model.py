@@ -19,7 +19,13 @@ from ...._protocol.packets.shared import (
     ToolCallResultPart,
 )
 from ...errors import ServerError
-from ..base import CancelToken, EngineEvent, PredictionFinished, PredictionRequest
+from ..base import (
+    CancelToken,
+    EngineEvent,
+    PredictionFinished,
+    PredictionRequest,
+    refuse_draft_model,
+)
 from .errors import not_supported_by_upstream, unfinished_stream
 from .request_body import (
     chat_body,
@@ -136,6 +142,7 @@ class OpenAILoadedModel:
     def predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:
         if isinstance(self._info, EmbeddingModelInfo):
             raise ServerError(f"{self._info.model_key} is an embedding model; it cannot predict")
+        refuse_draft_model(request.config, "openai")
         return self._predict(request)
 
     async def _predict(self, request: PredictionRequest) -> AsyncIterator[EngineEvent]:

@@ -1,0 +1,154 @@
+"""Downloaded models as the official Python SDK lists them: a model's info plus ``model()``
+and ``load_new_instance()`` (``client.list_downloaded_models()``, ``client.llm.list_downloaded()``).
+
+Source of truth for both faces (see ``scripts/unasync.py``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from .._protocol.config_types import EmbeddingLoadConfigDict, LlmLoadConfigDict
+from .._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
+from .._types import NOT_GIVEN, AsyncCallback, Timeout, checked_arguments
+
+if TYPE_CHECKING:
+    from .models import AsyncEmbeddingModel, AsyncEmbeddingNamespace, AsyncLLM, AsyncLLMNamespace
+
+__all__ = ["AsyncDownloadedEmbeddingModel", "AsyncDownloadedLlm"]
+
+# The official SDK unloads JIT-loaded models after an hour of idleness by default.
+DEFAULT_TTL_SECONDS = 3600.0
+
+DownloadedInfoT = TypeVar("DownloadedInfoT", LLMInfo, EmbeddingModelInfo)
+
+
+class _AsyncDownloadedModel(Generic[DownloadedInfoT]):
+    """What the two kinds of downloaded model share: their info, read as attributes."""
+
+    def __init__(self, info: DownloadedInfoT) -> None:
+        self._info: DownloadedInfoT = info
+
+    @property
+    def info(self) -> DownloadedInfoT:
+        """Everything the server said about the download (``LLMInfo`` / ``EmbeddingModelInfo``)."""
+        return self._info
+
+    @property
+    def model_key(self) -> str:
+        """The key to load it by (``client.llm.model(key)``)."""
+        return self._info.model_key
+
+    @property
+    def path(self) -> str:
+        """Its path in the models folder (``publisher/repo/file.gguf``)."""
+        return self._info.path
+
+    @property
+    def type(self) -> str:
+        """``"llm"`` or ``"embedding"``."""
+        return self._info.domain
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_key!r})"
+
+
+class AsyncDownloadedLlm(_AsyncDownloadedModel[LLMInfo]):
+    """A downloaded LLM: ``model()`` gets or loads it, ``load_new_instance()`` loads another."""
+
+    def __init__(self, info: LLMInfo, namespace: AsyncLLMNamespace) -> None:
+        super().__init__(info)
+        self._namespace = namespace
+
+    @checked_arguments
+    async def model(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        config: LlmLoadConfigDict | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> AsyncLLM:
+        """The loaded instance of this model, loading it first if none is loaded."""
+        return await self._namespace.model(
+            self.model_key,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+    @checked_arguments
+    async def load_new_instance(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        instance_identifier: str | None = None,
+        config: LlmLoadConfigDict | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> AsyncLLM:
+        """Load a new instance of this model (even if one is already loaded)."""
+        return await self._namespace.load_new_instance(
+            self.model_key,
+            instance_identifier,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+
+class AsyncDownloadedEmbeddingModel(_AsyncDownloadedModel[EmbeddingModelInfo]):
+    """A downloaded embedding model: ``model()`` gets or loads it, ``load_new_instance()``
+    loads another."""
+
+    def __init__(self, info: EmbeddingModelInfo, namespace: AsyncEmbeddingNamespace) -> None:
+        super().__init__(info)
+        self._namespace = namespace
+
+    @checked_arguments
+    async def model(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        config: EmbeddingLoadConfigDict | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> AsyncEmbeddingModel:
+        """The loaded instance of this model, loading it first if none is loaded."""
+        return await self._namespace.model(
+            self.model_key,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+    @checked_arguments
+    async def load_new_instance(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        instance_identifier: str | None = None,
+        config: EmbeddingLoadConfigDict | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> AsyncEmbeddingModel:
+        """Load a new instance of this model (even if one is already loaded)."""
+        return await self._namespace.load_new_instance(
+            self.model_key,
+            instance_identifier,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
