@@ -14,6 +14,11 @@ from ._common import CaseResult, JsonDict
 
 CLIENT_TIMEOUT = 300.0
 PARALLEL = 4
+# Tokens per decode of the embedding ceiling, as the engine batches them (a sweep of
+# all-MiniLM-L6-v2 on one thread here found 64 to 512 alike, within the noise: 32 tokens
+# 126 str/s, 64: 147, 128: 156, 256: 151, 512: 147).
+CEILING_EMBED_BATCH_TOKENS = 64
+CEILING_PREFILL_ROUNDS = 3
 
 
 def _prompt(tag: str) -> str:
@@ -40,12 +45,30 @@ async def _timed_stream(
 
 
 def parallel(p: JsonDict) -> dict[str, CaseResult]:
-    """Aggregate decode tokens/s and TTFT: 4 concurrent predictions vs one alone."""
+    """Aggregate decode tokens/s and TTFT: 4 concurrent predictions vs one alone; between
+    repeats, the same work on llama.cpp directly (the ceiling, ``_ceiling.LlmCeiling``)."""
     import lmstudio_sdk
+
+    from ._ceiling import LlmCeiling
 
     url, key, max_tokens, repeats = p["url"], p["key"], p["max_tokens"], p["repeats"]
     alone = CaseResult([], extra={"ttft": []})
     four = CaseResult([], extra={"ttft": [], "ttft_max": []})
+    ceiling = LlmCeiling(p["model_path"], p["threads"], PARALLEL)
+    raw_four = CaseResult([], extra={"prefill": []})
+    raw_one = CaseResult([], extra={"prefill": []})
+
+    def measure_ceiling(r: int) -> None:
+        prompts = [ceiling.tokens(_prompt(f"Batch{r}x{i}")) for i in range(PARALLEL)]
+        rate_four, rate_one = ceiling.decode_rates(prompts[0], PARALLEL, max_tokens)
+        raw_four.samples.append(rate_four)
+        raw_one.samples.append(rate_one)
+        one = four = 0.0
+        for _ in range(CEILING_PREFILL_ROUNDS):  # alternating, as the decode steps do
+            one += ceiling.prefill(prompts[:1])
+            four += ceiling.prefill(prompts)
+        raw_one.extra["prefill"].append(one / CEILING_PREFILL_ROUNDS)
+        raw_four.extra["prefill"].append(four / CEILING_PREFILL_ROUNDS)
 
     async def main() -> None:
         async with lmstudio_sdk.AsyncClient(url, timeout=CLIENT_TIMEOUT) as client:
@@ -68,9 +91,11 @@ def parallel(p: JsonDict) -> dict[str, CaseResult]:
                 ttfts = [run[1] - run[0] for run in runs]
                 four.extra["ttft"].append(sorted(ttfts)[len(ttfts) // 2])
                 four.extra["ttft_max"].append(max(ttfts))
+                measure_ceiling(r)
 
     asyncio.run(main())
-    return {"four": four, "alone": alone}
+    ceiling.close()
+    return {"four": four, "alone": alone, "raw_four": raw_four, "raw_one": raw_one}
 
 
 def prompt_cache(p: JsonDict) -> dict[str, CaseResult]:
@@ -117,19 +142,30 @@ def prompt_cache(p: JsonDict) -> dict[str, CaseResult]:
 def embed_batched(p: JsonDict) -> dict[str, CaseResult]:
     """Strings/s: ``model.embed(list)`` against the llama server vs the one-string-at-a-time
     work today's server did per call (``Llama.embed`` of one string, in-process: no protocol
-    cost at all on that side)."""
+    cost at all on that side); between repeats, llama.cpp directly with several strings per
+    decode vs one (the ceiling, ``_ceiling.EmbedCeiling``)."""
     import llama_cpp
 
     import lmstudio_sdk
+
+    from ._ceiling import EmbedCeiling
 
     url, key, path = p["url"], p["key"], p["model_path"]
     count, repeats = p["count"], p["repeats"]
     texts = [f"Short sentence number {i} about item {i * 7 % 97}." for i in range(count)]
     llm = llama_cpp.Llama(
-        path, embedding=True, n_ctx=512, n_threads=1, n_threads_batch=1, verbose=False
+        path,
+        embedding=True,
+        n_ctx=512,
+        n_threads=p["threads"],
+        n_threads_batch=p["threads"],
+        verbose=False,
     )
     ours = CaseResult([])
     one_by_one = CaseResult([])
+    ceiling = EmbedCeiling(path, p["threads"])
+    raw_batched = CaseResult([], extra={"batch_tokens": CEILING_EMBED_BATCH_TOKENS})
+    raw_one = CaseResult([])
     with lmstudio_sdk.Client(url, timeout=CLIENT_TIMEOUT) as client:
         model = client.embedding.model(key, ttl=None)
         model.embed(texts[:8])  # warm-up
@@ -141,5 +177,9 @@ def embed_batched(p: JsonDict) -> dict[str, CaseResult]:
             for text in texts:
                 llm.embed(text, normalize=True, truncate=True)
             one_by_one.samples.append(count / (time.perf_counter() - start))
+            rate_batched, rate_one = ceiling.rates(texts, CEILING_EMBED_BATCH_TOKENS)
+            raw_batched.samples.append(rate_batched)
+            raw_one.samples.append(rate_one)
     llm.close()
-    return {"ours": ours, "one": one_by_one}
+    ceiling.close()
+    return {"ours": ours, "one": one_by_one, "raw_batched": raw_batched, "raw_one": raw_one}

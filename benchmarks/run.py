@@ -127,13 +127,15 @@ class Bench:
         """The worker's result, or why there is none."""
         return self.cases(case, params)[SINGLE]
 
-    def cases(self, case: str, params: JsonDict) -> dict[str, CaseResult | str]:
+    def cases(
+        self, case: str, params: JsonDict, *, timeout: float = WORKER_TIMEOUT
+    ) -> dict[str, CaseResult | str]:
         """Results by implementation of a case that interleaves ``params["impls"]``."""
         label = params.get("impl") or "+".join(params.get("impls", []))
         keys = params.get("impls", [SINGLE])
         started = time.perf_counter()
         try:
-            results = run_worker(case, params, cpu=self.client_cpu, timeout=WORKER_TIMEOUT)
+            results = run_worker(case, params, cpu=self.client_cpu, timeout=timeout)
         except WorkerError as exc:
             self.log(f"  {case} {label}: {exc}")
             return dict.fromkeys([*keys, SINGLE], str(exc))

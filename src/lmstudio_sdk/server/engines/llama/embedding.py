@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import math
 import threading
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 from ...errors import ServerError
 from .batch import TokenBatch
+from .handoff import inbox_for
 
 __all__ = ["EmbeddingBatcher"]
 
@@ -148,5 +148,5 @@ def _settle(request: _Request, outcome: list[float] | BaseException) -> None:
         else:
             request.future.set_result(outcome)
 
-    with contextlib.suppress(RuntimeError):  # the loop is gone
-        request.loop.call_soon_threadsafe(settle)
+    # One loop wake-up for all the requests of a batch, not one each.
+    inbox_for(request.loop).post(settle)

@@ -21,6 +21,7 @@ from ...errors import ServerError
 from ...local.models_dir import ScannedModel
 from ..base import EngineEvent, PredictionRequest
 from .embedding import EmbeddingBatcher
+from .handoff import inbox_for
 from .load_config import parallel_predictions, translate_load_config, unified_kv_cache
 from .prediction import Prediction
 from .runtime import LOAD_LOCK, llama_cpp_module, model_progress, parallel_context
@@ -304,9 +305,10 @@ class LlamaLoadedModel:
         abandoned = threading.Event()
         self._active_cancel.append(abandoned)
 
+        inbox = inbox_for(loop)
+
         def emit(item: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is gone
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+            inbox.post(queue.put_nowait, item)
 
         def run() -> None:
             try:
