@@ -8,11 +8,13 @@ docs/official-suite.md.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from . import harness
+from .conftest import SUMMARY_PROPERTY
 
 pytestmark = [
     pytest.mark.official_suite,
@@ -44,7 +46,9 @@ def test_port_taken_is_a_clear_error() -> None:
 
 
 @pytest.mark.slow
-def test_official_live_suite(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_official_live_suite(
+    tmp_path_factory: pytest.TempPathFactory, record_property: Callable[[str, object], None]
+) -> None:
     try:
         suite = harness.unpacked_suite()
         harness.check_port_free()
@@ -64,7 +68,8 @@ def test_official_live_suite(tmp_path_factory: pytest.TempPathFactory) -> None:
 
     outcome = harness.parse_junit(junit)
     line, problems = harness.verdict(outcome, expected)
-    print(f"\n{line} ({len(outcome.skipped)} skipped by the suite itself, {seconds:.0f} s)")
+    summary = f"{line} ({len(outcome.skipped)} skipped by the suite itself, {seconds:.0f} s)"
+    record_property(SUMMARY_PROPERTY, summary)  # printed at the end of the run (conftest.py)
     assert not problems, (
         f"{line}\n" + "\n".join(problems) + f"\nlogs: {logs} (suite.log, server.log, junit.xml)"
     )
