@@ -164,6 +164,8 @@ def prepare_models(root: Path) -> Path:
 
 def check_port_free(port: int = PORT) -> None:
     with socket.socket() as sock:
+        # SO_REUSEADDR, as the server sets it: a port left in TIME_WAIT is free for it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as exc:

@@ -26,7 +26,11 @@ DISCOVERY_PORT = 41343  # the official runner finds LM Studio only on its discov
 
 
 def port_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR, as the server sets it: a
+    port that an earlier test's server just left is in TIME_WAIT, which plain bind() refuses
+    (this test was skipped in every CI run, after the official suite's server on 41343)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
