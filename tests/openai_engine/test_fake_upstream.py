@@ -231,6 +231,23 @@ async def test_cancel_closes_the_upstream_stream(fake: FakeUpstream) -> None:
     assert fake.abandoned == ["/v1/chat/completions"]
 
 
+async def test_cancel_is_seen_while_chunks_keep_coming(fake: FakeUpstream) -> None:
+    """An upstream that sends faster than the cancel poll interval: the cancel must still be
+    seen at the next chunk (it was only checked when no chunk came within the interval, so a
+    fast upstream streamed to the end; CI saw it against llama-cpp-python's server)."""
+    long_reply = [chunk(f" w{i}") for i in range(400)]
+    fake.routes["/v1/chat/completions"] = lambda body: Sse(long_reply, delay=0.002)
+    model = await load(OpenAIEngine([fake.url]))
+    cancel = CancelToken()
+    events: list[EngineEvent] = []
+    async for event in model.predict(PredictionRequest(config(), history=history(), cancel=cancel)):
+        events.append(event)
+        if len(events) == 2:
+            cancel.set()
+    done = finished(events)
+    assert done.stop_reason == "userStopped" and done.predicted_tokens_count < 50
+
+
 async def test_a_stop_string_closes_the_stream_early(fake: FakeUpstream) -> None:
     fake.routes["/v1/chat/completions"] = lambda body: Sse(
         [chunk("a, b, "), chunk("STOP"), *(chunk(" more") for _ in range(50))], delay=0.02

@@ -88,15 +88,19 @@ async def post_json(pool: UpstreamPool, model: str, path: str, body: dict[str, A
 
 
 async def _next_or_cancel(lines: AsyncIterator[str], cancel: CancelToken) -> str | None:
-    """The next line, None at the end; Cancelled as soon as the caller cancels."""
+    """The next line, None at the end; Cancelled as soon as the caller cancels (checked at
+    every line too: an upstream that sends faster than the poll interval never lets the wait
+    time out)."""
+    if cancel.is_set():
+        raise Cancelled
     step = asyncio.ensure_future(anext(lines, None))
     while True:
         done, _ = await asyncio.wait({step}, timeout=CANCEL_POLL_S)
-        if done:
-            return step.result()
         if cancel.is_set():
             step.cancel()
             raise Cancelled
+        if done:
+            return step.result()
 
 
 async def stream_events(
