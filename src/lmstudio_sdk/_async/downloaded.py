@@ -13,7 +13,7 @@ from .._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
 from .._types import NOT_GIVEN, AsyncCallback, Timeout, checked_arguments
 
 if TYPE_CHECKING:
-    from .models import AsyncEmbeddingModel, AsyncEmbeddingNamespace, AsyncLLM, AsyncLLMNamespace
+    from .models import AsyncEmbeddingModel, AsyncLLM, _AsyncModelNamespace
 
 __all__ = ["AsyncDownloadedEmbeddingModel", "AsyncDownloadedLlm"]
 
@@ -21,13 +21,21 @@ __all__ = ["AsyncDownloadedEmbeddingModel", "AsyncDownloadedLlm"]
 DEFAULT_TTL_SECONDS = 3600.0
 
 DownloadedInfoT = TypeVar("DownloadedInfoT", LLMInfo, EmbeddingModelInfo)
+DownloadedHandleT = TypeVar("DownloadedHandleT", "AsyncLLM", "AsyncEmbeddingModel")
+DownloadedConfigT = TypeVar("DownloadedConfigT", LlmLoadConfigDict, EmbeddingLoadConfigDict)
 
 
-class _AsyncDownloadedModel(Generic[DownloadedInfoT]):
-    """What the two kinds of downloaded model share: their info, read as attributes."""
+class _AsyncDownloadedModel(Generic[DownloadedInfoT, DownloadedHandleT, DownloadedConfigT]):
+    """What the two kinds of downloaded model share: their info, read as attributes, and
+    ``model()`` / ``load_new_instance()`` through their namespace."""
 
-    def __init__(self, info: DownloadedInfoT) -> None:
+    def __init__(
+        self,
+        info: DownloadedInfoT,
+        namespace: _AsyncModelNamespace[DownloadedHandleT, DownloadedConfigT],
+    ) -> None:
         self._info: DownloadedInfoT = info
+        self._namespace: _AsyncModelNamespace[DownloadedHandleT, DownloadedConfigT] = namespace
 
     @property
     def info(self) -> DownloadedInfoT:
@@ -52,103 +60,55 @@ class _AsyncDownloadedModel(Generic[DownloadedInfoT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_key!r})"
 
+    @checked_arguments
+    async def model(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        config: DownloadedConfigT | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> DownloadedHandleT:
+        """The loaded instance of this model, loading it first if none is loaded."""
+        return await self._namespace.model(
+            self.model_key,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
 
-class AsyncDownloadedLlm(_AsyncDownloadedModel[LLMInfo]):
+    @checked_arguments
+    async def load_new_instance(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        instance_identifier: str | None = None,
+        config: DownloadedConfigT | None = None,
+        on_load_progress: AsyncCallback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> DownloadedHandleT:
+        """Load a new instance of this model (even if one is already loaded)."""
+        return await self._namespace.load_new_instance(
+            self.model_key,
+            instance_identifier,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+
+class AsyncDownloadedLlm(_AsyncDownloadedModel[LLMInfo, "AsyncLLM", LlmLoadConfigDict]):
     """A downloaded LLM: ``model()`` gets or loads it, ``load_new_instance()`` loads another."""
 
-    def __init__(self, info: LLMInfo, namespace: AsyncLLMNamespace) -> None:
-        super().__init__(info)
-        self._namespace = namespace
 
-    @checked_arguments
-    async def model(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        config: LlmLoadConfigDict | None = None,
-        on_load_progress: AsyncCallback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> AsyncLLM:
-        """The loaded instance of this model, loading it first if none is loaded."""
-        return await self._namespace.model(
-            self.model_key,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )
-
-    @checked_arguments
-    async def load_new_instance(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        instance_identifier: str | None = None,
-        config: LlmLoadConfigDict | None = None,
-        on_load_progress: AsyncCallback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> AsyncLLM:
-        """Load a new instance of this model (even if one is already loaded)."""
-        return await self._namespace.load_new_instance(
-            self.model_key,
-            instance_identifier,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )
-
-
-class AsyncDownloadedEmbeddingModel(_AsyncDownloadedModel[EmbeddingModelInfo]):
+class AsyncDownloadedEmbeddingModel(
+    _AsyncDownloadedModel[EmbeddingModelInfo, "AsyncEmbeddingModel", EmbeddingLoadConfigDict]
+):
     """A downloaded embedding model: ``model()`` gets or loads it, ``load_new_instance()``
     loads another."""
-
-    def __init__(self, info: EmbeddingModelInfo, namespace: AsyncEmbeddingNamespace) -> None:
-        super().__init__(info)
-        self._namespace = namespace
-
-    @checked_arguments
-    async def model(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        config: EmbeddingLoadConfigDict | None = None,
-        on_load_progress: AsyncCallback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> AsyncEmbeddingModel:
-        """The loaded instance of this model, loading it first if none is loaded."""
-        return await self._namespace.model(
-            self.model_key,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )
-
-    @checked_arguments
-    async def load_new_instance(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        instance_identifier: str | None = None,
-        config: EmbeddingLoadConfigDict | None = None,
-        on_load_progress: AsyncCallback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> AsyncEmbeddingModel:
-        """Load a new instance of this model (even if one is already loaded)."""
-        return await self._namespace.load_new_instance(
-            self.model_key,
-            instance_identifier,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )

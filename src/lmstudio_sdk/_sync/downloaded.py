@@ -14,7 +14,7 @@ from .._protocol.packets.shared import EmbeddingModelInfo, LLMInfo
 from .._types import NOT_GIVEN, Callback, Timeout, checked_arguments
 
 if TYPE_CHECKING:
-    from .models import EmbeddingModel, EmbeddingNamespace, LLM, LLMNamespace
+    from .models import EmbeddingModel, LLM, _ModelNamespace
 
 __all__ = ["DownloadedEmbeddingModel", "DownloadedLlm"]
 
@@ -22,13 +22,21 @@ __all__ = ["DownloadedEmbeddingModel", "DownloadedLlm"]
 DEFAULT_TTL_SECONDS = 3600.0
 
 DownloadedInfoT = TypeVar("DownloadedInfoT", LLMInfo, EmbeddingModelInfo)
+DownloadedHandleT = TypeVar("DownloadedHandleT", "LLM", "EmbeddingModel")
+DownloadedConfigT = TypeVar("DownloadedConfigT", LlmLoadConfigDict, EmbeddingLoadConfigDict)
 
 
-class _DownloadedModel(Generic[DownloadedInfoT]):
-    """What the two kinds of downloaded model share: their info, read as attributes."""
+class _DownloadedModel(Generic[DownloadedInfoT, DownloadedHandleT, DownloadedConfigT]):
+    """What the two kinds of downloaded model share: their info, read as attributes, and
+    ``model()`` / ``load_new_instance()`` through their namespace."""
 
-    def __init__(self, info: DownloadedInfoT) -> None:
+    def __init__(
+        self,
+        info: DownloadedInfoT,
+        namespace: _ModelNamespace[DownloadedHandleT, DownloadedConfigT],
+    ) -> None:
         self._info: DownloadedInfoT = info
+        self._namespace: _ModelNamespace[DownloadedHandleT, DownloadedConfigT] = namespace
 
     @property
     def info(self) -> DownloadedInfoT:
@@ -53,103 +61,55 @@ class _DownloadedModel(Generic[DownloadedInfoT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_key!r})"
 
+    @checked_arguments
+    def model(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        config: DownloadedConfigT | None = None,
+        on_load_progress: Callback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> DownloadedHandleT:
+        """The loaded instance of this model, loading it first if none is loaded."""
+        return self._namespace.model(
+            self.model_key,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
 
-class DownloadedLlm(_DownloadedModel[LLMInfo]):
+    @checked_arguments
+    def load_new_instance(
+        self,
+        *,
+        ttl: float | None = DEFAULT_TTL_SECONDS,
+        instance_identifier: str | None = None,
+        config: DownloadedConfigT | None = None,
+        on_load_progress: Callback[float] | None = None,
+        timeout: Timeout = NOT_GIVEN,
+        deadline: float | None = None,
+    ) -> DownloadedHandleT:
+        """Load a new instance of this model (even if one is already loaded)."""
+        return self._namespace.load_new_instance(
+            self.model_key,
+            instance_identifier,
+            ttl=ttl,
+            config=config,
+            on_load_progress=on_load_progress,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+
+class DownloadedLlm(_DownloadedModel[LLMInfo, "LLM", LlmLoadConfigDict]):
     """A downloaded LLM: ``model()`` gets or loads it, ``load_new_instance()`` loads another."""
 
-    def __init__(self, info: LLMInfo, namespace: LLMNamespace) -> None:
-        super().__init__(info)
-        self._namespace = namespace
 
-    @checked_arguments
-    def model(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        config: LlmLoadConfigDict | None = None,
-        on_load_progress: Callback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> LLM:
-        """The loaded instance of this model, loading it first if none is loaded."""
-        return self._namespace.model(
-            self.model_key,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )
-
-    @checked_arguments
-    def load_new_instance(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        instance_identifier: str | None = None,
-        config: LlmLoadConfigDict | None = None,
-        on_load_progress: Callback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> LLM:
-        """Load a new instance of this model (even if one is already loaded)."""
-        return self._namespace.load_new_instance(
-            self.model_key,
-            instance_identifier,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )
-
-
-class DownloadedEmbeddingModel(_DownloadedModel[EmbeddingModelInfo]):
+class DownloadedEmbeddingModel(
+    _DownloadedModel[EmbeddingModelInfo, "EmbeddingModel", EmbeddingLoadConfigDict]
+):
     """A downloaded embedding model: ``model()`` gets or loads it, ``load_new_instance()``
     loads another."""
-
-    def __init__(self, info: EmbeddingModelInfo, namespace: EmbeddingNamespace) -> None:
-        super().__init__(info)
-        self._namespace = namespace
-
-    @checked_arguments
-    def model(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        config: EmbeddingLoadConfigDict | None = None,
-        on_load_progress: Callback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> EmbeddingModel:
-        """The loaded instance of this model, loading it first if none is loaded."""
-        return self._namespace.model(
-            self.model_key,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )
-
-    @checked_arguments
-    def load_new_instance(
-        self,
-        *,
-        ttl: float | None = DEFAULT_TTL_SECONDS,
-        instance_identifier: str | None = None,
-        config: EmbeddingLoadConfigDict | None = None,
-        on_load_progress: Callback[float] | None = None,
-        timeout: Timeout = NOT_GIVEN,
-        deadline: float | None = None,
-    ) -> EmbeddingModel:
-        """Load a new instance of this model (even if one is already loaded)."""
-        return self._namespace.load_new_instance(
-            self.model_key,
-            instance_identifier,
-            ttl=ttl,
-            config=config,
-            on_load_progress=on_load_progress,
-            timeout=timeout,
-            deadline=deadline,
-        )
